@@ -1,0 +1,1 @@
+"""The command line: argument parsing, output formats and exit codes; nothing else."""

@@ -1,0 +1,150 @@
+"""``xenctl host show|init|fault``: the simulated host itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from xenctl.cli.context import default_home, open_sim, time_scale
+from xenctl.engine.api import Fault, HostState
+from xenctl.engine.sim.profile import HostProfile
+from xenctl.errors import UsageError
+from xenctl.units import MIB, format_duration, format_size
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from xenctl.engine.sim import SystemClock, init_host
+    from xenctl.engine.sim.profile import default_profile, load_profile
+
+    profile = load_profile(args.profile) if args.profile else default_profile()
+    home = args.home or default_home()
+    host = init_host(home, profile, clock=SystemClock(time_scale()), force=args.force)
+    host.close()
+    source = args.profile or "the built-in profile"
+    print(f"Host {profile.name} made from {source} in {home}.")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    host = open_sim(args.home)
+    try:
+        state = host.snapshot()
+        profile = host.profile
+        home = host.home
+    finally:
+        host.close()
+    if args.json:
+        print(json.dumps({"home": home, "profile": profile.to_dict(), "live": _live(state)}, indent=2))
+    else:
+        print(describe(profile, state, home))
+    return 0
+
+
+def _live(state: HostState) -> dict[str, object]:
+    h = state.host
+    return {
+        "runlevel": h.runlevel,
+        "memory": {"total": h.total_memory, "free": h.free_memory, "dom0": h.dom0_memory},
+        "domains": len(state.domains),
+        "loops_used": h.loops_used,
+        "volume_groups": [
+            {"name": vg.name, "pvs": list(vg.pvs), "size": vg.size, "free": vg.free} for vg in state.volume_groups
+        ],
+        "logical_volumes": len(state.logical_volumes),
+        "images": len(state.images),
+    }
+
+
+def describe(profile: HostProfile, state: HostState, home: str) -> str:
+    h = state.host
+    guests = h.total_memory - profile.xen_reserved - h.dom0_memory - h.free_memory
+    ballooning = "on" if h.ballooning else "off"
+    lines = [
+        f"Host {profile.name}, runlevel {h.runlevel}, state in {home}",
+        f"Memory:       {_mib(h.total_memory)} total: Xen {_mib(profile.xen_reserved)}, "
+        f"Domain-0 {_mib(h.dom0_memory)} (min {_mib(h.dom0_min_mem)}, ballooning {ballooning}), "
+        f"guests {_mib(guests)}, free {_mib(h.free_memory)}",
+        f"CPUs:         {h.pcpus}",
+        f"Domains:      {len(state.domains) - 1} besides Domain-0",
+        f"Loop devices: {h.loops_used} of {h.max_loop} in use",
+        f"Bridges:      {', '.join(h.bridges) or '(none)'}",
+        f"Storage root: {h.storage_root} ({len(state.images)} image files)",
+        f"Save dir:     {h.save_dir}",
+        "Disks:",
+    ]
+    for disk in profile.disks:
+        lines.append(f"  {disk.name:<6} {format_size(disk.size):>6}")
+        for part in state.partitions:
+            if part.disk != disk.name:
+                continue
+            use = []
+            if part.mounted:
+                use.append(f"mounted {part.mounted} on {part.mountpoint}")
+            if part.vg:
+                use.append(f"PV of {part.vg}")
+            if part.holders:
+                use.append("held by " + ", ".join(part.holders))
+            size = format_size(part.size)
+            lines.append(f"    {part.path:<12} {size:>6}  {part.filesystem or '-':<12} {'; '.join(use)}".rstrip())
+    lines.append("Volume groups:" + ("" if state.volume_groups else " (none)"))
+    for vg in state.volume_groups:
+        lines.append(f"  {vg.name:<12} {format_size(vg.size):>6}, {format_size(vg.free)} free, on {', '.join(vg.pvs)}")
+    lines.append("NFS exports:" + ("" if state.nfs_exports else " (none)"))
+    for export in state.nfs_exports:
+        by = "served by a domain" if export.served_by_domain else "outside the host"
+        lines.append(f"  {export.address} ({by})")
+    d = profile.durations
+    lines.append(
+        "Durations:    "
+        + ", ".join(
+            f"{name} {format_duration(getattr(d, name))}"
+            for name in ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
+        )
+        + " (image_create per GiB written)"
+    )
+    return "\n".join(lines)
+
+
+def _mib(value: int) -> str:
+    return format_size(value * MIB) if value else "0M"
+
+
+def run_fault_add(args: argparse.Namespace) -> int:
+    if args.times is not None and args.times < 1:
+        raise UsageError("--times must be 1 or more")
+    host = open_sim(args.home)
+    try:
+        fault_id = host.add_fault(
+            Fault(op=args.op, obj=args.object, kind=args.kind, message=args.message, times=args.times)
+        )
+    finally:
+        host.close()
+    print(f"Fault {fault_id} added.")
+    return 0
+
+
+def run_fault_list(args: argparse.Namespace) -> int:
+    host = open_sim(args.home)
+    try:
+        faults = host.faults()
+    finally:
+        host.close()
+    if not faults:
+        print("No faults.")
+    for fault in faults:
+        times = "every time" if fault.times is None else f"{fault.times} more time(s)"
+        what = f": {fault.message}" if fault.kind == "fail" else ""
+        print(f"{fault.id:>4}  {fault.kind:<16} {fault.op:<14} {fault.obj:<20} {times}{what}")
+    return 0
+
+
+def run_fault_clear(args: argparse.Namespace) -> int:
+    host = open_sim(args.home)
+    try:
+        removed = host.clear_faults(args.id)
+    finally:
+        host.close()
+    if args.id is not None and not removed:
+        raise UsageError(f"there is no fault {args.id}")
+    print(f"{removed} fault(s) removed.")
+    return 0

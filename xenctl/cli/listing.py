@@ -1,0 +1,77 @@
+"""``xenctl list`` (xm list's exact layout) and ``xenctl events``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable
+
+from xenctl.cli.context import open_sim
+from xenctl.engine.api import Domain, Event
+
+HEADER = "%-40s %5s %5s %5s %10s %9s" % ("Name", "ID", "Mem", "VCPUs", "State", "Time(s)")
+
+
+def format_domain(domain: Domain) -> str:
+    return "%-40s %5s %5d %5d %10s %8.1f" % (
+        domain.name,
+        domain.domid,
+        domain.memory,
+        domain.vcpus,
+        domain.state,
+        domain.cpu_time,
+    )
+
+
+def format_list(domains: Iterable[Domain]) -> str:
+    """xm list's table, sorted by name in ASCII order as xm sorts it."""
+    rows = sorted(domains, key=lambda d: d.name)
+    return "\n".join([HEADER, *(format_domain(d) for d in rows)])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    host = open_sim(args.home)
+    try:
+        domains = [host.domain(ref) for ref in args.domains] if args.domains else list(host.snapshot().domains)
+    finally:
+        host.close()
+    print(format_list(domains))
+    return 0
+
+
+def format_time(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+
+
+def format_event(event: Event) -> str:
+    line = f"{event.seq:>6}  {format_time(event.at)}  {event.op:<14} {event.obj:<24} {event.outcome}"
+    if event.message:
+        line += "  " + event.message.replace("\n", " ")
+    return line
+
+
+def run_events(args: argparse.Namespace) -> int:
+    host = open_sim(args.home)
+    try:
+        events = host.events(since=args.since, limit=args.last)
+    finally:
+        host.close()
+    for event in events:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "seq": event.seq,
+                        "at": event.at,
+                        "op": event.op,
+                        "object": event.obj,
+                        "outcome": event.outcome,
+                        "message": event.message,
+                        "actor": event.actor,
+                    }
+                )
+            )
+        else:
+            print(format_event(event))
+    return 0

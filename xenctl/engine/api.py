@@ -1,0 +1,382 @@
+"""The driver boundary: the live-state model and the operations the reconciler may call.
+
+Everything above the engine (plan, apply, autostart, the command line) sees a hypervisor only
+through ``Driver``: one ``snapshot()`` that returns the whole live state as frozen values, and a
+small set of mutations named after what ``xm``, ``lvm`` and libvirt can do. The simulated Xen host
+(``xenctl.engine.sim``) implements it; a libvirt driver would map each method onto one libvirt
+call (``virDomainCreateXML``, ``virDomainShutdown``, ``virDomainSave``, ``virStorageVolCreateXML``
+...), which is why the interface speaks of domains and volumes by name and path, never of rows.
+
+Units: domain memory is in MiB (as in ``xm``), storage sizes are in bytes, times are seconds on
+the host's clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+DOMAIN0 = "Domain-0"
+
+
+class DiskMode(str, enum.Enum):
+    """How a guest holds a block device: read-only, read-write, or read-write unchecked."""
+
+    READ = "r"
+    WRITE = "w"
+    FORCE_WRITE = "w!"
+
+    @property
+    def writes(self) -> bool:
+        return self is not DiskMode.READ
+
+
+class Phase(str, enum.Enum):
+    """Where a domain is in its life; ``state`` renders it as ``xm list`` does."""
+
+    BOOTING = "booting"  # created, guest kernel not up yet (r-----)
+    RUNNING = "running"  # guest up (-b----, or r----- for Domain-0)
+    PAUSED = "paused"  # --p---
+    SHUTTING_DOWN = "shutting-down"  # shutdown asked, guest still going down (-b----)
+    SHUTDOWN = "shutdown"  # guest halted, kept by on_poweroff=preserve (---s--)
+    CRASHED = "crashed"  # guest crashed, kept by on_crash=preserve (----c-)
+    SAVING = "saving"  # being saved to a file (migrating-<name>)
+
+
+class OnEvent(str, enum.Enum):
+    """What xend does when a guest powers off, reboots or crashes."""
+
+    DESTROY = "destroy"
+    RESTART = "restart"
+    PRESERVE = "preserve"
+    RENAME_RESTART = "rename-restart"
+    COREDUMP_DESTROY = "coredump-destroy"
+    COREDUMP_RESTART = "coredump-restart"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The ownership marker the reconciler leaves on the objects it creates."""
+
+    managed_by: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainDisk:
+    """One virtual block device: a host device or file, the guest's name for it, a mode.
+
+    ``target`` is a full path: ``/dev/hda3``, ``/dev/vg/lv`` or an image file's path.
+    ``backend`` is ``phy``, ``file`` or ``tap:<driver>`` (``tap:aio`` needs no loop device).
+    """
+
+    target: str
+    vdev: str
+    mode: DiskMode = DiskMode.WRITE
+    backend: str = "phy"
+
+    @property
+    def uname(self) -> str:
+        """The disk as xm writes it: ``phy:/dev/hda3``."""
+        return f"{self.backend}:{self.target}"
+
+    @property
+    def needs_loop(self) -> bool:
+        return self.backend == "file"
+
+
+@dataclass(frozen=True, slots=True)
+class Vif:
+    """A virtual network interface on a Domain-0 bridge."""
+
+    bridge: str = "xenbr0"
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConfig:
+    """What a domain is created from: the fields of an xm config file that xenctl manages.
+
+    ``vcpus`` are online at boot; ``maxvcpus`` (default: ``vcpus``) is the ceiling for
+    vcpu-set. ``maxmem`` (default: ``memory``) is the ceiling for mem-set.
+    """
+
+    name: str
+    memory: int = 128
+    maxmem: int | None = None
+    vcpus: int = 1
+    maxvcpus: int | None = None
+    kernel: str | None = None
+    ramdisk: str | None = None
+    bootloader: str | None = None
+    builder: str = "linux"
+    root: str | None = None
+    extra: str | None = None
+    disks: tuple[DomainDisk, ...] = ()
+    vifs: tuple[Vif, ...] = ()
+    on_poweroff: OnEvent = OnEvent.DESTROY
+    on_reboot: OnEvent = OnEvent.RESTART
+    on_crash: OnEvent = OnEvent.RESTART
+    nfs_server: str | None = None
+    nfs_root: str | None = None
+    ip: str | None = None
+    uuid: str | None = None
+    shadow_memory: int = 0
+
+    @property
+    def memory_ceiling(self) -> int:
+        """xend's ``memory_static_max``: maxmem if set, else the boot memory."""
+        return self.maxmem if self.maxmem is not None else self.memory
+
+    @property
+    def vcpu_ceiling(self) -> int:
+        return self.maxvcpus if self.maxvcpus is not None else self.vcpus
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """A live domain as a snapshot saw it."""
+
+    domid: int
+    name: str
+    uuid: str
+    phase: Phase
+    memory: int  # current MiB
+    target: int  # balloon target MiB (mem-set)
+    vcpus: int  # online vCPUs
+    cpu_time: float  # CPU seconds
+    config: DomainConfig
+    owner: Owner | None = None
+    created_at: float = 0.0
+    up_at: float = 0.0  # when the guest is (or was) up
+
+    @property
+    def state(self) -> str:
+        """The six-letter ``xm list`` state: ``r b p s c d`` or ``-`` each."""
+        return state_letters(self.phase, self.domid)
+
+    @property
+    def is_up(self) -> bool:
+        """The guest has booted and is serving (paused guests are not)."""
+        return self.phase in (Phase.RUNNING, Phase.SHUTTING_DOWN)
+
+
+def state_letters(phase: Phase, domid: int = 1) -> str:
+    letters = {
+        Phase.BOOTING: "r-----",
+        Phase.RUNNING: "r-----" if domid == 0 else "-b----",
+        Phase.PAUSED: "--p---",
+        Phase.SHUTTING_DOWN: "-b----",
+        Phase.SHUTDOWN: "---s--",
+        Phase.CRASHED: "----c-",
+        Phase.SAVING: "-b---d",
+    }
+    return letters[phase]
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """A physical partition of a disk in the host profile."""
+
+    path: str  # /dev/hda3
+    disk: str  # hda
+    size: int
+    mounted: str | None  # "ro" or "rw" when Domain-0 mounts it, else None
+    mountpoint: str | None
+    filesystem: str | None
+    digest: str
+    vg: str | None = None  # the volume group it is a physical volume of
+    holders: tuple[str, ...] = ()  # domains that have it attached
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeGroup:
+    name: str
+    pvs: tuple[str, ...]
+    extent_size: int
+    size: int
+    free: int
+    owner: Owner | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalVolume:
+    """An LVM logical volume; a snapshot has an ``origin`` and its own COW space."""
+
+    vg: str
+    name: str
+    size: int
+    filesystem: str | None
+    digest: str
+    origin: str | None = None
+    cow_size: int = 0
+    cow_used: int = 0
+    invalid: bool = False
+    owner: Owner | None = None
+    holders: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return f"/dev/{self.vg}/{self.name}"
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.origin is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """A disk image file under the host's storage root."""
+
+    path: str
+    size: int
+    sparse: bool
+    filesystem: str | None
+    digest: str
+    read_only: bool = False
+    owner: Owner | None = None
+    holders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NfsExport:
+    """An NFS export: from a server in the host profile, or served by a domain."""
+
+    server: str
+    path: str
+    digest: str
+    served_by_domain: bool = False
+    owner: Owner | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.server}:{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """The host itself: capacity and what is in use now."""
+
+    name: str
+    total_memory: int  # MiB
+    free_memory: int  # MiB not held by Xen, Domain-0 or guests
+    dom0_memory: int  # MiB Domain-0 holds now
+    dom0_min_mem: int  # MiB; the floor for ballooning
+    ballooning: bool
+    pcpus: int
+    max_loop: int
+    loops_used: int
+    bridges: tuple[str, ...]
+    storage_root: str
+    save_dir: str
+    runlevel: int
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """Everything a snapshot read, at one moment."""
+
+    host: HostInfo
+    domains: tuple[Domain, ...]
+    partitions: tuple[Partition, ...]
+    volume_groups: tuple[VolumeGroup, ...]
+    logical_volumes: tuple[LogicalVolume, ...]
+    images: tuple[ImageFile, ...]
+    nfs_exports: tuple[NfsExport, ...]
+
+    def domain(self, name: str) -> Domain | None:
+        return next((d for d in self.domains if d.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the host's event log."""
+
+    seq: int
+    at: float
+    op: str
+    obj: str
+    outcome: str  # "ok" or "error"
+    message: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLine:
+    at: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A failure to inject: ``kind`` is ``fail``, ``ignore-shutdown`` or ``crash-at-boot``."""
+
+    op: str
+    obj: str = "*"
+    kind: str = "fail"
+    message: str = "injected fault"
+    times: int | None = None  # None: every time
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitResult:
+    """What ``wait_domain`` saw when it returned."""
+
+    reached: bool
+    phase: Phase | None  # None: the domain is gone
+    waited: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """All the reconciler will ever call on a hypervisor.
+
+    Domains are named by name or domid (``ref``); storage by path (``/dev/vg/lv``, an image's
+    path) or by VG and LV name. Every mutation either happens whole or raises an ``EngineError``
+    and changes nothing.
+    """
+
+    def snapshot(self) -> HostState: ...
+
+    # domains
+    def create_domain(self, config: DomainConfig, *, owner: Owner | None = None, paused: bool = False) -> Domain: ...
+    def shutdown_domain(self, ref: str, *, reboot: bool = False) -> None: ...
+    def destroy_domain(self, ref: str) -> None: ...
+    def reboot_domain(self, ref: str) -> None: ...
+    def pause_domain(self, ref: str) -> None: ...
+    def unpause_domain(self, ref: str) -> None: ...
+    def save_domain(self, ref: str, path: str) -> None: ...
+    def restore_domain(self, path: str, *, paused: bool = False) -> Domain: ...
+    def set_memory(self, ref: str, mib: int) -> None: ...
+    def set_vcpus(self, ref: str, count: int) -> None: ...
+    def attach_disk(self, ref: str, disk: DomainDisk) -> None: ...
+    def detach_disk(self, ref: str, vdev: str) -> None: ...
+    def wait_domain(self, ref: str, until: str, timeout: float | None = None) -> WaitResult: ...
+    def console(self, ref: str) -> tuple[ConsoleLine, ...]: ...
+    def set_domain_owner(self, ref: str, owner: Owner | None) -> None: ...
+
+    # storage
+    def create_volume_group(self, name: str, pvs: tuple[str, ...], *, owner: Owner | None = None) -> None: ...
+    def remove_volume_group(self, name: str) -> None: ...
+    def create_logical_volume(self, vg: str, name: str, size: int, *, owner: Owner | None = None) -> None: ...
+    def create_snapshot(
+        self, vg: str, name: str, origin: str, cow_size: int, *, owner: Owner | None = None
+    ) -> None: ...
+    def grow_logical_volume(self, vg: str, name: str, size: int) -> None: ...
+    def remove_logical_volume(self, vg: str, name: str) -> None: ...
+    def create_image(self, path: str, size: int, *, sparse: bool = True, owner: Owner | None = None) -> str: ...
+    def grow_image(self, path: str, size: int) -> None: ...
+    def remove_image(self, path: str) -> None: ...
+    def format_volume(self, path: str, filesystem: str) -> None: ...
+    def populate_volume(self, path: str, source: str) -> None: ...
+    def create_nfs_export(self, server: str, path: str, *, owner: Owner | None = None) -> None: ...
+    def remove_nfs_export(self, server: str, path: str) -> None: ...
+    def set_volume_owner(self, path: str, owner: Owner | None) -> None: ...
+
+    # the record
+    def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None: ...
+    def events(self, since: int = 0, limit: int | None = None) -> tuple[Event, ...]: ...

@@ -1,0 +1,196 @@
+"""Guest block devices: what a disk's target is, xend's sharing check, loop devices, and writes.
+
+Attaching a disk follows xend's hotplug ``block`` script (shared/XEN.md, section 4): the device
+must exist; ``w!`` skips every check; otherwise a device mounted in Domain-0 or held by another
+guest is refused by the table of modes, with the script's own words. Each ``file:`` disk holds one
+loop device out of ``max_loop`` until it is detached.
+
+Writes: a guest that runs with a disk read-write changes the disk's content. Each volume keeps a
+content digest; a writer's pending writes are folded into it (and into the COW space of any LVM
+snapshot they touch) when the writer lets go of the disk, or before a snapshot of it is taken.
+Until then ``pending_writes`` says what a reader should see, so snapshots never need to write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+
+from xenctl.engine.api import DiskMode, DomainDisk
+from xenctl.engine.devices import device_path, vdev_number
+from xenctl.engine.sim.context import Ctx
+from xenctl.errors import XenError
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a disk's target path is on the host."""
+
+    kind: str  # "partition", "lv" or "image"
+    path: str
+    key: tuple[str, ...]  # primary key in its table
+    row: sqlite3.Row
+
+
+def digest_of(*parts: object) -> str:
+    text = "|".join(str(p) for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def find_target(ctx: Ctx, path: str) -> Target | None:
+    """The partition, logical volume or image file at ``path``, if there is one."""
+    row = ctx.db.execute("SELECT * FROM partitions WHERE path = ?", (path,)).fetchone()
+    if row is not None:
+        return Target("partition", path, (path,), row)
+    parts = path.split("/")
+    if len(parts) == 4 and parts[0] == "" and parts[1] == "dev":
+        row = ctx.db.execute("SELECT * FROM lvs WHERE vg = ? AND name = ?", (parts[2], parts[3])).fetchone()
+        if row is not None:
+            return Target("lv", path, (parts[2], parts[3]), row)
+    row = ctx.db.execute("SELECT * FROM images WHERE path = ?", (path,)).fetchone()
+    if row is not None:
+        return Target("image", path, (path,), row)
+    return None
+
+
+def disk_path(disk: DomainDisk) -> str:
+    """The canonical host path of a disk's target (``phy:hda3`` is ``/dev/hda3``)."""
+    return device_path(disk.target) if disk.backend == "phy" else disk.target
+
+
+def _vbd_error(vdev: str, message: str) -> XenError:
+    devid = vdev_number(vdev)
+    return XenError(f"Device {devid} (vbd) could not be connected.\n{message}", op="attach", obj=vdev)
+
+
+def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Target:
+    """Everything xend checks before connecting ``disk`` to the domain ``uuid``; raises XenError."""
+    if vdev_number(disk.vdev) is None:
+        raise XenError(f"Unable to find number for device ({disk.vdev})", op="attach", obj=disk.vdev)
+    if domid is not None:
+        clash = ctx.db.execute("SELECT 1 FROM disks WHERE domid = ? AND vdev = ?", (domid, disk.vdev)).fetchone()
+        if clash:
+            raise _vbd_error(disk.vdev, f"A device is already connected as {disk.vdev}.")
+    path = disk_path(disk)
+    target = find_target(ctx, path)
+    if disk.backend == "phy":
+        if target is None:
+            raise _vbd_error(disk.vdev, f"{path} does not exist.")
+        if target.kind == "image":
+            raise _vbd_error(disk.vdev, f"{path} is not a block device.")
+    elif target is None:
+        raise _vbd_error(disk.vdev, f"{path} does not exist.")
+    if target.kind == "lv" and target.row["invalid"]:
+        raise _vbd_error(disk.vdev, f"Snapshot {path} is invalid: its copy-on-write space is full.")
+    if target.kind == "image" and target.row["read_only"] and disk.mode.writes:
+        raise _vbd_error(
+            disk.vdev, f"File {path} is read-only, and so I will not mount it read-write in a guest domain."
+        )
+    conflict = sharing_conflict(ctx, path, disk, uuid)
+    if conflict:
+        raise _vbd_error(disk.vdev, conflict)
+    return target
+
+
+def sharing_conflict(ctx: Ctx, path: str, disk: DomainDisk, uuid: str) -> str | None:
+    """xend's check of a device against Domain-0's mounts and other guests, or None when allowed."""
+    mode = disk.mode
+    if mode is DiskMode.FORCE_WRITE:
+        return None
+    mounted = ctx.db.execute("SELECT mounted FROM partitions WHERE path = ?", (path,)).fetchone()
+    dom0_mode = mounted[0] if mounted else None
+    if mode is DiskMode.READ and dom0_mode == "rw":
+        return (
+            f"Device {path} is mounted read-write in the privileged domain,\n"
+            "and so cannot be mounted read-only by a guest."
+        )
+    if mode is DiskMode.WRITE and dom0_mode is not None:
+        return f"Device {path} is mounted in the privileged domain,\nand so cannot be mounted by a guest."
+    others = ctx.db.execute(
+        "SELECT k.mode, k.loop FROM disks k JOIN domains d ON d.domid = k.domid WHERE k.target = ? AND d.uuid != ?",
+        (path, uuid),
+    ).fetchall()
+    held_rw = [o for o in others if o["mode"] != DiskMode.READ.value]
+    offending = held_rw if mode is DiskMode.READ else others
+    if not offending:
+        return None
+    how = "read-write " if mode is DiskMode.READ else ""
+    then = "read-only now" if mode is DiskMode.READ else "now"
+    loop = offending[0]["loop"]
+    if loop is not None:
+        return (
+            f"File {path} is loopback-mounted through /dev/loop{loop},\n"
+            f"which is mounted {how}in a guest domain,\nand so cannot be mounted {then}."
+        )
+    return f"Device {path} is mounted {how}in a guest domain,\nand so cannot be mounted {then}."
+
+
+def free_loop(ctx: Ctx) -> int:
+    """The lowest unused loop device, or xend's error when all ``max_loop`` are taken."""
+    used = {row[0] for row in ctx.db.execute("SELECT loop FROM disks WHERE loop IS NOT NULL")}
+    for number in range(ctx.profile.max_loop):
+        if number not in used:
+            return number
+    raise XenError("Failed to find an unused loop device", op="attach")
+
+
+def attach(ctx: Ctx, domid: int, uuid: str, disk: DomainDisk, run_time: float) -> None:
+    """Check and connect ``disk`` to ``domid``; raises XenError and connects nothing on refusal."""
+    check_attach(ctx, disk, uuid, domid)
+    loop = None
+    if disk.needs_loop:
+        try:
+            loop = free_loop(ctx)
+        except XenError as exc:
+            raise _vbd_error(disk.vdev, exc.message) from None
+    ctx.db.execute(
+        "INSERT INTO disks(domid, vdev, target, mode, backend, attached_run, loop) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (domid, disk.vdev, disk_path(disk), disk.mode.value, disk.backend, run_time, loop),
+    )
+
+
+def write_bytes(ctx: Ctx, run_time: float, attached_run: float) -> int:
+    return int(ctx.profile.guest_write_rate * max(0.0, run_time - attached_run))
+
+
+def fold_writes(ctx: Ctx, domid: int, uuid: str, run_time: float, target: str | None = None) -> None:
+    """Record what ``domid`` wrote to its read-write disks (or to ``target`` only) so far."""
+    query = "SELECT vdev, target, attached_run FROM disks WHERE domid = ? AND mode != 'r'"
+    args: tuple[object, ...] = (domid,)
+    if target is not None:
+        query += " AND target = ?"
+        args = (domid, target)
+    for row in ctx.db.execute(query, args).fetchall():
+        if run_time <= row["attached_run"]:
+            continue
+        written = write_bytes(ctx, run_time, row["attached_run"])
+        _apply_write(ctx, row["target"], uuid, row["attached_run"], written)
+        ctx.db.execute("UPDATE disks SET attached_run = ? WHERE domid = ? AND vdev = ?", (run_time, domid, row["vdev"]))
+
+
+def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> None:
+    target = find_target(ctx, path)
+    if target is None:
+        return
+    new_digest = digest_of(target.row["digest"], uuid, f"{since:.6f}")
+    if target.kind == "partition":
+        ctx.db.execute("UPDATE partitions SET digest = ? WHERE path = ?", (new_digest, path))
+    elif target.kind == "image":
+        ctx.db.execute("UPDATE images SET digest = ? WHERE path = ?", (new_digest, path))
+    else:
+        vg, name = target.key
+        ctx.db.execute("UPDATE lvs SET digest = ? WHERE vg = ? AND name = ?", (new_digest, vg, name))
+        # A write to a snapshot, or to an origin, takes COW space in the snapshots it touches.
+        ctx.db.execute(
+            "UPDATE lvs SET cow_base = MIN(cow_size, cow_base + ?), "
+            "invalid = CASE WHEN cow_base + ? >= cow_size THEN 1 ELSE invalid END "
+            "WHERE vg = ? AND ((name = ? AND origin IS NOT NULL) OR origin = ?)",
+            (written, written, vg, name, name),
+        )
+
+
+def release(ctx: Ctx, domid: int, uuid: str, run_time: float) -> None:
+    """Fold a departing domain's writes and let go of its disks and loop devices."""
+    fold_writes(ctx, domid, uuid, run_time)
+    ctx.db.execute("DELETE FROM disks WHERE domid = ?", (domid,))

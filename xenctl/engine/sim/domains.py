@@ -1,0 +1,321 @@
+"""The domain commands of the simulated host, with xend's rules and xm's messages.
+
+Each function runs inside the caller's write transaction (``SimHost`` opens it, settles what is
+due, checks injected faults and logs the event) and either completes or raises, so a refused
+command changes nothing. Messages are the ones in shared/XEN.md, section 2.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sqlite3
+from dataclasses import replace
+from typing import cast
+
+from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, Phase
+from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, savefile
+from xenctl.engine.sim.context import Ctx
+from xenctl.engine.sim.records import config_from_dict, config_to_dict
+from xenctl.errors import NotFoundError, XenError
+
+# xend's rule, less '/', which would let a name escape the directories xenctl writes names into.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_\-.:+]+$")
+MAX_NAME = 64
+MAX_VIRT_CPUS = 32  # Xen 3.x's limit of vCPUs per domain
+LIVE = (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN)
+
+
+def check_name(name: str) -> None:
+    if not _NAME_RE.match(name) or name in (".", "..") or len(name) > MAX_NAME:
+        raise XenError(
+            f"Invalid VM Name: {name[:80]!r} (use letters, digits and _ - . : +, at most {MAX_NAME} characters)",
+            op="create",
+            obj=name[:80],
+        )
+
+
+def is_domain0(ref: str) -> bool:
+    return ref in ("0", DOMAIN0)
+
+
+def lookup(ctx: Ctx, ref: str) -> sqlite3.Row:
+    """A domain by name or domid, or xm's "Domain 'x' does not exist."."""
+    row = None
+    if ref.isdigit():
+        row = ctx.db.execute("SELECT * FROM domains WHERE domid = ?", (int(ref),)).fetchone()
+    if row is None:
+        row = ctx.db.execute("SELECT * FROM domains WHERE name = ?", (ref,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"Domain '{ref}' does not exist.", obj=ref)
+    return cast(sqlite3.Row, row)
+
+
+def create(ctx: Ctx, config: DomainConfig, *, owner: tuple[str | None, str | None], paused: bool) -> int:
+    check_name(config.name)
+    _check_config(ctx, config)
+    lifecycle.check_name_free(ctx, config.name)
+    vifs = tuple(v if v.mac else replace(v, mac=_random_mac()) for v in config.vifs)
+    config = replace(config, vifs=vifs)
+    return lifecycle.start_instance(ctx, config, start=ctx.now, boot=ctx.duration("boot"), paused=paused, owner=owner)
+
+
+def _check_config(ctx: Ctx, config: DomainConfig) -> None:
+    if config.memory <= 0:
+        raise XenError("Invalid Configuration: memory must be more than 0", op="create", obj=config.name)
+    if config.maxmem is not None and config.maxmem < config.memory:
+        raise XenError(
+            "Invalid Configuration: memory_dynamic_max must be less than or equal to memory_static_max",
+            op="create",
+            obj=config.name,
+        )
+    ceiling = config.vcpu_ceiling
+    if not 1 <= config.vcpus <= ceiling or ceiling > MAX_VIRT_CPUS:
+        raise XenError(
+            f"Invalid Configuration: vcpus must be between 1 and maxvcpus ({ceiling}), "
+            f"and maxvcpus at most {MAX_VIRT_CPUS}",
+            op="create",
+            obj=config.name,
+        )
+    if bool(config.nfs_server) != bool(config.nfs_root):
+        raise XenError("Must set nfs root and nfs server", op="create", obj=config.name)
+    for index, vif in enumerate(config.vifs):
+        if vif.bridge not in ctx.profile.bridges:
+            raise XenError(
+                f"Device {index} (vif) could not be connected. Could not find bridge device {vif.bridge}",
+                op="create",
+                obj=config.name,
+            )
+    seen: set[str] = set()
+    for disk in config.disks:
+        if disk.vdev in seen:
+            raise XenError(f"Device {disk.vdev} is given twice in the configuration", op="create", obj=config.name)
+        seen.add(disk.vdev)
+
+
+def _random_mac() -> str:
+    """A MAC in Xen's own range, 00:16:3e:xx:xx:xx, as xend picks one."""
+    return "00:16:3e:" + ":".join(f"{random.randint(0, 255):02x}" for _ in range(3))
+
+
+def shutdown(ctx: Ctx, ref: str, *, reboot: bool = False) -> str:
+    if is_domain0(ref):
+        raise XenError("Domain 0 cannot be shutdown", op="reboot" if reboot else "shutdown", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    phase = lifecycle.phase_of(row, ctx.now)
+    if phase not in LIVE:
+        raise XenError("Domain cannot be shutdown", op="shutdown", obj=row["name"])
+    if row["stopping"]:
+        return str(row["name"])  # already asked; xend writes the request again
+    reason = "reboot" if reboot else "poweroff"
+    if faults.take(ctx, "ignore-shutdown", "shutdown", row["name"]):
+        ctx.db.execute(
+            "UPDATE domains SET stopping = ?, exit_kind = ?, exit_at = NULL WHERE domid = ?",
+            (reason, reason, row["domid"]),
+        )
+        return str(row["name"])
+    begin = max(ctx.now, float(row["up_at"]))
+    end = begin + ctx.duration("shutdown")
+    if row["exit_kind"] == "crash":
+        end = min(end, float(row["exit_at"]))  # it will crash before it can halt
+        reason = "crash"
+    ctx.db.execute(
+        "UPDATE domains SET stopping = ?, exit_kind = ?, exit_at = ? WHERE domid = ?",
+        ("reboot" if reboot else "poweroff", reason, end, row["domid"]),
+    )
+    if reason != "crash":
+        ctx.db.executemany(
+            "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)",
+            [(row["domid"], at, text) for at, text in console.shutdown_lines(reason, begin, end)],
+        )
+    return str(row["name"])
+
+
+def destroy(ctx: Ctx, ref: str) -> str:
+    if is_domain0(ref):
+        raise XenError("Cannot destroy privileged domain", op="destroy", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    lifecycle.remove(ctx, row, ctx.now)
+    return str(row["name"])
+
+
+def pause(ctx: Ctx, ref: str) -> str:
+    if is_domain0(ref):
+        raise XenError("Cannot pause privileged domain", op="pause", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    phase = lifecycle.phase_of(row, ctx.now)
+    if phase not in (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN, Phase.CRASHED):
+        raise XenError(f"Domain '{row['name']}' is not started", op="pause", obj=row["name"])
+    if not row["paused"]:
+        ctx.db.execute(
+            "UPDATE domains SET paused = 1, paused_at = ?, run_accum = ?, run_since = NULL WHERE domid = ?",
+            (ctx.now, lifecycle.run_time(row, ctx.now), row["domid"]),
+        )
+    return str(row["name"])
+
+
+def unpause(ctx: Ctx, ref: str) -> str:
+    if is_domain0(ref):
+        raise XenError("Cannot unpause privileged domain", op="unpause", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    phase = lifecycle.phase_of(row, ctx.now)
+    if phase not in (Phase.PAUSED, Phase.BOOTING, Phase.RUNNING, Phase.SHUTTING_DOWN):
+        raise XenError(f"Domain '{row['name']}' is not started", op="unpause", obj=row["name"])
+    if row["paused"]:
+        # Nothing in the guest moved while it was paused: its boot and its exit wait as long.
+        held = ctx.now - float(row["paused_at"])
+        paused_at = float(row["paused_at"])
+        ctx.db.execute(
+            "UPDATE domains SET paused = 0, paused_at = NULL, run_since = ?, "
+            "up_at = CASE WHEN up_at > ? THEN up_at + ? ELSE up_at END, "
+            "exit_at = CASE WHEN exit_at > ? THEN exit_at + ? ELSE exit_at END WHERE domid = ?",
+            (ctx.now, paused_at, held, paused_at, held, row["domid"]),
+        )
+        ctx.db.execute("UPDATE console SET at = at + ? WHERE domid = ? AND at > ?", (held, row["domid"], paused_at))
+    return str(row["name"])
+
+
+def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
+    """Write the save file and start the save; the domain is gone when the returned time comes."""
+    if is_domain0(ref):
+        raise XenError("Cannot save privileged domain", op="save", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    if lifecycle.phase_of(row, ctx.now) not in LIVE or row["stopping"]:
+        raise XenError("Domain is not running", op="save", obj=row["name"])
+    config = lifecycle.config_of(ctx, row)
+    record = config_to_dict(config)
+    record["xenctl"] = {
+        "managed_by": row["managed_by"],
+        "source": row["source"],
+        "run_time": lifecycle.run_time(row, ctx.now),
+        "cpu_time": lifecycle.cpu_time(row, ctx.now),
+        "online_vcpus": row["vcpus"],
+        "memory_now": row["memory"],
+        "target": row["target"],
+    }
+    savefile.write(path, record)
+    done = ctx.now + ctx.duration("save")
+    ctx.db.execute(
+        "UPDATE domains SET name = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL WHERE domid = ?",
+        (f"migrating-{row['name']}", done, row["domid"]),
+    )
+    return str(row["name"]), done
+
+
+def restore(ctx: Ctx, path: str, *, paused: bool) -> tuple[str, int, float]:
+    record = savefile.read(path)
+    extra = record.pop("xenctl", {}) or {}
+    try:
+        config = config_from_dict(record)
+    except (KeyError, TypeError, ValueError):
+        raise XenError(f"Restore failed: {path} is not a valid guest state file", op="restore", obj=path) from None
+    check_name(config.name)
+    row = ctx.db.execute(
+        "SELECT domid, name FROM domains WHERE name = ? OR uuid = ?", (config.name, config.uuid)
+    ).fetchone()
+    if row is not None:
+        raise XenError(f"Domain '{row['name']}' already exists with ID '{row['domid']}'", op="restore", obj=config.name)
+    memory_now = int(extra.get("memory_now") or config.memory)
+    domid = lifecycle.start_instance(
+        ctx,
+        config,
+        start=ctx.now,
+        boot=ctx.duration("restore"),
+        paused=paused,
+        owner=(extra.get("managed_by"), extra.get("source")),
+        run_accum=float(extra.get("run_time") or 0.0),
+        vcpus=int(extra.get("online_vcpus") or config.vcpus),
+        memory_now=memory_now,
+        target=int(extra.get("target") or memory_now),
+        restored=True,
+    )
+    return config.name, domid, ctx.now + ctx.duration("restore")
+
+
+def set_memory(ctx: Ctx, ref: str, mib: int) -> str:
+    if mib <= 0:
+        raise XenError("Invalid memory size: it must be more than 0 MiB", op="mem-set", obj=ref)
+    too_big = "Invalid Configuration: memory_dynamic_max must be less than or equal to memory_static_max"
+    if is_domain0(ref):
+        if mib < ctx.profile.dom0_min_mem:
+            raise XenError("memory_dynamic_max too small", op="mem-set", obj=DOMAIN0)
+        current = memory.dom0_memory(ctx)
+        if mib > ctx.profile.dom0_initial_memory:
+            raise XenError(too_big, op="mem-set", obj=DOMAIN0)
+        ctx.set_meta("dom0_memory", memory.grow_by(ctx, current, mib))
+        return DOMAIN0
+    row = lookup(ctx, ref)
+    config = json.loads(row["config"])
+    ceiling = config.get("maxmem") or config["memory"]
+    if mib > ceiling:
+        raise XenError(too_big, op="mem-set", obj=row["name"])
+    reached = memory.grow_by(ctx, int(row["memory"]), mib)
+    ctx.db.execute("UPDATE domains SET memory = ?, target = ? WHERE domid = ?", (reached, mib, row["domid"]))
+    return str(row["name"])
+
+
+def set_vcpus(ctx: Ctx, ref: str, count: int) -> str:
+    if count <= 0:
+        raise XenError("Zero or less VCPUs is invalid", op="vcpu-set", obj=ref)
+    too_many = "Cannot set vcpus greater than max vcpus on running domain"
+    if is_domain0(ref):
+        if count > dom0_vcpu_ceiling(ctx):
+            raise XenError(too_many, op="vcpu-set", obj=DOMAIN0)
+        ctx.set_meta("dom0_vcpus", count)
+        return DOMAIN0
+    row = lookup(ctx, ref)
+    config = json.loads(row["config"])
+    if count > (config.get("maxvcpus") or config["vcpus"]):
+        raise XenError(too_many, op="vcpu-set", obj=row["name"])
+    ctx.db.execute("UPDATE domains SET vcpus = ? WHERE domid = ?", (count, row["domid"]))
+    return str(row["name"])
+
+
+def dom0_vcpu_ceiling(ctx: Ctx) -> int:
+    return ctx.profile.dom0_vcpus or ctx.profile.cpus
+
+
+def dom0_vcpus(ctx: Ctx) -> int:
+    value = ctx.meta("dom0_vcpus")
+    return int(value) if isinstance(value, int) else dom0_vcpu_ceiling(ctx)
+
+
+def attach_disk(ctx: Ctx, ref: str, disk: DomainDisk) -> str:
+    if is_domain0(ref):
+        raise XenError("xenctl does not attach guest disks to the privileged domain", op="attach", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    if lifecycle.phase_of(row, ctx.now) not in LIVE:
+        raise XenError(f"Domain '{row['name']}' is not started", op="attach", obj=row["name"])
+    blockdevs.attach(ctx, row["domid"], row["uuid"], disk, lifecycle.run_time(row, ctx.now))
+    return str(row["name"])
+
+
+def detach_disk(ctx: Ctx, ref: str, vdev: str) -> str:
+    row = lookup(ctx, ref) if not is_domain0(ref) else None
+    if row is None:
+        raise XenError(f"Device {vdev} not connected", op="detach", obj=DOMAIN0)
+    disk = ctx.db.execute("SELECT target FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], vdev)).fetchone()
+    if disk is None:
+        raise XenError(f"Device {vdev} not connected", op="detach", obj=row["name"])
+    blockdevs.fold_writes(ctx, row["domid"], row["uuid"], lifecycle.run_time(row, ctx.now), disk["target"])
+    ctx.db.execute("DELETE FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], vdev))
+    return str(row["name"])
+
+
+def console_lines(ctx: Ctx, ref: str) -> list[tuple[float, str]]:
+    if is_domain0(ref):
+        raise XenError("Domain-0's console is the host's own terminal", op="console", obj=DOMAIN0)
+    row = lookup(ctx, ref)
+    return [
+        (float(r[0]), str(r[1]))
+        for r in ctx.db.execute(
+            "SELECT at, text FROM console WHERE domid = ? AND at <= ? ORDER BY at, seq", (row["domid"], ctx.now)
+        )
+    ]
+
+
+def set_owner(ctx: Ctx, ref: str, owner: tuple[str | None, str | None]) -> str:
+    row = lookup(ctx, ref)
+    ctx.db.execute("UPDATE domains SET managed_by = ?, source = ? WHERE domid = ?", (*owner, row["domid"]))
+    return str(row["name"])

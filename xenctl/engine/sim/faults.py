@@ -1,0 +1,77 @@
+"""Fault injection: make the simulated host fail the way real ones do, on purpose.
+
+A fault is stored in the host file, so it reaches every process working on the host. Kinds:
+
+``fail``
+    The named operation on the named object raises ``InjectedFault`` with the given message and
+    changes nothing. Operations: ``create``, ``shutdown``, ``destroy``, ``reboot``, ``pause``,
+    ``unpause``, ``save``, ``restore``, ``mem-set``, ``vcpu-set``, ``attach``, ``detach``,
+    ``vg-create``, ``vg-remove``, ``lv-create``, ``lv-grow``, ``lv-remove``, ``snapshot-create``,
+    ``image-create``, ``image-grow``, ``image-remove``, ``format``, ``populate``,
+    ``export-create``, ``export-remove``, or ``*`` for any.
+``ignore-shutdown``
+    The guest ignores shutdown requests: it keeps running until destroyed.
+``crash-at-boot``
+    The guest crashes at the end of its boot; ``on_crash`` decides what happens then.
+
+The object is a domain name, a volume's path or a VG name; shell wildcards match (``web*``, ``*``).
+``times`` limits how often the fault fires; without it, it fires every time until cleared.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from xenctl.engine.api import Fault
+from xenctl.engine.sim.context import Ctx
+
+KINDS = ("fail", "ignore-shutdown", "crash-at-boot")
+
+
+def add(ctx: Ctx, fault: Fault) -> int:
+    if fault.kind not in KINDS:
+        raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {', '.join(KINDS)}")
+    cur = ctx.db.execute(
+        "INSERT INTO faults(op, obj, kind, message, times) VALUES (?, ?, ?, ?, ?)",
+        (fault.op, fault.obj, fault.kind, fault.message, fault.times),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def all_faults(ctx: Ctx) -> tuple[Fault, ...]:
+    return tuple(
+        Fault(op=r["op"], obj=r["obj"], kind=r["kind"], message=r["message"], times=r["times"], id=r["id"])
+        for r in ctx.db.execute("SELECT * FROM faults ORDER BY id")
+    )
+
+
+def clear(ctx: Ctx, fault_id: int | None = None) -> int:
+    if fault_id is None:
+        return ctx.db.execute("DELETE FROM faults").rowcount
+    return ctx.db.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount
+
+
+def find(ctx: Ctx, kind: str, op: str, obj: str) -> Fault | None:
+    """The first fault of ``kind`` that matches ``op`` on ``obj``, without using it up."""
+    for row in ctx.db.execute("SELECT * FROM faults WHERE kind = ? ORDER BY id", (kind,)):
+        if (row["op"] in ("*", op) or kind != "fail") and fnmatch.fnmatchcase(obj, row["obj"]):
+            return Fault(row["op"], row["obj"], row["kind"], row["message"], row["times"], row["id"])
+    return None
+
+
+def use(ctx: Ctx, fault: Fault) -> None:
+    """Count one firing of ``fault``; a fault with ``times`` left at 0 is gone."""
+    if fault.times is None:
+        return
+    if fault.times <= 1:
+        ctx.db.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
+    else:
+        ctx.db.execute("UPDATE faults SET times = times - 1 WHERE id = ?", (fault.id,))
+
+
+def take(ctx: Ctx, kind: str, op: str, obj: str) -> Fault | None:
+    """Find a matching fault and count its firing, in the caller's transaction."""
+    fault = find(ctx, kind, op, obj)
+    if fault is not None:
+        use(ctx, fault)
+    return fault

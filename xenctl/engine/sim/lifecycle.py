@@ -1,0 +1,267 @@
+"""A domain's life on the simulated host: states from timestamps, and what Xen does on its own.
+
+No daemon runs. A domain row records when its boot completes (``up_at``), whether it is paused,
+and what is pending (``exit_kind`` at ``exit_at``: a power-off, reboot, crash, or the end of a
+save). ``phase_of`` derives the state at any moment. ``settle`` carries out the exits that are due
+(destroy, preserve, restart under a new domid) exactly as xend would have at that moment; every
+operation settles first, and so does a snapshot when something is due.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid as uuidlib
+
+from xenctl.engine.api import DOMAIN0, DomainConfig, OnEvent, Phase
+from xenctl.engine.sim import blockdevs, console, memory
+from xenctl.engine.sim.context import Ctx
+from xenctl.engine.sim.records import config_from_dict, config_to_dict, disk_from_dict
+from xenctl.engine.sim.store import savepoint
+from xenctl.errors import XenError
+
+DOMID_FIRST_RESERVED = 0x7FF0
+MINIMUM_RESTART_TIME = 20.0  # xend refuses to restart a domain that ran less than this
+IDLE_CPU_SHARE = 0.02  # of one CPU, once booted
+
+
+def phase_of(row: sqlite3.Row, now: float) -> Phase:
+    halted = row["halted"]
+    if halted == "shutdown":
+        return Phase.SHUTDOWN
+    if halted == "crashed":
+        return Phase.CRASHED
+    if row["exit_kind"] == "saved":
+        return Phase.SAVING
+    if row["paused"]:
+        return Phase.PAUSED
+    if row["stopping"]:
+        return Phase.SHUTTING_DOWN
+    if now < row["up_at"]:
+        return Phase.BOOTING
+    return Phase.RUNNING
+
+
+def run_time(row: sqlite3.Row, now: float) -> float:
+    """Seconds the guest has been running (not paused, not halted) up to ``now``."""
+    since = row["run_since"]
+    if since is None:
+        return float(row["run_accum"])
+    end = now if row["exit_at"] is None else min(now, float(row["exit_at"]))
+    return float(row["run_accum"]) + max(0.0, end - float(since))
+
+
+def cpu_time(row: sqlite3.Row, now: float) -> float:
+    ran = run_time(row, now)
+    booting = min(ran, max(0.0, float(row["up_at"]) - float(row["created_at"])))
+    return float(booting + (ran - booting) * IDLE_CPU_SHARE)
+
+
+def allocate_domid(ctx: Ctx) -> int:
+    """The next free domid after the last one given, wrapping to 1 below the reserved range."""
+    last = ctx.meta("last_domid")
+    candidate = (int(last) if isinstance(last, int) else 0) + 1
+    used = {row[0] for row in ctx.db.execute("SELECT domid FROM domains")}
+    for _ in range(DOMID_FIRST_RESERVED):
+        if candidate >= DOMID_FIRST_RESERVED:
+            candidate = 1
+        if candidate not in used:
+            ctx.set_meta("last_domid", candidate)
+            return candidate
+        candidate += 1
+    raise XenError("No free domain IDs", op="create")
+
+
+def check_name_free(ctx: Ctx, name: str) -> None:
+    if name == DOMAIN0:
+        raise XenError(f"VM name '{name}' already exists as domain 0", op="create", obj=name)
+    row = ctx.db.execute("SELECT domid FROM domains WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        raise XenError(f"VM name '{name}' already exists as domain {row[0]}", op="create", obj=name)
+
+
+def start_instance(
+    ctx: Ctx,
+    config: DomainConfig,
+    *,
+    start: float,
+    boot: float,
+    paused: bool = False,
+    owner: tuple[str | None, str | None] = (None, None),
+    run_accum: float = 0.0,
+    vcpus: int | None = None,
+    memory_now: int | None = None,
+    target: int | None = None,
+    restored: bool = False,
+) -> int:
+    """Build a domain: claim memory, allocate a domid, connect its devices, start its boot.
+
+    Raises XenError (and changes nothing, within the caller's transaction) on any refusal.
+    """
+    held = memory_now if memory_now is not None else config.memory
+    memory.claim(ctx, held, config.shadow_memory)
+    domid = allocate_domid(ctx)
+    uid = config.uuid or str(uuidlib.uuid4())
+    up_at = start + boot
+    crash = _boot_crash(ctx, config, up_at)
+    row_config = config_to_dict(config, with_disks=False)
+    row_config["uuid"] = uid
+    ctx.db.execute(
+        "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
+        "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            domid,
+            config.name,
+            uid,
+            json.dumps(row_config),
+            held,
+            target if target is not None else held,
+            vcpus if vcpus is not None else config.vcpus,
+            start,
+            up_at,
+            int(paused),
+            start if paused else None,
+            run_accum,
+            None if paused else start,
+            "crash" if crash else None,
+            up_at if crash else None,
+            owner[0],
+            owner[1],
+        ),
+    )
+    for disk in config.disks:
+        blockdevs.attach(ctx, domid, uid, disk, run_accum)
+    lines = (
+        [(start, f"Restored domain {config.name} (id={domid})"), (up_at, f"{config.name} login:")]
+        if restored
+        else console.boot_lines(config, domid, start, up_at, crash=crash)
+    )
+    ctx.db.executemany(
+        "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)", [(domid, at, text) for at, text in lines]
+    )
+    return domid
+
+
+def _boot_crash(ctx: Ctx, config: DomainConfig, up_at: float) -> str | None:
+    """Why the guest will panic at the end of its boot, if it will."""
+    from xenctl.engine.sim import faults
+
+    if faults.take(ctx, "crash-at-boot", "create", config.name):
+        return console.INJECTED_CRASH
+    if config.nfs_root and not nfs_root_available(ctx, config, up_at):
+        return console.NFS_ROOT_FAILURE
+    return None
+
+
+def nfs_root_available(ctx: Ctx, config: DomainConfig, when: float) -> bool:
+    """Whether the guest's NFS root will be mountable at ``when``: exported, and its server up."""
+    export = ctx.db.execute(
+        "SELECT by_domain FROM exports WHERE server = ? AND path = ?", (config.nfs_server, config.nfs_root)
+    ).fetchone()
+    if export is None:
+        return False
+    if not export["by_domain"]:
+        return True  # a server outside the host, from the profile: always there
+    for row in ctx.db.execute("SELECT * FROM domains").fetchall():
+        if row["name"] == config.nfs_server or json.loads(row["config"]).get("ip") == config.nfs_server:
+            return row["up_at"] <= when and phase_of(row, when) in (Phase.BOOTING, Phase.RUNNING)
+    return False
+
+
+def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
+    disks = tuple(
+        disk_from_dict(dict(d))
+        for d in ctx.db.execute(
+            "SELECT target, vdev, mode, backend FROM disks WHERE domid = ? ORDER BY rowid", (row["domid"],)
+        )
+    )
+    return config_from_dict(json.loads(row["config"]), disks)
+
+
+def remove(ctx: Ctx, row: sqlite3.Row, at: float) -> None:
+    """The domain is gone: fold its writes, free its devices, memory and console."""
+    blockdevs.release(ctx, row["domid"], row["uuid"], run_time(row, at))
+    ctx.db.execute("DELETE FROM console WHERE domid = ?", (row["domid"],))
+    ctx.db.execute("DELETE FROM domains WHERE domid = ?", (row["domid"],))
+
+
+def halt(ctx: Ctx, row: sqlite3.Row, at: float, how: str) -> None:
+    """Keep the domain, stopped, as ``xm list`` shows a preserved one (``---s--`` or ``----c-``)."""
+    ctx.db.execute(
+        "UPDATE domains SET halted = ?, run_accum = ?, run_since = NULL, stopping = NULL, "
+        "exit_kind = NULL, exit_at = NULL WHERE domid = ?",
+        (how, run_time(row, at), row["domid"]),
+    )
+
+
+def is_due(db: sqlite3.Connection, now: float) -> bool:
+    return db.execute("SELECT 1 FROM domains WHERE exit_at <= ? AND paused = 0 LIMIT 1", (now,)).fetchone() is not None
+
+
+def settle(ctx: Ctx) -> None:
+    """Carry out every exit that is due by now, in the order they happened."""
+    while True:
+        row = ctx.db.execute(
+            "SELECT * FROM domains WHERE exit_at <= ? AND paused = 0 ORDER BY exit_at, domid LIMIT 1",
+            (ctx.now,),
+        ).fetchone()
+        if row is None:
+            return
+        _exit(ctx, row)
+
+
+def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
+    at = float(row["exit_at"])
+    kind = row["exit_kind"]
+    name = row["name"]
+    config = config_of(ctx, row)
+    if kind == "saved":
+        remove(ctx, row, at)
+        ctx.event("exit", name, message="saved and destroyed", at=at)
+        return
+    action = {"poweroff": config.on_poweroff, "reboot": config.on_reboot, "crash": config.on_crash}[kind]
+    what = {"poweroff": "shut down", "reboot": "rebooted", "crash": "crashed"}[kind]
+    if action in (OnEvent.RESTART, OnEvent.RENAME_RESTART, OnEvent.COREDUMP_RESTART) and kind == "crash":
+        ran = at - float(row["created_at"])
+        if ran < MINIMUM_RESTART_TIME:
+            remove(ctx, row, at)
+            ctx.event(
+                "exit",
+                name,
+                "error",
+                f"crashed; VM {name} restarting too fast ({ran:.6f} seconds since the last restart). "
+                "Refusing to restart to avoid loops.",
+                at=at,
+            )
+            return
+    if action in (OnEvent.DESTROY, OnEvent.COREDUMP_DESTROY):
+        remove(ctx, row, at)
+        ctx.event("exit", name, message=f"{what}; on_{_key(kind)}={action.value}: destroyed", at=at)
+    elif action is OnEvent.PRESERVE:
+        halt(ctx, row, at, "crashed" if kind == "crash" else "shutdown")
+        ctx.event("exit", name, message=f"{what}; on_{_key(kind)}=preserve: kept", at=at)
+    else:
+        _restart(ctx, row, config, at, rename=action is OnEvent.RENAME_RESTART)
+
+
+def _key(kind: str) -> str:
+    return {"poweroff": "poweroff", "reboot": "reboot", "crash": "crash"}[kind]
+
+
+def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, rename: bool) -> None:
+    """xend rebuilds the domain under a new domid, with the same name and UUID."""
+    name = row["name"]
+    owner = (row["managed_by"], row["source"])
+    remove(ctx, row, at)
+    if rename:
+        # The old domain would stay, renamed Domain-<uuid>, for debugging; its devices go to the
+        # new one, so the simulation keeps only the record of it in the event log.
+        ctx.event("exit", name, message=f"renamed Domain-{uuidlib.uuid4()} and preserved", at=at)
+    try:
+        with savepoint(ctx.db):
+            domid = start_instance(ctx, config, start=at, boot=ctx.duration("boot"), owner=owner)
+    except XenError as exc:
+        ctx.event("restart", name, "error", exc.message, at=at)
+        return
+    ctx.event("restart", name, message=f"restarted as domain {domid}", at=at)

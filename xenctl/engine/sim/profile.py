@@ -1,0 +1,433 @@
+"""The host profile: the hardware and Domain-0 setup a simulated host is built from.
+
+A profile is a YAML file (``xenctl host init --profile FILE``) or the built-in default, a
+plausible 2008 server. Every field is optional; a missing one takes the default's value. Sizes
+and durations are written as people write them (``16G``, ``196M``, ``8s``).
+
+The fields, with xend's and Linux's names where they have one::
+
+    name: xen1                    # the host's name
+    memory: 16G                   # physical memory
+    xen_reserved: 64M             # held by the hypervisor itself
+    cpus: 8                       # physical CPUs
+    dom0:
+      memory: 1G                  # dom0_mem= on Xen's command line; absent: all that is left
+      min_mem: 196M               # (dom0-min-mem 196) in xend-config.sxp; 0 turns ballooning off
+      ballooning: true            # (enable-dom0-ballooning yes)
+      vcpus: 8                    # default: every physical CPU
+    max_loop: 8                   # loop devices (max_loop=n)
+    bridges: [xenbr0]
+    disks:                        # physical disks and their partitions
+      hda:
+        size: 80G
+        partitions:
+          hda1: {size: 20G, filesystem: ext3, mount: /, mode: rw}
+    nfs_servers:                  # NFS servers outside the host and what they export
+      2.3.4.5: [/path/to/root]
+    storage_root: /var/lib/xen/images   # where image files live on the simulated host
+    save_dir: save                # where stop-by-save writes; relative to the home directory
+    runlevel: 3
+    guest_write_rate: 1M          # what a running guest writes to each read-write disk a second
+    durations: {boot: 8s, shutdown: 4s, save: 3s, restore: 2s, lv_create: 500ms,
+                image_create: 4s, mkfs: 2s}   # image_create is per GiB of a non-sparse image
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from xenctl.errors import ProfileError
+from xenctl.units import MIB, UnitError, format_duration, format_size, parse_duration, parse_size
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionProfile:
+    name: str
+    size: int
+    filesystem: str | None = None
+    mount: str | None = None  # mountpoint in Domain-0
+    mode: str | None = None  # "ro" or "rw" when mounted
+
+
+@dataclass(frozen=True, slots=True)
+class DiskProfile:
+    name: str
+    size: int
+    partitions: tuple[PartitionProfile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    boot: float = 8.0
+    shutdown: float = 4.0
+    save: float = 3.0
+    restore: float = 2.0
+    lv_create: float = 0.5
+    image_create: float = 4.0
+    mkfs: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostProfile:
+    name: str = "xen1"
+    memory: int = 16384  # MiB
+    xen_reserved: int = 64  # MiB
+    cpus: int = 8
+    dom0_memory: int | None = 1024  # MiB; None: all that is left
+    dom0_min_mem: int = 196  # MiB
+    dom0_ballooning: bool = True
+    dom0_vcpus: int | None = None
+    max_loop: int = 8
+    bridges: tuple[str, ...] = ("xenbr0",)
+    disks: tuple[DiskProfile, ...] = ()
+    nfs_servers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    storage_root: str = "/var/lib/xen/images"
+    save_dir: str = "save"
+    runlevel: int = 3
+    guest_write_rate: int = MIB  # bytes a second
+    durations: Durations = field(default_factory=Durations)
+
+    @property
+    def ballooning(self) -> bool:
+        """xend balloons Domain-0 only when enabled and dom0-min-mem is above 0."""
+        return self.dom0_ballooning and self.dom0_min_mem > 0
+
+    @property
+    def dom0_initial_memory(self) -> int:
+        if self.dom0_memory is not None:
+            return self.dom0_memory
+        return self.memory - self.xen_reserved
+
+    @property
+    def partitions(self) -> tuple[PartitionProfile, ...]:
+        return tuple(p for d in self.disks for p in d.partitions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The profile in the shape of a profile file; ``profile_from_dict`` reads it back."""
+        return {
+            "name": self.name,
+            "memory": format_size(self.memory * MIB),
+            "xen_reserved": format_size(self.xen_reserved * MIB),
+            "cpus": self.cpus,
+            "dom0": {
+                "memory": None if self.dom0_memory is None else format_size(self.dom0_memory * MIB),
+                "min_mem": format_size(self.dom0_min_mem * MIB) if self.dom0_min_mem else 0,
+                "ballooning": self.dom0_ballooning,
+                "vcpus": self.dom0_vcpus,
+            },
+            "max_loop": self.max_loop,
+            "bridges": list(self.bridges),
+            "disks": {
+                d.name: {
+                    "size": format_size(d.size),
+                    "partitions": {
+                        p.name: {
+                            k: (format_size(v) if k == "size" else v)
+                            for k, v in asdict(p).items()
+                            if k != "name" and v is not None
+                        }
+                        for p in d.partitions
+                    },
+                }
+                for d in self.disks
+            },
+            "nfs_servers": {server: list(paths) for server, paths in self.nfs_servers},
+            "storage_root": self.storage_root,
+            "save_dir": self.save_dir,
+            "runlevel": self.runlevel,
+            "guest_write_rate": format_size(self.guest_write_rate),
+            "durations": {k: format_duration(v) for k, v in asdict(self.durations).items()},
+        }
+
+
+_DEFAULT_PROFILE: dict[str, Any] = {
+    "name": "xen1",
+    "memory": "16G",
+    "xen_reserved": "64M",
+    "cpus": 8,
+    "dom0": {"memory": "1G", "min_mem": "196M", "ballooning": True},
+    "max_loop": 8,
+    "bridges": ["xenbr0", "xenbr1"],
+    "disks": {
+        "hda": {
+            "size": "80G",
+            "partitions": {
+                "hda1": {"size": "20G", "filesystem": "ext3", "mount": "/", "mode": "rw"},
+                "hda2": {"size": "20G", "filesystem": "ext3", "mount": "/var", "mode": "rw"},
+                "hda3": {"size": "20G", "filesystem": "ext3"},
+                "hda4": {"size": "10G", "filesystem": "ext3"},
+            },
+        },
+        "sda": {
+            "size": "146G",
+            "partitions": {
+                "sda1": {"size": "10G", "filesystem": "ext3"},
+                "sda2": {"size": "10G", "filesystem": "ext3"},
+                "sda3": {"size": "10G", "filesystem": "ext3"},
+                "sda5": {"size": "4G", "filesystem": "ext3", "mount": "/srv/xen-usr", "mode": "ro"},
+                "sda6": {"size": "4G", "filesystem": "ext3"},
+                "sda7": {"size": "8G", "filesystem": "ext3"},
+                "sda8": {"size": "8G", "filesystem": "ext3"},
+                "sda9": {"size": "8G", "filesystem": "ext3"},
+                "sda10": {"size": "40G"},
+                "sda11": {"size": "8G", "filesystem": "ext3"},
+                "sda12": {"size": "20G"},
+            },
+        },
+    },
+    "nfs_servers": {"2.3.4.5": ["/path/to/root", "/export/roots/debian"]},
+    "storage_root": "/var/lib/xen/images",
+    "save_dir": "save",
+    "runlevel": 3,
+    "guest_write_rate": "1M",
+    "durations": {
+        "boot": "8s",
+        "shutdown": "4s",
+        "save": "3s",
+        "restore": "2s",
+        "lv_create": "500ms",
+        "image_create": "4s",
+        "mkfs": "2s",
+    },
+}
+
+
+def default_profile() -> HostProfile:
+    """The built-in profile: a 16 GiB, 8-CPU server with an IDE and a SCSI disk."""
+    return profile_from_dict(_DEFAULT_PROFILE, file="<built-in profile>")
+
+
+def load_profile(path: str) -> HostProfile:
+    """Read a profile file; any mistake is one ``ProfileError`` naming the file and field."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            data = yaml.safe_load(stream)
+    except OSError as exc:
+        raise ProfileError(f"cannot read the profile: {exc.strerror}", file=path) from None
+    except UnicodeDecodeError:
+        raise ProfileError("the profile is not UTF-8 text", file=path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ProfileError(f"{problem}", file=where) from None
+    if data is None:
+        data = {}
+    return profile_from_dict(data, file=path)
+
+
+class _Reader:
+    """Reads one mapping of a profile, naming the field in every error."""
+
+    def __init__(self, data: object, file: str, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ProfileError(f"expected a mapping, found {_kind(data)}", file=file, path=path or None)
+        self.data = data
+        self.file = file
+        self.path = path
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, message: str) -> ProfileError:
+        return ProfileError(message, file=self.file, path=self.where(key))
+
+    def check_keys(self, allowed: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise ProfileError(
+                    f"unknown field; expected one of: {', '.join(allowed)}",
+                    file=self.file,
+                    path=self.where(str(key)),
+                )
+
+    def size_mib(self, key: str, default: int | None) -> int | None:
+        if self.data.get(key) is None:
+            return default
+        return self.size(key, 0) // MIB
+
+    def size(self, key: str, default: int | None) -> int:
+        value = self.data.get(key)
+        if value is None:
+            if default is None:
+                raise self.fail(key, "is required")
+            return default
+        try:
+            return parse_size(value, default_unit="M")
+        except UnitError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"{value!r} is not a whole number")
+        if not minimum <= value <= maximum:
+            raise self.fail(key, f"{value} is out of range ({minimum} to {maximum})")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"{value!r} is not true or false")
+        return value
+
+    def string(self, key: str, default: str | None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(key, f"{value!r} is not a string")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except UnitError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def profile_from_dict(data: object, *, file: str) -> HostProfile:
+    """Build a profile from plain data, checking every field against Xen's and Linux's limits."""
+    base = HostProfile()
+    top = _Reader(data, file, "")
+    top.check_keys(
+        (
+            "name",
+            "memory",
+            "xen_reserved",
+            "cpus",
+            "dom0",
+            "max_loop",
+            "bridges",
+            "disks",
+            "nfs_servers",
+            "storage_root",
+            "save_dir",
+            "runlevel",
+            "guest_write_rate",
+            "durations",
+        )
+    )
+    name = top.string("name", base.name) or base.name
+    if not _NAME_RE.match(name):
+        raise top.fail("name", f"{name!r} is not a host name")
+    memory = top.size("memory", base.memory * MIB) // MIB
+    xen_reserved = top.size("xen_reserved", base.xen_reserved * MIB) // MIB
+    if memory < 256:
+        raise top.fail("memory", f"{memory}M is too little for a Xen host (at least 256M)")
+    if xen_reserved >= memory:
+        raise top.fail("xen_reserved", "leaves no memory for Domain-0")
+    cpus = top.integer("cpus", base.cpus, 1, 4096)
+
+    dom0 = _Reader(top.data.get("dom0", {}), file, "dom0")
+    dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
+    dom0_memory = dom0.size_mib("memory", None)
+    if "memory" not in dom0.data:
+        dom0_memory = base.dom0_memory
+    dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
+    available = memory - xen_reserved
+    if dom0_memory is not None and not 64 <= dom0_memory <= available:
+        raise dom0.fail("memory", f"{dom0_memory}M must be between 64M and {available}M")
+    if dom0_min_mem > (dom0_memory if dom0_memory is not None else available):
+        raise dom0.fail("min_mem", f"{dom0_min_mem}M is more than Domain-0's memory")
+    dom0_vcpus_raw = dom0.data.get("vcpus")
+    dom0_vcpus = None if dom0_vcpus_raw is None else dom0.integer("vcpus", 1, 1, cpus)
+
+    bridges = top.data.get("bridges", list(base.bridges))
+    if not isinstance(bridges, list) or not all(isinstance(b, str) and _NAME_RE.match(b) for b in bridges):
+        raise top.fail("bridges", "must be a list of bridge names such as xenbr0")
+
+    disks = tuple(_read_disks(top.data.get("disks", {}), file))
+    nfs = _read_nfs(top.data.get("nfs_servers", {}), file)
+
+    storage_root = top.string("storage_root", base.storage_root) or base.storage_root
+    if not storage_root.startswith("/") or "\0" in storage_root:
+        raise top.fail("storage_root", f"{storage_root!r} must be an absolute path")
+    save_dir = top.string("save_dir", base.save_dir) or base.save_dir
+    if "\0" in save_dir:
+        raise top.fail("save_dir", "must be a path")
+
+    durations_reader = _Reader(top.data.get("durations", {}), file, "durations")
+    durations_reader.check_keys(_DURATION_KEYS)
+    durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in _DURATION_KEYS})
+    return HostProfile(
+        name=name,
+        memory=memory,
+        xen_reserved=xen_reserved,
+        cpus=cpus,
+        dom0_memory=dom0_memory,
+        dom0_min_mem=dom0_min_mem,
+        dom0_ballooning=dom0.boolean("ballooning", base.dom0_ballooning),
+        dom0_vcpus=dom0_vcpus,
+        max_loop=top.integer("max_loop", base.max_loop, 0, 256),
+        bridges=tuple(bridges),
+        disks=disks,
+        nfs_servers=nfs,
+        storage_root=storage_root.rstrip("/") or "/",
+        save_dir=save_dir,
+        runlevel=top.integer("runlevel", base.runlevel, 0, 6),
+        guest_write_rate=top.size("guest_write_rate", base.guest_write_rate),
+        durations=durations,
+    )
+
+
+def _read_disks(data: object, file: str) -> list[DiskProfile]:
+    disks_reader = _Reader(data, file, "disks")
+    disks = []
+    seen: set[str] = set()
+    for disk_name, disk_data in disks_reader.data.items():
+        disk = _Reader(disk_data, file, f"disks.{disk_name}")
+        disk.check_keys(("size", "partitions"))
+        if not isinstance(disk_name, str) or not re.match(r"^(hd|sd|xvd)[a-z]+$", disk_name):
+            raise disks_reader.fail(str(disk_name), "is not a disk name such as hda or sda")
+        size = disk.size("size", None)
+        parts_reader = _Reader(disk.data.get("partitions", {}), file, f"disks.{disk_name}.partitions")
+        partitions = []
+        used = 0
+        for part_name, part_data in parts_reader.data.items():
+            if not isinstance(part_name, str) or not re.match(rf"^{disk_name}\d+$", part_name):
+                raise parts_reader.fail(str(part_name), f"is not a partition of {disk_name}")
+            if part_name in seen:
+                raise parts_reader.fail(part_name, "is declared twice")
+            seen.add(part_name)
+            part = _Reader(part_data, file, f"{parts_reader.path}.{part_name}")
+            part.check_keys(("size", "filesystem", "mount", "mode"))
+            mount = part.string("mount", None)
+            mode = part.string("mode", "rw" if mount else None)
+            if mode not in (None, "ro", "rw") or (mode and not mount):
+                raise part.fail("mode", "must be ro or rw, with a mount point")
+            filesystem = part.string("filesystem", None)
+            part_size = part.size("size", None)
+            used += part_size
+            partitions.append(PartitionProfile(part_name, part_size, filesystem, mount, mode))
+        if used > size:
+            raise disk.fail("partitions", f"add up to more than the disk's {size // MIB}M")
+        disks.append(DiskProfile(disk_name, size, tuple(partitions)))
+    return disks
+
+
+def _read_nfs(data: object, file: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    reader = _Reader(data, file, "nfs_servers")
+    servers = []
+    for server, paths in reader.data.items():
+        if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise reader.fail(str(server), "must be a list of exported absolute paths")
+        servers.append((str(server), tuple(paths)))
+    return tuple(servers)

@@ -1,0 +1,198 @@
+"""The simulated host's one SQLite file: schema, connection settings and transactions.
+
+Several processes (an ``apply``, a ``watch``, an ``xenctl list``) share one host file. WAL mode
+lets readers run beside the writer; every mutation runs in one ``BEGIN IMMEDIATE`` transaction,
+so a writer takes the write lock before it reads what it will change and two writers can never
+interleave a read-modify-write. The busy timeout makes a second writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from xenctl.errors import StoreError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE domains (
+    domid      INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    uuid       TEXT NOT NULL,
+    config     TEXT NOT NULL,            -- the DomainConfig as JSON, disks apart
+    memory     INTEGER NOT NULL,         -- MiB held now
+    target     INTEGER NOT NULL,         -- balloon target, MiB
+    vcpus      INTEGER NOT NULL,         -- online
+    created_at REAL NOT NULL,
+    up_at      REAL NOT NULL,            -- when the guest is up (boot or restore done)
+    paused     INTEGER NOT NULL DEFAULT 0,
+    paused_at  REAL,                     -- since when (boot and exit wait while paused)
+    run_accum  REAL NOT NULL DEFAULT 0,  -- seconds run before run_since
+    run_since  REAL,                     -- NULL while not running
+    stopping   TEXT,                     -- 'poweroff' or 'reboot' once shutdown was asked
+    exit_kind  TEXT,                     -- 'poweroff', 'reboot', 'crash' or 'saved'
+    exit_at    REAL,                     -- when exit_kind happens, NULL: never (hung) or none
+    halted     TEXT,                     -- 'shutdown' or 'crashed' when kept by preserve
+    managed_by TEXT,
+    source     TEXT
+);
+CREATE INDEX domains_exit ON domains(exit_at) WHERE exit_at IS NOT NULL AND paused = 0;
+CREATE TABLE disks (
+    domid        INTEGER NOT NULL,
+    vdev         TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    mode         TEXT NOT NULL,
+    backend      TEXT NOT NULL,
+    attached_run REAL NOT NULL,          -- the domain's run seconds when writes were last counted
+    loop         INTEGER,                -- loop device held by a file: disk
+    PRIMARY KEY (domid, vdev)
+);
+CREATE INDEX disks_target ON disks(target);
+CREATE TABLE partitions (
+    path       TEXT PRIMARY KEY,
+    disk       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    mountpoint TEXT,
+    mounted    TEXT,
+    filesystem TEXT,
+    digest     TEXT NOT NULL,
+    vg         TEXT
+);
+CREATE TABLE vgs (
+    name        TEXT PRIMARY KEY,
+    extent_size INTEGER NOT NULL,
+    managed_by  TEXT,
+    source      TEXT
+);
+CREATE TABLE lvs (
+    vg         TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    filesystem TEXT,
+    digest     TEXT NOT NULL,
+    origin     TEXT,
+    cow_size   INTEGER NOT NULL DEFAULT 0,
+    cow_base   INTEGER NOT NULL DEFAULT 0,
+    invalid    INTEGER NOT NULL DEFAULT 0,
+    managed_by TEXT,
+    source     TEXT,
+    PRIMARY KEY (vg, name)
+);
+CREATE TABLE images (
+    path       TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    sparse     INTEGER NOT NULL,
+    filesystem TEXT,
+    digest     TEXT NOT NULL,
+    read_only  INTEGER NOT NULL DEFAULT 0,
+    managed_by TEXT,
+    source     TEXT
+);
+CREATE TABLE exports (
+    server     TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    by_domain  INTEGER NOT NULL DEFAULT 0,
+    managed_by TEXT,
+    source     TEXT,
+    PRIMARY KEY (server, path)
+);
+CREATE TABLE events (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      REAL NOT NULL,
+    op      TEXT NOT NULL,
+    obj     TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    actor   TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE console (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    domid INTEGER NOT NULL,
+    at    REAL NOT NULL,
+    text  TEXT NOT NULL
+);
+CREATE INDEX console_domid ON console(domid);
+CREATE TABLE faults (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    op      TEXT NOT NULL,
+    obj     TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    message TEXT NOT NULL,
+    times   INTEGER                      -- NULL: every time
+);
+"""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open the host file with the settings every process must share."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the host's state file: {exc}") from None
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables in an empty file (inside the caller's transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+@contextmanager
+def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One mutation: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back whole on any error."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"the host is busy: {exc} (another xenctl held it for {BUSY_TIMEOUT_S:g}s)") from None
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A part of a transaction that can fail alone, leaving the rest of it standing."""
+    conn.execute("SAVEPOINT part")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO part")
+        conn.execute("RELEASE part")
+        raise
+    conn.execute("RELEASE part")
+
+
+@contextmanager
+def read_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A consistent read of several tables (one WAL snapshot)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def host_file(home: str) -> str:
+    return os.path.join(home, "host.db")

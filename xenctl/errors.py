@@ -1,0 +1,74 @@
+"""One error hierarchy for xenctl.
+
+Every error a user can cause or meet is a ``XenctlError``. Each stage has its own subclass and
+carries the fields its message is built from; the command line is the one place that turns an
+error into text on stderr and an exit code.
+
+::
+
+    XenctlError
+    ├── UsageError            a command line that cannot be carried out
+    ├── ProfileError          a host profile file that is not valid (file, path)
+    ├── EngineError           the hypervisor refused an operation (op, object)
+    │   ├── NotFoundError     the named domain, volume or export does not exist
+    │   ├── XenError          a refusal whose text is the one Xen's tools print
+    │   └── InjectedFault     a failure asked for through fault injection
+    └── StoreError            the host's state file cannot be opened or read
+"""
+
+from __future__ import annotations
+
+
+class XenctlError(Exception):
+    """The root of every error xenctl reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(XenctlError):
+    """A command line that names something impossible or malformed."""
+
+    exit_code = 2
+
+
+class ProfileError(XenctlError):
+    """A host profile that cannot be used; names the file and the field."""
+
+    def __init__(self, message: str, *, file: str | None = None, path: str | None = None) -> None:
+        where = ": ".join(p for p in (file, path) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.path = path
+        self.reason = message
+
+
+class EngineError(XenctlError):
+    """The hypervisor refused an operation on an object."""
+
+    def __init__(self, message: str, *, op: str = "", obj: str = "") -> None:
+        super().__init__(message)
+        self.op = op
+        self.obj = obj
+
+
+class NotFoundError(EngineError):
+    """The object named does not exist on the host."""
+
+
+class XenError(EngineError):
+    """A refusal worded as Xen's own tools word it (``xm`` prints ``Error: <message>``)."""
+
+
+class InjectedFault(EngineError):
+    """A failure that fault injection asked for."""
+
+
+class StoreError(XenctlError):
+    """The host's state file is missing, unreadable or from an unknown version."""

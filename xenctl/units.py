@@ -1,0 +1,87 @@
+"""Sizes and durations as people write them: ``4G``, ``512M``, ``2048k``, ``30s``, ``5m``.
+
+Sizes are binary (``1K`` = 1024 bytes), as in ``dd``, ``lvcreate`` and xm's ``memory``. A bare
+number is a count of the default unit the caller names (xm's ``memory = 512`` means MiB).
+"""
+
+from __future__ import annotations
+
+import re
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+TIB = 1024 * GIB
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB, "T": TIB}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$", re.IGNORECASE)
+
+
+class UnitError(ValueError):
+    """A value that is not a size or a duration; the message says how to write one."""
+
+
+def parse_size(value: object, *, default_unit: str = "B") -> int:
+    """Return a size in bytes from ``4G``, ``512M``, ``2048k``, ``1.5G`` or a bare number.
+
+    A bare number counts ``default_unit`` (``"B"``, ``"K"``, ``"M"`` or ``"G"``).
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a size; write 512M or 1G")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnitError(f"{value!r} is not a size; a size cannot be negative")
+        return value * _SIZE_UNITS[default_unit.upper().rstrip("B") or "B"]
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a size; write 512M or 1G")
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise UnitError(f"{value!r} is not a size; write 512M or 1G")
+    number, unit = match.groups()
+    unit = unit.upper() or (default_unit.upper().rstrip("B") or "B")
+    size = float(number) * _SIZE_UNITS[unit]
+    if size != int(size):
+        raise UnitError(f"{value!r} is not a whole number of bytes")
+    return int(size)
+
+
+def parse_duration(value: object) -> float:
+    """Return seconds from ``30s``, ``5m``, ``1h``, ``250ms`` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise UnitError(f"{value!r} is not a duration; a duration cannot be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
+    match = _DURATION_RE.match(value)
+    if not match:
+        raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
+    number, unit = match.groups()
+    return float(number) * _DURATION_UNITS[unit.lower()]
+
+
+def format_size(size: int) -> str:
+    """The shortest exact spelling of a size in bytes: ``4G``, ``512M``, ``1536K``, ``100``."""
+    for unit, factor in (("T", TIB), ("G", GIB), ("M", MIB), ("K", KIB)):
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it: ``250ms``, ``30s``, ``5m``, ``1h``, ``90.5s``."""
+    if seconds and seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    for unit, factor in (("h", 3600), ("m", 60)):
+        if seconds >= factor and seconds % factor == 0:
+            return f"{int(seconds // factor)}{unit}"
+    return f"{seconds:g}s"
+
+
+def mib(size: int) -> int:
+    """Whole MiB in a size in bytes, rounded down."""
+    return size // MIB
