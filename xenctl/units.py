@@ -14,9 +14,11 @@ GIB = 1024 * MIB
 TIB = 1024 * GIB
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB, "T": TIB}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+# A number and one unit letter, nothing between: "512M", "4G", "2048k". "512 MB" and "1GiB" are
+# refused rather than guessed at (MB may mean 10^6 bytes to one reader and 2^20 to another).
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|)$", re.IGNORECASE)
 
 
 class UnitError(ValueError):
@@ -36,7 +38,7 @@ def parse_size(value: object, *, default_unit: str = "B") -> int:
         return value * _SIZE_UNITS[default_unit.upper().rstrip("B") or "B"]
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a size; write 512M or 1G")
-    match = _SIZE_RE.match(value)
+    match = _SIZE_RE.match(value.strip())
     if not match:
         raise UnitError(f"{value!r} is not a size; write 512M or 1G")
     number, unit = match.groups()
@@ -57,7 +59,7 @@ def parse_duration(value: object) -> float:
         return float(value)
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
-    match = _DURATION_RE.match(value)
+    match = _DURATION_RE.match(value.strip())
     if not match:
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
     number, unit = match.groups()

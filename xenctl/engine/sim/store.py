@@ -140,7 +140,7 @@ def connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the host's state file: {exc}") from None
+        raise StoreError(f"{path}: not a xenctl host file ({exc})") from None
     return conn
 
 
