@@ -7,6 +7,7 @@ number is a count of the default unit the caller names (xm's ``memory = 512`` me
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -43,8 +44,8 @@ def parse_size(value: object, *, default_unit: str = "B") -> int:
         raise UnitError(f"{value!r} is not a size; write 512M or 1G")
     number, unit = match.groups()
     unit = unit.upper() or (default_unit.upper().rstrip("B") or "B")
-    size = float(number) * _SIZE_UNITS[unit]
-    if size != int(size):
+    size = Fraction(number) * _SIZE_UNITS[unit]  # exact: no float rounding of large sizes
+    if size.denominator != 1:
         raise UnitError(f"{value!r} is not a whole number of bytes")
     return int(size)
 
@@ -81,7 +82,9 @@ def format_duration(seconds: float) -> str:
     for unit, factor in (("h", 3600), ("m", 60)):
         if seconds >= factor and seconds % factor == 0:
             return f"{int(seconds // factor)}{unit}"
-    return f"{seconds:g}s"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def mib(size: int) -> int:

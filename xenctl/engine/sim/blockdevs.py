@@ -128,7 +128,7 @@ def sharing_conflict(ctx: Ctx, path: str, disk: DomainDisk, uuid: str) -> str | 
 
 def free_loop(ctx: Ctx) -> int:
     """The lowest unused loop device, or xend's error when all ``max_loop`` are taken."""
-    used = {row[0] for row in ctx.db.execute("SELECT loop FROM disks WHERE loop IS NOT NULL")}
+    used = {row[0] for row in ctx.db.execute("SELECT loop FROM disks WHERE loop IS NOT NULL ORDER BY loop")}
     for number in range(ctx.profile.max_loop):
         if number not in used:
             return number
@@ -137,7 +137,7 @@ def free_loop(ctx: Ctx) -> int:
 
 def attach(ctx: Ctx, domid: int, uuid: str, disk: DomainDisk, run_time: float) -> None:
     """Check and connect ``disk`` to ``domid``; raises XenError and connects nothing on refusal."""
-    check_attach(ctx, disk, uuid, domid)
+    target = check_attach(ctx, disk, uuid, domid)
     loop = None
     if disk.needs_loop:
         try:
@@ -145,9 +145,24 @@ def attach(ctx: Ctx, domid: int, uuid: str, disk: DomainDisk, run_time: float) -
         except XenError as exc:
             raise _vbd_error(disk.vdev, exc.message) from None
     ctx.db.execute(
-        "INSERT INTO disks(domid, vdev, target, mode, backend, attached_run, loop) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (domid, disk.vdev, disk_path(disk), disk.mode.value, disk.backend, run_time, loop),
+        "INSERT INTO disks(domid, vdev, target, mode, backend, attached_run, loop, next_digest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            domid,
+            disk.vdev,
+            target.path,
+            disk.mode.value,
+            disk.backend,
+            run_time,
+            loop,
+            next_digest(target.row["digest"], uuid, run_time) if disk.mode.writes else None,
+        ),
     )
+
+
+def next_digest(stored: str, uuid: str, since: float) -> str:
+    """The digest a volume will have once what ``uuid`` writes from ``since`` on is counted."""
+    return digest_of(stored, uuid, f"{since:.6f}")
 
 
 def write_bytes(ctx: Ctx, run_time: float, attached_run: float) -> int:
@@ -165,15 +180,19 @@ def fold_writes(ctx: Ctx, domid: int, uuid: str, run_time: float, target: str | 
         if run_time <= row["attached_run"]:
             continue
         written = write_bytes(ctx, run_time, row["attached_run"])
-        _apply_write(ctx, row["target"], uuid, row["attached_run"], written)
-        ctx.db.execute("UPDATE disks SET attached_run = ? WHERE domid = ? AND vdev = ?", (run_time, domid, row["vdev"]))
+        stored = _apply_write(ctx, row["target"], uuid, row["attached_run"], written)
+        ctx.db.execute(
+            "UPDATE disks SET attached_run = ?, next_digest = ? WHERE domid = ? AND vdev = ?",
+            (run_time, next_digest(stored, uuid, run_time), domid, row["vdev"]),
+        )
 
 
-def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> None:
+def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> str:
+    """Count ``written`` bytes from ``uuid`` into the volume at ``path``; returns its new digest."""
     target = find_target(ctx, path)
     if target is None:
-        return
-    new_digest = digest_of(target.row["digest"], uuid, f"{since:.6f}")
+        return ""
+    new_digest = next_digest(target.row["digest"], uuid, since)
     if target.kind == "partition":
         ctx.db.execute("UPDATE partitions SET digest = ? WHERE path = ?", (new_digest, path))
     elif target.kind == "image":
@@ -188,6 +207,7 @@ def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> 
             "WHERE vg = ? AND ((name = ? AND origin IS NOT NULL) OR origin = ?)",
             (written, written, vg, name, name),
         )
+    return new_digest
 
 
 def release(ctx: Ctx, domid: int, uuid: str, run_time: float) -> None:

@@ -115,7 +115,10 @@ def shutdown(ctx: Ctx, ref: str, *, reboot: bool = False) -> str:
             (reason, reason, row["domid"]),
         )
         return str(row["name"])
-    begin = max(ctx.now, float(row["up_at"]))
+    # The guest acts on the request once booted, and not while paused: a paused guest's clock
+    # stopped at paused_at, and unpause moves everything after that by the time it was held.
+    asked = float(row["paused_at"]) if row["paused"] else ctx.now
+    begin = max(asked, float(row["up_at"]))
     end = begin + ctx.duration("shutdown")
     if row["exit_kind"] == "crash":
         end = min(end, float(row["exit_at"]))  # it will crash before it can halt
@@ -203,6 +206,11 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
     return str(row["name"]), done
 
 
+def saved_name(path: str) -> str:
+    """The name of the domain a save file holds (refused like a restore if it is no save file)."""
+    return str(savefile.read(path)["name"])
+
+
 def restore(ctx: Ctx, path: str, *, paused: bool) -> tuple[str, int, float]:
     record = savefile.read(path)
     extra = record.pop("xenctl", {}) or {}
@@ -246,9 +254,7 @@ def set_memory(ctx: Ctx, ref: str, mib: int) -> str:
         ctx.set_meta("dom0_memory", memory.grow_by(ctx, current, mib))
         return DOMAIN0
     row = lookup(ctx, ref)
-    config = json.loads(row["config"])
-    ceiling = config.get("maxmem") or config["memory"]
-    if mib > ceiling:
+    if mib > _stored_config(row).memory_ceiling:
         raise XenError(too_big, op="mem-set", obj=row["name"])
     reached = memory.grow_by(ctx, int(row["memory"]), mib)
     ctx.db.execute("UPDATE domains SET memory = ?, target = ? WHERE domid = ?", (reached, mib, row["domid"]))
@@ -265,11 +271,15 @@ def set_vcpus(ctx: Ctx, ref: str, count: int) -> str:
         ctx.set_meta("dom0_vcpus", count)
         return DOMAIN0
     row = lookup(ctx, ref)
-    config = json.loads(row["config"])
-    if count > (config.get("maxvcpus") or config["vcpus"]):
+    if count > _stored_config(row).vcpu_ceiling:
         raise XenError(too_many, op="vcpu-set", obj=row["name"])
     ctx.db.execute("UPDATE domains SET vcpus = ? WHERE domid = ?", (count, row["domid"]))
     return str(row["name"])
+
+
+def _stored_config(row: sqlite3.Row) -> DomainConfig:
+    """The domain's configuration without its disks (which live in their own table)."""
+    return config_from_dict(json.loads(row["config"]), ())
 
 
 def dom0_vcpu_ceiling(ctx: Ctx) -> int:

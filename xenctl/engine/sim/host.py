@@ -176,7 +176,9 @@ class SimHost:
 
     def restore_domain(self, path: str, *, paused: bool = False) -> Domain:
         """``xm restore``: returns once the domain runs again, under a new domid."""
-        _name, domid, done = self._mutate("restore", path, lambda ctx: domains.restore(ctx, path, paused=paused))
+        _name, domid, done = self._mutate(
+            "restore", lambda ctx: domains.saved_name(path), lambda ctx: domains.restore(ctx, path, paused=paused)
+        )
         self._wait_until(done)
         return self.domain(str(domid))
 

@@ -35,10 +35,10 @@ def phase_of(row: sqlite3.Row, now: float) -> Phase:
         return Phase.SAVING
     if row["paused"]:
         return Phase.PAUSED
+    if now < row["up_at"]:
+        return Phase.BOOTING  # a shutdown asked during the boot waits for the boot to end
     if row["stopping"]:
         return Phase.SHUTTING_DOWN
-    if now < row["up_at"]:
-        return Phase.BOOTING
     return Phase.RUNNING
 
 
@@ -61,11 +61,10 @@ def allocate_domid(ctx: Ctx) -> int:
     """The next free domid after the last one given, wrapping to 1 below the reserved range."""
     last = ctx.meta("last_domid")
     candidate = (int(last) if isinstance(last, int) else 0) + 1
-    used = {row[0] for row in ctx.db.execute("SELECT domid FROM domains")}
     for _ in range(DOMID_FIRST_RESERVED):
         if candidate >= DOMID_FIRST_RESERVED:
             candidate = 1
-        if candidate not in used:
+        if ctx.db.execute("SELECT 1 FROM domains WHERE domid = ?", (candidate,)).fetchone() is None:
             ctx.set_meta("last_domid", candidate)
             return candidate
         candidate += 1

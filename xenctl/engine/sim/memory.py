@@ -20,7 +20,7 @@ def dom0_memory(ctx: Ctx) -> int:
 
 
 def guest_memory(ctx: Ctx) -> int:
-    return int(ctx.db.execute("SELECT COALESCE(SUM(memory), 0) FROM domains").fetchone()[0])
+    return int(ctx.db.execute("SELECT value FROM totals WHERE key = 'guest_memory'").fetchone()[0])
 
 
 def free_memory(ctx: Ctx) -> int:

@@ -303,10 +303,27 @@ def _kind(value: object) -> str:
     )
 
 
+def _with_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The built-in profile overlaid by ``data``: ``dom0`` and ``durations`` field by field, the rest
+    whole (a profile that names its disks names all of them)."""
+    merged = dict(_DEFAULT_PROFILE)
+    for key, value in data.items():
+        default = _DEFAULT_PROFILE.get(key)
+        if isinstance(default, dict) and isinstance(value, Mapping) and key in ("dom0", "durations"):
+            merged[key] = {**default, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def profile_from_dict(data: object, *, file: str) -> HostProfile:
-    """Build a profile from plain data, checking every field against Xen's and Linux's limits."""
+    """Build a profile from plain data, checking every field against Xen's and Linux's limits.
+
+    Any field ``data`` leaves out takes the built-in profile's value.
+    """
     base = HostProfile()
     top = _Reader(data, file, "")
+    top = _Reader(_with_defaults(top.data), file, "")
     top.check_keys(
         (
             "name",
@@ -338,9 +355,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
 
     dom0 = _Reader(top.data.get("dom0", {}), file, "dom0")
     dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
-    dom0_memory = dom0.size_mib("memory", None)
-    if "memory" not in dom0.data:
-        dom0_memory = base.dom0_memory
+    dom0_memory = dom0.size_mib("memory", None)  # null: all the memory Xen leaves
     dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
     available = memory - xen_reserved
     if dom0_memory is not None and not 64 <= dom0_memory <= available:

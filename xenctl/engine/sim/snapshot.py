@@ -8,15 +8,19 @@ same way the write path folds them, so a reader never needs the write lock.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from xenctl.engine.api import (
     DOMAIN0,
     Domain,
     DomainConfig,
+    DomainDisk,
     HostInfo,
     HostState,
     ImageFile,
@@ -28,10 +32,9 @@ from xenctl.engine.api import (
     VolumeGroup,
 )
 from xenctl.engine.sim import domains, lifecycle, memory
-from xenctl.engine.sim.blockdevs import digest_of, write_bytes
+from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict, disk_from_dict
-from xenctl.engine.sim.storage import EXTENT, PV_METADATA
+from xenctl.engine.sim.records import MODES, config_from_dict
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -44,37 +47,76 @@ def _owner(row: sqlite3.Row) -> Owner | None:
     return Owner(managed_by, row["source"] or "") if managed_by else None
 
 
-class _Writes:
-    """What running guests have written to each target so far, not yet folded into the rows."""
+class _Owners:
+    """One Owner value per distinct marker: a managed host has few, shared by many objects."""
 
-    def __init__(self, ctx: Ctx, disk_rows: list[sqlite3.Row], domain_rows: dict[int, sqlite3.Row]) -> None:
-        self.pending: dict[str, list[tuple[str, float, int]]] = defaultdict(list)
-        self.holders: dict[str, set[str]] = defaultdict(set)
-        for disk in disk_rows:
-            domain = domain_rows[disk["domid"]]
-            self.holders[disk["target"]].add(domain["name"])
-            if disk["mode"] == "r":
-                continue
-            ran = lifecycle.run_time(domain, ctx.now)
-            if ran > disk["attached_run"]:
-                self.pending[disk["target"]].append(
-                    (domain["uuid"], disk["attached_run"], write_bytes(ctx, ran, disk["attached_run"]))
-                )
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], Owner] = {}
+
+    def get(self, managed_by: str | None, source: str | None) -> Owner | None:
+        if not managed_by:
+            return None
+        key = (managed_by, source or "")
+        owner = self._seen.get(key)
+        if owner is None:
+            owner = self._seen[key] = Owner(*key)
+        return owner
+
+
+_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
+
+
+class _Guests:
+    """The guests and their disks, read in two queries, with what each has written so far."""
+
+    def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
+        now = ctx.now
+        self.rows = ctx.db.execute(f"SELECT * FROM domains {where}", args).fetchall()
+        ran = {row["domid"]: lifecycle.run_time(row, now) for row in self.rows}
+        names = {row["domid"]: row["name"] for row in self.rows}
+        uuids = {row["domid"]: row["uuid"] for row in self.rows}
+        self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
+        self.loops = 0
+        self.pending: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
+        self.holders: dict[str, list[str]] = defaultdict(list)
+        rate = ctx.profile.guest_write_rate
+        cursor = ctx.db.cursor()
+        cursor.row_factory = None  # plain tuples: the disks are the largest table read
+        # Natural (rowid) order keeps each domain's disks in the order they were connected.
+        cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
+        for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
+            self.disks[domid].append(DomainDisk(target, vdev, MODES[mode], backend))
+            self.holders[target].append(names[domid])
+            if loop is not None:
+                self.loops += 1
+            if mode != "r" and ran[domid] > attached_run:
+                written = int(rate * (ran[domid] - attached_run))
+                self.pending[target].append((uuids[domid], attached_run, written, after))
+
+    def domains(self, ctx: Ctx) -> list[Domain]:
+        return [_domain(ctx, row, tuple(self.disks.get(row["domid"], ()))) for row in self.rows]
 
     def digest(self, path: str, stored: str) -> str:
-        for uuid, since, _written in self.pending.get(path, ()):
-            stored = digest_of(stored, uuid, f"{since:.6f}")
+        pending = self.pending.get(path)
+        if not pending:
+            return stored
+        if len(pending) == 1:
+            return pending[0][3]  # one writer: its row already holds the result
+        for uuid, since, _written, _after in pending:  # shared with w!: count them in domid order
+            stored = next_digest(stored, uuid, since)
         return stored
 
     def written(self, path: str) -> int:
-        return sum(w for _u, _s, w in self.pending.get(path, ()))
+        return sum(w for _u, _s, w, _a in self.pending.get(path, ()))
 
     def holders_of(self, path: str) -> tuple[str, ...]:
-        return tuple(sorted(self.holders.get(path, ())))
+        held = self.holders.get(path)
+        if not held:
+            return ()
+        return (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
 
 
-def _domain(ctx: Ctx, row: sqlite3.Row, disks: list[sqlite3.Row]) -> Domain:
-    config: DomainConfig = config_from_dict(json.loads(row["config"]), tuple(disk_from_dict(dict(d)) for d in disks))
+def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> Domain:
     return Domain(
         domid=row["domid"],
         name=row["name"],
@@ -84,7 +126,7 @@ def _domain(ctx: Ctx, row: sqlite3.Row, disks: list[sqlite3.Row]) -> Domain:
         target=row["target"],
         vcpus=row["vcpus"],
         cpu_time=lifecycle.cpu_time(row, ctx.now),
-        config=config,
+        config=config_from_dict(json.loads(row["config"]), disks),
         owner=_owner(row),
         created_at=row["created_at"],
         up_at=row["up_at"],
@@ -112,30 +154,37 @@ def domain0(ctx: Ctx) -> Domain:
 
 
 def read_domain(ctx: Ctx, domid: int) -> Domain:
-    row = ctx.db.execute("SELECT * FROM domains WHERE domid = ?", (domid,)).fetchone()
-    disks = ctx.db.execute("SELECT * FROM disks WHERE domid = ? ORDER BY rowid", (domid,)).fetchall()
-    return _domain(ctx, row, disks)
+    return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx)[0]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Build many small acyclic objects without the collector walking them again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_state(ctx: Ctx) -> HostState:
-    db = ctx.db
-    domain_rows = {row["domid"]: row for row in db.execute("SELECT * FROM domains")}
-    disk_rows = db.execute("SELECT * FROM disks ORDER BY domid, rowid").fetchall()
-    disks_of: dict[int, list[sqlite3.Row]] = defaultdict(list)
-    for disk in disk_rows:
-        disks_of[disk["domid"]].append(disk)
-    writes = _Writes(ctx, disk_rows, domain_rows)
+    with _no_gc():
+        return _read_state(ctx)
 
-    guests = [_domain(ctx, row, disks_of[domid]) for domid, row in domain_rows.items()]
+
+def _read_state(ctx: Ctx) -> HostState:
+    db = ctx.db
+    writes = _Guests(ctx)
+    guests = writes.domains(ctx)
     all_domains = tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name))
 
     partitions = []
-    pv_extents: dict[str, int] = defaultdict(int)
     pvs_of: dict[str, list[str]] = defaultdict(list)
     for row in sorted(db.execute("SELECT * FROM partitions"), key=lambda r: _natural(r["path"])):
         path = row["path"]
         if row["vg"]:
-            pv_extents[row["vg"]] += max(0, (row["size"] - PV_METADATA) // EXTENT)
             pvs_of[row["vg"]].append(path)
         partitions.append(
             Partition(
@@ -151,34 +200,34 @@ def read_state(ctx: Ctx) -> HostState:
             )
         )
 
-    lv_rows = db.execute("SELECT * FROM lvs ORDER BY vg, name").fetchall()
-    used_extents: dict[str, int] = defaultdict(int)
+    owners = _Owners()
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples: LVs can be the largest table read
+    cursor.execute(
+        "SELECT vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source "
+        "FROM lvs ORDER BY vg, name"
+    )
     volumes = []
-    for row in lv_rows:
-        vg, name = row["vg"], row["name"]
+    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source in cursor:
         path = f"/dev/{vg}/{name}"
-        size = row["size"]
-        cow_size = row["cow_size"]
-        used_extents[vg] += -(-(cow_size if row["origin"] else size) // EXTENT)
         cow_used = 0
-        invalid = bool(row["invalid"])
-        if row["origin"]:
-            cow_used = row["cow_base"] + writes.written(path) + writes.written(f"/dev/{vg}/{row['origin']}")
+        if origin:
+            cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
             invalid = invalid or cow_used >= cow_size
             cow_used = min(cow_used, cow_size)
         volumes.append(
             LogicalVolume(
-                vg=vg,
-                name=name,
-                size=size,
-                filesystem=row["filesystem"],
-                digest=writes.digest(path, row["digest"]),
-                origin=row["origin"],
-                cow_size=cow_size,
-                cow_used=cow_used,
-                invalid=invalid,
-                owner=_owner(row),
-                holders=writes.holders_of(path),
+                vg,
+                name,
+                size,
+                filesystem,
+                writes.digest(path, digest),
+                origin,
+                cow_size,
+                cow_used,
+                bool(invalid),
+                owners.get(managed_by, source),
+                writes.holders_of(path),
             )
         )
 
@@ -187,8 +236,8 @@ def read_state(ctx: Ctx) -> HostState:
             name=row["name"],
             pvs=tuple(pvs_of[row["name"]]),
             extent_size=row["extent_size"],
-            size=pv_extents[row["name"]] * EXTENT,
-            free=(pv_extents[row["name"]] - used_extents[row["name"]]) * EXTENT,
+            size=row["extents"] * row["extent_size"],
+            free=(row["extents"] - row["used"]) * row["extent_size"],
             owner=_owner(row),
         )
         for row in db.execute("SELECT * FROM vgs ORDER BY name")
@@ -217,7 +266,7 @@ def read_state(ctx: Ctx) -> HostState:
         for row in db.execute("SELECT * FROM exports ORDER BY server, path")
     )
     return HostState(
-        host=host_info(ctx, sum(d.memory for d in guests), sum(1 for d in disk_rows if d["loop"] is not None)),
+        host=host_info(ctx, sum(d.memory for d in guests), writes.loops),
         domains=all_domains,
         partitions=tuple(partitions),
         volume_groups=vgs,

@@ -44,15 +44,8 @@ def _extents(size: int) -> int:
 
 def vg_extents(ctx: Ctx, vg: str) -> tuple[int, int]:
     """(total, free) extents of a volume group."""
-    total = sum(
-        max(0, (row[0] - PV_METADATA) // EXTENT)
-        for row in ctx.db.execute("SELECT size FROM partitions WHERE vg = ?", (vg,))
-    )
-    used = sum(
-        _extents(row["cow_size"] if row["origin"] else row["size"])
-        for row in ctx.db.execute("SELECT size, origin, cow_size FROM lvs WHERE vg = ?", (vg,))
-    )
-    return total, total - used
+    row = ctx.db.execute("SELECT extents, used FROM vgs WHERE name = ?", (vg,)).fetchone()
+    return int(row["extents"]), int(row["extents"] - row["used"])
 
 
 def _vg_row(ctx: Ctx, vg: str, op: str) -> sqlite3.Row:
@@ -98,6 +91,7 @@ def create_vg(ctx: Ctx, name: str, pvs: tuple[str, ...], owner: Owner) -> float:
     if not pvs:
         raise XenError("Please enter physical volume name(s)", op="vg-create", obj=name)
     paths = [device_path(pv) for pv in pvs]
+    extents = 0
     for path in paths:
         row = ctx.db.execute("SELECT * FROM partitions WHERE path = ?", (path,)).fetchone()
         if row is None:
@@ -108,9 +102,13 @@ def create_vg(ctx: Ctx, name: str, pvs: tuple[str, ...], owner: Owner) -> float:
             )
         if row["mounted"] or _holders(ctx, path):
             raise XenError(f"Can't open {path} exclusively.  Mounted filesystem?", op="vg-create", obj=path)
+        extents += max(0, (row["size"] - PV_METADATA) // EXTENT)
     if len(set(paths)) != len(paths):
         raise XenError("A physical volume is named twice", op="vg-create", obj=name)
-    ctx.db.execute("INSERT INTO vgs(name, extent_size, managed_by, source) VALUES (?, ?, ?, ?)", (name, EXTENT, *owner))
+    ctx.db.execute(
+        "INSERT INTO vgs(name, extent_size, extents, managed_by, source) VALUES (?, ?, ?, ?, ?)",
+        (name, EXTENT, extents, *owner),
+    )
     for path in paths:
         ctx.db.execute(
             "UPDATE partitions SET vg = ?, filesystem = 'LVM2_member', digest = ? WHERE path = ?",

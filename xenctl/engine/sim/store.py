@@ -53,9 +53,11 @@ CREATE TABLE disks (
     backend      TEXT NOT NULL,
     attached_run REAL NOT NULL,          -- the domain's run seconds when writes were last counted
     loop         INTEGER,                -- loop device held by a file: disk
+    next_digest  TEXT,                   -- the target's digest once this writer's writes are counted
     PRIMARY KEY (domid, vdev)
 );
 CREATE INDEX disks_target ON disks(target);
+CREATE INDEX disks_loop ON disks(loop) WHERE loop IS NOT NULL;
 CREATE TABLE partitions (
     path       TEXT PRIMARY KEY,
     disk       TEXT NOT NULL,
@@ -69,6 +71,8 @@ CREATE TABLE partitions (
 CREATE TABLE vgs (
     name        TEXT PRIMARY KEY,
     extent_size INTEGER NOT NULL,
+    extents     INTEGER NOT NULL,         -- on its physical volumes
+    used        INTEGER NOT NULL DEFAULT 0,  -- held by its LVs and snapshots' COW (kept by triggers)
     managed_by  TEXT,
     source      TEXT
 );
@@ -121,6 +125,36 @@ CREATE TABLE console (
     text  TEXT NOT NULL
 );
 CREATE INDEX console_domid ON console(domid);
+-- Running totals, kept by triggers in the same transaction as every change, so that checking
+-- memory or VG space costs the same with ten domains or ten thousand.
+CREATE TABLE totals (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO totals(key, value) VALUES ('guest_memory', 0);
+CREATE TRIGGER guest_memory_insert AFTER INSERT ON domains BEGIN
+    UPDATE totals SET value = value + NEW.memory WHERE key = 'guest_memory';
+END;
+CREATE TRIGGER guest_memory_delete AFTER DELETE ON domains BEGIN
+    UPDATE totals SET value = value - OLD.memory WHERE key = 'guest_memory';
+END;
+CREATE TRIGGER guest_memory_update AFTER UPDATE OF memory ON domains BEGIN
+    UPDATE totals SET value = value - OLD.memory + NEW.memory WHERE key = 'guest_memory';
+END;
+CREATE TRIGGER vg_used_insert AFTER INSERT ON lvs BEGIN
+    UPDATE vgs SET used = used + (CASE WHEN NEW.origin IS NULL THEN NEW.size ELSE NEW.cow_size END) / extent_size
+    WHERE name = NEW.vg;
+END;
+CREATE TRIGGER vg_used_delete AFTER DELETE ON lvs BEGIN
+    UPDATE vgs SET used = used - (CASE WHEN OLD.origin IS NULL THEN OLD.size ELSE OLD.cow_size END) / extent_size
+    WHERE name = OLD.vg;
+END;
+CREATE TRIGGER vg_used_update AFTER UPDATE OF size, cow_size ON lvs BEGIN
+    UPDATE vgs SET used = used
+        - (CASE WHEN OLD.origin IS NULL THEN OLD.size ELSE OLD.cow_size END) / extent_size
+        + (CASE WHEN NEW.origin IS NULL THEN NEW.size ELSE NEW.cow_size END) / extent_size
+    WHERE name = NEW.vg;
+END;
 CREATE TABLE faults (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     op      TEXT NOT NULL,
@@ -150,9 +184,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create the tables in an empty file (inside the caller's transaction)."""
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
+    statement = ""
+    for line in _SCHEMA.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
             conn.execute(statement)
+            statement = ""
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
