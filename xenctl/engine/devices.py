@@ -6,6 +6,7 @@ xend names a virtual block device (vbd) by the Linux device number of the guest'
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 _VDEV_RE = re.compile(r"^(?:/dev/)?(hd|sd|xvd)([a-z]+)(\d*)$")
@@ -44,4 +45,5 @@ def is_vdev(vdev: str) -> bool:
 
 def device_path(target: str) -> str:
     """A ``phy:`` target as a path: a relative name gets ``/dev/`` (``hda3`` is ``/dev/hda3``)."""
-    return target if target.startswith("/") else f"/dev/{target}"
+    path = target if target.startswith("/") else f"/dev/{target}"
+    return posixpath.normpath(path)

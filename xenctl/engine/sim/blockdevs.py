@@ -6,9 +6,10 @@ guest is refused by the table of modes, with the script's own words. Each ``file
 loop device out of ``max_loop`` until it is detached.
 
 Writes: a guest that runs with a disk read-write changes the disk's content. Each volume keeps a
-content digest; a writer's pending writes are folded into it (and into the COW space of any LVM
-snapshot they touch) when the writer lets go of the disk, or before a snapshot of it is taken.
-Until then ``pending_writes`` says what a reader should see, so snapshots never need to write.
+content digest; the writes of a volume's writers are folded into it (and into the COW space of any
+LVM snapshot they touch) when a writer lets go of the disk, or before a snapshot of it is taken.
+Until then each writer's row holds the digest the volume will have (``next_digest``), so a
+snapshot reads what a reader should see without writing anything.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from xenctl.engine.api import DiskMode, DomainDisk
 from xenctl.engine.devices import device_path, vdev_number
+from xenctl.engine.sim import timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.errors import XenError
 
@@ -169,29 +171,52 @@ def write_bytes(ctx: Ctx, run_time: float, attached_run: float) -> int:
     return int(ctx.profile.guest_write_rate * max(0.0, run_time - attached_run))
 
 
-def fold_writes(ctx: Ctx, domid: int, uuid: str, run_time: float, target: str | None = None) -> None:
-    """Record what ``domid`` wrote to its read-write disks (or to ``target`` only) so far."""
-    query = "SELECT vdev, target, attached_run FROM disks WHERE domid = ? AND mode != 'r'"
-    args: tuple[object, ...] = (domid,)
-    if target is not None:
-        query += " AND target = ?"
-        args = (domid, target)
-    for row in ctx.db.execute(query, args).fetchall():
-        if run_time <= row["attached_run"]:
+def fold_target(ctx: Ctx, target: str) -> None:
+    """Count everything written to ``target`` so far by every guest that writes it.
+
+    All of a target's writers are counted together, in the order they attached, which is the
+    order a reader combines them in: so the digest a reader saw is the digest stored.
+    """
+    writers = ctx.db.execute(
+        "SELECT k.vdev, k.attached_run, d.* FROM disks k JOIN domains d ON d.domid = k.domid "
+        "WHERE k.target = ? AND k.mode != 'r' ORDER BY k.rowid",
+        (target,),
+    ).fetchall()
+    for row in writers:
+        ran = timeline.run_time(row, ctx.now)
+        if ran <= row["attached_run"]:
             continue
-        written = write_bytes(ctx, run_time, row["attached_run"])
-        stored = _apply_write(ctx, row["target"], uuid, row["attached_run"], written)
+        written = write_bytes(ctx, ran, row["attached_run"])
+        _apply_write(ctx, target, row["uuid"], row["attached_run"], written)
         ctx.db.execute(
-            "UPDATE disks SET attached_run = ?, next_digest = ? WHERE domid = ? AND vdev = ?",
-            (run_time, next_digest(stored, uuid, run_time), domid, row["vdev"]),
+            "UPDATE disks SET attached_run = ? WHERE domid = ? AND vdev = ?", (ran, row["domid"], row["vdev"])
         )
+    # Every writer's next digest now starts from the digest just stored.
+    stored = find_target(ctx, target)
+    if stored is not None:
+        for row in writers:
+            current = ctx.db.execute(
+                "SELECT attached_run FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], row["vdev"])
+            ).fetchone()
+            ctx.db.execute(
+                "UPDATE disks SET next_digest = ? WHERE domid = ? AND vdev = ?",
+                (next_digest(stored.row["digest"], row["uuid"], current[0]), row["domid"], row["vdev"]),
+            )
 
 
-def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> str:
-    """Count ``written`` bytes from ``uuid`` into the volume at ``path``; returns its new digest."""
+def fold_domain(ctx: Ctx, domid: int) -> None:
+    """Count what ``domid`` and the guests sharing its read-write disks have written so far."""
+    for (target,) in ctx.db.execute(
+        "SELECT DISTINCT target FROM disks WHERE domid = ? AND mode != 'r'", (domid,)
+    ).fetchall():
+        fold_target(ctx, target)
+
+
+def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> None:
+    """Count ``written`` bytes from ``uuid`` into the volume at ``path``."""
     target = find_target(ctx, path)
     if target is None:
-        return ""
+        return
     new_digest = next_digest(target.row["digest"], uuid, since)
     if target.kind == "partition":
         ctx.db.execute("UPDATE partitions SET digest = ? WHERE path = ?", (new_digest, path))
@@ -207,10 +232,9 @@ def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> 
             "WHERE vg = ? AND ((name = ? AND origin IS NOT NULL) OR origin = ?)",
             (written, written, vg, name, name),
         )
-    return new_digest
 
 
-def release(ctx: Ctx, domid: int, uuid: str, run_time: float) -> None:
-    """Fold a departing domain's writes and let go of its disks and loop devices."""
-    fold_writes(ctx, domid, uuid, run_time)
+def release(ctx: Ctx, domid: int) -> None:
+    """Count a departing domain's writes and let go of its disks and loop devices."""
+    fold_domain(ctx, domid)
     ctx.db.execute("DELETE FROM disks WHERE domid = ?", (domid,))

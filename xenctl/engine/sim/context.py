@@ -35,8 +35,11 @@ class Ctx:
             (key, json.dumps(value)),
         )
 
-    def event(self, op: str, obj: str, outcome: str = "ok", message: str = "", *, at: float | None = None) -> None:
+    def event(
+        self, op: str, obj: str, outcome: str = "ok", message: str = "", *, at: float | None = None, by: str = ""
+    ) -> None:
+        """Log one event; ``by`` names who acted when it was not this process (``xend``)."""
         self.db.execute(
             "INSERT INTO events(at, op, obj, outcome, message, actor) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.now if at is None else at, op, obj, outcome, message, self.actor),
+            (self.now if at is None else at, op, obj, outcome, message, by or self.actor),
         )

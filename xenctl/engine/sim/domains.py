@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import cast
 
 from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, Phase
-from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, savefile
+from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, savefile, timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import config_from_dict, config_to_dict
 from xenctl.errors import NotFoundError, XenError
@@ -28,9 +28,11 @@ LIVE = (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN)
 
 
 def check_name(name: str) -> None:
-    if not _NAME_RE.match(name) or name in (".", "..") or len(name) > MAX_NAME:
+    """xend's name rule, plus: no '/', not '.' or '..', not all digits (it would read as a domid)."""
+    if not _NAME_RE.match(name) or name in (".", "..") or name.isdigit() or len(name) > MAX_NAME:
         raise XenError(
-            f"Invalid VM Name: {name[:80]!r} (use letters, digits and _ - . : +, at most {MAX_NAME} characters)",
+            f"Invalid VM Name: {name[:80]!r} (use letters, digits and _ - . : +, not only digits, "
+            f"at most {MAX_NAME} characters)",
             op="create",
             obj=name[:80],
         )
@@ -103,7 +105,7 @@ def shutdown(ctx: Ctx, ref: str, *, reboot: bool = False) -> str:
     if is_domain0(ref):
         raise XenError("Domain 0 cannot be shutdown", op="reboot" if reboot else "shutdown", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    phase = lifecycle.phase_of(row, ctx.now)
+    phase = timeline.phase_of(row, ctx.now)
     if phase not in LIVE:
         raise XenError("Domain cannot be shutdown", op="shutdown", obj=row["name"])
     if row["stopping"]:
@@ -127,12 +129,16 @@ def shutdown(ctx: Ctx, ref: str, *, reboot: bool = False) -> str:
         "UPDATE domains SET stopping = ?, exit_kind = ?, exit_at = ? WHERE domid = ?",
         ("reboot" if reboot else "poweroff", reason, end, row["domid"]),
     )
-    if reason != "crash":
-        ctx.db.executemany(
-            "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)",
-            [(row["domid"], at, text) for at, text in console.shutdown_lines(reason, begin, end)],
-        )
+    if reason != "crash" and not row["paused"]:  # a paused guest reacts, and prints, once unpaused
+        _print_shutdown(ctx, row["domid"], reason, begin, end)
     return str(row["name"])
+
+
+def _print_shutdown(ctx: Ctx, domid: int, reason: str, begin: float, end: float) -> None:
+    ctx.db.executemany(
+        "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)",
+        [(domid, at, text) for at, text in console.shutdown_lines(reason, begin, end)],
+    )
 
 
 def destroy(ctx: Ctx, ref: str) -> str:
@@ -147,13 +153,13 @@ def pause(ctx: Ctx, ref: str) -> str:
     if is_domain0(ref):
         raise XenError("Cannot pause privileged domain", op="pause", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    phase = lifecycle.phase_of(row, ctx.now)
+    phase = timeline.phase_of(row, ctx.now)
     if phase not in (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN, Phase.CRASHED):
         raise XenError(f"Domain '{row['name']}' is not started", op="pause", obj=row["name"])
     if not row["paused"]:
         ctx.db.execute(
             "UPDATE domains SET paused = 1, paused_at = ?, run_accum = ?, run_since = NULL WHERE domid = ?",
-            (ctx.now, lifecycle.run_time(row, ctx.now), row["domid"]),
+            (ctx.now, timeline.run_time(row, ctx.now), row["domid"]),
         )
     return str(row["name"])
 
@@ -162,7 +168,7 @@ def unpause(ctx: Ctx, ref: str) -> str:
     if is_domain0(ref):
         raise XenError("Cannot unpause privileged domain", op="unpause", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    phase = lifecycle.phase_of(row, ctx.now)
+    phase = timeline.phase_of(row, ctx.now)
     if phase not in (Phase.PAUSED, Phase.BOOTING, Phase.RUNNING, Phase.SHUTTING_DOWN):
         raise XenError(f"Domain '{row['name']}' is not started", op="unpause", obj=row["name"])
     if row["paused"]:
@@ -176,7 +182,20 @@ def unpause(ctx: Ctx, ref: str) -> str:
             (ctx.now, paused_at, held, paused_at, held, row["domid"]),
         )
         ctx.db.execute("UPDATE console SET at = at + ? WHERE domid = ? AND at > ?", (held, row["domid"], paused_at))
+        # A shutdown asked during the pause is seen, and printed, now.
+        reason = row["exit_kind"]
+        pending = row["stopping"] and reason in ("poweroff", "reboot") and row["exit_at"] is not None
+        if pending and not _has_shutdown_lines(ctx, row["domid"]):
+            exit_at = float(row["exit_at"]) + held
+            _print_shutdown(ctx, row["domid"], str(reason), exit_at - ctx.duration("shutdown"), exit_at)
     return str(row["name"])
+
+
+def _has_shutdown_lines(ctx: Ctx, domid: int) -> bool:
+    found = ctx.db.execute(
+        "SELECT 1 FROM console WHERE domid = ? AND text LIKE 'INIT: Switching to runlevel%' LIMIT 1", (domid,)
+    ).fetchone()
+    return found is not None
 
 
 def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
@@ -184,15 +203,15 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
     if is_domain0(ref):
         raise XenError("Cannot save privileged domain", op="save", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    if lifecycle.phase_of(row, ctx.now) not in LIVE or row["stopping"]:
+    if timeline.phase_of(row, ctx.now) not in LIVE or row["stopping"]:
         raise XenError("Domain is not running", op="save", obj=row["name"])
     config = lifecycle.config_of(ctx, row)
     record = config_to_dict(config)
     record["xenctl"] = {
         "managed_by": row["managed_by"],
         "source": row["source"],
-        "run_time": lifecycle.run_time(row, ctx.now),
-        "cpu_time": lifecycle.cpu_time(row, ctx.now),
+        "run_time": timeline.run_time(row, ctx.now),
+        "cpu_time": timeline.cpu_time(row, ctx.now),
         "online_vcpus": row["vcpus"],
         "memory_now": row["memory"],
         "target": row["target"],
@@ -295,9 +314,9 @@ def attach_disk(ctx: Ctx, ref: str, disk: DomainDisk) -> str:
     if is_domain0(ref):
         raise XenError("xenctl does not attach guest disks to the privileged domain", op="attach", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    if lifecycle.phase_of(row, ctx.now) not in LIVE:
+    if timeline.phase_of(row, ctx.now) not in LIVE:
         raise XenError(f"Domain '{row['name']}' is not started", op="attach", obj=row["name"])
-    blockdevs.attach(ctx, row["domid"], row["uuid"], disk, lifecycle.run_time(row, ctx.now))
+    blockdevs.attach(ctx, row["domid"], row["uuid"], disk, timeline.run_time(row, ctx.now))
     return str(row["name"])
 
 
@@ -308,7 +327,7 @@ def detach_disk(ctx: Ctx, ref: str, vdev: str) -> str:
     disk = ctx.db.execute("SELECT target FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], vdev)).fetchone()
     if disk is None:
         raise XenError(f"Device {vdev} not connected", op="detach", obj=row["name"])
-    blockdevs.fold_writes(ctx, row["domid"], row["uuid"], lifecycle.run_time(row, ctx.now), disk["target"])
+    blockdevs.fold_target(ctx, disk["target"])
     ctx.db.execute("DELETE FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], vdev))
     return str(row["name"])
 
@@ -317,10 +336,12 @@ def console_lines(ctx: Ctx, ref: str) -> list[tuple[float, str]]:
     if is_domain0(ref):
         raise XenError("Domain-0's console is the host's own terminal", op="console", obj=DOMAIN0)
     row = lookup(ctx, ref)
+    # A paused guest prints nothing: what it would print later waits for the unpause.
+    until = min(ctx.now, float(row["paused_at"])) if row["paused"] else ctx.now
     return [
         (float(r[0]), str(r[1]))
         for r in ctx.db.execute(
-            "SELECT at, text FROM console WHERE domid = ? AND at <= ? ORDER BY at, seq", (row["domid"], ctx.now)
+            "SELECT at, text FROM console WHERE domid = ? AND at <= ? ORDER BY at, seq", (row["domid"], until)
         )
     ]
 

@@ -71,10 +71,11 @@ class SimHost:
         """Run one operation as one transaction, logged in the event log whatever its outcome."""
         now = self.clock.now()
         name = obj if isinstance(obj, str) else ""
+        self._settle(now)  # what already happened stands, whatever becomes of this operation
         try:
             with store.write_txn(self.db):
                 ctx = self._ctx(now)
-                lifecycle.settle(ctx)
+                lifecycle.settle(ctx)  # anything another process let fall due since
                 if not isinstance(obj, str):
                     name = obj(ctx)
                 fault = faults.find(ctx, "fail", op, name)
@@ -97,11 +98,15 @@ class SimHost:
     def _read(self, work: Callable[[Ctx], T]) -> T:
         """A consistent read at one moment, settling first only when something is due."""
         now = self.clock.now()
+        self._settle(now)
+        with store.read_txn(self.db):
+            return work(self._ctx(now))
+
+    def _settle(self, now: float) -> None:
+        """Carry out the exits due by ``now`` in a transaction of their own (only when any are)."""
         if lifecycle.is_due(self.db, now):
             with store.write_txn(self.db):
                 lifecycle.settle(self._ctx(now))
-        with store.read_txn(self.db):
-            return work(self._ctx(now))
 
     def _domain_name(self, ref: str) -> Callable[[Ctx], str]:
         def resolve(ctx: Ctx) -> str:
@@ -206,8 +211,13 @@ class SimHost:
         """
         if until not in ("up", "gone"):
             raise UsageError(f"cannot wait until {until!r}; expected 'up' or 'gone'")
-        first = self.domain(ref)
         start = self.clock.now()
+        try:
+            first = self.domain(ref)
+        except EngineError:
+            if until == "gone":
+                return WaitResult(True, None, 0.0)
+            raise
         while True:
             now = self.clock.now()
             try:

@@ -14,47 +14,15 @@ import sqlite3
 import uuid as uuidlib
 
 from xenctl.engine.api import DOMAIN0, DomainConfig, OnEvent, Phase
-from xenctl.engine.sim import blockdevs, console, memory
+from xenctl.engine.sim import blockdevs, console, memory, timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import config_from_dict, config_to_dict, disk_from_dict
 from xenctl.engine.sim.store import savepoint
 from xenctl.errors import XenError
 
 DOMID_FIRST_RESERVED = 0x7FF0
-MINIMUM_RESTART_TIME = 20.0  # xend refuses to restart a domain that ran less than this
-IDLE_CPU_SHARE = 0.02  # of one CPU, once booted
-
-
-def phase_of(row: sqlite3.Row, now: float) -> Phase:
-    halted = row["halted"]
-    if halted == "shutdown":
-        return Phase.SHUTDOWN
-    if halted == "crashed":
-        return Phase.CRASHED
-    if row["exit_kind"] == "saved":
-        return Phase.SAVING
-    if row["paused"]:
-        return Phase.PAUSED
-    if now < row["up_at"]:
-        return Phase.BOOTING  # a shutdown asked during the boot waits for the boot to end
-    if row["stopping"]:
-        return Phase.SHUTTING_DOWN
-    return Phase.RUNNING
-
-
-def run_time(row: sqlite3.Row, now: float) -> float:
-    """Seconds the guest has been running (not paused, not halted) up to ``now``."""
-    since = row["run_since"]
-    if since is None:
-        return float(row["run_accum"])
-    end = now if row["exit_at"] is None else min(now, float(row["exit_at"]))
-    return float(row["run_accum"]) + max(0.0, end - float(since))
-
-
-def cpu_time(row: sqlite3.Row, now: float) -> float:
-    ran = run_time(row, now)
-    booting = min(ran, max(0.0, float(row["up_at"]) - float(row["created_at"])))
-    return float(booting + (ran - booting) * IDLE_CPU_SHARE)
+XEND = "xend"  # exits and restarts are the hypervisor's own doing
+MINIMUM_RESTART_TIME = 20.0  # xend refuses a restart this soon after the previous one
 
 
 def allocate_domid(ctx: Ctx) -> int:
@@ -92,6 +60,7 @@ def start_instance(
     memory_now: int | None = None,
     target: int | None = None,
     restored: bool = False,
+    restarted: bool = False,
 ) -> int:
     """Build a domain: claim memory, allocate a domid, connect its devices, start its boot.
 
@@ -107,8 +76,8 @@ def start_instance(
     row_config["uuid"] = uid
     ctx.db.execute(
         "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
-        "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             domid,
             config.name,
@@ -127,6 +96,7 @@ def start_instance(
             up_at if crash else None,
             owner[0],
             owner[1],
+            start if restarted else None,
         ),
     )
     for disk in config.disks:
@@ -164,7 +134,7 @@ def nfs_root_available(ctx: Ctx, config: DomainConfig, when: float) -> bool:
         return True  # a server outside the host, from the profile: always there
     for row in ctx.db.execute("SELECT * FROM domains").fetchall():
         if row["name"] == config.nfs_server or json.loads(row["config"]).get("ip") == config.nfs_server:
-            return row["up_at"] <= when and phase_of(row, when) in (Phase.BOOTING, Phase.RUNNING)
+            return row["up_at"] <= when and timeline.phase_of(row, when) in (Phase.BOOTING, Phase.RUNNING)
     return False
 
 
@@ -180,7 +150,7 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
 
 def remove(ctx: Ctx, row: sqlite3.Row, at: float) -> None:
     """The domain is gone: fold its writes, free its devices, memory and console."""
-    blockdevs.release(ctx, row["domid"], row["uuid"], run_time(row, at))
+    blockdevs.release(ctx, row["domid"])
     ctx.db.execute("DELETE FROM console WHERE domid = ?", (row["domid"],))
     ctx.db.execute("DELETE FROM domains WHERE domid = ?", (row["domid"],))
 
@@ -190,7 +160,7 @@ def halt(ctx: Ctx, row: sqlite3.Row, at: float, how: str) -> None:
     ctx.db.execute(
         "UPDATE domains SET halted = ?, run_accum = ?, run_since = NULL, stopping = NULL, "
         "exit_kind = NULL, exit_at = NULL WHERE domid = ?",
-        (how, run_time(row, at), row["domid"]),
+        (how, timeline.run_time(row, at), row["domid"]),
     )
 
 
@@ -217,35 +187,33 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
     config = config_of(ctx, row)
     if kind == "saved":
         remove(ctx, row, at)
-        ctx.event("exit", name, message="saved and destroyed", at=at)
+        ctx.event("exit", name, message="saved and destroyed", at=at, by=XEND)
         return
     action = {"poweroff": config.on_poweroff, "reboot": config.on_reboot, "crash": config.on_crash}[kind]
     what = {"poweroff": "shut down", "reboot": "rebooted", "crash": "crashed"}[kind]
     if action in (OnEvent.RESTART, OnEvent.RENAME_RESTART, OnEvent.COREDUMP_RESTART) and kind == "crash":
-        ran = at - float(row["created_at"])
-        if ran < MINIMUM_RESTART_TIME:
+        restarted = row["restarted_at"]
+        since = at - float(restarted) if restarted is not None else None
+        if since is not None and since < MINIMUM_RESTART_TIME:
             remove(ctx, row, at)
             ctx.event(
                 "exit",
                 name,
                 "error",
-                f"crashed; VM {name} restarting too fast ({ran:.6f} seconds since the last restart). "
+                f"crashed; VM {name} restarting too fast ({since:f} seconds since the last restart).  "
                 "Refusing to restart to avoid loops.",
                 at=at,
+                by=XEND,
             )
             return
     if action in (OnEvent.DESTROY, OnEvent.COREDUMP_DESTROY):
         remove(ctx, row, at)
-        ctx.event("exit", name, message=f"{what}; on_{_key(kind)}={action.value}: destroyed", at=at)
+        ctx.event("exit", name, message=f"{what}; on_{kind}={action.value}: destroyed", at=at, by=XEND)
     elif action is OnEvent.PRESERVE:
         halt(ctx, row, at, "crashed" if kind == "crash" else "shutdown")
-        ctx.event("exit", name, message=f"{what}; on_{_key(kind)}=preserve: kept", at=at)
+        ctx.event("exit", name, message=f"{what}; on_{kind}=preserve: kept", at=at, by=XEND)
     else:
         _restart(ctx, row, config, at, rename=action is OnEvent.RENAME_RESTART)
-
-
-def _key(kind: str) -> str:
-    return {"poweroff": "poweroff", "reboot": "reboot", "crash": "crash"}[kind]
 
 
 def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, rename: bool) -> None:
@@ -256,11 +224,11 @@ def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, ren
     if rename:
         # The old domain would stay, renamed Domain-<uuid>, for debugging; its devices go to the
         # new one, so the simulation keeps only the record of it in the event log.
-        ctx.event("exit", name, message=f"renamed Domain-{uuidlib.uuid4()} and preserved", at=at)
+        ctx.event("exit", name, message=f"renamed Domain-{uuidlib.uuid4()} and preserved", at=at, by=XEND)
     try:
         with savepoint(ctx.db):
-            domid = start_instance(ctx, config, start=at, boot=ctx.duration("boot"), owner=owner)
+            domid = start_instance(ctx, config, start=at, boot=ctx.duration("boot"), owner=owner, restarted=True)
     except XenError as exc:
-        ctx.event("restart", name, "error", exc.message, at=at)
+        ctx.event("restart", name, "error", exc.message, at=at, by=XEND)
         return
-    ctx.event("restart", name, message=f"restarted as domain {domid}", at=at)
+    ctx.event("restart", name, message=f"restarted as domain {domid}", at=at, by=XEND)

@@ -31,7 +31,7 @@ from xenctl.engine.api import (
     Phase,
     VolumeGroup,
 )
-from xenctl.engine.sim import domains, lifecycle, memory
+from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import MODES, config_from_dict
@@ -72,7 +72,7 @@ class _Guests:
     def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
         now = ctx.now
         self.rows = ctx.db.execute(f"SELECT * FROM domains {where}", args).fetchall()
-        ran = {row["domid"]: lifecycle.run_time(row, now) for row in self.rows}
+        ran = {row["domid"]: timeline.run_time(row, now) for row in self.rows}
         names = {row["domid"]: row["name"] for row in self.rows}
         uuids = {row["domid"]: row["uuid"] for row in self.rows}
         self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
@@ -121,11 +121,11 @@ def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> Domain
         domid=row["domid"],
         name=row["name"],
         uuid=row["uuid"],
-        phase=lifecycle.phase_of(row, ctx.now),
+        phase=timeline.phase_of(row, ctx.now),
         memory=row["memory"],
         target=row["target"],
         vcpus=row["vcpus"],
-        cpu_time=lifecycle.cpu_time(row, ctx.now),
+        cpu_time=timeline.cpu_time(row, ctx.now),
         config=config_from_dict(json.loads(row["config"]), disks),
         owner=_owner(row),
         created_at=row["created_at"],

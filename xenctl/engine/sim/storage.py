@@ -163,7 +163,7 @@ def create_snapshot(ctx: Ctx, vg: str, name: str, origin: str, cow_size: int, ow
     _need_space(ctx, vg, extents, "snapshot-create")
     # The snapshot freezes the origin as it is now: count what its writers wrote so far.
     origin_path = f"/dev/{vg}/{origin}"
-    _fold_writers(ctx, origin_path)
+    blockdevs.fold_target(ctx, origin_path)
     digest = ctx.db.execute("SELECT digest FROM lvs WHERE vg = ? AND name = ?", (vg, origin)).fetchone()[0]
     ctx.db.execute(
         "INSERT INTO lvs(vg, name, size, filesystem, digest, origin, cow_size, managed_by, source) "
@@ -171,15 +171,6 @@ def create_snapshot(ctx: Ctx, vg: str, name: str, origin: str, cow_size: int, ow
         (vg, name, source["size"], source["filesystem"], digest, origin, extents * EXTENT, *owner),
     )
     return ctx.duration("lv_create")
-
-
-def _fold_writers(ctx: Ctx, path: str) -> None:
-    from xenctl.engine.sim import lifecycle
-
-    for row in ctx.db.execute(
-        "SELECT d.* FROM domains d JOIN disks k ON k.domid = d.domid WHERE k.target = ? AND k.mode != 'r'", (path,)
-    ).fetchall():
-        blockdevs.fold_writes(ctx, row["domid"], row["uuid"], lifecycle.run_time(row, ctx.now), path)
 
 
 def grow_lv(ctx: Ctx, vg: str, name: str, size: int) -> float:

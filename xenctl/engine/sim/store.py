@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,6 +42,7 @@ CREATE TABLE domains (
     exit_kind  TEXT,                     -- 'poweroff', 'reboot', 'crash' or 'saved'
     exit_at    REAL,                     -- when exit_kind happens, NULL: never (hung) or none
     halted     TEXT,                     -- 'shutdown' or 'crashed' when kept by preserve
+    restarted_at REAL,                   -- when xend last restarted it (reboot, restart on exit)
     managed_by TEXT,
     source     TEXT
 );
@@ -170,12 +172,29 @@ def connect(path: str) -> sqlite3.Connection:
     """Open the host file with the settings every process must share."""
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        _enter_wal(conn)
+        conn.execute("PRAGMA synchronous=FULL")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a xenctl host file ({exc})") from None
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting for a process that is making the same new file.
+
+    Changing the journal mode of a new file needs it to itself, and SQLite reports "database is
+    locked" at once rather than calling the busy handler; so wait here, as the busy timeout would.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,45 @@
+"""A domain's state and running time at any moment, derived from its row and the clock.
+
+Pure functions of a ``domains`` row and a time: every reader and writer derives the same answer,
+so nothing has to be stored as it changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from xenctl.engine.api import Phase
+
+IDLE_CPU_SHARE = 0.02  # of one CPU, once booted
+
+
+def phase_of(row: sqlite3.Row, now: float) -> Phase:
+    halted = row["halted"]
+    if halted == "shutdown":
+        return Phase.SHUTDOWN
+    if halted == "crashed":
+        return Phase.CRASHED
+    if row["exit_kind"] == "saved":
+        return Phase.SAVING
+    if row["paused"]:
+        return Phase.PAUSED
+    if now < row["up_at"]:
+        return Phase.BOOTING  # a shutdown asked during the boot waits for the boot to end
+    if row["stopping"]:
+        return Phase.SHUTTING_DOWN
+    return Phase.RUNNING
+
+
+def run_time(row: sqlite3.Row, now: float) -> float:
+    """Seconds the guest has been running (not paused, not halted) up to ``now``."""
+    since = row["run_since"]
+    if since is None:
+        return float(row["run_accum"])
+    end = now if row["exit_at"] is None else min(now, float(row["exit_at"]))
+    return float(row["run_accum"]) + max(0.0, end - float(since))
+
+
+def cpu_time(row: sqlite3.Row, now: float) -> float:
+    ran = run_time(row, now)
+    booting = min(ran, max(0.0, float(row["up_at"]) - float(row["created_at"])))
+    return float(booting + (ran - booting) * IDLE_CPU_SHARE)
