@@ -9,6 +9,7 @@ error into text on stderr and an exit code.
     XenctlError
     ├── UsageError            a command line that cannot be carried out
     ├── ProfileError          a host profile file that is not valid (file, path)
+    ├── SpecError             spec files that are not valid: every issue, each with file and line
     ├── EngineError           the hypervisor refused an operation (op, object)
     │   ├── NotFoundError     the named domain, volume or export does not exist
     │   ├── XenError          a refusal whose text is the one Xen's tools print
@@ -47,6 +48,42 @@ class ProfileError(XenctlError):
         self.file = file
         self.path = path
         self.reason = message
+
+
+class SpecIssue:
+    """One mistake in a spec file: where it is (file, line, column, field path) and what is wrong."""
+
+    __slots__ = ("column", "file", "line", "message", "path")
+
+    def __init__(self, file: str, line: int | None, column: int | None, path: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line or 0, self.column or 0, self.message)
+
+
+class SpecError(XenctlError):
+    """Spec files with mistakes; ``issues`` has every one, in file and line order."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        self.issues = sorted(issues, key=SpecIssue.sort_key)
+        count = len(self.issues)
+        lines = [str(issue) for issue in self.issues]
+        if count > 1:
+            lines.append(f"{count} problems in the specs.")
+        super().__init__("\n".join(lines))
 
 
 class EngineError(XenctlError):

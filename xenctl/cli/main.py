@@ -66,6 +66,18 @@ def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     clear.set_defaults(run="xenctl.cli.hostcmds:run_fault_clear")
 
 
+def _add_specs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "validate",
+        help="check spec files",
+        description="Check spec files: YAML, the schema, and what they say together. Prints ok, or every problem.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: ./specs)")
+    p.set_defaults(run="xenctl.cli.specs:run_validate")
+    s = sub.add_parser("schema", help="print the spec files' JSON Schema", description="Print the JSON Schema.")
+    s.set_defaults(run="xenctl.cli.specs:run_schema")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list(sub)
     _add_events(sub)
     _add_host(sub)
+    _add_specs(sub)
     return parser
 
 
@@ -83,13 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     module_name, _, func_name = args.run.partition(":")
-    from xenctl.errors import XenctlError
+    from xenctl.errors import SpecError, XenctlError
 
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
     except XenctlError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr)
+        # Spec problems are file:line:column lines, as compilers print them; the rest as xm does.
+        lines = exc.message if isinstance(exc, SpecError) else f"Error: {exc.message}"
+        print(lines, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

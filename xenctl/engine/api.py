@@ -264,6 +264,7 @@ class HostInfo:
     dom0_memory: int  # MiB Domain-0 holds now
     dom0_min_mem: int  # MiB; the floor for ballooning
     ballooning: bool
+    guest_memory_max: int  # MiB guests could ever hold: with Domain-0 ballooned to its floor
     pcpus: int
     max_loop: int
     loops_used: int

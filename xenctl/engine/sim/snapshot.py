@@ -291,6 +291,7 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         dom0_memory=dom0_mem,
         dom0_min_mem=p.dom0_min_mem,
         ballooning=p.ballooning,
+        guest_memory_max=p.memory - p.xen_reserved - (p.dom0_min_mem if p.ballooning else dom0_mem),
         pcpus=p.cpus,
         max_loop=p.max_loop,
         loops_used=loops_used,

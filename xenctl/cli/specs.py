@@ -1,0 +1,56 @@
+"""``xenctl validate`` and ``xenctl schema``: the spec files, checked and described."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from xenctl.cli.context import default_home
+from xenctl.errors import UsageError
+from xenctl.spec.checks import Capacity
+
+DEFAULT_SPEC_DIR = "specs"
+
+
+def spec_paths(paths: list[str]) -> list[str]:
+    """The paths given, or ./specs when there is one."""
+    import os
+
+    if paths:
+        return paths
+    if os.path.isdir(DEFAULT_SPEC_DIR):
+        return [DEFAULT_SPEC_DIR]
+    raise UsageError("name the spec files or directories to read (there is no ./specs directory)")
+
+
+def host_capacity(home: str | None) -> Capacity:
+    """What the host in ``home`` can give its guests; the built-in profile's when there is no host yet."""
+    from xenctl.cli.context import open_sim
+    from xenctl.engine.sim import host_exists
+
+    if host_exists(home or default_home()):
+        host = open_sim(home)
+        try:
+            info = host.snapshot().host
+        finally:
+            host.close()
+        return Capacity(info.guest_memory_max, f"host {info.name}")
+    from xenctl.engine.sim.profile import default_profile
+
+    profile = default_profile()
+    return Capacity(profile.memory - profile.xen_reserved - profile.dom0_min_mem, "the built-in host profile")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from xenctl.spec.load import load_specs
+
+    desired = load_specs(spec_paths(args.paths), host_capacity(args.home))
+    print(f"ok: {desired.summary()}")
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from xenctl.spec.load import schema
+
+    print(json.dumps(schema(), indent=2))
+    return 0

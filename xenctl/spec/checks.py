@@ -1,0 +1,263 @@
+"""Semantic checks of a desired state: what the schema cannot see across objects and files.
+
+Pure: ``check_desired(desired, capacity)`` returns findings, each naming the object's origin.
+The checks: names declared twice (both places named); references to undeclared volumes, volume
+groups, exports and domains; dependency cycles (``depends_on``, NFS-root servers, autostart
+``after``), with the cycle's members named; a device held read-write by two domains; a partition
+used both as an LVM physical volume and as a disk; snapshots of another VG's volume; and memory
+beyond what the host can ever give its guests (when ``capacity`` is known).
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, Origin, PathPart, VolumeKind
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What the host can ever give its guests: memory in MiB once Domain-0 is at its minimum."""
+
+    guest_memory: int
+    source: str = "the host"
+
+
+# A finding: the object's origin, the message, and a more precise path to point at (or None).
+Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
+
+
+def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in (_duplicates, _references, _cycles, _domain_rules, _sharing, _pv_and_disk):
+        findings.extend(check(desired))
+    if capacity is not None:
+        findings.extend(_memory(desired, capacity))
+    return findings
+
+
+def _duplicates(desired: DesiredState) -> Iterator[Finding]:
+    kinds: list[tuple[str, Iterable[tuple[str, Origin]]]] = [
+        ("domain", ((d.name, d.origin) for d in desired.domains)),
+        ("volume group", ((g.name, g.origin) for g in desired.volume_groups)),
+        ("volume", ((v.name, v.origin) for v in desired.volumes)),
+        ("NFS export", ((e.name, e.origin) for e in desired.nfs_exports)),
+        ("autostart entry for domain", ((a.domain, a.origin) for a in desired.autostart)),
+        ("autostart file", ((a.entry_name, a.origin) for a in desired.autostart)),
+    ]
+    for kind, items in kinds:
+        first: dict[str, Origin] = {}
+        for name, origin in items:
+            if name in first:
+                yield origin, f"{kind} {name} is declared twice: first in {_place(first[name])}", None
+            else:
+                first[name] = origin
+
+
+def _place(origin: Origin) -> str:
+    """A marker for a second place; the loader turns it into file:line (it has the files' text)."""
+    path = "/".join(str(p) for p in origin.path)
+    return f"{{at:{origin.file}|{path}}}"
+
+
+def _references(desired: DesiredState) -> Iterator[Finding]:
+    domains = {d.name for d in desired.domains}
+    volumes = {v.name: v for v in desired.volumes}
+    vgs = {g.name for g in desired.volume_groups}
+    exports = {e.name for e in desired.nfs_exports}
+    autostarted = {a.domain for a in desired.autostart}
+    for volume in desired.volumes:
+        if volume.vg is not None and volume.vg not in vgs:
+            yield volume.origin, f"volume group {volume.vg} is not declared", (*volume.origin.path, "lvm", "vg")
+        if volume.snapshot_of is not None:
+            source = volumes.get(volume.snapshot_of)
+            at = (*volume.origin.path, "lvm", "snapshot_of")
+            if source is None:
+                yield volume.origin, f"volume {volume.snapshot_of} is not declared", at
+            elif source.kind is not VolumeKind.LVM:
+                what = "a snapshot itself" if source.kind is VolumeKind.SNAPSHOT else f"a {source.kind.value} volume"
+                yield volume.origin, f"{volume.snapshot_of} is {what}; snapshots are of LVM volumes", at
+            elif source.vg != volume.vg:
+                yield (
+                    volume.origin,
+                    f"{volume.snapshot_of} is in volume group {source.vg}; a snapshot must be in its origin's "
+                    f"volume group, not {volume.vg}",
+                    at,
+                )
+    for domain in desired.domains:
+        for i, disk in enumerate(domain.disks):
+            if disk.volume is not None and disk.volume not in volumes:
+                yield (
+                    domain.origin,
+                    f"volume {disk.volume} is not declared",
+                    (*domain.origin.path, "disks", i, "volume"),
+                )
+        if domain.nfs_root is not None and domain.nfs_root not in exports:
+            yield domain.origin, f"NFS export {domain.nfs_root} is not declared", (*domain.origin.path, "nfs_root")
+        for i, other in enumerate(domain.depends_on):
+            at = (*domain.origin.path, "depends_on", i)
+            if other == domain.name:
+                yield domain.origin, f"{domain.name} depends on itself", at
+            elif other not in domains:
+                yield domain.origin, f"domain {other} is not declared", at
+    for entry in desired.autostart:
+        if entry.domain not in domains:
+            yield entry.origin, f"domain {entry.domain} is not declared", (*entry.origin.path, "domain")
+        for i, other in enumerate(entry.after):
+            at = (*entry.origin.path, "after", i)
+            if other not in domains:
+                yield entry.origin, f"domain {other} is not declared", at
+            elif other not in autostarted:
+                yield entry.origin, f"domain {other} has no autostart entry to start after", at
+
+
+def nfs_server_domain(desired: DesiredState, domain: DomainSpec) -> str | None:
+    """The declared domain that serves ``domain``'s NFS root, if one does."""
+    if domain.nfs_root is None:
+        return None
+    export = next((e for e in desired.nfs_exports if e.name == domain.nfs_root), None)
+    if export is None:
+        return None
+    names = {d.name for d in desired.domains}
+    if export.server in names:
+        return export.server
+    return next((d.name for d in desired.domains if d.ip == export.server), None)
+
+
+def dependency_edges(desired: DesiredState) -> dict[str, set[str]]:
+    """Each domain's prerequisites: what it depends on, and the domain serving its NFS root."""
+    names = {d.name for d in desired.domains}
+    edges: dict[str, set[str]] = {d.name: set() for d in desired.domains}
+    for domain in desired.domains:
+        edges[domain.name].update(n for n in domain.depends_on if n in names and n != domain.name)
+        server = nfs_server_domain(desired, domain)
+        if server is not None and server != domain.name:
+            edges[domain.name].add(server)
+    return edges
+
+
+def _cycles(desired: DesiredState) -> Iterator[Finding]:
+    origins: dict[str, Origin] = {}
+    for domain in desired.domains:
+        origins.setdefault(domain.name, domain.origin)
+    yield from _cycle_in(dependency_edges(desired), origins, "depends_on and NFS roots")
+    autostarted = {a.domain for a in desired.autostart}
+    after = {a.domain: {n for n in a.after if n in autostarted and n != a.domain} for a in desired.autostart}
+    yield from _cycle_in(after, {a.domain: a.origin for a in desired.autostart}, "autostart after")
+
+
+def _cycle_in(edges: dict[str, set[str]], origins: dict[str, Origin], what: str) -> Iterator[Finding]:
+    try:
+        graphlib.TopologicalSorter(edges).prepare()
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1])
+        members = sorted(set(cycle))
+        first = members[0]
+        yield origins[first], f"dependency cycle through {what}: {' -> '.join(cycle)}", None
+
+
+def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
+    for domain in desired.domains:
+        path = domain.origin.path
+        if domain.kernel is None and domain.bootloader is None:
+            yield domain.origin, "a domain needs a kernel or a bootloader", None
+        if domain.kernel is not None and domain.bootloader is not None:
+            yield domain.origin, "give a kernel or a bootloader, not both", (*path, "bootloader")
+        if domain.maxmem is not None and domain.maxmem < domain.memory:
+            yield domain.origin, f"maxmem {domain.maxmem}M is less than memory {domain.memory}M", (*path, "maxmem")
+        if domain.maxvcpus is not None and domain.maxvcpus < domain.vcpus:
+            yield domain.origin, f"maxvcpus {domain.maxvcpus} is less than vcpus {domain.vcpus}", (*path, "maxvcpus")
+        seen: set[str] = set()
+        for i, disk in enumerate(domain.disks):
+            if disk.vdev in seen:
+                yield domain.origin, f"two disks are named {disk.vdev}", (*path, "disks", i, "vdev")
+            seen.add(disk.vdev)
+
+
+def _device_of(desired: DesiredState, domain: DomainSpec, index: int) -> str:
+    disk = domain.disks[index]
+    if disk.phy is not None:
+        return disk.phy
+    if disk.file is not None:
+        return f"file:{disk.file}"
+    volume = desired.volume(disk.volume or "")
+    if volume is None:
+        return f"volume:{disk.volume}"
+    if volume.kind is VolumeKind.PARTITION and volume.path:
+        return volume.path
+    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+        return f"/dev/{volume.vg}/{volume.name}"
+    return f"volume:{volume.name}"
+
+
+def _sharing(desired: DesiredState) -> Iterator[Finding]:
+    """Two domains that will run at once may share a device only read-only, or both with w!."""
+    holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
+    for domain in desired.domains:
+        if domain.state is DesiredPower.STOPPED:
+            continue
+        for i in range(len(domain.disks)):
+            holders[_device_of(desired, domain, i)].append((domain, i))
+    for device, held in sorted(holders.items()):
+        if len({domain.name for domain, _i in held}) < 2:
+            continue
+        modes = {domain.disks[i].mode for domain, i in held}
+        if modes in ({"r"}, {"w!"}):
+            continue
+        shown = device.removeprefix("file:").removeprefix("volume:")
+        who = ", ".join(f"{domain.name} ({domain.disks[i].mode})" for domain, i in held)
+        last, index = held[-1]
+        yield (
+            last.origin,
+            f"{shown} is held by {who}; domains may share a device only all read-only (r), or all with w!",
+            (*last.origin.path, "disks", index),
+        )
+
+
+def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
+    pvs: dict[str, str] = {}
+    for group in desired.volume_groups:
+        for pv in group.pvs:
+            if pv in pvs and pvs[pv] != group.name:
+                yield group.origin, f"{pv} is already a physical volume of {pvs[pv]}", None
+            pvs.setdefault(pv, group.name)
+    for domain in desired.domains:
+        for i in range(len(domain.disks)):
+            device = _device_of(desired, domain, i)
+            if device in pvs:
+                yield (
+                    domain.origin,
+                    f"{device} is a physical volume of volume group {pvs[device]} and cannot also be a disk",
+                    (*domain.origin.path, "disks", i),
+                )
+    for volume in desired.volumes:
+        if volume.kind is VolumeKind.PARTITION and volume.path in pvs:
+            yield (
+                volume.origin,
+                f"{volume.path} is a physical volume of volume group {pvs[volume.path]} and cannot also be a volume",
+                (*volume.origin.path, "partition"),
+            )
+
+
+def _memory(desired: DesiredState, capacity: Capacity) -> Iterator[Finding]:
+    running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
+    for domain in running:
+        if domain.memory > capacity.guest_memory:
+            yield (
+                domain.origin,
+                f"memory {domain.memory}M is more than {capacity.source} can ever give a guest "
+                f"({capacity.guest_memory}M with Domain-0 at its minimum)",
+                (*domain.origin.path, "memory"),
+            )
+    total = sum(d.memory for d in running)
+    if running and total > capacity.guest_memory and all(d.memory <= capacity.guest_memory for d in running):
+        biggest = max(running, key=lambda d: d.memory)
+        yield (
+            biggest.origin,
+            f"the running domains need {total}M together; {capacity.source} can give its guests at most "
+            f"{capacity.guest_memory}M with Domain-0 at its minimum",
+            None,
+        )

@@ -1,0 +1,380 @@
+"""Loading spec files: find them, parse them, check them against the schema, build the model.
+
+``load_specs(paths)`` reads every ``*.yaml`` / ``*.yml`` file in the directories given (not their
+subdirectories) and the files given by name, and returns one ``DesiredState``, or raises a
+``SpecError`` that lists every problem at once: YAML errors, schema errors, and the semantic
+checks of ``xenctl.spec.checks``. Each problem names its file, line, column and field path:
+
+    specs/web.yaml:14:7: domains[web1].memory: '512 MB' is not a memory size; write 512M, 1G ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from xenctl.errors import SpecError, SpecIssue
+from xenctl.spec import yamlfile
+from xenctl.spec.checks import Capacity, check_desired
+from xenctl.spec.model import (
+    AutostartSpec,
+    DesiredPower,
+    DesiredState,
+    DiskSpec,
+    DomainSpec,
+    InstallSpec,
+    NfsExportSpec,
+    Origin,
+    PathPart,
+    StopMode,
+    VifSpec,
+    VolumeGroupSpec,
+    VolumeKind,
+    VolumeSpec,
+)
+from xenctl.units import MIB, parse_duration, parse_size
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file (draft 2020-12), shipped with xenctl."""
+    text = resources.files("xenctl.spec").joinpath("schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
+def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
+    """The spec files named by ``paths``: files as given, directories' ``*.yaml`` files by name."""
+    files: list[str] = []
+    issues: list[SpecIssue] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(path, name)
+                for name in os.listdir(path)
+                if name.endswith(SPEC_SUFFIXES)
+                and not name.startswith(".")
+                and os.path.isfile(os.path.join(path, name))
+            )
+            if not found:
+                issues.append(SpecIssue(path, None, None, "", "no *.yaml spec files in this directory"))
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            issues.append(SpecIssue(path, None, None, "", "no such file or directory"))
+    unique = list(dict.fromkeys(os.path.normpath(f) for f in files))
+    return unique, issues
+
+
+@dataclass
+class _File:
+    path: str
+    text: str
+    data: dict[str, Any]
+
+
+class _Locator:
+    """Turns an Origin into file, line, column and a readable field path."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, _File] = {}
+
+    def issue(self, origin: Origin, message: str, *, point_at: tuple[PathPart, ...] | None = None) -> SpecIssue:
+        message = _PLACE_RE.sub(self._place, message)
+        spec = self.files.get(origin.file)
+        if spec is None:
+            return SpecIssue(origin.file, None, None, render_path(None, origin.path), message)
+        path = point_at if point_at is not None else origin.path
+        where = yamlfile.locate(spec.text, path)
+        line, column = where if where else (None, None)
+        return SpecIssue(origin.file, line, column, render_path(spec.data, path), message)
+
+    def _place(self, match: re.Match[str]) -> str:
+        file, raw = match.group(1), match.group(2)
+        path = tuple(int(p) if p.isdigit() else p for p in raw.split("/") if p)
+        spec = self.files.get(file)
+        where = yamlfile.locate(spec.text, path) if spec else None
+        return f"{file}:{where[0]}" if where else file
+
+
+_PLACE_RE = re.compile(r"\{at:([^|}]*)\|([^}]*)\}")
+
+
+def render_path(data: Any, path: Iterable[PathPart]) -> str:
+    """``domains[web1].memory``: list items by their name where they have one, else by index."""
+    text = ""
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            label = None
+            if isinstance(item, dict):
+                label = item.get("name") or item.get("domain") or item.get("vdev")
+            text += f"[{label}]" if isinstance(label, str) and label else f"[{part}]"
+            node = item
+        else:
+            text += f".{part}" if text else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return text
+
+
+def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> DesiredState:
+    """Load, check and merge the specs at ``paths``; raises SpecError listing every problem."""
+    files, issues = spec_files(paths)
+    locator = _Locator()
+    parts: list[DesiredState] = []
+    for path in files:
+        loaded = _read(path, issues)
+        if loaded is None:
+            continue
+        locator.files[path] = loaded
+        schema_issues = _schema_issues(loaded, locator)
+        if schema_issues:
+            issues.extend(schema_issues)
+            continue
+        built = _build_file(loaded, locator, issues)
+        if built is not None:
+            parts.append(built)
+    desired = merge(parts, tuple(files))
+    if not issues:
+        for origin, message, point_at in check_desired(desired, capacity):
+            issues.append(locator.issue(origin, message, point_at=point_at))
+    if issues:
+        raise SpecError(issues)
+    return desired
+
+
+def _read(path: str, issues: list[SpecIssue]) -> _File | None:
+    try:
+        text = yamlfile.read_text(path)
+        data = yamlfile.parse(text)
+    except yamlfile.YamlProblem as problem:
+        issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        issues.append(
+            SpecIssue(path, 1, 1, "", f"a spec file is a mapping with domains, storage or autostart; this is {kind}")
+        )
+        return None
+    return _File(path, text, data)
+
+
+def _schema_issues(spec: _File, locator: _Locator) -> list[SpecIssue]:
+    found = []
+    for error in _validator().iter_errors(spec.data):
+        path = tuple(error.absolute_path)
+        message, point_at = describe_error(error, path)
+        found.append(locator.issue(Origin(spec.path, path), message, point_at=point_at))
+    return found
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+}
+_WITH_HINT = ("pattern", "not", "oneOf", "type", "minLength", "maxLength")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return str(value)
+
+
+def describe_error(error: Any, path: tuple[PathPart, ...]) -> tuple[str, tuple[PathPart, ...] | None]:
+    """A schema error in a person's words, and the path to point at (None: the error's own path)."""
+    validator, instance, sub = error.validator, error.instance, error.schema
+    hint = sub.get("x-error") if isinstance(sub, dict) else None
+    if hint and validator in _WITH_HINT:
+        if isinstance(instance, dict):
+            return hint, None
+        return f"{_shown(instance)} {hint}", None
+    if validator == "required":
+        missing = [name for name in sub["required"] if name not in instance]
+        return f"missing field {', '.join(repr(m) for m in missing)}", None
+    if validator == "additionalProperties":
+        known = set(sub.get("properties", {}))
+        unknown = sorted(str(k) for k in instance if k not in known and not str(k).startswith("x-"))
+        key = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        suggestion = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(sorted(known))}"
+        return f"unknown field {key!r}{suggestion}", (*path, key)
+    if validator == "enum":
+        return f"{_shown(instance)} is not one of {', '.join(str(v) for v in error.validator_value)}", None
+    if validator == "type":
+        wanted = error.validator_value
+        types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        return f"{_shown(instance)} is not {words}", None
+    if validator == "minimum":
+        return f"{instance} is less than {error.validator_value}, the least allowed", None
+    if validator == "maximum":
+        return f"{instance} is more than {error.validator_value}, the most allowed", None
+    if validator == "minItems":
+        return f"needs at least {error.validator_value} item(s)", None
+    if validator == "uniqueItems":
+        return "names the same item twice", None
+    return str(error.message), None
+
+
+def _memory(value: Any, origin: Origin, locator: _Locator, issues: list[SpecIssue]) -> int:
+    """Memory in MiB: a bare number is MiB (as in xm configs), a size must be whole MiB."""
+    if isinstance(value, int):
+        return value
+    size = parse_size(value)
+    if size % MIB or size == 0:
+        issues.append(locator.issue(origin, f"{value!r} is not a whole number of MiB"))
+        return max(size // MIB, 1)
+    return size // MIB
+
+
+def _build_file(spec: _File, locator: _Locator, issues: list[SpecIssue]) -> DesiredState | None:
+    """The model of one schema-valid file (only value conversions can still fail here)."""
+    data = spec.data
+    base = Origin(spec.path)
+    before = len(issues)
+    storage = data.get("storage") or {}
+    vgs = tuple(
+        VolumeGroupSpec(vg["name"], tuple(_dev(p) for p in vg["pvs"]), base.at("storage", "volume_groups", i))
+        for i, vg in enumerate(storage.get("volume_groups") or ())
+    )
+    volumes = tuple(_volume(v, base.at("storage", "volumes", i)) for i, v in enumerate(storage.get("volumes") or ()))
+    exports = tuple(
+        NfsExportSpec(e["name"], e["server"], e["path"], base.at("storage", "nfs_exports", i))
+        for i, e in enumerate(storage.get("nfs_exports") or ())
+    )
+    domains = tuple(_domain(d, base.at("domains", i), locator, issues) for i, d in enumerate(data.get("domains") or ()))
+    autostart = tuple(_autostart(a, base.at("autostart", i)) for i, a in enumerate(data.get("autostart") or ()))
+    if len(issues) > before:
+        return None
+    return DesiredState(domains, vgs, volumes, exports, autostart, (spec.path,))
+
+
+def _dev(path: str) -> str:
+    return path if path.startswith("/") else f"/dev/{path}"
+
+
+def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
+    common: dict[str, Any] = {"filesystem": data.get("filesystem"), "populate": data.get("populate"), "origin": origin}
+    if "lvm" in data:
+        lvm = data["lvm"]
+        kind = VolumeKind.SNAPSHOT if lvm.get("snapshot_of") else VolumeKind.LVM
+        return VolumeSpec(
+            data["name"],
+            kind,
+            size=parse_size(lvm["size"]),
+            vg=lvm["vg"],
+            snapshot_of=lvm.get("snapshot_of"),
+            **common,
+        )
+    if "file" in data:
+        image = data["file"]
+        return VolumeSpec(
+            data["name"],
+            VolumeKind.FILE,
+            size=parse_size(image["size"]),
+            path=image["path"],
+            sparse=image.get("sparse", True),
+            **common,
+        )
+    return VolumeSpec(data["name"], VolumeKind.PARTITION, path=_dev(data["partition"]), **common)
+
+
+def _domain(data: dict[str, Any], origin: Origin, locator: _Locator, issues: list[SpecIssue]) -> DomainSpec:
+    memory = _memory(data.get("memory", 128), origin.at("memory"), locator, issues)
+    maxmem = _memory(data["maxmem"], origin.at("maxmem"), locator, issues) if "maxmem" in data else None
+    install = data.get("install")
+    return DomainSpec(
+        name=data["name"],
+        memory=memory,
+        maxmem=maxmem,
+        vcpus=data.get("vcpus", 1),
+        maxvcpus=data.get("maxvcpus"),
+        kernel=data.get("kernel"),
+        ramdisk=data.get("ramdisk"),
+        bootloader=data.get("bootloader"),
+        root=data.get("root"),
+        extra=data.get("extra"),
+        disks=tuple(
+            DiskSpec(
+                vdev=d["vdev"],
+                mode=d.get("mode", "w"),
+                volume=d.get("volume"),
+                phy=_dev(d["phy"]) if "phy" in d else None,
+                file=d.get("file"),
+            )
+            for d in data.get("disks") or ()
+        ),
+        nfs_root=data.get("nfs_root"),
+        vifs=tuple(VifSpec(v.get("bridge", "xenbr0"), v.get("mac")) for v in data.get("vifs") or ()),
+        ip=data.get("ip"),
+        on_poweroff=data.get("on_poweroff", "destroy"),
+        on_reboot=data.get("on_reboot", "restart"),
+        on_crash=data.get("on_crash", "restart"),
+        state=DesiredPower(data.get("state", "running")),
+        depends_on=tuple(data.get("depends_on") or ()),
+        install=InstallSpec(install["location"], install.get("kickstart")) if install else None,
+        graphics=data.get("graphics", False),
+        origin=origin,
+    )
+
+
+def _autostart(data: dict[str, Any], origin: Origin) -> AutostartSpec:
+    return AutostartSpec(
+        domain=data["domain"],
+        file=data.get("file"),
+        order=data.get("order"),
+        after=tuple(data.get("after") or ()),
+        up=parse_duration(data["up"]) if "up" in data else 0.0,
+        stop=StopMode(data.get("stop", "shutdown")),
+        stop_timeout=parse_duration(data["stop_timeout"]) if "stop_timeout" in data else 300.0,
+        on_timeout=data.get("on_timeout", "destroy"),
+        origin=origin,
+    )
+
+
+def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState:
+    """One desired state from several files' (duplicates are left for the checks to name)."""
+
+    def gather(attr: str, key: str) -> tuple[Any, ...]:
+        items = [item for part in parts for item in getattr(part, attr)]
+        return tuple(sorted(items, key=lambda item: (getattr(item, key), item.origin.file, item.origin.path)))
+
+    return DesiredState(
+        domains=gather("domains", "name"),
+        volume_groups=gather("volume_groups", "name"),
+        volumes=gather("volumes", "name"),
+        nfs_exports=gather("nfs_exports", "name"),
+        autostart=gather("autostart", "domain"),
+        files=files,
+    )

@@ -1,0 +1,190 @@
+"""The desired state: what the spec files ask for, as frozen values.
+
+Units are fixed here, once: memory in MiB, storage sizes in bytes, durations in seconds. Every
+object remembers where it was declared (``Origin``: the file and the path inside it), so a
+message about it can name the file and line.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+PathPart = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an object was declared: a file and the path of the object inside it."""
+
+    file: str
+    path: tuple[PathPart, ...] = ()
+
+    def at(self, *more: PathPart) -> Origin:
+        return Origin(self.file, (*self.path, *more))
+
+
+class VolumeKind(str, enum.Enum):
+    LVM = "lvm"
+    SNAPSHOT = "snapshot"
+    FILE = "file"
+    PARTITION = "partition"
+
+
+class DesiredPower(str, enum.Enum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class StopMode(str, enum.Enum):
+    SAVE = "save"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeGroupSpec:
+    name: str
+    pvs: tuple[str, ...]  # /dev/sda10
+    origin: Origin = field(default=Origin(""), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    """A volume: an LVM LV, a CoW snapshot of one, an image file, or a whole partition."""
+
+    name: str
+    kind: VolumeKind
+    size: int | None = None  # bytes; a snapshot's COW space
+    vg: str | None = None
+    snapshot_of: str | None = None
+    path: str | None = None  # image file (as written) or partition (/dev/hda3)
+    sparse: bool = True
+    filesystem: str | None = None
+    populate: str | None = None
+    origin: Origin = field(default=Origin(""), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NfsExportSpec:
+    name: str
+    server: str  # an address, or a declared domain's name
+    path: str
+    origin: Origin = field(default=Origin(""), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DiskSpec:
+    """One of a domain's disks: exactly one of volume, phy or file."""
+
+    vdev: str
+    mode: str = "w"
+    volume: str | None = None
+    phy: str | None = None  # /dev/hda3
+    file: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """What the disk points at, as a person would name it."""
+        if self.volume is not None:
+            return f"volume {self.volume}"
+        if self.phy is not None:
+            return f"phy:{self.phy}"
+        return f"file:{self.file}"
+
+
+@dataclass(frozen=True, slots=True)
+class VifSpec:
+    bridge: str = "xenbr0"
+    mac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSpec:
+    location: str
+    kickstart: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSpec:
+    name: str
+    memory: int = 128  # MiB
+    maxmem: int | None = None
+    vcpus: int = 1
+    maxvcpus: int | None = None
+    kernel: str | None = None
+    ramdisk: str | None = None
+    bootloader: str | None = None
+    root: str | None = None
+    extra: str | None = None
+    disks: tuple[DiskSpec, ...] = ()
+    nfs_root: str | None = None  # a declared export's name
+    vifs: tuple[VifSpec, ...] = ()
+    ip: str | None = None
+    on_poweroff: str = "destroy"
+    on_reboot: str = "restart"
+    on_crash: str = "restart"
+    state: DesiredPower = DesiredPower.RUNNING
+    depends_on: tuple[str, ...] = ()
+    install: InstallSpec | None = None
+    graphics: bool = False
+    origin: Origin = field(default=Origin(""), compare=False)
+
+    @property
+    def memory_ceiling(self) -> int:
+        return self.maxmem if self.maxmem is not None else self.memory
+
+    @property
+    def vcpu_ceiling(self) -> int:
+        return self.maxvcpus if self.maxvcpus is not None else self.vcpus
+
+
+@dataclass(frozen=True, slots=True)
+class AutostartSpec:
+    domain: str
+    file: str | None = None  # the entry's file name; default the domain's name
+    order: int | None = None
+    after: tuple[str, ...] = ()
+    up: float = 0.0  # seconds
+    stop: StopMode = StopMode.SHUTDOWN
+    stop_timeout: float = 300.0
+    on_timeout: str = "destroy"
+    origin: Origin = field(default=Origin(""), compare=False)
+
+    @property
+    def entry_name(self) -> str:
+        return self.file or self.domain
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything the spec files ask for, merged; each tuple sorted by name."""
+
+    domains: tuple[DomainSpec, ...] = ()
+    volume_groups: tuple[VolumeGroupSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    nfs_exports: tuple[NfsExportSpec, ...] = ()
+    autostart: tuple[AutostartSpec, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def domain(self, name: str) -> DomainSpec | None:
+        return next((d for d in self.domains if d.name == name), None)
+
+    def volume(self, name: str) -> VolumeSpec | None:
+        return next((v for v in self.volumes if v.name == name), None)
+
+    def summary(self) -> str:
+        """``3 files: 5 domains, 1 volume group, ...``"""
+
+        def count(n: int, one: str, many: str) -> str:
+            return f"{n} {one if n == 1 else many}"
+
+        return f"{count(len(self.files), 'file', 'files')}: " + ", ".join(
+            [
+                count(len(self.domains), "domain", "domains"),
+                count(len(self.volume_groups), "volume group", "volume groups"),
+                count(len(self.volumes), "volume", "volumes"),
+                count(len(self.nfs_exports), "NFS export", "NFS exports"),
+                count(len(self.autostart), "autostart entry", "autostart entries"),
+            ]
+        )

@@ -1,0 +1,244 @@
+"""Reading one spec file's YAML: fast when it is right, precise when it is wrong.
+
+The traps of YAML 1.1 are closed. Plain scalars resolve by YAML 1.2's core schema only: ``no``,
+``off`` and ``yes`` stay strings, ``1:30`` and an unquoted MAC stay strings, and a number with a
+leading zero (``0755``) is refused with a request to quote it rather than read as octal or
+decimal. Duplicate keys are refused. Anchors and aliases work (with ``<<`` merge keys, for
+templates), but a file whose aliases expand past a limit (an "anchor bomb") is refused before it
+is built. Files over 16 MiB and files that are not UTF-8 are refused at once.
+
+Files are parsed with libyaml when PyYAML has it. Line numbers are not kept while parsing; when a
+file has an error at a path, ``locate`` re-reads that one file and walks its nodes to the line.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import yaml
+
+from xenctl.spec.model import PathPart
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# YAML 1.2 core schema, plus the one surprising form refused outright.
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
+_TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
+
+
+class YamlProblem(Exception):
+    """A file that is not acceptable YAML: the message, and where (line and column, from 1)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class _SpecLoader(_Loader):  # type: ignore[misc]
+    """Safe loading with the YAML 1.2 core schema and no duplicate keys."""
+
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and value is not None:
+            if value == "<<":
+                return "tag:yaml.org,2002:merge"
+            if _NULL.match(value):
+                return "tag:yaml.org,2002:null"
+            if _BOOL.match(value):
+                return "tag:yaml.org,2002:bool"
+            if _LEADING_ZERO.match(value):
+                return _TAG_LEADING_ZERO
+            if _INT.match(value):
+                return "tag:yaml.org,2002:int"
+            if _FLOAT.match(value):
+                return "tag:yaml.org,2002:float"
+            return "tag:yaml.org,2002:str"
+        return str(super().resolve(kind, value, implicit))
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return dict(super().construct_mapping(node, deep=deep))
+
+
+def needs_quotes(value: str) -> bool:
+    """Whether a string would read back as something else (or be refused) if written plain."""
+    return bool(
+        _NULL.match(value)
+        or _BOOL.match(value)
+        or _INT.match(value)
+        or _FLOAT.match(value)
+        or _LEADING_ZERO.match(value)
+        or value == "<<"
+        or value.lower() in ("yes", "no", "on", "off", "y", "n")
+    )
+
+
+def _construct_core_bool(loader: _SpecLoader, node: yaml.ScalarNode) -> bool:
+    return str(loader.construct_scalar(node)).lower() == "true"
+
+
+def _construct_core_int(loader: _SpecLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 0) if text.startswith("0x") else int(text)
+
+
+def _refuse_leading_zero(loader: _SpecLoader, node: yaml.ScalarNode) -> None:
+    value = loader.construct_scalar(node)
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{value} has a leading zero; quote it ('{value}') or write it without the zero", node.start_mark
+    )
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:bool", _construct_core_bool)
+_SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
+_SpecLoader.add_constructor(_TAG_LEADING_ZERO, _refuse_leading_zero)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Parsing builds many small objects; the collector walking them again and again triples the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def read_text(path: str) -> str:
+    """The file's text, refused when it is too large, unreadable, or not UTF-8."""
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlProblem(
+                f"the file is {size / 1024 / 1024:.1f} MiB; spec files may be at most "
+                f"{MAX_FILE_BYTES // 1024 // 1024} MiB (split it into several files)"
+            )
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise YamlProblem(f"cannot read the file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlProblem(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from None
+
+
+def parse(text: str) -> Any:
+    """Parse one document; raises YamlProblem with a line for any syntax or construction error."""
+    loader = _SpecLoader(text)
+    try:
+        with _no_gc():
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_expansion(node)
+            return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "not valid YAML"
+        if mark is None:
+            raise YamlProblem(problem) from None
+        raise YamlProblem(problem, mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlProblem("the file nests too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand to more than MAX_EXPANDED_NODES values."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int = 0) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > 200:
+            raise YamlProblem("the file nests too deeply", node.start_mark.line + 1, node.start_mark.column + 1)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_NODES:
+            raise YamlProblem(
+                f"anchors and aliases expand this file to more than {MAX_EXPANDED_NODES:,} values",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+            )
+        return total
+
+    size(root)
+
+
+def locate(text: str, path: tuple[PathPart, ...]) -> tuple[int, int] | None:
+    """The line and column (from 1) of the value at ``path`` in a document, or of its nearest parent."""
+    try:
+        node = yaml.compose(text, Loader=_SpecLoader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    best = node.start_mark
+    for part in path:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        best = node.start_mark
+    return best.line + 1, best.column + 1
+
+
+def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                found: yaml.Node = value
+                return found
+        for key, value in node.value:  # keys brought in by a << merge
+            if key.tag == "tag:yaml.org,2002:merge":
+                merged = _child(value, part)
+                if merged is not None:
+                    return merged
+    return None
