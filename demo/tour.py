@@ -24,6 +24,18 @@ BOLD = "\033[1m" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else 
 RESET = "\033[0m" if BOLD else ""
 
 
+BROKEN_SPEC = """\
+domains:
+  - name: web1
+    memory: 512 MB
+    memroy: 512M
+    kernel: /boot/vmlinuz-2.6.18-xen
+    graphics: no
+    disks:
+      - {volume: web1-root, vdev: sda1}
+"""
+
+
 def heading(text: str) -> None:
     print(f"\n{BOLD}== {text}{RESET}")
 
@@ -149,6 +161,14 @@ def tour(host: SimHost) -> None:
 
     heading("10. Every change is in the host's event log")
     xenctl("events", "-n", "12")
+
+    heading("11. Specs: the same host, declared. validate names every mistake's file, line and field")
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs", "examples")
+    xenctl("validate", os.path.join(examples, "webfarm"))
+    broken = os.path.join(host.home, "web.yaml")
+    with open(broken, "w", encoding="utf-8") as stream:
+        stream.write(BROKEN_SPEC)
+    xenctl("validate", broken)
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ error into text on stderr and an exit code.
     ├── UsageError            a command line that cannot be carried out
     ├── ProfileError          a host profile file that is not valid (file, path)
     ├── SpecError             spec files that are not valid: every issue, each with file and line
+    ├── ConfigError           an xm/xl config file that cannot be read safely (file, line)
     ├── EngineError           the hypervisor refused an operation (op, object)
     │   ├── NotFoundError     the named domain, volume or export does not exist
     │   ├── XenError          a refusal whose text is the one Xen's tools print
@@ -84,6 +85,17 @@ class SpecError(XenctlError):
         if count > 1:
             lines.append(f"{count} problems in the specs.")
         super().__init__("\n".join(lines))
+
+
+class ConfigError(XenctlError):
+    """An xm or xl config file that cannot be read, or asks for something xenctl will not run."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = f"{file}:{line}" if file and line else (file or "")
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.line = line
+        self.reason = message
 
 
 class EngineError(XenctlError):

@@ -1,0 +1,189 @@
+"""From a read config file to the domain it describes, and back to a config file.
+
+``to_domain_config`` maps xm's keys (shared/XEN.md, section 5) onto ``DomainConfig``: ``name``
+(default: the file's base name), ``memory`` (MiB, default 128), ``maxmem``, ``vcpus``,
+``maxvcpus`` (xl), ``kernel``, ``ramdisk``, ``bootloader``, ``builder``, ``root``, ``extra``,
+``disk``, ``vif``, ``on_poweroff``/``on_reboot``/``on_crash``, ``nfs_server`` + ``nfs_root``,
+``ip``, ``uuid``, ``shadow_memory``. Keys it does not carry (``vfb``, ``pci``, ``cpus``, ...) are
+listed in ``ignored`` so callers can say what was left behind.
+
+``write_config`` writes a domain as a file of plain literals: valid Python for xm and valid
+``KEY = VALUE`` for xl, and read back by ``read_config`` to the same domain.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from xenctl.engine.api import DomainConfig, OnEvent
+from xenctl.errors import ConfigError
+from xenctl.xmconfig.disks import DiskSpecError, XmDisk, format_disk, format_vif, parse_disk, parse_vif
+from xenctl.xmconfig.reader import ConfigFile
+
+CARRIED = (
+    "name",
+    "memory",
+    "maxmem",
+    "vcpus",
+    "maxvcpus",
+    "kernel",
+    "ramdisk",
+    "bootloader",
+    "builder",
+    "root",
+    "extra",
+    "disk",
+    "vif",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "nfs_server",
+    "nfs_root",
+    "ip",
+    "uuid",
+    "shadow_memory",
+)
+_ON_EVENTS = {e.value for e in OnEvent}
+
+
+@dataclass(frozen=True)
+class ConfigDomain:
+    """A domain read from a config file, with its parsed disks and what was not carried over."""
+
+    config: DomainConfig
+    disks: tuple[XmDisk, ...]
+    ignored: tuple[str, ...]
+
+
+def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
+    options = parsed.options
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{key}: {message}", file=parsed.path, line=parsed.lines.get(key))
+
+    def integer(key: str, default: int | None) -> int | None:
+        value = options.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(key, f"{value!r} is not a whole number")
+        return value
+
+    def text(key: str) -> str | None:
+        value = options.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise fail(key, f"{value!r} is not a string")
+        return value
+
+    def strings(key: str) -> list[str]:
+        value = options.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise fail(key, "must be a list of strings")
+        return list(value)
+
+    def on_event(key: str, default: OnEvent) -> OnEvent:
+        value = text(key)
+        if value is None:
+            return default
+        if value not in _ON_EVENTS:
+            raise fail(key, f"{value!r} is not one of {', '.join(sorted(_ON_EVENTS))}")
+        return OnEvent(value)
+
+    disks: list[XmDisk] = []
+    for entry in strings("disk"):
+        try:
+            disks.append(parse_disk(entry))
+        except DiskSpecError as exc:
+            raise fail("disk", exc.reason) from None
+    try:
+        vifs = tuple(parse_vif(v) for v in strings("vif"))
+    except DiskSpecError as exc:
+        raise fail("vif", exc.reason) from None
+    name = text("name") or os.path.basename(parsed.path)
+    memory = integer("memory", 128) or 128
+    config = DomainConfig(
+        name=name,
+        memory=memory,
+        maxmem=integer("maxmem", None),
+        vcpus=integer("vcpus", 1) or 1,
+        maxvcpus=integer("maxvcpus", None),
+        kernel=text("kernel"),
+        ramdisk=text("ramdisk"),
+        bootloader=text("bootloader"),
+        builder=text("builder") or "linux",
+        root=text("root"),
+        extra=text("extra"),
+        disks=tuple(d.to_domain_disk() for d in disks if d.target),
+        vifs=vifs,
+        on_poweroff=on_event("on_poweroff", OnEvent.DESTROY),
+        on_reboot=on_event("on_reboot", OnEvent.RESTART),
+        on_crash=on_event("on_crash", OnEvent.RESTART),
+        nfs_server=text("nfs_server"),
+        nfs_root=text("nfs_root"),
+        ip=text("ip"),
+        uuid=text("uuid"),
+        shadow_memory=integer("shadow_memory", 0) or 0,
+    )
+    ignored = tuple(key for key in options if key not in CARRIED)
+    return ConfigDomain(config, tuple(disks), ignored)
+
+
+def _literal(value: Any) -> str:
+    """A Python literal that xl reads the same way (double-quoted strings, [lists], numbers)."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[ " + ", ".join(_literal(v) for v in value) + " ]" if value else "[]"
+    return str(value)
+
+
+def config_lines(config: DomainConfig) -> list[tuple[str, Any]]:
+    """The config's settings as (key, value) pairs, defaults left out, in xmexample1's order."""
+    items: list[tuple[str, Any]] = []
+    for key in ("kernel", "ramdisk", "bootloader"):
+        if getattr(config, key) is not None:
+            items.append((key, getattr(config, key)))
+    if config.builder != "linux":
+        items.append(("builder", config.builder))
+    items.append(("memory", config.memory))
+    if config.maxmem is not None:
+        items.append(("maxmem", config.maxmem))
+    items.append(("name", config.name))
+    if config.uuid is not None:
+        items.append(("uuid", config.uuid))
+    items.append(("vcpus", config.vcpus))
+    if config.maxvcpus is not None:
+        items.append(("maxvcpus", config.maxvcpus))
+    if config.vifs:
+        items.append(("vif", [format_vif(v) for v in config.vifs]))
+    if config.disks:
+        items.append(("disk", [format_disk(d) for d in config.disks]))
+    for key in ("root", "extra", "nfs_server", "nfs_root", "ip"):
+        if getattr(config, key) is not None:
+            items.append((key, getattr(config, key)))
+    for key, default in (
+        ("on_poweroff", OnEvent.DESTROY),
+        ("on_reboot", OnEvent.RESTART),
+        ("on_crash", OnEvent.RESTART),
+    ):
+        if getattr(config, key) is not default:
+            items.append((key, getattr(config, key).value))
+    if config.shadow_memory:
+        items.append(("shadow_memory", config.shadow_memory))
+    return items
+
+
+def write_config(config: DomainConfig, *, header: str = "") -> str:
+    """The domain as an xm/xl config file; ``header`` becomes comment lines at the top."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [f"{key} = {_literal(value)}" for key, value in config_lines(config)]
+    return "\n".join(lines) + "\n"

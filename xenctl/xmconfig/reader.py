@@ -1,0 +1,363 @@
+"""A safe reader for xm and xl config files: it evaluates the subset real configs use, runs nothing.
+
+xm config files were Python programs that ``xm`` executed with ``sys``, ``os`` and an ``xm_vars``
+object in scope. xenctl never executes them. It parses the file into a syntax tree (``ast.parse``
+only reads; nothing is compiled or run) and walks the statements itself:
+
+- ``NAME = EXPR`` (and ``NAME += EXPR``) binds a name; later lines may use it.
+- EXPR may be: strings, numbers, ``True``/``False``/``None``, lists, tuples and dicts of them;
+  names bound earlier or given on the command line; ``+`` (strings, lists, numbers), ``-`` and
+  ``*`` on numbers, ``%`` formatting of strings; ``int(x)`` and ``str(x)``.
+- The boilerplate of xmexample2 is recognised and skipped without being run: ``import`` of
+  standard modules, a ``def`` of a checking function, ``xm_vars.var(...)`` (which declares a
+  command-line variable) and ``xm_vars.check()``.
+- Anything else (a call to ``os.system``, attribute access, ``__import__``, ``open``, a loop, a
+  comprehension, a lambda, subscripts) is refused with the file, line and construct named.
+
+xl config files (``KEY = VALUE`` lines, ``#`` comments, ``[lists]``, ``;`` separators) are a
+subset of this and read the same way.
+
+Variables from the command line (``vmid=1``) arrive as strings, as in xm; a variable declared
+with ``xm_vars.var(..., check=...)`` whose value looks like an integer becomes one (xm's check
+functions did ``int(val)``), and ``%d`` accepts an integer-like string too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from xenctl.errors import ConfigError
+
+MAX_STRING = 1 << 20  # the longest string a config may build
+MAX_ITEMS = 10_000  # the longest list
+MAX_FILE = 1 << 20  # the largest config file read
+_FORMAT_SPEC = re.compile(r"%(?:\(([^)]*)\))?([#0 +-]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
+_INTEGER = re.compile(r"^[-+]?\d+$")
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"os", "sys", "string", "re", "socket"}
+
+
+@dataclass
+class XmVariable:
+    """A variable declared with ``xm_vars.var``: its name, its help text, whether it is checked."""
+
+    name: str
+    use: str = ""
+    checked: bool = False
+
+
+@dataclass
+class ConfigFile:
+    """What a config file set: its options in order, and the command-line variables it declared."""
+
+    path: str
+    options: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    variables: dict[str, XmVariable] = field(default_factory=dict)
+
+
+def read_config(path: str, variables: Mapping[str, str] | None = None) -> ConfigFile:
+    """Read an xm or xl config file without running it; raises ConfigError naming file and line."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE + 1)
+    except OSError as exc:
+        raise ConfigError(f"Unable to open config file: {path}: {exc.strerror}", file=path) from None
+    if len(data) > MAX_FILE:
+        raise ConfigError(f"the file is larger than {MAX_FILE // 1024} KiB; a config file is not", file=path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # xm read bytes; old configs may hold Latin-1 comments
+    return parse_config(text, path, variables)
+
+
+def parse_config(text: str, path: str = "<config>", variables: Mapping[str, str] | None = None) -> ConfigFile:
+    if "\0" in text:
+        raise ConfigError("the file holds a NUL byte; it is not a config file", file=path)
+    try:
+        tree = ast.parse(text, filename=path, mode="exec")  # parses only: nothing is compiled or run
+    except SyntaxError as exc:
+        raise ConfigError(f"not a config file: {exc.msg}", file=path, line=exc.lineno) from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ConfigError("not a config file", file=path) from None
+    return _Evaluator(path, dict(variables or {})).run(tree)
+
+
+class _Evaluator:
+    def __init__(self, path: str, given: dict[str, str]) -> None:
+        self.path = path
+        self.given = given
+        self.config = ConfigFile(path)
+        self.names: dict[str, Any] = dict(given)
+        self.skipped: set[str] = set()  # functions and modules, which may only be named, not used
+
+    def refuse(self, node: ast.AST, what: str) -> ConfigError:
+        return ConfigError(
+            f"{what} is not allowed in a config file; xenctl runs nothing",
+            file=self.path,
+            line=getattr(node, "lineno", None),
+        )
+
+    def run(self, tree: ast.Module) -> ConfigFile:
+        for statement in tree.body:
+            self.statement(statement)
+        return self.config
+
+    # -- statements -------------------------------------------------------------------------
+
+    def statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Assign):
+            if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+                raise self.refuse(node, "assigning to anything but a plain name")
+            self.bind(node.targets[0].id, self.value(node.value), node)
+        elif isinstance(node, ast.AugAssign):
+            if not isinstance(node.target, ast.Name) or not isinstance(node.op, ast.Add):
+                raise self.refuse(node, "this kind of assignment")
+            name = node.target.id
+            self.bind(name, self.binop(ast.Add(), self.lookup(name, node), self.value(node.value), node), node)
+        elif isinstance(node, ast.Expr):
+            self.expression_statement(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.skip_import(node)
+        elif isinstance(node, ast.FunctionDef):
+            # xmexample2's check function: defining it runs nothing, and xenctl never calls it.
+            self.skipped.add(node.name)
+        elif isinstance(node, ast.Pass):
+            return
+        else:
+            raise self.refuse(node, f"a {_construct(node)} statement")
+
+    def bind(self, name: str, value: Any, node: ast.stmt) -> None:
+        if name in self.skipped:
+            self.skipped.discard(name)
+        if name.startswith("__"):
+            raise self.refuse(node, f"the name {name}")
+        self.names[name] = value
+        if name in self.config.variables:
+            return
+        self.config.options[name] = value
+        self.config.lines[name] = node.lineno
+
+    def expression_statement(self, node: ast.Expr) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return  # a docstring
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+            owner = value.func.value
+            if isinstance(owner, ast.Name) and owner.id == "xm_vars":
+                if value.func.attr == "var":
+                    self.declare(value)
+                    return
+                if value.func.attr == "check" and not value.args and not value.keywords:
+                    self.check_variables(value)
+                    return
+        raise self.refuse(node, f"the expression '{_source(node)}'")
+
+    def declare(self, call: ast.Call) -> None:
+        if not call.args or not isinstance(call.args[0], ast.Constant) or not isinstance(call.args[0].value, str):
+            raise self.refuse(call, "xm_vars.var without a variable name")
+        name = call.args[0].value
+        use = ""
+        checked = False
+        for keyword in call.keywords:
+            if (
+                keyword.arg == "use"
+                and isinstance(keyword.value, ast.Constant)
+                and isinstance(keyword.value.value, str)
+            ):
+                use = keyword.value.value
+            elif keyword.arg == "check":
+                checked = True
+        self.config.variables[name] = XmVariable(name, use, checked)
+        if name in self.given and checked and _INTEGER.match(self.given[name]):
+            self.names[name] = int(self.given[name])  # what xmexample2's check function returned
+
+    def check_variables(self, call: ast.Call) -> None:
+        for variable in self.config.variables.values():
+            if variable.name not in self.given:
+                hint = f" ({variable.use})" if variable.use else ""
+                raise ConfigError(
+                    f"variable {variable.name} is not set; give it on the command line: {variable.name}=VALUE{hint}",
+                    file=self.path,
+                    line=call.lineno,
+                )
+
+    def skip_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        for module in modules:
+            if module.split(".")[0] not in _STDLIB:
+                raise self.refuse(node, f"importing {module}")
+        bound = node.names
+        for alias in bound:
+            self.skipped.add((alias.asname or alias.name).split(".")[0])
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (str, int, float, bool)) or node.value is None:
+                return node.value
+            raise self.refuse(node, f"the constant {node.value!r}")
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id, node)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [self.value(item) for item in node.elts]
+            if len(items) > MAX_ITEMS:
+                raise self.refuse(node, "a list this long")
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise self.refuse(node, "** in a dict")
+            return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values, strict=True) if k is not None}
+        if isinstance(node, ast.BinOp):
+            return self.binop(node.op, self.value(node.left), self.value(node.right), node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = self.value(node.operand)
+            if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+                return -operand if isinstance(node.op, ast.USub) else operand
+            raise self.refuse(node, "a sign on something not a number")
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Attribute):
+            raise self.refuse(node, f"attribute access '{_source(node)}'")
+        raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")
+
+    def lookup(self, name: str, node: ast.AST) -> Any:
+        if name in self.names:
+            return self.names[name]
+        if name in self.skipped:
+            raise self.refuse(node, f"using {name}")
+        raise ConfigError(f"name '{name}' is not defined", file=self.path, line=getattr(node, "lineno", None))
+
+    def call(self, node: ast.Call) -> Any:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("int", "str") and func.id not in self.names:
+            if len(node.args) != 1 or node.keywords:
+                raise self.refuse(node, f"{func.id}() with other than one argument")
+            argument = self.value(node.args[0])
+            if func.id == "str":
+                return _check_length(str(argument), node, self)
+            try:
+                return int(argument)
+            except (TypeError, ValueError):
+                raise ConfigError(f"int({argument!r}) is not a number", file=self.path, line=node.lineno) from None
+        raise self.refuse(node, f"calling '{_source(func)}'")
+
+    def binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST) -> Any:
+        if isinstance(op, ast.Add):
+            if isinstance(left, str) and isinstance(right, str):
+                return _check_length(left + right, node, self)
+            if isinstance(left, list) and isinstance(right, list):
+                if len(left) + len(right) > MAX_ITEMS:
+                    raise self.refuse(node, "a list this long")
+                return left + right
+            if _number(left) and _number(right):
+                return left + right
+        elif isinstance(op, (ast.Sub, ast.Mult)) and _number(left) and _number(right):
+            result = left - right if isinstance(op, ast.Sub) else left * right
+            if isinstance(result, int) and abs(result) > 1 << 64:
+                raise self.refuse(node, "a number this large")
+            return result
+        elif isinstance(op, ast.Mod) and isinstance(left, str):
+            return self.format(left, right, node)
+        raise self.refuse(node, f"'{_operator(op)}' between {_kind(left)} and {_kind(right)}")
+
+    def format(self, template: str, args: Any, node: ast.AST) -> str:
+        """``template % args``, with xm's leniency: ``%d`` takes an integer-like string."""
+        specs = [m for m in _FORMAT_SPEC.finditer(template) if m.group(5) != "%"]
+        for spec in specs:
+            for width in (spec.group(3), spec.group(4)):
+                if width == "*" or (width and int(width) > 1000):
+                    raise self.refuse(node, "a format width this large")
+        if isinstance(args, dict):
+            values: Any = args
+        else:
+            items = list(args) if isinstance(args, tuple) else [args]
+            coerced = []
+            for index, item in enumerate(items):
+                kind = specs[index].group(5) if index < len(specs) else "s"
+                if kind in "diouxX" and isinstance(item, str) and _INTEGER.match(item):
+                    item = int(item)
+                coerced.append(item)
+            values = tuple(coerced)
+        try:
+            return _check_length(template % values, node, self)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"cannot format {template!r}: {exc}", file=self.path, line=getattr(node, "lineno", None)
+            ) from None
+
+
+def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
+    if len(text) > MAX_STRING:
+        raise evaluator.refuse(node, "a string this long")
+    return text
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    return {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        tuple: "a tuple",
+        bool: "a boolean",
+        dict: "a dict",
+    }.get(type(value), "nothing" if value is None else type(value).__name__)
+
+
+def _operator(op: ast.operator) -> str:
+    return {
+        ast.Add: "+",
+        ast.Sub: "-",
+        ast.Mult: "*",
+        ast.Div: "/",
+        ast.Mod: "%",
+        ast.Pow: "**",
+        ast.FloorDiv: "//",
+    }.get(type(op), type(op).__name__)
+
+
+def _construct(node: ast.AST) -> str:
+    names = {
+        ast.If: "if",
+        ast.For: "for",
+        ast.While: "while",
+        ast.With: "with",
+        ast.Try: "try",
+        ast.ClassDef: "class",
+        ast.Delete: "del",
+        ast.Global: "global",
+        ast.Lambda: "lambda",
+        ast.ListComp: "list comprehension",
+        ast.DictComp: "dict comprehension",
+        ast.SetComp: "set comprehension",
+        ast.GeneratorExp: "generator expression",
+        ast.Subscript: "subscript",
+        ast.JoinedStr: "f-string",
+        ast.AsyncFunctionDef: "async def",
+        ast.Return: "return",
+        ast.Raise: "raise",
+        ast.Assert: "assert",
+        ast.Compare: "comparison",
+        ast.BoolOp: "boolean operator",
+        ast.IfExp: "conditional expression",
+        ast.Set: "set",
+        ast.Starred: "starred expression",
+        ast.NamedExpr: "walrus",
+    }
+    return names.get(type(node), type(node).__name__)
+
+
+def _source(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
