@@ -6,7 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xenctl.units import GIB, KIB, MIB, TIB, UnitError, format_duration, format_size, parse_duration, parse_size
+from xenctl.units import (
+    GIB,
+    KIB,
+    MAX_SIZE,
+    MIB,
+    TIB,
+    UnitError,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 # -- sizes ----------------------------------------------------------------------------------------
 
@@ -89,9 +100,21 @@ def test_a_size_is_written_in_its_largest_exact_unit(size: int, text: str) -> No
     assert format_size(size) == text
 
 
-@given(st.integers(min_value=0, max_value=2**63 - 1))
+@given(st.integers(min_value=0, max_value=MAX_SIZE))
 def test_every_size_comes_back_from_its_written_form(size: int) -> None:
     assert parse_size(format_size(size)) == size
+
+
+@pytest.mark.parametrize("text", ["4194305T", "99999999999999999999999T", str(2**62 + 1)])
+def test_a_size_beyond_4_exbibytes_is_refused_as_too_large(text: str) -> None:
+    with pytest.raises(UnitError, match="too large"):
+        parse_size(text)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e12, "200000000s"])
+def test_a_duration_that_is_not_finite_or_too_long_is_refused(value: object) -> None:
+    with pytest.raises(UnitError):
+        parse_duration(value)
 
 
 # -- durations ------------------------------------------------------------------------------------

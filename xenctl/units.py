@@ -18,6 +18,8 @@ _SIZE_UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB, "T": TIB}
 # A number and one unit letter, nothing between: "512M", "4G", "2048k". "512 MB" and "1GiB" are
 # refused rather than guessed at (MB may mean 10^6 bytes to one reader and 2^20 to another).
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$", re.IGNORECASE)
+MAX_SIZE = 1 << 62  # 4 EiB: more than any disk, and well inside SQLite's integers
+MAX_DURATION = 10_000_000.0  # seconds (about 115 days)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|)$", re.IGNORECASE)
 
@@ -36,7 +38,7 @@ def parse_size(value: object, *, default_unit: str = "B") -> int:
     if isinstance(value, int):
         if value < 0:
             raise UnitError(f"{value!r} is not a size; a size cannot be negative")
-        return value * _SIZE_UNITS[default_unit.upper().rstrip("B") or "B"]
+        return _bounded(value * _SIZE_UNITS[default_unit.upper().rstrip("B") or "B"], value)
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a size; write 512M or 1G")
     match = _SIZE_RE.match(value.strip())
@@ -47,7 +49,13 @@ def parse_size(value: object, *, default_unit: str = "B") -> int:
     size = Fraction(number) * _SIZE_UNITS[unit]  # exact: no float rounding of large sizes
     if size.denominator != 1:
         raise UnitError(f"{value!r} is not a whole number of bytes")
-    return int(size)
+    return _bounded(int(size), value)
+
+
+def _bounded(size: int, value: object) -> int:
+    if size > MAX_SIZE:
+        raise UnitError(f"{value!r} is too large (at most {format_size(MAX_SIZE)})")
+    return size
 
 
 def parse_duration(value: object) -> float:
@@ -55,8 +63,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise UnitError(f"{value!r} is not a duration; a duration cannot be negative")
+        if not 0 <= value <= MAX_DURATION:  # also refuses nan
+            raise UnitError(f"{value!r} is not a duration from 0 to {MAX_DURATION:g} seconds")
         return float(value)
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
@@ -64,7 +72,10 @@ def parse_duration(value: object) -> float:
     if not match:
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
     number, unit = match.groups()
-    return float(number) * _DURATION_UNITS[unit.lower()]
+    seconds = float(number) * _DURATION_UNITS[unit.lower()]
+    if seconds > MAX_DURATION:
+        raise UnitError(f"{value!r} is too long (at most {MAX_DURATION:g} seconds)")
+    return seconds
 
 
 def format_size(size: int) -> str:
@@ -85,8 +96,3 @@ def format_duration(seconds: float) -> str:
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
-
-
-def mib(size: int) -> int:
-    """Whole MiB in a size in bytes, rounded down."""
-    return size // MIB

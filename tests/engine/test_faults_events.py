@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import domain
 from xenctl.engine.api import DOMAIN0, Fault, OnEvent
 from xenctl.engine.sim import SimHost, VirtualClock
-from xenctl.errors import EngineError, InjectedFault, NotFoundError, XenError
+from xenctl.errors import EngineError, InjectedFault, NotFoundError, UsageError, XenError
 
 BOOT = 8.0
 
@@ -110,9 +110,25 @@ def test_clearing_one_fault_by_id_leaves_the_others(host: SimHost) -> None:
 
 
 def test_an_unknown_fault_kind_is_refused(host: SimHost) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="unknown fault kind 'explode'"):
         host.add_fault(Fault(op="create", kind="explode"))
     assert host.faults() == ()
+
+
+def test_a_fault_that_could_never_fire_is_refused(host: SimHost) -> None:
+    with pytest.raises(UsageError, match="unknown operation 'bogus-op'"):
+        host.add_fault(Fault(op="bogus-op", obj="web1"))
+    with pytest.raises(UsageError, match="a crash-at-boot fault acts on create, not destroy"):
+        host.add_fault(Fault(op="destroy", obj="web1", kind="crash-at-boot"))
+    assert host.faults() == ()
+
+
+def test_adding_and_clearing_faults_is_in_the_event_log(host: SimHost) -> None:
+    fault_id = host.add_fault(Fault(op="create", obj="web*", message="disk on fire", times=2))
+    host.clear_faults(fault_id)
+    logged = [(e.op, e.obj) for e in host.events()]
+    assert logged == [("fault-add", "web*"), ("fault-clear", str(fault_id))]
+    assert "disk on fire" in host.events()[0].message
 
 
 # -- the event log ------------------------------------------------------------------------------
@@ -152,6 +168,7 @@ def test_failed_mutations_are_logged_as_errors_with_their_message(host: SimHost)
         ("create", "web1", "error", "VM name 'web1' already exists as domain 1"),
         ("pause", "nope", "error", "Domain 'nope' does not exist."),
         ("destroy", DOMAIN0, "error", "Cannot destroy privileged domain"),
+        ("fault-add", "web*", "ok", "fail on create, 1 time(s): disk on fire"),
         ("create", "web2", "error", "disk on fire"),
     ]
 

@@ -12,6 +12,16 @@ if TYPE_CHECKING:
 
 HOME_ENV = "XENCTL_HOME"
 TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
+XEN_ROOT_ENV = "XENCTL_XEN_ROOT"
+DEFAULT_XEN_ROOT = "/etc/xen"
+
+
+def xen_root(given: str | None) -> str:
+    """Where xm config files and the auto directory live: ``--xen-root``, ``$XENCTL_XEN_ROOT``, /etc/xen."""
+    root = given if given is not None else os.environ.get(XEN_ROOT_ENV) or DEFAULT_XEN_ROOT
+    if not root:
+        raise UsageError("--xen-root cannot be empty")
+    return root
 
 
 def default_home() -> str:
@@ -29,13 +39,15 @@ def time_scale() -> float:
     try:
         scale = float(raw)
     except ValueError:
-        raise UsageError(f"{TIME_SCALE_ENV}={raw!r} is not a number; 0 makes simulated time instant") from None
-    if scale < 0 or scale != scale:
-        raise UsageError(f"{TIME_SCALE_ENV}={raw!r} cannot be negative")
+        scale = -1.0
+    if not 0 <= scale <= 1_000_000:  # refuses nan and inf too
+        raise UsageError(f"{TIME_SCALE_ENV}={raw!r} is not a scale; write a number from 0 (instant) up, such as 1")
     return scale
 
 
 def open_sim(home: str | None) -> SimHost:
     from xenctl.engine.sim import SystemClock, open_host
 
+    if home is not None and not home:
+        raise UsageError("--home cannot be empty")
     return open_host(home or default_home(), clock=SystemClock(time_scale()), actor=f"xenctl pid {os.getpid()}")

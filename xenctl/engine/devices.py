@@ -39,10 +39,6 @@ def vdev_number(vdev: str) -> int | None:
     return 202 * 256 + index * 16 + partition if index < 16 else None
 
 
-def is_vdev(vdev: str) -> bool:
-    return vdev_number(vdev) is not None
-
-
 def device_path(target: str) -> str:
     """A ``phy:`` target as a path: a relative name gets ``/dev/`` (``hda3`` is ``/dev/hda3``)."""
     path = target if target.startswith("/") else f"/dev/{target}"

@@ -71,11 +71,14 @@ def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Ta
     if vdev_number(disk.vdev) is None:
         raise XenError(f"Unable to find number for device ({disk.vdev})", op="attach", obj=disk.vdev)
     if domid is not None:
-        clash = ctx.db.execute("SELECT 1 FROM disks WHERE domid = ? AND vdev = ?", (domid, disk.vdev)).fetchone()
-        if clash:
-            raise _vbd_error(disk.vdev, f"A device is already connected as {disk.vdev}.")
+        number = vdev_number(disk.vdev)
+        for (vdev,) in ctx.db.execute("SELECT vdev FROM disks WHERE domid = ?", (domid,)).fetchall():
+            if vdev_number(vdev) == number:
+                raise _vbd_error(disk.vdev, f"A device is already connected as {vdev}.")
     path = disk_path(disk)
     target = find_target(ctx, path)
+    if target is not None and target.kind == "lv":
+        target = _with_writes_counted(ctx, target)
     if disk.backend == "phy":
         if target is None:
             raise _vbd_error(disk.vdev, f"{path} does not exist.")
@@ -93,6 +96,18 @@ def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Ta
     if conflict:
         raise _vbd_error(disk.vdev, conflict)
     return target
+
+
+def _with_writes_counted(ctx: Ctx, target: Target) -> Target:
+    """An LV's row once what its writers (and its origin's) wrote so far is counted: a snapshot
+    whose COW space has filled is invalid now, not at its writer's next detach."""
+    vg = target.key[0]
+    fold_target(ctx, target.path)
+    origin = target.row["origin"]
+    if origin:
+        fold_target(ctx, f"/dev/{vg}/{origin}")
+    refreshed = find_target(ctx, target.path)
+    return refreshed if refreshed is not None else target
 
 
 def sharing_conflict(ctx: Ctx, path: str, disk: DomainDisk, uuid: str) -> str | None:

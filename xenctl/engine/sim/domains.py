@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import cast
 
 from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, Phase
+from xenctl.engine.devices import vdev_number
 from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, savefile, timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import config_from_dict, config_to_dict
@@ -45,7 +46,7 @@ def is_domain0(ref: str) -> bool:
 def lookup(ctx: Ctx, ref: str) -> sqlite3.Row:
     """A domain by name or domid, or xm's "Domain 'x' does not exist."."""
     row = None
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit() and int(ref) < lifecycle.DOMID_FIRST_RESERVED:
         row = ctx.db.execute("SELECT * FROM domains WHERE domid = ?", (int(ref),)).fetchone()
     if row is None:
         row = ctx.db.execute("SELECT * FROM domains WHERE name = ?", (ref,)).fetchone()
@@ -58,9 +59,24 @@ def create(ctx: Ctx, config: DomainConfig, *, owner: tuple[str | None, str | Non
     check_name(config.name)
     _check_config(ctx, config)
     lifecycle.check_name_free(ctx, config.name)
+    _check_uuid_free(ctx, config)
     vifs = tuple(v if v.mac else replace(v, mac=_random_mac()) for v in config.vifs)
     config = replace(config, vifs=vifs)
     return lifecycle.start_instance(ctx, config, start=ctx.now, boot=ctx.duration("boot"), paused=paused, owner=owner)
+
+
+DOMAIN0_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _check_uuid_free(ctx: Ctx, config: DomainConfig) -> None:
+    """Two domains never share a UUID: xend's sharing check tells VMs apart by it."""
+    if config.uuid is None:
+        return
+    if config.uuid == DOMAIN0_UUID:
+        raise XenError(f"Domain '{DOMAIN0}' already exists with ID '0'", op="create", obj=config.name)
+    row = ctx.db.execute("SELECT domid, name FROM domains WHERE uuid = ?", (config.uuid,)).fetchone()
+    if row is not None:
+        raise XenError(f"Domain '{row['name']}' already exists with ID '{row['domid']}'", op="create", obj=config.name)
 
 
 def _check_config(ctx: Ctx, config: DomainConfig) -> None:
@@ -80,6 +96,12 @@ def _check_config(ctx: Ctx, config: DomainConfig) -> None:
             op="create",
             obj=config.name,
         )
+    if not 0 <= config.shadow_memory <= config.memory:
+        raise XenError(
+            f"Invalid Configuration: shadow_memory must be from 0 to the domain's memory ({config.memory})",
+            op="create",
+            obj=config.name,
+        )
     if bool(config.nfs_server) != bool(config.nfs_root):
         raise XenError("Must set nfs root and nfs server", op="create", obj=config.name)
     for index, vif in enumerate(config.vifs):
@@ -89,11 +111,17 @@ def _check_config(ctx: Ctx, config: DomainConfig) -> None:
                 op="create",
                 obj=config.name,
             )
-    seen: set[str] = set()
+    seen: dict[int, str] = {}
     for disk in config.disks:
-        if disk.vdev in seen:
-            raise XenError(f"Device {disk.vdev} is given twice in the configuration", op="create", obj=config.name)
-        seen.add(disk.vdev)
+        number = vdev_number(disk.vdev)
+        if number is not None and number in seen:
+            raise XenError(
+                f"Device {disk.vdev} is given twice in the configuration (as {seen[number]} too)",
+                op="create",
+                obj=config.name,
+            )
+        if number is not None:
+            seen[number] = disk.vdev
 
 
 def _random_mac() -> str:
@@ -216,12 +244,16 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
         "memory_now": row["memory"],
         "target": row["target"],
     }
-    savefile.write(path, record)
+    migrating = f"migrating-{row['name']}"
+    clash = ctx.db.execute("SELECT domid FROM domains WHERE name = ?", (migrating,)).fetchone()
+    if clash is not None:
+        raise XenError(f"VM name '{migrating}' already exists as domain {clash[0]}", op="save", obj=row["name"])
     done = ctx.now + ctx.duration("save")
     ctx.db.execute(
         "UPDATE domains SET name = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL WHERE domid = ?",
-        (f"migrating-{row['name']}", done, row["domid"]),
+        (migrating, done, row["domid"]),
     )
+    savefile.write(path, record)  # last: if it cannot be written, the transaction rolls back whole
     return str(row["name"]), done
 
 
@@ -235,15 +267,25 @@ def restore(ctx: Ctx, path: str, *, paused: bool) -> tuple[str, int, float]:
     extra = record.pop("xenctl", {}) or {}
     try:
         config = config_from_dict(record)
+        memory_now = int(extra.get("memory_now") or config.memory)
+        target = int(extra.get("target") or memory_now)
+        online = int(extra.get("online_vcpus") or config.vcpus)
+        ran = float(extra.get("run_time") or 0.0)
+        cpu = float(extra.get("cpu_time") or 0.0)
     except (KeyError, TypeError, ValueError):
         raise XenError(f"Restore failed: {path} is not a valid guest state file", op="restore", obj=path) from None
+    # The file is trusted no more than a config: the same checks as create, and its numbers in range.
     check_name(config.name)
+    _check_config(ctx, config)
+    if config.uuid is None or not 0 < memory_now <= config.memory_ceiling or not 0 < online <= config.vcpu_ceiling:
+        raise XenError(f"Restore failed: {path} is not a valid guest state file", op="restore", obj=path)
     row = ctx.db.execute(
         "SELECT domid, name FROM domains WHERE name = ? OR uuid = ?", (config.name, config.uuid)
     ).fetchone()
     if row is not None:
         raise XenError(f"Domain '{row['name']}' already exists with ID '{row['domid']}'", op="restore", obj=config.name)
-    memory_now = int(extra.get("memory_now") or config.memory)
+    lifecycle.check_name_free(ctx, config.name)  # Domain-0 too
+    _check_uuid_free(ctx, config)
     domid = lifecycle.start_instance(
         ctx,
         config,
@@ -251,10 +293,11 @@ def restore(ctx: Ctx, path: str, *, paused: bool) -> tuple[str, int, float]:
         boot=ctx.duration("restore"),
         paused=paused,
         owner=(extra.get("managed_by"), extra.get("source")),
-        run_accum=float(extra.get("run_time") or 0.0),
-        vcpus=int(extra.get("online_vcpus") or config.vcpus),
+        run_accum=max(ran, 0.0),
+        cpu_base=max(cpu, 0.0),
+        vcpus=online,
         memory_now=memory_now,
-        target=int(extra.get("target") or memory_now),
+        target=min(max(target, 1), config.memory_ceiling),
         restored=True,
     )
     return config.name, domid, ctx.now + ctx.duration("restore")

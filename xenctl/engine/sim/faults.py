@@ -8,13 +8,15 @@ A fault is stored in the host file, so it reaches every process working on the h
     ``unpause``, ``save``, ``restore``, ``mem-set``, ``vcpu-set``, ``attach``, ``detach``,
     ``vg-create``, ``vg-remove``, ``lv-create``, ``lv-grow``, ``lv-remove``, ``snapshot-create``,
     ``image-create``, ``image-grow``, ``image-remove``, ``format``, ``populate``,
-    ``export-create``, ``export-remove``, or ``*`` for any.
+    ``export-create``, ``export-remove``, ``set-owner``, ``chmod``, or ``*`` for any.
 ``ignore-shutdown``
     The guest ignores shutdown requests: it keeps running until destroyed.
 ``crash-at-boot``
     The guest crashes at the end of its boot; ``on_crash`` decides what happens then.
 
-The object is a domain name, a volume's path or a VG name; shell wildcards match (``web*``, ``*``).
+The object is what the event log names: a domain's name, a volume's full path (an image's path
+under the storage root), a VG's name or an export's ``server:/path``; shell wildcards match
+(``web*``, ``/var/lib/xen/images/*``, ``*``).
 ``times`` limits how often the fault fires; without it, it fires every time until cleared.
 """
 
@@ -24,13 +26,52 @@ import fnmatch
 
 from xenctl.engine.api import Fault
 from xenctl.engine.sim.context import Ctx
+from xenctl.errors import UsageError
 
 KINDS = ("fail", "ignore-shutdown", "crash-at-boot")
+OPERATIONS = (
+    "create",
+    "shutdown",
+    "reboot",
+    "destroy",
+    "pause",
+    "unpause",
+    "save",
+    "restore",
+    "mem-set",
+    "vcpu-set",
+    "attach",
+    "detach",
+    "set-owner",
+    "vg-create",
+    "vg-remove",
+    "lv-create",
+    "lv-grow",
+    "lv-remove",
+    "snapshot-create",
+    "image-create",
+    "image-grow",
+    "image-remove",
+    "format",
+    "populate",
+    "export-create",
+    "export-remove",
+    "chmod",
+)
+_KIND_OPERATION = {"ignore-shutdown": "shutdown", "crash-at-boot": "create"}
 
 
 def add(ctx: Ctx, fault: Fault) -> int:
+    """Store a fault; refuses an unknown kind or operation (a fault that could never fire)."""
     if fault.kind not in KINDS:
-        raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {', '.join(KINDS)}")
+        raise UsageError(f"unknown fault kind {fault.kind!r}; expected one of {', '.join(KINDS)}")
+    if fault.op != "*" and fault.op not in OPERATIONS:
+        raise UsageError(f"unknown operation {fault.op!r}; expected one of {', '.join(OPERATIONS)} or *")
+    needed = _KIND_OPERATION.get(fault.kind)
+    if needed and fault.op not in ("*", needed):
+        raise UsageError(f"a {fault.kind} fault acts on {needed}, not {fault.op}")
+    if fault.times is not None and not 1 <= fault.times <= 1_000_000:
+        raise UsageError("a fault fires from 1 to 1,000,000 times, or every time")
     cur = ctx.db.execute(
         "INSERT INTO faults(op, obj, kind, message, times) VALUES (?, ?, ?, ?, ?)",
         (fault.op, fault.obj, fault.kind, fault.message, fault.times),

@@ -69,11 +69,12 @@ class SimHost:
 
     def _mutate(self, op: str, obj: str | Callable[[Ctx], str], work: Callable[[Ctx], T]) -> T:
         """Run one operation as one transaction, logged in the event log whatever its outcome."""
-        now = self.clock.now()
         name = obj if isinstance(obj, str) else ""
-        self._settle(now)  # what already happened stands, whatever becomes of this operation
+        self._settle(self.clock.now())  # what already happened stands, whatever becomes of this operation
+        now = self.clock.now()
         try:
             with store.write_txn(self.db):
+                now = self.clock.now()  # read under the write lock: events and domids keep one order
                 ctx = self._ctx(now)
                 lifecycle.settle(ctx)  # anything another process let fall due since
                 if not isinstance(obj, str):
@@ -94,6 +95,12 @@ class SimHost:
             with store.write_txn(self.db):
                 self._ctx(now).event(op, name or exc.obj, "error", exc.message)
             raise
+        except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError) as exc:
+            # A value the engine's checks let through but the store cannot hold: still one clear error.
+            message = f"{op} {name}: the host cannot hold this ({exc})".replace("  ", " ")
+            with store.write_txn(self.db):
+                self._ctx(now).event(op, name, "error", message)
+            raise EngineError(message, op=op, obj=name) from None
 
     def _read(self, work: Callable[[Ctx], T]) -> T:
         """A consistent read at one moment, settling first only when something is due."""
@@ -150,10 +157,13 @@ class SimHost:
     # -- domains --------------------------------------------------------------------------
 
     def create_domain(self, config: DomainConfig, *, owner: Owner | None = None, paused: bool = False) -> Domain:
-        domid = self._mutate(
-            "create", config.name, lambda ctx: domains.create(ctx, config, owner=_owner(owner), paused=paused)
-        )
-        return self.domain(str(domid))
+        """``xm create``: the domain as it was made (it may crash and restart at once after)."""
+
+        def work(ctx: Ctx) -> Domain:
+            domid = domains.create(ctx, config, owner=_owner(owner), paused=paused)
+            return snapshot.read_domain(ctx, domid)
+
+        return self._mutate("create", config.name, work)
 
     def shutdown_domain(self, ref: str, *, reboot: bool = False) -> None:
         self._mutate(
@@ -181,11 +191,17 @@ class SimHost:
 
     def restore_domain(self, path: str, *, paused: bool = False) -> Domain:
         """``xm restore``: returns once the domain runs again, under a new domid."""
-        _name, domid, done = self._mutate(
-            "restore", lambda ctx: domains.saved_name(path), lambda ctx: domains.restore(ctx, path, paused=paused)
-        )
+
+        def work(ctx: Ctx) -> tuple[Domain, float]:
+            _name, domid, done = domains.restore(ctx, path, paused=paused)
+            return snapshot.read_domain(ctx, domid), done
+
+        restored, done = self._mutate("restore", lambda ctx: domains.saved_name(path), work)
         self._wait_until(done)
-        return self.domain(str(domid))
+        try:
+            return self.domain(str(restored.domid))  # as it is now, restored and running
+        except EngineError:
+            return restored  # gone already (destroyed by another process): as it was made
 
     def set_memory(self, ref: str, mib: int) -> None:
         self._mutate("mem-set", self._domain_name(ref), lambda ctx: domains.set_memory(ctx, ref, mib))
@@ -211,6 +227,8 @@ class SimHost:
         """
         if until not in ("up", "gone"):
             raise UsageError(f"cannot wait until {until!r}; expected 'up' or 'gone'")
+        if domains.is_domain0(ref):
+            return WaitResult(until == "up", Phase.RUNNING, 0.0)  # Domain-0 is always up, never gone
         start = self.clock.now()
         try:
             first = self.domain(ref)
@@ -287,10 +305,19 @@ class SimHost:
         return full
 
     def grow_image(self, path: str, size: int) -> None:
-        self._timed("image-grow", path, lambda ctx: storage.grow_image(ctx, path, size))
+        took = self._mutate(
+            "image-grow",
+            lambda ctx: storage.image_path(ctx, path, "image-grow"),
+            lambda ctx: storage.grow_image(ctx, path, size),
+        )
+        self.clock.sleep(took)
 
     def remove_image(self, path: str) -> None:
-        self._timed("image-remove", path, lambda ctx: storage.remove_image(ctx, path))
+        self._mutate(
+            "image-remove",
+            lambda ctx: storage.image_path(ctx, path, "image-remove"),
+            lambda ctx: storage.remove_image(ctx, path),
+        )
 
     def format_volume(self, path: str, filesystem: str) -> None:
         self._timed("format", path, lambda ctx: storage.format_volume(ctx, path, filesystem))
@@ -317,14 +344,22 @@ class SimHost:
 
     def add_fault(self, fault: Fault) -> int:
         with store.write_txn(self.db):
-            return faults.add(self._ctx(self.clock.now()), fault)
+            ctx = self._ctx(self.clock.now())
+            fault_id = faults.add(ctx, fault)
+            times = "every time" if fault.times is None else f"{fault.times} time(s)"
+            ctx.event("fault-add", fault.obj, message=f"{fault.kind} on {fault.op}, {times}: {fault.message}")
+            return fault_id
 
     def faults(self) -> tuple[Fault, ...]:
         return self._read(faults.all_faults)
 
     def clear_faults(self, fault_id: int | None = None) -> int:
         with store.write_txn(self.db):
-            return faults.clear(self._ctx(self.clock.now()), fault_id)
+            ctx = self._ctx(self.clock.now())
+            removed = faults.clear(ctx, fault_id)
+            if removed:
+                ctx.event("fault-clear", "*" if fault_id is None else str(fault_id), message=f"{removed} removed")
+            return removed
 
     def set_image_read_only(self, path: str, read_only: bool = True) -> None:
         """Simulate ``chmod a-w`` on an image file (xend refuses to give it read-write)."""
@@ -340,29 +375,42 @@ class SimHost:
 
 
 def _resolve_profile(profile: HostProfile, home: str) -> HostProfile:
+    """The profile with its save directory made absolute (under ``home`` when relative), and made."""
     save_dir = profile.save_dir if os.path.isabs(profile.save_dir) else os.path.join(home, profile.save_dir)
+    try:
+        os.makedirs(save_dir, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{save_dir}: cannot make the save directory: {exc.strerror}") from None
     return replace(profile, save_dir=save_dir)
 
 
 def host_exists(home: str) -> bool:
-    return os.path.exists(store.host_file(home))
+    """Whether ``home`` holds a host (a file that is there but empty or half-made does not count)."""
+    path = store.host_file(home)
+    if not os.path.isfile(path):
+        return os.path.exists(path)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=store.BUSY_TIMEOUT_S)
+        try:
+            return store.schema_version(db) > 0
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return True  # something else is there: not ours to overwrite without --force
 
 
 def open_host(home: str, *, clock: Clock | None = None, profile: HostProfile | None = None, actor: str = "") -> SimHost:
     """Open the host in ``home``, making it from ``profile`` (default: built-in) if there is none."""
     clock = clock or SystemClock()
-    try:
-        os.makedirs(home, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"{home}: cannot make the xenctl home directory: {exc.strerror}") from None
-    db = store.connect(store.host_file(home))
-    db.row_factory = sqlite3.Row
+    db = _connect(home)
     try:
         version = store.schema_version(db)
         if version == 0:
             with store.write_txn(db):
                 if store.schema_version(db) == 0:  # another process may have just made it
-                    _initialise(db, profile or default_profile(), clock.now())
+                    fresh = profile or default_profile()
+                    _resolve_profile(fresh, home)  # its save directory must be possible
+                    _initialise(db, fresh, clock.now())
         elif version > store.SCHEMA_VERSION:
             raise StoreError(f"{store.host_file(home)} was made by a newer xenctl (schema {version})")
         row = db.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
@@ -373,27 +421,61 @@ def open_host(home: str, *, clock: Clock | None = None, profile: HostProfile | N
     except BaseException:
         db.close()
         raise
-    resolved = _resolve_profile(stored, home)
+    return SimHost(home, db, _resolve_profile(stored, home), clock, actor)
+
+
+def _connect(home: str) -> sqlite3.Connection:
     try:
-        os.makedirs(resolved.save_dir, exist_ok=True)
+        os.makedirs(home, mode=0o700, exist_ok=True)
     except OSError as exc:
-        db.close()
-        raise StoreError(f"{resolved.save_dir}: cannot make the save directory: {exc.strerror}") from None
-    return SimHost(home, db, resolved, clock, actor)
+        raise StoreError(f"{home}: cannot make the xenctl home directory: {exc.strerror}") from None
+    path = store.host_file(home)
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"{path}: no permission to read and write the host's state file")
+    db = store.connect(path)
+    db.row_factory = sqlite3.Row
+    return db
 
 
 def init_host(home: str, profile: HostProfile, *, clock: Clock | None = None, force: bool = False) -> SimHost:
-    """Make a new host in ``home``; an existing one is replaced only with ``force``."""
-    if host_exists(home):
-        if not force:
-            raise UsageError(
-                f"a host already exists in {home}; --force replaces it, and its domains and volumes are lost"
-            )
-        for suffix in ("", "-wal", "-shm"):
-            path = store.host_file(home) + suffix
-            if os.path.exists(path):
-                os.unlink(path)
-    return open_host(home, clock=clock, profile=profile)
+    """Make a new host in ``home``; an existing one is replaced only with ``force``.
+
+    The replacement is one transaction: processes that have the host open see the old host or
+    the new one, and a failure leaves the old host as it was.
+    """
+    clock = clock or SystemClock()
+    path = store.host_file(home)
+    if host_exists(home) and not force:
+        raise UsageError(f"a host already exists in {home}; --force replaces it, and its domains and volumes are lost")
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not a host's state file")
+    try:
+        db = _connect(home)
+    except StoreError:
+        if not force or not os.path.isfile(path):
+            raise
+        os.unlink(path)  # not a host file at all, and --force: nothing of ours is lost
+        db = _connect(home)
+    try:
+        with store.write_txn(db):
+            _resolve_profile(profile, home)
+            _drop_everything(db)
+            _initialise(db, profile, clock.now())
+            Ctx(db, clock.now(), profile, clock.scale, "xenctl").event("host-init", profile.name)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StoreError(f"{path}: cannot make the host: {exc}") from None
+    db.close()
+    return open_host(home, clock=clock)
+
+
+def _drop_everything(db: sqlite3.Connection) -> None:
+    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
+    for (name,) in tables:
+        db.execute(f'DROP TABLE "{name}"')
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+        db.execute("DELETE FROM sqlite_sequence")
+    db.execute("PRAGMA user_version=0")
 
 
 def _initialise(db: sqlite3.Connection, profile: HostProfile, now: float) -> None:

@@ -56,6 +56,7 @@ def start_instance(
     paused: bool = False,
     owner: tuple[str | None, str | None] = (None, None),
     run_accum: float = 0.0,
+    cpu_base: float = 0.0,
     vcpus: int | None = None,
     memory_now: int | None = None,
     target: int | None = None,
@@ -71,13 +72,13 @@ def start_instance(
     domid = allocate_domid(ctx)
     uid = config.uuid or str(uuidlib.uuid4())
     up_at = start + boot
-    crash = _boot_crash(ctx, config, up_at)
+    crash = None if restored else _boot_crash(ctx, config, up_at)  # a restored guest does not boot
     row_config = config_to_dict(config, with_disks=False)
     row_config["uuid"] = uid
     ctx.db.execute(
         "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
-        "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at, "
+        "shadow, run_base, cpu_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             domid,
             config.name,
@@ -97,6 +98,9 @@ def start_instance(
             owner[0],
             owner[1],
             start if restarted else None,
+            config.shadow_memory,
+            run_accum,
+            cpu_base,
         ),
     )
     for disk in config.disks:

@@ -11,7 +11,7 @@ The fields, with xend's and Linux's names where they have one::
     xen_reserved: 64M             # held by the hypervisor itself
     cpus: 8                       # physical CPUs
     dom0:
-      memory: 1G                  # dom0_mem= on Xen's command line; absent: all that is left
+      memory: 1G                  # dom0_mem= on Xen's command line; null: all that Xen leaves
       min_mem: 196M               # (dom0-min-mem 196) in xend-config.sxp; 0 turns ballooning off
       ballooning: true            # (enable-dom0-ballooning yes)
       vcpus: 8                    # default: every physical CPU
@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xenctl.errors import ProfileError
-from xenctl.units import MIB, UnitError, format_duration, format_size, parse_duration, parse_size
+from xenctl.units import MIB, UnitError, format_size, parse_duration, parse_size
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
@@ -142,7 +142,7 @@ class HostProfile:
             "save_dir": self.save_dir,
             "runlevel": self.runlevel,
             "guest_write_rate": format_size(self.guest_write_rate),
-            "durations": {k: format_duration(v) for k, v in asdict(self.durations).items()},
+            "durations": asdict(self.durations),  # seconds, exactly
         }
 
 
@@ -398,9 +398,16 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         storage_root=storage_root.rstrip("/") or "/",
         save_dir=save_dir,
         runlevel=top.integer("runlevel", base.runlevel, 0, 6),
-        guest_write_rate=top.size("guest_write_rate", base.guest_write_rate),
+        guest_write_rate=_write_rate(top, base.guest_write_rate),
         durations=durations,
     )
+
+
+def _write_rate(top: _Reader, default: int) -> int:
+    rate = top.size("guest_write_rate", default)
+    if rate > 1 << 30:
+        raise top.fail("guest_write_rate", "is more than a guest of this era could write (at most 1G a second)")
+    return rate
 
 
 def _read_disks(data: object, file: str) -> list[DiskProfile]:
@@ -444,5 +451,7 @@ def _read_nfs(data: object, file: str) -> tuple[tuple[str, tuple[str, ...]], ...
     for server, paths in reader.data.items():
         if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
             raise reader.fail(str(server), "must be a list of exported absolute paths")
+        if len(set(paths)) != len(paths):
+            raise reader.fail(str(server), "names an export twice")
         servers.append((str(server), tuple(paths)))
     return tuple(servers)

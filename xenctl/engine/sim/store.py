@@ -30,6 +30,7 @@ CREATE TABLE domains (
     uuid       TEXT NOT NULL,
     config     TEXT NOT NULL,            -- the DomainConfig as JSON, disks apart
     memory     INTEGER NOT NULL,         -- MiB held now
+    shadow     INTEGER NOT NULL DEFAULT 0,  -- MiB of shadow memory held beside it
     target     INTEGER NOT NULL,         -- balloon target, MiB
     vcpus      INTEGER NOT NULL,         -- online
     created_at REAL NOT NULL,
@@ -37,6 +38,8 @@ CREATE TABLE domains (
     paused     INTEGER NOT NULL DEFAULT 0,
     paused_at  REAL,                     -- since when (boot and exit wait while paused)
     run_accum  REAL NOT NULL DEFAULT 0,  -- seconds run before run_since
+    run_base   REAL NOT NULL DEFAULT 0,  -- of which, run by earlier instances (before a save)
+    cpu_base   REAL NOT NULL DEFAULT 0,  -- CPU seconds used by earlier instances
     run_since  REAL,                     -- NULL while not running
     stopping   TEXT,                     -- 'poweroff' or 'reboot' once shutdown was asked
     exit_kind  TEXT,                     -- 'poweroff', 'reboot', 'crash' or 'saved'
@@ -135,10 +138,10 @@ CREATE TABLE totals (
 );
 INSERT INTO totals(key, value) VALUES ('guest_memory', 0);
 CREATE TRIGGER guest_memory_insert AFTER INSERT ON domains BEGIN
-    UPDATE totals SET value = value + NEW.memory WHERE key = 'guest_memory';
+    UPDATE totals SET value = value + NEW.memory + NEW.shadow WHERE key = 'guest_memory';
 END;
 CREATE TRIGGER guest_memory_delete AFTER DELETE ON domains BEGIN
-    UPDATE totals SET value = value - OLD.memory WHERE key = 'guest_memory';
+    UPDATE totals SET value = value - OLD.memory - OLD.shadow WHERE key = 'guest_memory';
 END;
 CREATE TRIGGER guest_memory_update AFTER UPDATE OF memory ON domains BEGIN
     UPDATE totals SET value = value - OLD.memory + NEW.memory WHERE key = 'guest_memory';

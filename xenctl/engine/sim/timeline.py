@@ -40,6 +40,7 @@ def run_time(row: sqlite3.Row, now: float) -> float:
 
 
 def cpu_time(row: sqlite3.Row, now: float) -> float:
-    ran = run_time(row, now)
+    """CPU seconds: earlier instances' (before a save), then a busy boot and an idle guest."""
+    ran = run_time(row, now) - float(row["run_base"])
     booting = min(ran, max(0.0, float(row["up_at"]) - float(row["created_at"])))
-    return float(booting + (ran - booting) * IDLE_CPU_SHARE)
+    return float(row["cpu_base"]) + booting + (ran - booting) * IDLE_CPU_SHARE
