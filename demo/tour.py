@@ -138,7 +138,7 @@ def tour(host: SimHost) -> None:
     driver("mem-set gtes11vm 2048 (above maxmem)", lambda: host.set_memory("gtes11vm", 2048))
     driver("vcpu-set gtes11vm 4 (above its boot vcpus)", lambda: host.set_vcpus("gtes11vm", 4))
 
-    heading("7. Memory: Domain-0 balloons down to dom0-min-mem (196M), and not one MiB further")
+    heading("7. Memory: Domain-0 balloons down to make room, never below dom0-min-mem (196M)")
     big = DomainConfig(name="bigdb", memory=14000, kernel=KERNEL)
     driver("create bigdb with 14000 MiB", lambda: host.create_domain(big))
     xenctl("list")

@@ -37,8 +37,6 @@ class XenctlError(Exception):
 class UsageError(XenctlError):
     """A command line that names something impossible or malformed."""
 
-    exit_code = 2
-
 
 class ProfileError(XenctlError):
     """A host profile that cannot be used; names the file and the field."""

@@ -45,10 +45,10 @@ def format_time(at: float) -> str:
 
 
 def format_event(event: Event) -> str:
-    line = f"{event.seq:>6}  {format_time(event.at)}  {event.op:<14} {event.obj:<24} {event.outcome}"
+    line = f"{event.seq:>6}  {format_time(event.at)}  {event.op:<14} {event.obj:<24} {event.outcome:<5}"
     if event.message:
         line += "  " + event.message.replace("\n", " ")
-    return line
+    return f"{line}  [{event.actor}]" if event.actor else line
 
 
 def run_events(args: argparse.Namespace) -> int:

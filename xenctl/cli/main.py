@@ -3,8 +3,9 @@
 Command modules are imported only when their command runs, so ``xenctl --help`` and
 ``xenctl list`` do not pay for YAML, JSON Schema or networkx.
 
-Exit codes: 0 success, 1 an error the command reports (``Error: ...`` on stderr, as xm prints),
-2 a command line that cannot be carried out, 130 interrupted.
+Exit codes: 0 success; 1 an error, of the command line or of the command (one ``Error: ...`` line
+on stderr, as xm prints; spec problems as ``file:line:column: ...`` lines); 2 only where a command
+says so (``plan --detailed-exitcode``: changes present); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from xenctl import __version__
 
@@ -24,6 +26,88 @@ The host lives in XENCTL_HOME (default ~/.local/share/xenctl); XENCTL_TIME_SCALE
 its simulated durations (0 makes them instant)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one ``Error:`` line and exit code 1, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"Error: {message} (see {self.prog} --help)\n")
+
+
+def count(text: str) -> int:
+    """A whole number from 0 to 2^53, for counts and sequence numbers on the command line."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 2**53:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 2^53")
+    return int(text)
+
+
+def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """xm's commands, with xm's options, on the simulated host."""
+    xm = "xenctl.cli.xm"
+    create = sub.add_parser(
+        "create",
+        help="create a domain from an xm config file (xm create)",
+        description="Create a domain from an xm or xl config file, read safely (nothing in it runs). "
+        "KEY=VALUE sets a config option (memory=256) or a variable the file uses (vmid=1).",
+    )
+    create.add_argument("config", metavar="CONFIG", help="the config file, as given or in the xen root")
+    create.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    create.add_argument("-c", dest="console", action="store_true", help="attach to the console")
+    create.add_argument("-p", dest="paused", action="store_true", help="leave the domain paused")
+    create.add_argument("-n", "--dry-run", action="store_true", help="print the configuration; create nothing")
+    create.add_argument("--json", action="store_true", help="with --dry-run: the configuration as JSON")
+    create.set_defaults(run=f"{xm}:run_create")
+
+    def domain_command(name: str, help_text: str, run: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+        p.add_argument("domain", metavar="DOMAIN", help="name or domid")
+        p.set_defaults(run=f"{xm}:{run}")
+        return p
+
+    domain_command("console", "attach to a domain's console (detach with Ctrl-])", "run_console")
+    shutdown = sub.add_parser(
+        "shutdown",
+        help="ask a domain to shut down (xm shutdown)",
+        description="Ask a domain (or all with -a) to shut down; -w waits until it has.",
+    )
+    shutdown.add_argument("domain", nargs="?", metavar="DOMAIN", help="name or domid")
+    shutdown.add_argument("-a", "--all", action="store_true", help="every domain but Domain-0")
+    shutdown.add_argument("-w", "--wait", action="store_true", help="wait until each has gone")
+    shutdown.add_argument("-H", "--halt", action="store_true", help="halt (the default)")
+    shutdown.add_argument("-R", "--reboot", action="store_true", help="reboot instead")
+    shutdown.add_argument("--timeout", type=float, metavar="S", help="with -w: give up after S seconds (xm waited on)")
+    shutdown.set_defaults(run=f"{xm}:run_shutdown")
+    reboot = domain_command("reboot", "reboot a domain (xm reboot)", "run_reboot")
+    reboot.add_argument("-w", "--wait", action="store_true", help="wait until it has rebooted")
+    reboot.add_argument("--timeout", type=float, metavar="S", help="with -w: give up after S seconds")
+    domain_command("destroy", "destroy a domain at once (xm destroy)", "run_destroy")
+    domain_command("pause", "pause a domain (xm pause)", "run_pause")
+    domain_command("unpause", "unpause a domain (xm unpause)", "run_unpause")
+    save = domain_command("save", "save a domain to a file and stop it (xm save)", "run_save")
+    save.add_argument("file", metavar="FILE")
+    restore = sub.add_parser(
+        "restore",
+        help="restore a saved domain (xm restore)",
+        description="Restore a domain from a save file, under a new domid.",
+    )
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("-p", dest="paused", action="store_true", help="leave it paused")
+    restore.set_defaults(run=f"{xm}:run_restore")
+    mem_set = domain_command("mem-set", "set a domain's memory (xm mem-set)", "run_mem_set")
+    mem_set.add_argument("mib", metavar="MB")
+    vcpu_set = domain_command("vcpu-set", "set a domain's online vCPUs (xm vcpu-set)", "run_vcpu_set")
+    vcpu_set.add_argument("count", metavar="N")
+    top = sub.add_parser(
+        "top",
+        help="xentop's figures in batch mode (xm top)",
+        description="Print xentop's columns for every domain, in batch mode.",
+    )
+    top.add_argument("--iterations", type=count, default=1, metavar="N", help="how many times (default 1)")
+    top.add_argument("--delay", type=float, default=3.0, metavar="S", help="seconds between them (default 3)")
+    top.set_defaults(run=f"{xm}:run_top")
+
+
 def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("list", help="list domains as xm list does", description="List domains, as xm list.")
     p.add_argument("domains", nargs="*", metavar="DOMAIN", help="names or domids (default: all)")
@@ -32,8 +116,8 @@ def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 def _add_events(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("events", help="show the host's event log", description="Show the host's event log.")
-    p.add_argument("--since", type=int, default=0, metavar="SEQ", help="only events after this sequence number")
-    p.add_argument("-n", "--last", type=int, metavar="N", help="only the last N events")
+    p.add_argument("--since", type=count, default=0, metavar="SEQ", help="only events after this sequence number")
+    p.add_argument("-n", "--last", type=count, metavar="N", help="only the last N events")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(run="xenctl.cli.listing:run_events")
 
@@ -57,12 +141,12 @@ def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     add.add_argument("object", help="domain name, volume path or VG; wildcards match")
     add.add_argument("--kind", default="fail", choices=("fail", "ignore-shutdown", "crash-at-boot"))
     add.add_argument("--message", default="injected fault", help="the error a failing operation reports")
-    add.add_argument("--times", type=int, metavar="N", help="fire N times, then vanish (default: every time)")
+    add.add_argument("--times", type=count, metavar="N", help="fire N times, then vanish (default: every time)")
     add.set_defaults(run="xenctl.cli.hostcmds:run_fault_add")
     flist = fsub.add_parser("list", help="list faults")
     flist.set_defaults(run="xenctl.cli.hostcmds:run_fault_list")
     clear = fsub.add_parser("clear", help="remove one fault, or all")
-    clear.add_argument("id", nargs="?", type=int, help="the fault's id (default: all)")
+    clear.add_argument("id", nargs="?", type=count, help="the fault's id (default: all)")
     clear.set_defaults(run="xenctl.cli.hostcmds:run_fault_clear")
 
 
@@ -78,17 +162,38 @@ def _add_specs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.set_defaults(run="xenctl.cli.specs:run_schema")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+def _add_new(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "new",
+        help="write a spec file from virt-install's questions",
+        description="Ask what virt-install asked (name, RAM, disk, disk size, graphics, install location) and "
+        "write a spec file. Answers given as flags are not asked; without a terminal, every answer must be a flag.",
     )
+    p.add_argument("--name", metavar="NAME", help="the virtual machine's name")
+    p.add_argument("--ram", metavar="MB", help="its RAM in megabytes (at least 256)")
+    p.add_argument("--disk", metavar="PATH", help="the disk's image file (under the storage root)")
+    p.add_argument("--disk-size", metavar="GB", help="the disk's size in gigabytes (0.5, 8, at most 2048)")
+    p.add_argument("--graphics", metavar="yes|no", help="enable graphics support (a VNC console)")
+    p.add_argument("--location", metavar="URL", help="the install location: nfs:server:/path, ftp://... or http://...")
+    p.add_argument("--out", metavar="FILE", help="the spec file to write (default: specs/NAME.yaml)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
+    p.set_defaults(run="xenctl.cli.wizard:run_new")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
     parser.add_argument("--home", metavar="DIR", help="the host's home directory (default: $XENCTL_HOME)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument(
+        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT or /etc/xen)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     _add_list(sub)
     _add_events(sub)
     _add_host(sub)
     _add_specs(sub)
+    _add_new(sub)
+    _add_xm(sub)
     return parser
 
 

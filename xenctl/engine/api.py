@@ -14,7 +14,7 @@ the host's clock.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 DOMAIN0 = "Domain-0"
@@ -329,7 +329,6 @@ class WaitResult:
     reached: bool
     phase: Phase | None  # None: the domain is gone
     waited: float = 0.0
-    notes: tuple[str, ...] = field(default=())
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ from xenctl.spec.model import (
     VolumeKind,
     VolumeSpec,
 )
-from xenctl.units import MIB, parse_duration, parse_size
+from xenctl.units import MIB, UnitError, parse_duration, parse_size
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -251,7 +251,11 @@ def _memory(value: Any, origin: Origin, locator: _Locator, issues: list[SpecIssu
     """Memory in MiB: a bare number is MiB (as in xm configs), a size must be whole MiB."""
     if isinstance(value, int):
         return value
-    size = parse_size(value)
+    try:
+        size = parse_size(value)
+    except UnitError as exc:
+        issues.append(locator.issue(origin, str(exc)))
+        return 1
     if size % MIB or size == 0:
         issues.append(locator.issue(origin, f"{value!r} is not a whole number of MiB"))
         return max(size // MIB, 1)
@@ -268,7 +272,14 @@ def _build_file(spec: _File, locator: _Locator, issues: list[SpecIssue]) -> Desi
         VolumeGroupSpec(vg["name"], tuple(_dev(p) for p in vg["pvs"]), base.at("storage", "volume_groups", i))
         for i, vg in enumerate(storage.get("volume_groups") or ())
     )
-    volumes = tuple(_volume(v, base.at("storage", "volumes", i)) for i, v in enumerate(storage.get("volumes") or ()))
+    volumes = []
+    for i, v in enumerate(storage.get("volumes") or ()):
+        origin = base.at("storage", "volumes", i)
+        try:
+            volumes.append(_volume(v, origin))
+        except UnitError as exc:  # a size the pattern allows but bytes cannot hold (0.1K)
+            kind = "lvm" if "lvm" in v else "file"
+            issues.append(locator.issue(origin.at(kind, "size"), str(exc)))
     exports = tuple(
         NfsExportSpec(e["name"], e["server"], e["path"], base.at("storage", "nfs_exports", i))
         for i, e in enumerate(storage.get("nfs_exports") or ())
@@ -277,7 +288,7 @@ def _build_file(spec: _File, locator: _Locator, issues: list[SpecIssue]) -> Desi
     autostart = tuple(_autostart(a, base.at("autostart", i)) for i, a in enumerate(data.get("autostart") or ()))
     if len(issues) > before:
         return None
-    return DesiredState(domains, vgs, volumes, exports, autostart, (spec.path,))
+    return DesiredState(domains, vgs, tuple(volumes), exports, autostart, (spec.path,))
 
 
 def _dev(path: str) -> str:

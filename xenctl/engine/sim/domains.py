@@ -173,7 +173,7 @@ def destroy(ctx: Ctx, ref: str) -> str:
     if is_domain0(ref):
         raise XenError("Cannot destroy privileged domain", op="destroy", obj=DOMAIN0)
     row = lookup(ctx, ref)
-    lifecycle.remove(ctx, row, ctx.now)
+    lifecycle.remove(ctx, row)
     return str(row["name"])
 
 

@@ -124,6 +124,12 @@ class SimHost:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> SimHost:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- reading --------------------------------------------------------------------------
 
     def snapshot(self) -> HostState:

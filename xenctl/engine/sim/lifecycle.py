@@ -14,7 +14,7 @@ import sqlite3
 import uuid as uuidlib
 
 from xenctl.engine.api import DOMAIN0, DomainConfig, OnEvent, Phase
-from xenctl.engine.sim import blockdevs, console, memory, timeline
+from xenctl.engine.sim import blockdevs, console, faults, memory, timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import config_from_dict, config_to_dict, disk_from_dict
 from xenctl.engine.sim.store import savepoint
@@ -118,8 +118,6 @@ def start_instance(
 
 def _boot_crash(ctx: Ctx, config: DomainConfig, up_at: float) -> str | None:
     """Why the guest will panic at the end of its boot, if it will."""
-    from xenctl.engine.sim import faults
-
     if faults.take(ctx, "crash-at-boot", "create", config.name):
         return console.INJECTED_CRASH
     if config.nfs_root and not nfs_root_available(ctx, config, up_at):
@@ -152,7 +150,7 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
     return config_from_dict(json.loads(row["config"]), disks)
 
 
-def remove(ctx: Ctx, row: sqlite3.Row, at: float) -> None:
+def remove(ctx: Ctx, row: sqlite3.Row) -> None:
     """The domain is gone: fold its writes, free its devices, memory and console."""
     blockdevs.release(ctx, row["domid"])
     ctx.db.execute("DELETE FROM console WHERE domid = ?", (row["domid"],))
@@ -190,7 +188,7 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
     name = row["name"]
     config = config_of(ctx, row)
     if kind == "saved":
-        remove(ctx, row, at)
+        remove(ctx, row)
         ctx.event("exit", name, message="saved and destroyed", at=at, by=XEND)
         return
     action = {"poweroff": config.on_poweroff, "reboot": config.on_reboot, "crash": config.on_crash}[kind]
@@ -199,7 +197,7 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
         restarted = row["restarted_at"]
         since = at - float(restarted) if restarted is not None else None
         if since is not None and since < MINIMUM_RESTART_TIME:
-            remove(ctx, row, at)
+            remove(ctx, row)
             ctx.event(
                 "exit",
                 name,
@@ -211,20 +209,20 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
             )
             return
     if action in (OnEvent.DESTROY, OnEvent.COREDUMP_DESTROY):
-        remove(ctx, row, at)
+        remove(ctx, row)
         ctx.event("exit", name, message=f"{what}; on_{kind}={action.value}: destroyed", at=at, by=XEND)
     elif action is OnEvent.PRESERVE:
         halt(ctx, row, at, "crashed" if kind == "crash" else "shutdown")
         ctx.event("exit", name, message=f"{what}; on_{kind}=preserve: kept", at=at, by=XEND)
     else:
-        _restart(ctx, row, config, at, rename=action is OnEvent.RENAME_RESTART)
+        _restart(ctx, row, config, at, why=f"{what}; on_{kind}={action.value}", rename=action is OnEvent.RENAME_RESTART)
 
 
-def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, rename: bool) -> None:
+def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, why: str, rename: bool) -> None:
     """xend rebuilds the domain under a new domid, with the same name and UUID."""
     name = row["name"]
     owner = (row["managed_by"], row["source"])
-    remove(ctx, row, at)
+    remove(ctx, row)
     if rename:
         # The old domain would stay, renamed Domain-<uuid>, for debugging; its devices go to the
         # new one, so the simulation keeps only the record of it in the event log.
@@ -235,4 +233,4 @@ def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, ren
     except XenError as exc:
         ctx.event("restart", name, "error", exc.message, at=at, by=XEND)
         return
-    ctx.event("restart", name, message=f"restarted as domain {domid}", at=at, by=XEND)
+    ctx.event("restart", name, message=f"{why}: restarted as domain {domid}", at=at, by=XEND)

@@ -3,7 +3,8 @@
 One read transaction, one query per table, no query per object: a host with 10,000 domains and
 30,000 volumes is read in a fraction of a second. Derived facts (states, CPU time, what running
 guests have written so far, COW space used) are computed here for the moment of the read, the
-same way the write path folds them, so a reader never needs the write lock.
+same way the write path folds them. A reader takes the write lock only when an exit (a shutdown
+ending, a reboot, a crash) has fallen due and must be carried out first.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ command takes (the caller waits them out after committing).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -42,10 +43,9 @@ def _extents(size: int) -> int:
     return -(-size // EXTENT)
 
 
-def vg_extents(ctx: Ctx, vg: str) -> tuple[int, int]:
-    """(total, free) extents of a volume group."""
+def free_extents(ctx: Ctx, vg: str) -> int:
     row = ctx.db.execute("SELECT extents, used FROM vgs WHERE name = ?", (vg,)).fetchone()
-    return int(row["extents"]), int(row["extents"] - row["used"])
+    return int(row["extents"] - row["used"])
 
 
 def _vg_row(ctx: Ctx, vg: str, op: str) -> sqlite3.Row:
@@ -75,7 +75,7 @@ def _holders(ctx: Ctx, path: str) -> list[str]:
 
 
 def _need_space(ctx: Ctx, vg: str, extents: int, op: str) -> None:
-    _total, free = vg_extents(ctx, vg)
+    free = free_extents(ctx, vg)
     if extents > free:
         raise XenError(
             f'Volume group "{vg}" has insufficient free space ({free} extents): {extents} required.',
@@ -209,11 +209,15 @@ def remove_lv(ctx: Ctx, vg: str, name: str) -> float:
 def image_path(ctx: Ctx, path: str, op: str) -> str:
     """An image's full path, refused unless it stays inside the storage root."""
     root = ctx.profile.storage_root
-    if "\0" in path or not path:
+    if not path or any(ord(c) < 32 or c == "\x7f" for c in path):
         raise XenError("An image path must be a file name under the storage root", op=op, obj=repr(path)[:80])
-    full = os.path.normpath(os.path.join(root, path))
+    full = "/" + os.path.normpath(os.path.join(root, path)).lstrip("/")  # "//x" is "/x" too
     if os.path.commonpath([root, full]) != root or full == root:
         raise XenError(f"Image path {path[:200]} is outside the storage root {root}", op=op, obj=path[:200])
+    if any(len(part.encode()) > 255 or not part.strip() for part in full[len(root) :].split("/") if part != ""):
+        raise XenError(
+            f"Image path {path[:200]} has a name part that is blank or over 255 bytes", op=op, obj=path[:200]
+        )
     return full
 
 
@@ -223,12 +227,25 @@ def create_image(ctx: Ctx, path: str, size: int, sparse: bool, owner: Owner) -> 
         raise XenError("An image needs a size larger than 0", op="image-create", obj=full)
     if find_target(ctx, full) is not None:
         raise XenError(f"{full}: File exists", op="image-create", obj=full)
+    # An image is a file: nothing can live inside one, and it cannot hold others.
+    parent = os.path.dirname(full)
+    while parent != ctx.profile.storage_root and len(parent) > len(ctx.profile.storage_root):
+        if ctx.db.execute("SELECT 1 FROM images WHERE path = ?", (parent,)).fetchone():
+            raise XenError(f"{full}: Not a directory ({parent} is an image file)", op="image-create", obj=full)
+        parent = os.path.dirname(parent)
+    if ctx.db.execute("SELECT 1 FROM images WHERE path LIKE ? ESCAPE '\\'", (_like_prefix(full),)).fetchone():
+        raise XenError(f"{full}: Is a directory (it holds image files)", op="image-create", obj=full)
     ctx.db.execute(
         "INSERT INTO images(path, size, sparse, digest, managed_by, source) VALUES (?, ?, ?, ?, ?, ?)",
         (full, size, int(sparse), digest_of("dd", full, ctx.now), *owner),
     )
     took = 0.0 if sparse else ctx.duration("image_create") * size / GIB
     return full, took
+
+
+def _like_prefix(path: str) -> str:
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
 
 
 def grow_image(ctx: Ctx, path: str, size: int) -> float:
@@ -326,8 +343,6 @@ def create_export(ctx: Ctx, server: str, path: str, owner: Owner) -> float:
 
 
 def remove_export(ctx: Ctx, server: str, path: str) -> float:
-    import json
-
     address = f"{server}:{path}"
     row = ctx.db.execute("SELECT * FROM exports WHERE server = ? AND path = ?", (server, path)).fetchone()
     if row is None:
