@@ -11,7 +11,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "xenctl"
 ALLOWED = {
     "engine": ("xenctl.engine", "xenctl.errors", "xenctl.units"),
     "spec": ("xenctl.spec", "xenctl.errors", "xenctl.units"),
-    "xmconfig": ("xenctl.xmconfig", "xenctl.engine.api", "xenctl.engine.devices", "xenctl.errors", "xenctl.units"),
+    "xmconfig": (
+        "xenctl.xmconfig",
+        "xenctl.spec",
+        "xenctl.engine.api",
+        "xenctl.engine.devices",
+        "xenctl.errors",
+        "xenctl.units",
+    ),
     "reconcile": (
         "xenctl.reconcile",
         "xenctl.spec",

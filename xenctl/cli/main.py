@@ -108,6 +108,21 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     top.set_defaults(run=f"{xm}:run_top")
 
 
+def _add_import(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "import",
+        help="turn xm config files (or the live host) into a spec",
+        description="Write the spec that declares the same domains and storage as xm config files "
+        "(KEY=VALUE arguments are the files' variables, as for create), or as the live host with --from-host. "
+        "What cannot be carried over is said on stderr and in the spec's header.",
+    )
+    p.add_argument("configs", nargs="*", metavar="CONFIG|KEY=VALUE")
+    p.add_argument("--from-host", action="store_true", help="the host's live domains and their storage")
+    p.add_argument("-o", "--out", metavar="FILE", help="write the spec here (default: standard output)")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(run="xenctl.cli.importing:run_import")
+
+
 def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("list", help="list domains as xm list does", description="List domains, as xm list.")
     p.add_argument("domains", nargs="*", metavar="DOMAIN", help="names or domids (default: all)")
@@ -194,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_specs(sub)
     _add_new(sub)
     _add_xm(sub)
+    _add_import(sub)
     return parser
 
 

@@ -152,6 +152,7 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_spec(desired: DesiredState, *, header: str = "") -> str:
     """YAML text for ``desired``; ``header`` becomes comment lines at the top."""
-    body = yaml.dump(desired_to_data(desired), Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+    data = desired_to_data(desired)
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100) if data else ""
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return comments + body

@@ -1,0 +1,53 @@
+"""``xenctl import``: xm config files, or the live host, written out as a spec."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from xenctl.cli.context import open_sim, xen_root
+from xenctl.errors import UsageError
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from xenctl.spec.dump import dump_spec
+    from xenctl.xmconfig.importer import Imported, import_configs, import_host
+
+    configs = [c for c in args.configs if "=" not in c]
+    pairs = [c for c in args.configs if "=" in c]
+    if args.from_host == bool(configs):
+        raise UsageError("name the config files to import, or give --from-host (not both)")
+    if args.out and os.path.exists(args.out) and not args.force:
+        raise UsageError(f"{args.out} exists; --force replaces it")
+    imported: Imported
+    if args.from_host:
+        if pairs:
+            raise UsageError("KEY=VALUE goes with config files, not --from-host")
+        with open_sim(args.home) as host:
+            imported = import_host(host.snapshot())
+        source = "the live host"
+    else:
+        from xenctl.cli.xm import load_create_config
+
+        read = []
+        for config in configs:
+            _path, (_parsed, described) = load_create_config(config, pairs, xen_root(args.xen_root))
+            read.append((described.config, described.ignored))
+        imported = import_configs(read)
+        source = ", ".join(configs)
+    header = [f"Imported by xenctl from {source}."]
+    header += [f"Note: {note}" for note in imported.notes]
+    text = dump_spec(imported.desired, header="\n".join(header))
+    for note in imported.notes:
+        print(f"xenctl import: {note}", file=sys.stderr)
+    if args.out:
+        directory = os.path.dirname(args.out)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        print(f"Wrote {args.out}. Check it with: xenctl validate {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,226 @@
+"""``xenctl import``: xm config files, or a live host, as the spec that declares the same things.
+
+Pure: ``import_configs`` takes domains read from config files, ``import_host`` a host's snapshot,
+and each returns a ``DesiredState`` with the notes of what could not be carried over. A config
+file says less than a host: it names an LV or an image file but not the volume group's physical
+volumes or the image's size, so such disks stay ``phy:``/``file:`` references (the spec then
+uses what is there rather than making it); from a host, everything is declared.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from xenctl.engine.api import (
+    Domain,
+    DomainConfig,
+    DomainDisk,
+    HostState,
+    ImageFile,
+    LogicalVolume,
+    Partition,
+    Phase,
+    VolumeGroup,
+)
+from xenctl.spec.model import (
+    DesiredPower,
+    DesiredState,
+    DiskSpec,
+    DomainSpec,
+    NfsExportSpec,
+    VifSpec,
+    VolumeGroupSpec,
+    VolumeKind,
+    VolumeSpec,
+)
+
+_LVM_NAME_BAD = re.compile(r"[^A-Za-z0-9+_.-]")
+
+
+@dataclass
+class Imported:
+    """What an import produced, and what it could not carry over (one line a note)."""
+
+    desired: DesiredState
+    notes: list[str] = field(default_factory=list)
+
+
+def _volume_name(text: str) -> str:
+    name = _LVM_NAME_BAD.sub("_", text).lstrip("-") or "volume"
+    return name[:127]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.volumes: dict[str, VolumeSpec] = {}
+        self.groups: dict[str, VolumeGroupSpec] = {}
+        self.exports: dict[tuple[str, str], NfsExportSpec] = {}
+        self.notes: list[str] = []
+
+    def add_volume(self, volume: VolumeSpec) -> str:
+        existing = self.volumes.get(volume.name)
+        if existing is not None and existing != volume:
+            volume = replace(volume, name=f"{volume.name}-{len(self.volumes)}")  # two things, one name
+        self.volumes.setdefault(volume.name, volume)
+        return volume.name
+
+    def export(self, server: str, path: str, owner: str) -> str:
+        key = (server, path)
+        if key not in self.exports:
+            self.exports[key] = NfsExportSpec(_volume_name(f"{owner}-root"), server, path)
+        return self.exports[key].name
+
+
+def _domain_spec(
+    config: DomainConfig, disks: tuple[DiskSpec, ...], nfs_root: str | None, state: DesiredPower, builder: _Builder
+) -> DomainSpec:
+    if config.builder != "linux":
+        builder.notes.append(
+            f"{config.name}: builder {config.builder!r} (HVM) is not carried over; xenctl runs paravirtualised guests"
+        )
+    if config.kernel is None and config.bootloader is None:
+        builder.notes.append(f"{config.name}: no kernel or bootloader in the config; add one to the spec")
+    return DomainSpec(
+        name=config.name,
+        memory=config.memory,
+        maxmem=config.maxmem,
+        vcpus=config.vcpus,
+        maxvcpus=config.maxvcpus,
+        kernel=config.kernel,
+        ramdisk=config.ramdisk,
+        bootloader=config.bootloader,
+        root=config.root,
+        extra=config.extra,
+        disks=disks,
+        nfs_root=nfs_root,
+        vifs=tuple(VifSpec(v.bridge, v.mac) for v in config.vifs),
+        ip=config.ip,
+        on_poweroff=config.on_poweroff.value,
+        on_reboot=config.on_reboot.value,
+        on_crash=config.on_crash.value,
+        state=state,
+    )
+
+
+def _config_disk(disk: DomainDisk, builder: _Builder, owner: str) -> DiskSpec:
+    """A disk named in a config file: partitions become volumes; LVs and files stay references."""
+    mode = disk.mode.value
+    parts = disk.target.split("/")
+    if disk.backend == "phy" and len(parts) == 3 and parts[1] == "dev":
+        name = builder.add_volume(VolumeSpec(_volume_name(parts[2]), VolumeKind.PARTITION, path=disk.target))
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+    if disk.backend == "phy":
+        builder.notes.append(
+            f"{owner}: {disk.target} stays a phy: disk; declare its volume group and volume to have xenctl make it"
+        )
+        return DiskSpec(vdev=disk.vdev, mode=mode, phy=disk.target)
+    if disk.backend.startswith("tap:"):
+        builder.notes.append(f"{owner}: {disk.uname} is imported as a file: disk (xenctl gives tap disks no loop)")
+    builder.notes.append(f"{owner}: {disk.target} stays a file: disk; its size is not in the config")
+    return DiskSpec(vdev=disk.vdev, mode=mode, file=disk.target)
+
+
+def import_configs(configs: Sequence[tuple[DomainConfig, tuple[str, ...]]]) -> Imported:
+    """Domains read from config files, each with the config keys that were not carried over."""
+    builder = _Builder()
+    domains = []
+    for config, ignored in configs:
+        disks = tuple(_config_disk(d, builder, config.name) for d in config.disks)
+        nfs_root = None
+        if config.nfs_server and config.nfs_root:
+            nfs_root = builder.export(config.nfs_server, config.nfs_root, config.name)
+        for key in ignored:
+            builder.notes.append(f"{config.name}: config key {key!r} is not carried over")
+        domains.append(_domain_spec(config, disks, nfs_root, DesiredPower.RUNNING, builder))
+    return _finish(builder, domains)
+
+
+def import_host(state: HostState) -> Imported:
+    """The live guests of a host, and every volume, volume group and export they use."""
+    builder = _Builder()
+    lvs = {lv.path: lv for lv in state.logical_volumes}
+    images = {image.path: image for image in state.images}
+    partitions = {p.path: p for p in state.partitions}
+    groups = {vg.name: vg for vg in state.volume_groups}
+    domains = []
+    for domain in state.domains:
+        if domain.domid == 0:
+            continue
+        disks = []
+        for disk in domain.config.disks:
+            spec = _host_disk(disk, builder, lvs, images, partitions, groups)
+            disks.append(spec)
+        nfs_root = None
+        config = domain.config
+        if config.nfs_server and config.nfs_root:
+            nfs_root = builder.export(config.nfs_server, config.nfs_root, config.name)
+        domains.append(_domain_spec(config, tuple(disks), nfs_root, _power(domain), builder))
+    return _finish(builder, domains)
+
+
+def _power(domain: Domain) -> DesiredPower:
+    return DesiredPower.PAUSED if domain.phase is Phase.PAUSED else DesiredPower.RUNNING
+
+
+def _host_disk(
+    disk: DomainDisk,
+    builder: _Builder,
+    lvs: dict[str, LogicalVolume],
+    images: dict[str, ImageFile],
+    partitions: dict[str, Partition],
+    groups: dict[str, VolumeGroup],
+) -> DiskSpec:
+    mode = disk.mode.value
+    lv = lvs.get(disk.target)
+    if lv is not None:
+        group = groups.get(lv.vg)
+        if group is not None:
+            builder.groups.setdefault(group.name, VolumeGroupSpec(group.name, tuple(group.pvs)))
+        if lv.origin is not None:
+            origin = lvs.get(f"/dev/{lv.vg}/{lv.origin}")
+            if origin is not None:
+                builder.add_volume(
+                    VolumeSpec(
+                        origin.name, VolumeKind.LVM, size=origin.size, vg=origin.vg, filesystem=origin.filesystem
+                    )
+                )
+            name = builder.add_volume(
+                VolumeSpec(lv.name, VolumeKind.SNAPSHOT, size=lv.cow_size, vg=lv.vg, snapshot_of=lv.origin)
+            )
+        else:
+            name = builder.add_volume(
+                VolumeSpec(lv.name, VolumeKind.LVM, size=lv.size, vg=lv.vg, filesystem=lv.filesystem)
+            )
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+    image = images.get(disk.target)
+    if image is not None:
+        name = builder.add_volume(
+            VolumeSpec(
+                _volume_name(os.path.splitext(os.path.basename(image.path))[0]),
+                VolumeKind.FILE,
+                size=image.size,
+                path=image.path,
+                sparse=image.sparse,
+                filesystem=image.filesystem,
+            )
+        )
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+    if disk.target in partitions:
+        name = builder.add_volume(
+            VolumeSpec(_volume_name(disk.target.split("/")[-1]), VolumeKind.PARTITION, path=disk.target)
+        )
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+    return DiskSpec(vdev=disk.vdev, mode=mode, phy=disk.target)
+
+
+def _finish(builder: _Builder, domains: list[DomainSpec]) -> Imported:
+    desired = DesiredState(
+        domains=tuple(sorted(domains, key=lambda d: d.name)),
+        volume_groups=tuple(sorted(builder.groups.values(), key=lambda g: g.name)),
+        volumes=tuple(sorted(builder.volumes.values(), key=lambda v: v.name)),
+        nfs_exports=tuple(sorted(builder.exports.values(), key=lambda e: e.name)),
+    )
+    return Imported(desired, builder.notes)
