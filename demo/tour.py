@@ -1,8 +1,9 @@
 """The scripted tour behind ``make demo``: a Xen 3.x administrator's day on a fresh simulated host.
 
-It runs in a temporary home, so it leaves nothing behind. Commands that exist on the command line
-are run as ``xenctl ...`` and their output shown; the steps that the command line does not offer yet
-call the driver interface directly and say so.
+It runs in a temporary home and a temporary copy of /etc/xen, so it leaves nothing behind. Every
+step is a ``xenctl`` command, shown with its output, except the storage set-up (``vgcreate``,
+``lvcreate``, ``dd``, ``mkfs``) that ``xenctl apply`` will do from specs: those steps call the
+driver interface directly and say so.
 """
 
 from __future__ import annotations
@@ -13,16 +14,101 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, Fault, OnEvent, Vif
 from xenctl.engine.sim import SimHost, SystemClock, open_host
 from xenctl.errors import XenctlError
 from xenctl.units import GIB, MIB
 
 TIME_SCALE = "0.05"  # an 8 s boot takes 0.4 s
-KERNEL = "/boot/vmlinuz-2.6.18-xen"
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(os.path.dirname(HERE), "specs", "examples")
 BOLD = "\033[1m" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ""
 RESET = "\033[0m" if BOLD else ""
 
+# /etc/xen as the Xen documentation's administrator has it: xmexample2 saved as myvmconf, and a
+# config for each way of giving a domain its disk.
+CONFIGS = {
+    "myvmconf": """\
+#  -*- mode: python; -*-
+# xmexample2: one file for many domains; xm create myvmconf vmid=N
+def vmid_check(var, val):
+    val = int(val)
+    if val <= 0:
+        raise ValueError
+    return val
+
+xm_vars.var('vmid', use="Virtual machine id. Integer greater than 0.", check=vmid_check)
+xm_vars.check()
+
+kernel = "/boot/vmlinuz-2.6.10-xenU"
+memory = 64
+maxmem = 256
+name = "VM%d" % vmid
+vcpus = 4
+vif = [ '' ]
+disk = [ 'phy:sda%d,sda1,w' % (7+vmid), 'phy:sda6,sda6,r' ]
+root = "/dev/sda1 ro"
+extra = "4 VMID=%d usr=/dev/sda6" % vmid
+""",
+    "gtes11vm": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 512
+name = "gtes11vm"
+disk = [ 'phy:hda3,sda1,w' ]
+root = "/dev/sda1 ro"
+vif = [ 'bridge=xenbr0' ]
+""",
+    "other": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 256
+disk = [ 'phy:hda3,sda1,w' ]
+""",
+    "xmexample1": """\
+kernel = "/boot/vmlinuz-2.6.10-xenU"
+memory = 64
+name = "ExampleDomain"
+vif = [ '' ]
+disk = [ 'phy:hda1,hda1,w' ]
+root = "/dev/hda1 ro"
+extra = "4"
+""",
+    "clone1": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 256
+name = "clone1"
+disk = [ 'phy:vg/clone1,sda1,w' ]
+root = "/dev/sda1 ro"
+""",
+    "imagevm": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 256
+name = "imagevm"
+disk = [ 'file:/var/lib/xen/images/gtes11vm.img,sda1,w' ]
+root = "/dev/sda1 ro"
+""",
+    "nfsvm": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 256
+name = "nfsvm"
+root = "/dev/nfs"
+nfs_server = "2.3.4.5"
+nfs_root = "/path/to/root"
+""",
+    "bigdb": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 14000
+name = "bigdb"
+""",
+    "toobig": """\
+kernel = "/boot/vmlinuz-2.6.18-xen"
+memory = 2048
+name = "toobig"
+""",
+    "evil": """\
+import os
+os.system("echo this never runs")
+name = "evil"
+""",
+}
 
 BROKEN_SPEC = """\
 domains:
@@ -48,7 +134,7 @@ def xenctl(*args: str) -> None:
 
 
 def driver(description: str, action: Callable[[], object]) -> None:
-    """A step the command line does not offer yet: call the driver and show what happened."""
+    """Storage set-up that `xenctl apply` will do from specs: call the driver, show what happened."""
     print(f"driver: {description}")
     try:
         action()
@@ -56,34 +142,24 @@ def driver(description: str, action: Callable[[], object]) -> None:
         print("  Error: " + exc.message.replace("\n", "\n  "))
 
 
-def tour(host: SimHost) -> None:
+def tour(host: SimHost, home: str) -> None:
     heading("1. Boot into Xen: Domain-0 is the first domain")
     xenctl("host", "show")
     xenctl("list")
 
-    heading("2. A domain on a physical partition: disk = ['phy:hda3,sda1,w']")
-    web = DomainConfig(
-        name="gtes11vm",
-        memory=512,
-        maxmem=1024,
-        vcpus=2,
-        kernel=KERNEL,
-        root="/dev/sda1 ro",
-        disks=(DomainDisk("hda3", "sda1", DiskMode.WRITE),),
-        vifs=(Vif("xenbr0"),),
-    )
-    driver("create gtes11vm on phy:hda3 as sda1", lambda: host.create_domain(web))
+    heading("2. xmexample2 as myvmconf: xm create -c myvmconf vmid=1 (the file is read, never run)")
+    xenctl("create", "-c", "myvmconf", "vmid=1")
+    xenctl("create", "myvmconf", "vmid=2")
+    xenctl("create", "--dry-run", "myvmconf", "vmid=3")
     xenctl("list")
-    host.wait_domain("gtes11vm", "up")
-    xenctl("list", "gtes11vm")
+    xenctl("create", "evil")
 
-    heading("   xend refuses to give one partition read-write to two guests, or one Domain-0 mounts")
-    clash = DomainConfig(name="other", memory=256, kernel=KERNEL, disks=(DomainDisk("hda3", "sda1"),))
-    driver("create 'other' on phy:hda3 too", lambda: host.create_domain(clash))
-    example1 = DomainConfig(name="ExampleDomain", memory=64, kernel=KERNEL, disks=(DomainDisk("hda1", "hda1"),))
-    driver("create xmexample1's ExampleDomain on phy:hda1 (Domain-0's root)", lambda: host.create_domain(example1))
+    heading("3. A physical partition: disk = ['phy:hda3,sda1,w'], and xend's sharing check")
+    xenctl("create", "gtes11vm")
+    xenctl("create", "other")
+    xenctl("create", "xmexample1")
 
-    heading("3. LVM: pvcreate /dev/sda10, vgcreate vg, lvcreate -L4096M -n gtesvmdisk1 vg, and a CoW clone")
+    heading("4. LVM: vgcreate vg /dev/sda10, lvcreate -L4096M -n gtesvmdisk1 vg, and a CoW clone")
     driver("vgcreate vg /dev/sda10", lambda: host.create_volume_group("vg", ("/dev/sda10",)))
     driver("lvcreate -L4096M -n gtesvmdisk1 vg", lambda: host.create_logical_volume("vg", "gtesvmdisk1", 4 * GIB))
     driver("mkfs -t ext3 /dev/vg/gtesvmdisk1", lambda: host.format_volume("/dev/vg/gtesvmdisk1", "ext3"))
@@ -92,95 +168,73 @@ def tour(host: SimHost) -> None:
         "lvcreate -s -L512M -n clone1 vg/gtesvmdisk1",
         lambda: host.create_snapshot("vg", "clone1", "gtesvmdisk1", 512 * MIB),
     )
-    clone = DomainConfig(
-        name="clone1",
-        memory=256,
-        kernel=KERNEL,
-        root="/dev/sda1 ro",
-        disks=(DomainDisk("vg/clone1", "sda1"),),
-        vifs=(Vif(),),
-    )
-    driver("create clone1 on phy:vg/clone1", lambda: host.create_domain(clone))
+    xenctl("create", "clone1")
 
-    heading("4. An image file: a sparse 2 GB file, mkfs.ext3, file:/var/lib/xen/images/img.img")
+    heading("5. An image file: a sparse 2 GB file made ext3, file:/var/lib/xen/images/gtes11vm.img")
     driver("dd a sparse 2G gtes11vm.img", lambda: host.create_image("gtes11vm.img", 2 * GIB))
     driver("mkfs.ext3 gtes11vm.img", lambda: host.format_volume("/var/lib/xen/images/gtes11vm.img", "ext3"))
-    image = DomainConfig(
-        name="imagevm",
-        memory=256,
-        kernel=KERNEL,
-        root="/dev/sda1 ro",
-        disks=(DomainDisk("/var/lib/xen/images/gtes11vm.img", "sda1", backend="file"),),
-    )
-    driver("create imagevm on file:.../gtes11vm.img (takes one of 8 loop devices)", lambda: host.create_domain(image))
+    xenctl("create", "imagevm")
 
-    heading("5. An NFS root: root = '/dev/nfs', nfs_server = '2.3.4.5', nfs_root = '/path/to/root'")
-    nfs = DomainConfig(
-        name="nfsvm",
-        memory=256,
-        kernel=KERNEL,
-        root="/dev/nfs",
-        nfs_server="2.3.4.5",
-        nfs_root="/path/to/root",
-    )
-    driver("create nfsvm", lambda: host.create_domain(nfs))
+    heading("6. An NFS root: root = '/dev/nfs', nfs_server = '2.3.4.5', nfs_root = '/path/to/root'")
+    xenctl("create", "nfsvm")
 
-    heading("6. Day to day: pause, save and restore (a new domid), mem-set, vcpu-set")
-    host.wait_domain("gtes11vm", "up")
-    driver("pause gtes11vm", lambda: host.pause_domain("gtes11vm"))
-    xenctl("list", "gtes11vm")
-    driver("unpause gtes11vm", lambda: host.unpause_domain("gtes11vm"))
-    save_file = os.path.join(host.home, "gtes11vm.save")
-    driver(f"save gtes11vm {save_file}", lambda: host.save_domain("gtes11vm", save_file))
+    heading("7. Day to day: pause, save and restore (a new domid), mem-set, vcpu-set")
+    host.wait_domain("VM1", "up")
+    xenctl("pause", "VM1")
+    xenctl("list", "VM1")
+    xenctl("unpause", "VM1")
+    save_file = os.path.join(home, "VM1.save")
+    xenctl("save", "VM1", save_file)
     xenctl("list")
-    driver(f"restore {save_file}", lambda: host.restore_domain(save_file))
-    driver("mem-set gtes11vm 1024 (its maxmem)", lambda: host.set_memory("gtes11vm", 1024))
-    driver("mem-set gtes11vm 2048 (above maxmem)", lambda: host.set_memory("gtes11vm", 2048))
-    driver("vcpu-set gtes11vm 4 (above its boot vcpus)", lambda: host.set_vcpus("gtes11vm", 4))
+    xenctl("restore", save_file)
+    xenctl("mem-set", "VM1", "256")
+    xenctl("mem-set", "VM1", "512")
+    xenctl("vcpu-set", "VM1", "8")
+    xenctl("vcpu-set", "VM1", "2")
+    xenctl("list", "VM1")
 
-    heading("7. Memory: Domain-0 balloons down to make room, never below dom0-min-mem (196M)")
-    big = DomainConfig(name="bigdb", memory=14000, kernel=KERNEL)
-    driver("create bigdb with 14000 MiB", lambda: host.create_domain(big))
-    xenctl("list")
-    driver("create toobig with 2048 MiB", lambda: host.create_domain(DomainConfig(name="toobig", memory=2048)))
+    heading("8. Memory: Domain-0 balloons down to make room, never below dom0-min-mem (196M)")
+    xenctl("create", "bigdb")
+    xenctl("list", "Domain-0", "bigdb")
+    xenctl("create", "toobig")
 
-    heading("8. Fault injection: a guest that crashes at boot (on_crash=preserve keeps it for a look)")
-    crash = Fault(op="create", obj="flaky", kind="crash-at-boot")
-    driver("fault: crash-at-boot for 'flaky'", lambda: host.add_fault(crash))
-    flaky = DomainConfig(name="flaky", memory=128, kernel=KERNEL, on_crash=OnEvent.PRESERVE)
-    driver("create flaky", lambda: host.create_domain(flaky))
-    host.wait_domain("flaky", "up")
+    heading("9. Fault injection: a guest that crashes at boot, kept for a look (on_crash=preserve)")
+    xenctl("host", "fault", "add", "create", "flaky", "--kind", "crash-at-boot")
+    with open(os.path.join(os.environ["XENCTL_XEN_ROOT"], "flaky"), "w", encoding="utf-8") as stream:
+        stream.write('kernel = "/boot/vmlinuz-2.6.18-xen"\nname = "flaky"\non_crash = "preserve"\n')
+    xenctl("create", "-c", "flaky")
     xenctl("list", "flaky")
+    xenctl("destroy", "flaky")
 
-    heading("9. Shut everything down: shutdown is asynchronous, xm shutdown -w waits")
-    for name in ("clone1", "imagevm", "nfsvm", "gtes11vm", "bigdb"):
-        driver(f"shutdown {name}", lambda name=name: host.shutdown_domain(name))  # type: ignore[misc]
-    for name in ("clone1", "imagevm", "nfsvm", "gtes11vm", "bigdb"):
-        host.wait_domain(name, "gone", timeout=60)
+    heading("10. xentop, then shut everything down: shutdown is asynchronous, -w waits")
+    xenctl("top")
+    xenctl("shutdown", "-a", "-w")
     xenctl("list")
 
-    heading("10. Every change is in the host's event log")
-    xenctl("events", "-n", "12")
+    heading("11. Every change is in the host's event log")
+    xenctl("events", "-n", "8")
 
-    heading("11. Specs: the same host, declared. validate names every mistake's file, line and field")
-    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs", "examples")
-    xenctl("validate", os.path.join(examples, "webfarm"))
-    broken = os.path.join(host.home, "web.yaml")
+    heading("12. Specs: the same ideas, declared. validate names every mistake's file, line and field")
+    xenctl("validate", os.path.join(EXAMPLES, "webfarm"))
+    broken = os.path.join(home, "web.yaml")
     with open(broken, "w", encoding="utf-8") as stream:
         stream.write(BROKEN_SPEC)
     xenctl("validate", broken)
+    xenctl("import", os.path.join(os.environ["XENCTL_XEN_ROOT"], "gtes11vm"), "nfsvm")
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="xenctl-demo-") as home:
-        os.environ["XENCTL_HOME"] = home
-        os.environ["XENCTL_TIME_SCALE"] = TIME_SCALE
-        print(f"A fresh simulated Xen host in {home} (XENCTL_TIME_SCALE={TIME_SCALE}).")
-        host = open_host(home, clock=SystemClock(float(TIME_SCALE)), actor="demo")
-        try:
-            tour(host)
-        finally:
-            host.close()
+    with tempfile.TemporaryDirectory(prefix="xenctl-demo-") as scratch:
+        home = os.path.join(scratch, "home")
+        root = os.path.join(scratch, "etc-xen")
+        os.makedirs(root)
+        for name, text in CONFIGS.items():
+            with open(os.path.join(root, name), "w", encoding="utf-8") as stream:
+                stream.write(text)
+        os.environ.update(XENCTL_HOME=home, XENCTL_XEN_ROOT=root, XENCTL_TIME_SCALE=TIME_SCALE)
+        print(f"A fresh simulated Xen host in {home}, /etc/xen in {root} (XENCTL_TIME_SCALE={TIME_SCALE}).")
+        with open_host(home, clock=SystemClock(float(TIME_SCALE)), actor="demo") as host:
+            tour(host, home)
     print("\nThe tour's host is gone with its temporary directory. `make test` runs every check.")
     return 0
 
