@@ -68,13 +68,13 @@ def _split_assignments(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]
 def load_create_config(config: str, pairs: list[str], root: str) -> tuple[str, Any]:
     """The config file's path and what it describes, with the command line's settings applied."""
     from xenctl.xmconfig.domain import to_domain_config
-    from xenctl.xmconfig.reader import read_config
+    from xenctl.xmconfig.reader import INTEGER, read_config
 
     path = find_config(config, root)
     options, variables = _split_assignments(pairs)
     parsed = read_config(path, variables)
     for key, value in options.items():
-        parsed.options[key] = int(value) if value.lstrip("-").isdigit() else value
+        parsed.options[key] = int(value) if INTEGER.match(value) else value
     return path, (parsed, to_domain_config(parsed))
 
 

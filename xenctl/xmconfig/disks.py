@@ -19,6 +19,7 @@ script handles it. Only a cdrom may lack a target; an empty cdrom has format ``e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ _FORMAT_PREFIXES = ("raw", "qcow", "qcow2", "vhd")
 _SCRIPT_PREFIXES = ("iscsi", "nbd", "enbd", "drbd")
 _DROPPED_PREFIXES = ("phy", "file", "tap", "tap2", "tapdisk", "aio", "ioemu")
 _ACCESS = {"r": "r", "ro": "r", "w": "w", "rw": "w"}
+_PREFIX = re.compile(r"^[a-z][a-z0-9]*$")  # what xl's lexer takes for a "prefix:"
 
 
 class DiskSpecError(ConfigError):
@@ -126,7 +128,7 @@ def _strip_prefixes(spec: str, target: str) -> tuple[str, list[str], str | None,
     script: str | None = None
     while True:
         head, colon, rest = target.partition(":")
-        if not colon or "/" in head or not head or not head.replace("2", "").isalpha():
+        if not colon or not _PREFIX.match(head):
             break
         if head in _FORMAT_PREFIXES:
             fmt = head
@@ -227,7 +229,14 @@ def _finish(
 
 
 def format_disk(disk: DomainDisk) -> str:
-    """A disk as xm writes it: ``phy:/dev/hda3,sda1,w``; xl reads it too (except ``w!``)."""
+    """A disk as xm writes it: ``phy:/dev/hda3,sda1,w``; xl reads it too (except ``w!``).
+
+    A target with a comma cannot be said that way; it is written in xl's form, ``target=`` last.
+    """
+    if "," in disk.target:
+        if disk.mode.value == "w!":
+            raise DiskSpecError(f"{disk.target!r} has a comma, which only xl's form can write, and xl has no w!")
+        return f"vdev={disk.vdev}, access={disk.mode.value}, target={disk.target}"
     return f"{disk.backend}:{disk.target},{disk.vdev},{disk.mode.value}"
 
 

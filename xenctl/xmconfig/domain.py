@@ -13,6 +13,7 @@ listed in ``ignored`` so callers can say what was left behind.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from xenctl.engine.api import DomainConfig, OnEvent
 from xenctl.errors import ConfigError
 from xenctl.xmconfig.disks import DiskSpecError, XmDisk, format_disk, format_vif, parse_disk, parse_vif
-from xenctl.xmconfig.reader import ConfigFile
+from xenctl.xmconfig.reader import INTEGER, ConfigFile
 
 CARRIED = (
     "name",
@@ -67,7 +68,7 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         value = options.get(key, default)
         if value is None:
             return None
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and INTEGER.match(value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail(key, f"{value!r} is not a whole number")
@@ -108,12 +109,16 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
     except DiskSpecError as exc:
         raise fail("vif", exc.reason) from None
     name = text("name") or os.path.basename(parsed.path)
-    memory = integer("memory", 128) or 128
+    if bool(options.get("nfs_server")) != bool(options.get("nfs_root")):
+        given = "nfs_server" if options.get("nfs_server") else "nfs_root"
+        raise fail(given, "Must set nfs root and nfs server")
+    memory = integer("memory", 128)
+    vcpus = integer("vcpus", 1)
     config = DomainConfig(
         name=name,
-        memory=memory,
+        memory=128 if memory is None else memory,  # 0 or less is Xen's to refuse, not ours to mend
         maxmem=integer("maxmem", None),
-        vcpus=integer("vcpus", 1) or 1,
+        vcpus=1 if vcpus is None else vcpus,
         maxvcpus=integer("maxvcpus", None),
         kernel=text("kernel"),
         ramdisk=text("ramdisk"),
@@ -137,10 +142,13 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
 
 
 def _literal(value: Any) -> str:
-    """A Python literal that xl reads the same way (double-quoted strings, [lists], numbers)."""
+    """A Python literal that xl reads the same way (double-quoted strings, [lists], numbers).
+
+    Strings are written as JSON writes them: quotes, backslashes and every control character
+    escaped, which Python reads back the same.
+    """
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[ " + ", ".join(_literal(v) for v in value) + " ]" if value else "[]"
     return str(value)

@@ -36,8 +36,9 @@ from xenctl.errors import ConfigError
 MAX_STRING = 1 << 20  # the longest string a config may build
 MAX_ITEMS = 10_000  # the longest list
 MAX_FILE = 1 << 20  # the largest config file read
-_FORMAT_SPEC = re.compile(r"%(?:\(([^)]*)\))?([#0 +-]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])")
-_INTEGER = re.compile(r"^[-+]?\d+$")
+_CONVERSION_TAIL = re.compile(r"([#0 +-]*)(\*|[0-9]+)?(?:\.(\*|[0-9]+))?[hlL]?([diouxXeEfFgGcrsa%])")
+INTEGER = re.compile(r"^[-+]?[0-9]+$")  # ASCII digits only: "²" and "--5" are not numbers
+MAX_VALUE_NODES = 100_000  # values (list items, strings, numbers) one value may hold in all
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"os", "sys", "string", "re", "socket"}
 
 
@@ -97,6 +98,7 @@ class _Evaluator:
         self.skipped: set[str] = set()  # functions and modules, which may only be named, not used
 
     def refuse(self, node: ast.AST, what: str) -> ConfigError:
+        """Refuse a construct; ``what`` reads after "is not allowed" ("a for statement")."""
         return ConfigError(
             f"{what} is not allowed in a config file; xenctl runs nothing",
             file=self.path,
@@ -105,7 +107,12 @@ class _Evaluator:
 
     def run(self, tree: ast.Module) -> ConfigFile:
         for statement in tree.body:
-            self.statement(statement)
+            try:
+                self.statement(statement)
+            except (RecursionError, OverflowError, MemoryError, ValueError, TypeError) as exc:
+                # Python's own limits (deep nesting, huge numbers): still one clear refusal.
+                what = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc) or type(exc).__name__
+                raise ConfigError(f"cannot evaluate this line: {what}", file=self.path, line=statement.lineno) from None
         return self.config
 
     # -- statements -------------------------------------------------------------------------
@@ -130,7 +137,7 @@ class _Evaluator:
         elif isinstance(node, ast.Pass):
             return
         else:
-            raise self.refuse(node, f"a {_construct(node)} statement")
+            raise self.refuse(node, f"{_article(_construct(node))} statement")
 
     def bind(self, name: str, value: Any, node: ast.stmt) -> None:
         if name in self.skipped:
@@ -174,7 +181,7 @@ class _Evaluator:
             elif keyword.arg == "check":
                 checked = True
         self.config.variables[name] = XmVariable(name, use, checked)
-        if name in self.given and checked and _INTEGER.match(self.given[name]):
+        if name in self.given and checked and INTEGER.match(self.given[name]):
             self.names[name] = int(self.given[name])  # what xmexample2's check function returned
 
     def check_variables(self, call: ast.Call) -> None:
@@ -209,11 +216,17 @@ class _Evaluator:
             items = [self.value(item) for item in node.elts]
             if len(items) > MAX_ITEMS:
                 raise self.refuse(node, "a list this long")
-            return items if isinstance(node, ast.List) else tuple(items)
+            return self.bounded(items if isinstance(node, ast.List) else tuple(items), node)
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise self.refuse(node, "** in a dict")
-            return {self.value(k): self.value(v) for k, v in zip(node.keys, node.values, strict=True) if k is not None}
+            result = {}
+            for key_node, value_node in zip(node.keys, node.values, strict=True):
+                key = self.value(key_node) if key_node is not None else None
+                if not isinstance(key, (str, int, float, bool)):
+                    raise self.refuse(node, f"a dict key that is {_kind(key)}")
+                result[key] = self.value(value_node)
+            return self.bounded(result, node)
         if isinstance(node, ast.BinOp):
             return self.binop(node.op, self.value(node.left), self.value(node.right), node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -227,6 +240,27 @@ class _Evaluator:
             raise self.refuse(node, f"attribute access '{_source(node)}'")
         raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")
 
+    def bounded(self, value: Any, node: ast.AST) -> Any:
+        """Refuse a value that holds too much in all (lists of lists share items: [d, d] doubles)."""
+        sizes: dict[int, int] = {}
+
+        def size(item: Any) -> int:
+            if not isinstance(item, (list, tuple, dict)):
+                return 1
+            known = sizes.get(id(item))
+            if known is None:
+                children = item.values() if isinstance(item, dict) else item
+                known = 1
+                for child in children:
+                    known += size(child)
+                    if known > MAX_VALUE_NODES:
+                        raise self.refuse(node, "a value this large")
+                sizes[id(item)] = known
+            return known
+
+        size(value)
+        return value
+
     def lookup(self, name: str, node: ast.AST) -> Any:
         if name in self.names:
             return self.names[name]
@@ -236,7 +270,8 @@ class _Evaluator:
 
     def call(self, node: ast.Call) -> Any:
         func = node.func
-        if isinstance(func, ast.Name) and func.id in ("int", "str") and func.id not in self.names:
+        builtin = func.id not in self.names and func.id not in self.skipped if isinstance(func, ast.Name) else False
+        if isinstance(func, ast.Name) and func.id in ("int", "str") and builtin:
             if len(node.args) != 1 or node.keywords:
                 raise self.refuse(node, f"{func.id}() with other than one argument")
             argument = self.value(node.args[0])
@@ -255,7 +290,7 @@ class _Evaluator:
             if isinstance(left, list) and isinstance(right, list):
                 if len(left) + len(right) > MAX_ITEMS:
                     raise self.refuse(node, "a list this long")
-                return left + right
+                return self.bounded(left + right, node)
             if _number(left) and _number(right):
                 return left + right
         elif isinstance(op, (ast.Sub, ast.Mult)) and _number(left) and _number(right):
@@ -269,10 +304,14 @@ class _Evaluator:
 
     def format(self, template: str, args: Any, node: ast.AST) -> str:
         """``template % args``, with xm's leniency: ``%d`` takes an integer-like string."""
-        specs = [m for m in _FORMAT_SPEC.finditer(template) if m.group(5) != "%"]
-        for spec in specs:
-            for width in (spec.group(3), spec.group(4)):
-                if width == "*" or (width and int(width) > 1000):
+        specs = _conversions(template)
+        if specs is None:
+            raise ConfigError(
+                f"cannot format {template!r}: incomplete format", file=self.path, line=getattr(node, "lineno", None)
+            )
+        for width, precision, _conversion in specs:
+            for number in (width, precision):
+                if number == "*" or (number and int(number) > 1000):
                     raise self.refuse(node, "a format width this large")
         if isinstance(args, dict):
             values: Any = args
@@ -280,17 +319,48 @@ class _Evaluator:
             items = list(args) if isinstance(args, tuple) else [args]
             coerced = []
             for index, item in enumerate(items):
-                kind = specs[index].group(5) if index < len(specs) else "s"
-                if kind in "diouxX" and isinstance(item, str) and _INTEGER.match(item):
+                kind = specs[index][2] if index < len(specs) else "s"
+                if kind in "diouxX" and isinstance(item, str) and INTEGER.match(item):
                     item = int(item)
                 coerced.append(item)
             values = tuple(coerced)
         try:
             return _check_length(template % values, node, self)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise ConfigError(
                 f"cannot format {template!r}: {exc}", file=self.path, line=getattr(node, "lineno", None)
             ) from None
+
+
+def _conversions(template: str) -> list[tuple[str | None, str | None, str]] | None:
+    """Each conversion in a %-format as (width, precision, kind), mapping keys of any nesting
+    skipped as Python skips them; None if the format is cut short."""
+    found: list[tuple[str | None, str | None, str]] = []
+    position = 0
+    while True:
+        position = template.find("%", position)
+        if position < 0:
+            return found
+        position += 1
+        if position < len(template) and template[position] == "(":
+            depth = 0
+            while position < len(template):
+                depth += {"(": 1, ")": -1}.get(template[position], 0)
+                position += 1
+                if depth == 0:
+                    break
+            if depth:
+                return None
+        match = _CONVERSION_TAIL.match(template, position)
+        if match is None:
+            return None
+        position = match.end()
+        if match.group(4) != "%":
+            found.append((match.group(2), match.group(3), match.group(4)))
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
 def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
