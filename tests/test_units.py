@@ -111,7 +111,7 @@ def test_a_size_beyond_4_exbibytes_is_refused_as_too_large(text: str) -> None:
         parse_size(text)
 
 
-@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e12, "200000000s"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e13, "9999999999h"])
 def test_a_duration_that_is_not_finite_or_too_long_is_refused(value: object) -> None:
     with pytest.raises(UnitError):
         parse_duration(value)

@@ -6,7 +6,9 @@ number is a count of the default unit the caller names (xm's ``memory = 512`` me
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 from fractions import Fraction
 
 KIB = 1024
@@ -19,8 +21,8 @@ _SIZE_UNITS = {"": 1, "B": 1, "K": KIB, "M": MIB, "G": GIB, "T": TIB}
 # refused rather than guessed at (MB may mean 10^6 bytes to one reader and 2^20 to another).
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$", re.IGNORECASE)
 MAX_SIZE = 1 << 62  # 4 EiB: more than any disk, and well inside SQLite's integers
-MAX_DURATION = 10_000_000.0  # seconds (about 115 days)
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+MAX_DURATION = 4_000_000_000_000.0  # seconds: more than the 999,999,999 hours a spec can write
+_DURATION_UNITS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600), "": Fraction(1)}
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|)$", re.IGNORECASE)
 
 
@@ -28,10 +30,12 @@ class UnitError(ValueError):
     """A value that is not a size or a duration; the message says how to write one."""
 
 
-def parse_size(value: object, *, default_unit: str = "B") -> int:
+def parse_size(value: object, *, default_unit: str = "B", whole_kib: bool = False) -> int:
     """Return a size in bytes from ``4G``, ``512M``, ``2048k``, ``1.5G`` or a bare number.
 
-    A bare number counts ``default_unit`` (``"B"``, ``"K"``, ``"M"`` or ``"G"``).
+    A bare number counts ``default_unit`` (``"B"``, ``"K"``, ``"M"`` or ``"G"``). A size that is
+    not a whole number of bytes (``0.1K``) is refused; with ``whole_kib`` every size is rounded up
+    to a whole KiB instead (so it can always be written back exactly with a unit).
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a size; write 512M or 1G")
@@ -47,7 +51,9 @@ def parse_size(value: object, *, default_unit: str = "B") -> int:
     number, unit = match.groups()
     unit = unit.upper() or (default_unit.upper().rstrip("B") or "B")
     size = Fraction(number) * _SIZE_UNITS[unit]  # exact: no float rounding of large sizes
-    if size.denominator != 1:
+    if whole_kib:
+        size = Fraction(math.ceil(size / KIB) * KIB)
+    elif size.denominator != 1:
         raise UnitError(f"{value!r} is not a whole number of bytes")
     return _bounded(int(size), value)
 
@@ -72,7 +78,7 @@ def parse_duration(value: object) -> float:
     if not match:
         raise UnitError(f"{value!r} is not a duration; write 30s or 5m")
     number, unit = match.groups()
-    seconds = float(number) * _DURATION_UNITS[unit.lower()]
+    seconds = float(Fraction(number) * _DURATION_UNITS[unit.lower()])  # 700ms is 0.7, not 0.7000000000000001
     if seconds > MAX_DURATION:
         raise UnitError(f"{value!r} is too long (at most {MAX_DURATION:g} seconds)")
     return seconds
@@ -87,12 +93,27 @@ def format_size(size: int) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """A duration as people read it: ``250ms``, ``30s``, ``5m``, ``1h``, ``90.5s``."""
-    if seconds and seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    for unit, factor in (("h", 3600), ("m", 60)):
-        if seconds >= factor and seconds % factor == 0:
-            return f"{int(seconds // factor)}{unit}"
-    if seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    """A duration as people read it, exactly: ``250ms``, ``30s``, ``5m``, ``1h``, ``90.5s``.
+
+    A whole number of hours, minutes or seconds if it is one; else milliseconds below a second and
+    seconds above, in at most three decimals (then the other units); never an exponent, never
+    more than nine digits before the point. Spec files allow just these forms.
+    """
+    exact = Decimal(repr(float(seconds)))
+    if exact == 0:
+        return "0s"
+
+    def as_unit(factor: Decimal, places: int) -> Decimal | None:
+        value = exact / factor
+        fits = value * factor == exact and value < 10**9
+        return value if fits and value == value.quantize(Decimal(10) ** -places) else None
+
+    for unit, factor in (("h", Decimal(3600)), ("m", Decimal(60)), ("s", Decimal(1))):
+        if as_unit(factor, 0) is not None:
+            return f"{int(exact / factor)}{unit}"
+    order = (("ms", "0.001"), ("s", "1")) if exact < 1 else (("s", "1"), ("ms", "0.001"), ("m", "60"), ("h", "3600"))
+    for unit, factor_text in order:
+        value = as_unit(Decimal(factor_text), 3)
+        if value is not None:
+            return f"{value.normalize():f}{unit}"
+    return f"{exact:f}s"

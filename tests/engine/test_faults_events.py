@@ -227,7 +227,8 @@ def test_a_reboot_is_logged_with_the_new_domid(host: SimHost, clock: VirtualCloc
     new = host.domain("web1").domid
     ops = [(e.op, e.outcome) for e in host.events()]
     assert ops == [("create", "ok"), ("reboot", "ok"), ("restart", "ok")]
-    assert host.events()[-1].message == f"restarted as domain {new}"
+    assert host.events()[-1].message == f"rebooted; on_reboot=restart: restarted as domain {new}"
+    assert host.events()[-1].actor == "xend"
 
 
 # -- the console --------------------------------------------------------------------------------

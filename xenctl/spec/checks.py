@@ -220,7 +220,10 @@ def _sharing(desired: DesiredState) -> Iterator[Finding]:
 def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
     pvs: dict[str, str] = {}
     for group in desired.volume_groups:
-        for pv in group.pvs:
+        listed = [pv for i, pv in enumerate(group.pvs) if pv in group.pvs[:i]]
+        for pv in dict.fromkeys(listed):
+            yield group.origin, f"{pv} is listed twice", (*group.origin.path, "pvs")
+        for pv in dict.fromkeys(group.pvs):
             if pv in pvs and pvs[pv] != group.name:
                 yield group.origin, f"{pv} is already a physical volume of {pvs[pv]}", None
             pvs.setdefault(pv, group.name)

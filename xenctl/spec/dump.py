@@ -6,6 +6,7 @@ model: sizes and durations in their shortest exact spelling, defaults left out.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -21,11 +22,26 @@ from xenctl.spec.model import (
     VolumeKind,
     VolumeSpec,
 )
-from xenctl.units import MIB, format_duration, format_size
+from xenctl.units import GIB, KIB, MIB, TIB, format_duration, format_size
 
 
 def _memory(mib: int) -> str:
-    return format_size(mib * MIB)
+    return _size(mib * MIB)
+
+
+# The digits the schema allows before each unit (so every size fits in 4 EiB).
+_SIZE_DIGITS = (("T", TIB, 5), ("G", GIB, 8), ("M", MIB, 12), ("K", KIB, 15))
+
+
+def _size(size: int) -> str:
+    """A size as the schema accepts it: the largest unit that holds it whole within its digits,
+    else in M with decimals (a whole number of KiB is at most ten decimals of a MiB)."""
+    for unit, factor, digits in _SIZE_DIGITS:
+        if size % factor == 0 and size // factor < 10**digits:
+            return f"{size // factor}{unit}"
+    if size % KIB == 0:
+        return f"{Decimal(size) / MIB:f}".rstrip("0").rstrip(".") + "M"
+    return format_size(size)
 
 
 def domain_to_data(domain: DomainSpec) -> dict[str, Any]:
@@ -71,12 +87,12 @@ def domain_to_data(domain: DomainSpec) -> dict[str, Any]:
 def volume_to_data(volume: VolumeSpec) -> dict[str, Any]:
     data: dict[str, Any] = {"name": volume.name}
     if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-        lvm: dict[str, Any] = {"vg": volume.vg, "size": format_size(volume.size or 0)}
+        lvm: dict[str, Any] = {"vg": volume.vg, "size": _size(volume.size or 0)}
         if volume.snapshot_of is not None:
             lvm["snapshot_of"] = volume.snapshot_of
         data["lvm"] = lvm
     elif volume.kind is VolumeKind.FILE:
-        image: dict[str, Any] = {"path": volume.path, "size": format_size(volume.size or 0)}
+        image: dict[str, Any] = {"path": volume.path, "size": _size(volume.size or 0)}
         if not volume.sparse:
             image["sparse"] = False
         data["file"] = image

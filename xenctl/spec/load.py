@@ -42,6 +42,7 @@ from xenctl.spec.model import (
 from xenctl.units import MIB, UnitError, parse_duration, parse_size
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_MEMORY = 16 * 1024 * 1024  # MiB: 16T, as the schema allows
 
 
 @cache
@@ -96,13 +97,15 @@ class _Locator:
     def __init__(self) -> None:
         self.files: dict[str, _File] = {}
 
-    def issue(self, origin: Origin, message: str, *, point_at: tuple[PathPart, ...] | None = None) -> SpecIssue:
+    def issue(
+        self, origin: Origin, message: str, *, point_at: tuple[PathPart, ...] | None = None, at_key: bool = False
+    ) -> SpecIssue:
         message = _PLACE_RE.sub(self._place, message)
         spec = self.files.get(origin.file)
         if spec is None:
             return SpecIssue(origin.file, None, None, render_path(None, origin.path), message)
         path = point_at if point_at is not None else origin.path
-        where = yamlfile.locate(spec.text, path)
+        where = yamlfile.locate(spec.text, path, key=at_key)
         line, column = where if where else (None, None)
         return SpecIssue(origin.file, line, column, render_path(spec.data, path), message)
 
@@ -171,7 +174,9 @@ def _read(path: str, issues: list[SpecIssue]) -> _File | None:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        kind = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false"}.get(
+            type(data), "a value"
+        )
         issues.append(
             SpecIssue(path, 1, 1, "", f"a spec file is a mapping with domains, storage or autostart; this is {kind}")
         )
@@ -180,12 +185,13 @@ def _read(path: str, issues: list[SpecIssue]) -> _File | None:
 
 
 def _schema_issues(spec: _File, locator: _Locator) -> list[SpecIssue]:
-    found = []
+    found: dict[tuple[object, ...], SpecIssue] = {}
     for error in _validator().iter_errors(spec.data):
         path = tuple(error.absolute_path)
         message, point_at = describe_error(error, path)
-        found.append(locator.issue(Origin(spec.path, path), message, point_at=point_at))
-    return found
+        issue = locator.issue(Origin(spec.path, path), message, point_at=point_at, at_key=point_at is not None)
+        found.setdefault((issue.line, issue.column, issue.path, issue.message), issue)  # one mistake, one line
+    return list(found.values())
 
 
 _TYPE_WORDS = {
@@ -217,18 +223,21 @@ def describe_error(error: Any, path: tuple[PathPart, ...]) -> tuple[str, tuple[P
     hint = sub.get("x-error") if isinstance(sub, dict) else None
     if hint and validator in _WITH_HINT:
         if isinstance(instance, dict):
-            return hint, None
+            given = [choice for choice in sub.get("x-choices", ()) if choice in instance]
+            names = " and ".join(given) if given else "none of them"
+            return f"{hint} (this names {names})" if sub.get("x-choices") else hint, None
         return f"{_shown(instance)} {hint}", None
     if validator == "required":
         missing = [name for name in sub["required"] if name not in instance]
         return f"missing field {', '.join(repr(m) for m in missing)}", None
     if validator == "additionalProperties":
         known = set(sub.get("properties", {}))
-        unknown = sorted(str(k) for k in instance if k not in known and not str(k).startswith("x-"))
+        patterns = [re.compile(p) for p in sub.get("patternProperties", {})]
+        unknown = sorted(str(k) for k in instance if k not in known and not any(p.search(str(k)) for p in patterns))
         key = unknown[0] if unknown else "?"
         close = difflib.get_close_matches(key, sorted(known), n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(sorted(known))}"
-        return f"unknown field {key!r}{suggestion}", (*path, key)
+        return f"unknown field {key!r}{suggestion}", (*path, key)  # pointing at the key itself
     if validator == "enum":
         return f"{_shown(instance)} is not one of {', '.join(str(v) for v in error.validator_value)}", None
     if validator == "type":
@@ -241,9 +250,11 @@ def describe_error(error: Any, path: tuple[PathPart, ...]) -> tuple[str, tuple[P
     if validator == "maximum":
         return f"{instance} is more than {error.validator_value}, the most allowed", None
     if validator == "minItems":
-        return f"needs at least {error.validator_value} item(s)", None
+        count = error.validator_value
+        return f"needs at least {'one item' if count == 1 else f'{count} items'}", None
     if validator == "uniqueItems":
-        return "names the same item twice", None
+        twice = next((item for i, item in enumerate(instance) if item in instance[:i]), None)
+        return f"names {_shown(twice)} twice", None
     return str(error.message), None
 
 
@@ -255,6 +266,9 @@ def _memory(value: Any, origin: Origin, locator: _Locator, issues: list[SpecIssu
         size = parse_size(value)
     except UnitError as exc:
         issues.append(locator.issue(origin, str(exc)))
+        return 1
+    if size > MAX_MEMORY * MIB:
+        issues.append(locator.issue(origin, f"{value!r} is more memory than any Xen host has (at most 16T)"))
         return 1
     if size % MIB or size == 0:
         issues.append(locator.issue(origin, f"{value!r} is not a whole number of MiB"))
@@ -285,10 +299,22 @@ def _build_file(spec: _File, locator: _Locator, issues: list[SpecIssue]) -> Desi
         for i, e in enumerate(storage.get("nfs_exports") or ())
     )
     domains = tuple(_domain(d, base.at("domains", i), locator, issues) for i, d in enumerate(data.get("domains") or ()))
-    autostart = tuple(_autostart(a, base.at("autostart", i)) for i, a in enumerate(data.get("autostart") or ()))
+    autostart = []
+    for i, entry in enumerate(data.get("autostart") or ()):
+        origin = base.at("autostart", i)
+        problems = []
+        for field in ("up", "stop_timeout"):
+            try:
+                parse_duration(entry.get(field, 0))
+            except UnitError as exc:  # a duration the pattern allows but too long (2778h)
+                problems.append(locator.issue(origin.at(field), str(exc)))
+        if problems:
+            issues.extend(problems)
+        else:
+            autostart.append(_autostart(entry, origin))
     if len(issues) > before:
         return None
-    return DesiredState(domains, vgs, tuple(volumes), exports, autostart, (spec.path,))
+    return DesiredState(domains, vgs, tuple(volumes), exports, tuple(autostart), (spec.path,))
 
 
 def _dev(path: str) -> str:
@@ -303,7 +329,7 @@ def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
         return VolumeSpec(
             data["name"],
             kind,
-            size=parse_size(lvm["size"]),
+            size=parse_size(lvm["size"], whole_kib=True),
             vg=lvm["vg"],
             snapshot_of=lvm.get("snapshot_of"),
             **common,
@@ -313,7 +339,7 @@ def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
         return VolumeSpec(
             data["name"],
             VolumeKind.FILE,
-            size=parse_size(image["size"]),
+            size=parse_size(image["size"], whole_kib=True),
             path=image["path"],
             sparse=image.get("sparse", True),
             **common,

@@ -38,6 +38,7 @@ _FLOAT = re.compile(
 )
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 _TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class YamlProblem(Exception):
@@ -100,6 +101,32 @@ def needs_quotes(value: str) -> bool:
         or value == "<<"
         or value.lower() in ("yes", "no", "on", "off", "y", "n")
     )
+
+
+def _flatten_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> None:
+    """YAML's merge key: ``<<: *t`` or ``<<: [*a, *b]`` brings in the templates' keys; the
+    mapping's own keys win, then the first template listed, then the next."""
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            own.append((key_node, value_node))
+            continue
+        templates = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for template in reversed(templates):  # later entries of the list go first, to be overridden
+            if not isinstance(template, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"a merge (<<) takes a mapping or a list of mappings, not {template.id}",
+                    template.start_mark,
+                )
+            _flatten_mapping(loader, template)
+            merged.extend(template.value)
+    node.value = merged + own
+
+
+_SpecLoader.flatten_mapping = _flatten_mapping
 
 
 def _construct_core_bool(loader: _SpecLoader, node: yaml.ScalarNode) -> bool:
@@ -171,6 +198,8 @@ def parse(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "not valid YAML"
+        if exc.context and exc.problem and exc.context.startswith("expected"):
+            problem = f"{exc.context}, {exc.problem}"  # "expected a single document in the stream, but found another"
         if mark is None:
             raise YamlProblem(problem) from None
         raise YamlProblem(problem, mark.line + 1, mark.column + 1) from None
@@ -185,10 +214,13 @@ def parse(text: str) -> Any:
 def _check_expansion(root: yaml.Node) -> None:
     """Refuse a document whose aliases would expand to more than MAX_EXPANDED_NODES values."""
     sizes: dict[int, int] = {}
+    shared = False
 
     def size(node: yaml.Node, depth: int = 0) -> int:
+        nonlocal shared
         known = sizes.get(id(node))
         if known is not None:
+            shared = True
             return known
         if depth > 200:
             raise YamlProblem("the file nests too deeply", node.start_mark.line + 1, node.start_mark.column + 1)
@@ -199,8 +231,9 @@ def _check_expansion(root: yaml.Node) -> None:
             total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
         sizes[id(node)] = total
         if total > MAX_EXPANDED_NODES:
+            what = "anchors and aliases expand this file to" if shared else "this file holds"
             raise YamlProblem(
-                f"anchors and aliases expand this file to more than {MAX_EXPANDED_NODES:,} values",
+                f"{what} more than {MAX_EXPANDED_NODES:,} values",
                 node.start_mark.line + 1,
                 node.start_mark.column + 1,
             )
@@ -209,8 +242,9 @@ def _check_expansion(root: yaml.Node) -> None:
     size(root)
 
 
-def locate(text: str, path: tuple[PathPart, ...]) -> tuple[int, int] | None:
-    """The line and column (from 1) of the value at ``path`` in a document, or of its nearest parent."""
+def locate(text: str, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
+    """The line and column (from 1) of the value at ``path`` in a document (of its key, with
+    ``key``), or of its nearest parent."""
     try:
         node = yaml.compose(text, Loader=_SpecLoader)
     except yaml.YAMLError:
@@ -218,27 +252,30 @@ def locate(text: str, path: tuple[PathPart, ...]) -> tuple[int, int] | None:
     if node is None:
         return None
     best = node.start_mark
-    for part in path:
-        child = _child(node, part)
-        if child is None:
+    for index, part in enumerate(path):
+        found = _child(node, part)
+        if found is None:
             break
-        node = child
-        best = node.start_mark
+        key_node, node = found
+        last = index == len(path) - 1
+        best = key_node.start_mark if key and last and key_node is not None else node.start_mark
     return best.line + 1, best.column + 1
 
 
-def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:
+def _child(node: yaml.Node, part: PathPart) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """(key node, value node) of ``part`` in ``node``; merged templates searched in the order
+    they are listed, the first one's keys winning as YAML's merge says."""
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
+        return None, node.value[part]
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                found: yaml.Node = value
-                return found
-        for key, value in node.value:  # keys brought in by a << merge
-            if key.tag == "tag:yaml.org,2002:merge":
-                merged = _child(value, part)
-                if merged is not None:
-                    return merged
+            if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE and key.value == str(part):
+                return key, value
+        for key, value in node.value:
+            if key.tag == _MERGE:
+                templates = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                for template in templates:
+                    merged = _child(template, part)
+                    if merged is not None:
+                        return merged
     return None
