@@ -7,7 +7,7 @@ import json
 
 from xenctl.cli.context import default_home, open_sim, time_scale
 from xenctl.engine.api import Fault, HostState
-from xenctl.engine.sim.profile import HostProfile
+from xenctl.engine.sim.profile import DURATION_KEYS, HostProfile
 from xenctl.errors import UsageError
 from xenctl.units import MIB, format_duration, format_size
 
@@ -26,13 +26,10 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         state = host.snapshot()
         profile = host.profile
         home = host.home
-    finally:
-        host.close()
     if args.json:
         print(json.dumps({"home": home, "profile": profile.to_dict(), "live": _live(state)}, indent=2))
     else:
@@ -96,10 +93,7 @@ def describe(profile: HostProfile, state: HostState, home: str) -> str:
     d = profile.durations
     lines.append(
         "Durations:    "
-        + ", ".join(
-            f"{name} {format_duration(getattr(d, name))}"
-            for name in ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
-        )
+        + ", ".join(f"{name} {format_duration(getattr(d, name))}" for name in DURATION_KEYS)
         + " (image_create per GiB written)"
     )
     return "\n".join(lines)
@@ -112,23 +106,17 @@ def _mib(value: int) -> str:
 def run_fault_add(args: argparse.Namespace) -> int:
     if args.times is not None and args.times < 1:
         raise UsageError("--times must be 1 or more")
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         fault_id = host.add_fault(
             Fault(op=args.op, obj=args.object, kind=args.kind, message=args.message, times=args.times)
         )
-    finally:
-        host.close()
     print(f"Fault {fault_id} added.")
     return 0
 
 
 def run_fault_list(args: argparse.Namespace) -> int:
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         faults = host.faults()
-    finally:
-        host.close()
     if not faults:
         print("No faults.")
     for fault in faults:
@@ -139,11 +127,8 @@ def run_fault_list(args: argparse.Namespace) -> int:
 
 
 def run_fault_clear(args: argparse.Namespace) -> int:
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         removed = host.clear_faults(args.id)
-    finally:
-        host.close()
     if args.id is not None and not removed:
         raise UsageError(f"there is no fault {args.id}")
     print(f"{removed} fault(s) removed.")

@@ -31,11 +31,8 @@ def format_list(domains: Iterable[Domain]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         domains = [host.domain(ref) for ref in args.domains] if args.domains else list(host.snapshot().domains)
-    finally:
-        host.close()
     print(format_list(domains))
     return 0
 
@@ -52,11 +49,8 @@ def format_event(event: Event) -> str:
 
 
 def run_events(args: argparse.Namespace) -> int:
-    host = open_sim(args.home)
-    try:
+    with open_sim(args.home) as host:
         events = host.events(since=args.since, limit=args.last)
-    finally:
-        host.close()
     for event in events:
         if args.json:
             print(

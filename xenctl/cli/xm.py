@@ -29,13 +29,8 @@ DETACH = "\x1d"  # Ctrl-]
 POLL = 0.1  # seconds between looks at a console or a domain being waited for
 
 
-@contextmanager
-def _host(args: argparse.Namespace) -> Iterator[SimHost]:
-    host = open_sim(args.home)
-    try:
-        yield host
-    finally:
-        host.close()
+def _host(args: argparse.Namespace) -> SimHost:
+    return open_sim(args.home)  # a context manager: closed when the command is done
 
 
 # -- create -------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from xenctl.errors import ProfileError
 from xenctl.units import MIB, UnitError, format_size, parse_duration, parse_size
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
+DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,8 +380,8 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         raise top.fail("save_dir", "must be a path")
 
     durations_reader = _Reader(top.data.get("durations", {}), file, "durations")
-    durations_reader.check_keys(_DURATION_KEYS)
-    durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in _DURATION_KEYS})
+    durations_reader.check_keys(DURATION_KEYS)
+    durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in DURATION_KEYS})
     return HostProfile(
         name=name,
         memory=memory,

@@ -43,11 +43,6 @@ def _natural(text: str) -> tuple[object, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
-def _owner(row: sqlite3.Row) -> Owner | None:
-    managed_by = row["managed_by"]
-    return Owner(managed_by, row["source"] or "") if managed_by else None
-
-
 class _Owners:
     """One Owner value per distinct marker: a managed host has few, shared by many objects."""
 
@@ -94,8 +89,8 @@ class _Guests:
                 written = int(rate * (ran[domid] - attached_run))
                 self.pending[target].append((uuids[domid], attached_run, written, after))
 
-    def domains(self, ctx: Ctx) -> list[Domain]:
-        return [_domain(ctx, row, tuple(self.disks.get(row["domid"], ()))) for row in self.rows]
+    def domains(self, ctx: Ctx, owners: _Owners) -> list[Domain]:
+        return [_domain(ctx, row, tuple(self.disks.get(row["domid"], ())), owners) for row in self.rows]
 
     def digest(self, path: str, stored: str) -> str:
         pending = self.pending.get(path)
@@ -117,7 +112,7 @@ class _Guests:
         return (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
 
 
-def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> Domain:
+def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...], owners: _Owners) -> Domain:
     return Domain(
         domid=row["domid"],
         name=row["name"],
@@ -128,7 +123,7 @@ def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> Domain
         vcpus=row["vcpus"],
         cpu_time=timeline.cpu_time(row, ctx.now),
         config=config_from_dict(json.loads(row["config"]), disks),
-        owner=_owner(row),
+        owner=owners.get(row["managed_by"], row["source"]),
         created_at=row["created_at"],
         up_at=row["up_at"],
     )
@@ -155,7 +150,7 @@ def domain0(ctx: Ctx) -> Domain:
 
 
 def read_domain(ctx: Ctx, domid: int) -> Domain:
-    return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx)[0]
+    return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, _Owners())[0]
 
 
 @contextmanager
@@ -177,8 +172,9 @@ def read_state(ctx: Ctx) -> HostState:
 
 def _read_state(ctx: Ctx) -> HostState:
     db = ctx.db
+    owners = _Owners()
     writes = _Guests(ctx)
-    guests = writes.domains(ctx)
+    guests = writes.domains(ctx, owners)
     all_domains = tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name))
 
     partitions = []
@@ -201,7 +197,6 @@ def _read_state(ctx: Ctx) -> HostState:
             )
         )
 
-    owners = _Owners()
     cursor = db.cursor()
     cursor.row_factory = None  # plain tuples: LVs can be the largest table read
     cursor.execute(
@@ -239,7 +234,7 @@ def _read_state(ctx: Ctx) -> HostState:
             extent_size=row["extent_size"],
             size=row["extents"] * row["extent_size"],
             free=(row["extents"] - row["used"]) * row["extent_size"],
-            owner=_owner(row),
+            owner=owners.get(row["managed_by"], row["source"]),
         )
         for row in db.execute("SELECT * FROM vgs ORDER BY name")
     )
@@ -251,7 +246,7 @@ def _read_state(ctx: Ctx) -> HostState:
             filesystem=row["filesystem"],
             digest=writes.digest(row["path"], row["digest"]),
             read_only=bool(row["read_only"]),
-            owner=_owner(row),
+            owner=owners.get(row["managed_by"], row["source"]),
             holders=writes.holders_of(row["path"]),
         )
         for row in db.execute("SELECT * FROM images ORDER BY path")
@@ -262,7 +257,7 @@ def _read_state(ctx: Ctx) -> HostState:
             path=row["path"],
             digest=row["digest"],
             served_by_domain=bool(row["by_domain"]),
-            owner=_owner(row),
+            owner=owners.get(row["managed_by"], row["source"]),
         )
         for row in db.execute("SELECT * FROM exports ORDER BY server, path")
     )
