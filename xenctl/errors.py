@@ -11,6 +11,7 @@ error into text on stderr and an exit code.
     ├── ProfileError          a host profile file that is not valid (file, path)
     ├── SpecError             spec files that are not valid: every issue, each with file and line
     ├── ConfigError           an xm/xl config file that cannot be read safely (file, line)
+    ├── PlanError             a plan that cannot be made or carried out (objects, numbers)
     ├── EngineError           the hypervisor refused an operation (op, object)
     │   ├── NotFoundError     the named domain, volume or export does not exist
     │   ├── XenError          a refusal whose text is the one Xen's tools print
@@ -94,6 +95,10 @@ class ConfigError(XenctlError):
         self.file = file
         self.line = line
         self.reason = message
+
+
+class PlanError(XenctlError):
+    """Specs and a host that cannot be reconciled: a clash, or a plan the host could not carry."""
 
 
 class EngineError(XenctlError):

@@ -1,0 +1,1 @@
+"""Reconciling desired state with a live host: diff, plan, apply, saved plans, rendering."""

@@ -1,0 +1,78 @@
+"""What a plan is made of: changes to objects, each with its action, fields and reason.
+
+A plan is data (the lesson of Terraform's ``plans`` package): a closed set of actions, a change
+per object with the before and after of every field that differs, and a reason shown to the
+user that is never used to decide anything during apply.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Action(str, enum.Enum):
+    CREATE = "create"  # the object does not exist: make it
+    UPDATE = "update"  # change it in place (mem-set, vcpu-set, attach, detach, grow)
+    RESTART = "restart"  # shut the domain down and create it again with the new config
+    REPLACE = "replace"  # destroy the object and make a new one (only with --destroy-data for data)
+    DELETE = "delete"  # a managed object no longer in the specs
+    START = "start"  # a declared domain that is not running
+    STOP = "stop"  # a running domain declared stopped
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETAIN = "retain"  # a change that would lose data, held back without --destroy-data
+    ADOPT = "adopt"  # mark an unmanaged object as managed (only with --adopt)
+
+
+class ChangeClass(str, enum.Enum):
+    """How a field can change on a live object; the one table is in ``fields``."""
+
+    LIVE = "live"  # on the running object: mem-set, vcpu-set, pause, block-attach/detach
+    RESTART = "restart"  # needs the domain shut down and created again
+    GROW_ONLY = "grow-only"  # may grow in place; shrinking would lose data
+    REPLACE = "replace"  # what the object is: its VG, its path, its kind
+    IMMUTABLE = "immutable"  # cannot change at all
+
+
+class Kind(str, enum.Enum):
+    DOMAIN = "domain"
+    VOLUME_GROUP = "volume_group"
+    VOLUME = "volume"
+    NFS_EXPORT = "nfs_export"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    name: str
+    before: object
+    after: object
+    change_class: ChangeClass
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One object's change. ``address`` is ``kind.name``: ``domain.web1``, ``volume.web1-root``."""
+
+    kind: Kind
+    name: str
+    action: Action
+    fields: tuple[FieldChange, ...] = ()
+    reason: str = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind.value}.{self.name}"
+
+    def forced_by(self) -> tuple[str, ...]:
+        """The fields that force a restart or a replacement (what the plan names)."""
+        forcing = {Action.RESTART: ChangeClass.RESTART, Action.REPLACE: ChangeClass.REPLACE}.get(self.action)
+        return tuple(f.name for f in self.fields if forcing is not None and f.change_class in (forcing,))
+
+
+@dataclass(frozen=True, slots=True)
+class Unmanaged:
+    """A live object xenctl did not make and will not touch; listed so the user knows."""
+
+    kind: Kind
+    name: str

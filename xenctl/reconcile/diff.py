@@ -1,0 +1,327 @@
+"""``diff(desired, live)``: what would have to change for the live host to match the specs.
+
+Pure and deterministic: the same desired state and the same snapshot give the same changes, in
+the same order (by kind, then name). Every field's change class comes from ``fields``; the
+action follows from the classes: any restart-class field makes a domain RESTART, live-class
+fields make an UPDATE, a volume that would lose data is RETAINED unless ``destroy_data``.
+
+Ownership decides what may be touched. Objects marked ``managed_by`` this tool are xenctl's: a
+managed domain missing from the specs is deleted, a managed volume retained (or deleted with
+``destroy_data``). Unmanaged objects are listed and never touched; a spec that names one is an
+error unless ``adopt``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from xenctl.engine.api import Domain, HostState, ImageFile, LogicalVolume, Phase
+from xenctl.errors import PlanError
+from xenctl.reconcile.changes import Action, Change, ChangeClass, FieldChange, Kind, Unmanaged
+from xenctl.reconcile.fields import FIELDS, live_or_restart
+from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, DomainSpec, VolumeKind, VolumeSpec
+
+MANAGED_BY = "xenctl"
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    adopt: bool = False
+    destroy_data: bool = False
+    managed_by: str = MANAGED_BY
+
+
+@dataclass(frozen=True)
+class Diff:
+    changes: tuple[Change, ...]
+    unmanaged: tuple[Unmanaged, ...]
+
+
+def diff(desired: DesiredState, live: HostState, options: DiffOptions = DiffOptions()) -> Diff:
+    work = _Differ(desired, live, options)
+    changes = [*work.volume_groups(), *work.volumes(), *work.exports(), *work.domains()]
+    if work.clashes:
+        raise PlanError(
+            "the specs name objects xenctl did not make (give --adopt to take them over): " + ", ".join(work.clashes)
+        )
+    return Diff(tuple(changes), tuple(sorted(work.unmanaged, key=lambda u: (u.kind.value, u.name))))
+
+
+def image_path(storage_root: str, path: str) -> str:
+    """A spec's image path as the host names it: relative paths live under the storage root."""
+    return "/" + os.path.normpath(os.path.join(storage_root, path)).lstrip("/")
+
+
+def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tuple[str, str]:
+    """(host path, backend) of a desired disk: ``/dev/vg/lv`` phy, an image file, a partition."""
+    if disk.phy is not None:
+        return disk.phy, "phy"
+    if disk.file is not None:
+        return image_path(storage_root, disk.file), "file"
+    volume = desired.volume(disk.volume or "")
+    if volume is None:
+        raise PlanError(f"volume {disk.volume} is not declared")
+    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+        return f"/dev/{volume.vg}/{volume.name}", "phy"
+    if volume.kind is VolumeKind.FILE:
+        return image_path(storage_root, volume.path or ""), "file"
+    return volume.path or "", "phy"
+
+
+class _Differ:
+    def __init__(self, desired: DesiredState, live: HostState, options: DiffOptions) -> None:
+        self.desired = desired
+        self.live = live
+        self.options = options
+        self.clashes: list[str] = []
+        self.unmanaged: list[Unmanaged] = []
+
+    def managed(self, owner: object) -> bool:
+        return getattr(owner, "managed_by", None) == self.options.managed_by
+
+    def claim(self, kind: Kind, name: str, owner: object) -> Change | None:
+        """For a declared object that exists: None if it is ours, ADOPT if it may become ours."""
+        if self.managed(owner):
+            return None
+        if self.options.adopt:
+            return Change(kind, name, Action.ADOPT, reason="made by hand; --adopt makes it xenctl's")
+        self.clashes.append(f"{kind.value}.{name}")
+        return None
+
+    # -- volume groups ----------------------------------------------------------------------
+
+    def volume_groups(self) -> list[Change]:
+        live = {vg.name: vg for vg in self.live.volume_groups}
+        changes = []
+        for spec in self.desired.volume_groups:
+            group = live.pop(spec.name, None)
+            if group is None:
+                changes.append(Change(Kind.VOLUME_GROUP, spec.name, Action.CREATE, reason="not on the host"))
+                continue
+            adopted = self.claim(Kind.VOLUME_GROUP, spec.name, group.owner)
+            if adopted is not None or not self.managed(group.owner):
+                changes.extend([adopted] if adopted else [])
+                continue
+            if sorted(spec.pvs) != sorted(group.pvs):
+                field = FieldChange("pvs", list(group.pvs), list(spec.pvs), ChangeClass.REPLACE)
+                changes.append(self.data_change(Kind.VOLUME_GROUP, spec.name, field, "its physical volumes"))
+        for group in live.values():
+            self.gone(Kind.VOLUME_GROUP, group.name, group.owner, changes, holds_data=True)
+        return changes
+
+    # -- volumes ----------------------------------------------------------------------------
+
+    def volumes(self) -> list[Change]:
+        lvs = {(lv.vg, lv.name): lv for lv in self.live.logical_volumes}
+        images = {image.path: image for image in self.live.images}
+        partitions = {p.path: p for p in self.live.partitions}
+        seen_lvs: set[tuple[str, str]] = set()
+        seen_images: set[str] = set()
+        changes: list[Change] = []
+        for spec in self.desired.volumes:
+            if spec.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+                lv = lvs.get((spec.vg or "", spec.name)) or next(
+                    (v for (_vg, name), v in sorted(lvs.items()) if name == spec.name), None
+                )
+                if lv is not None:
+                    seen_lvs.add((lv.vg, lv.name))
+                changes.extend(self.lvm_volume(spec, lv))
+            elif spec.kind is VolumeKind.FILE:
+                path = image_path(self.live.host.storage_root, spec.path or "")
+                image = images.get(path)
+                seen_images.add(path)
+                changes.extend(self.image_volume(spec, path, image))
+            else:
+                partition = partitions.get(spec.path or "")
+                if partition is None:
+                    raise PlanError(f"volume {spec.name}: partition {spec.path} is not on this host")
+                if spec.filesystem and partition.filesystem != spec.filesystem:
+                    field = FieldChange("filesystem", partition.filesystem, spec.filesystem, ChangeClass.REPLACE)
+                    changes.append(self.data_change(Kind.VOLUME, spec.name, field, "its filesystem"))
+        for key, lv in sorted(lvs.items()):
+            if key not in seen_lvs:
+                self.gone(Kind.VOLUME, lv.name, lv.owner, changes, holds_data=True)
+        for path, image in sorted(images.items()):
+            if path not in seen_images:
+                self.gone(Kind.VOLUME, os.path.basename(path), image.owner, changes, holds_data=True)
+        return changes
+
+    def lvm_volume(self, spec: VolumeSpec, lv: LogicalVolume | None) -> list[Change]:
+        if lv is None:
+            return [Change(Kind.VOLUME, spec.name, Action.CREATE, reason="not on the host")]
+        adopted = self.claim(Kind.VOLUME, spec.name, lv.owner)
+        if adopted is not None or not self.managed(lv.owner):
+            return [adopted] if adopted else []
+        identity = [
+            FieldChange(name, before, after, ChangeClass.REPLACE)
+            for name, before, after in (
+                ("vg", lv.vg, spec.vg),
+                ("snapshot_of", lv.origin, spec.snapshot_of),
+            )
+            if before != after
+        ]
+        if identity:
+            return [self.data_change(Kind.VOLUME, spec.name, identity[0], "what it is", more=identity[1:])]
+        live_size = lv.cow_size if lv.is_snapshot else lv.size
+        return self.size_and_filesystem(spec, live_size, lv.filesystem, round_to=4 * 1024 * 1024)
+
+    def image_volume(self, spec: VolumeSpec, path: str, image: ImageFile | None) -> list[Change]:
+        if image is None:
+            return [Change(Kind.VOLUME, spec.name, Action.CREATE, reason="not on the host")]
+        adopted = self.claim(Kind.VOLUME, spec.name, image.owner)
+        if adopted is not None or not self.managed(image.owner):
+            return [adopted] if adopted else []
+        return self.size_and_filesystem(spec, image.size, image.filesystem, round_to=1)
+
+    def size_and_filesystem(
+        self, spec: VolumeSpec, live_size: int, live_fs: str | None, *, round_to: int
+    ) -> list[Change]:
+        wanted = -(-(spec.size or 0) // round_to) * round_to  # LVM rounds up to whole extents
+        if spec.filesystem is not None and live_fs is not None and spec.filesystem != live_fs:
+            field = FieldChange("filesystem", live_fs, spec.filesystem, ChangeClass.REPLACE)
+            return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
+        fields = []
+        if wanted > live_size:
+            fields.append(FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY))
+        elif wanted < live_size:
+            field = FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY)
+            return [self.data_change(Kind.VOLUME, spec.name, field, "a smaller size")]
+        if spec.filesystem is not None and live_fs is None:
+            fields.append(FieldChange("filesystem", None, spec.filesystem, ChangeClass.LIVE))
+        if not fields:
+            return []
+        return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow or format in place")]
+
+    def data_change(
+        self, kind: Kind, name: str, field: FieldChange, what: str, *, more: list[FieldChange] | None = None
+    ) -> Change:
+        """A change that destroys data: REPLACE with --destroy-data, else RETAIN, saying why."""
+        fields = (field, *(more or []))
+        if self.options.destroy_data:
+            return Change(kind, name, Action.REPLACE, fields, reason=f"{what} changes, and --destroy-data allows it")
+        return Change(
+            kind,
+            name,
+            Action.RETAIN,
+            fields,
+            reason=f"{what} would change, which destroys its data; kept as it is (--destroy-data allows it)",
+        )
+
+    def gone(self, kind: Kind, name: str, owner: object, changes: list[Change], *, holds_data: bool) -> None:
+        """A live object the specs do not declare."""
+        if not self.managed(owner):
+            self.unmanaged.append(Unmanaged(kind, name))
+        elif holds_data and not self.options.destroy_data:
+            changes.append(
+                Change(
+                    kind,
+                    name,
+                    Action.RETAIN,
+                    reason="no longer in the specs; kept with its data (--destroy-data deletes it)",
+                )
+            )
+        else:
+            changes.append(Change(kind, name, Action.DELETE, reason="no longer in the specs"))
+
+    # -- NFS exports ------------------------------------------------------------------------
+
+    def exports(self) -> list[Change]:
+        live = {(e.server, e.path): e for e in self.live.nfs_exports}
+        changes = []
+        wanted = set()
+        for spec in self.desired.nfs_exports:
+            key = (spec.server, spec.path)
+            wanted.add(key)
+            export = live.get(key)
+            if export is None:
+                changes.append(Change(Kind.NFS_EXPORT, spec.name, Action.CREATE, reason="not exported yet"))
+            elif export.served_by_domain:
+                adopted = self.claim(Kind.NFS_EXPORT, spec.name, export.owner)
+                changes.extend([adopted] if adopted else [])
+        for key, export in sorted(live.items()):
+            if key not in wanted and export.served_by_domain:
+                self.gone(Kind.NFS_EXPORT, export.address, export.owner, changes, holds_data=False)
+        return changes
+
+    # -- domains ----------------------------------------------------------------------------
+
+    def domains(self) -> list[Change]:
+        live = {d.name: d for d in self.live.domains if d.domid != 0}
+        changes = []
+        for spec in self.desired.domains:
+            domain = live.pop(spec.name, None)
+            change = self.domain(spec, domain)
+            if change is not None:
+                changes.append(change)
+        for domain in sorted(live.values(), key=lambda d: d.name):
+            self.gone(Kind.DOMAIN, domain.name, domain.owner, changes, holds_data=False)
+        return changes
+
+    def domain(self, spec: DomainSpec, live: Domain | None) -> Change | None:
+        wanted_on = spec.state is not DesiredPower.STOPPED
+        if live is None:
+            if not wanted_on:
+                return None
+            return Change(Kind.DOMAIN, spec.name, Action.CREATE, reason="not on the host")
+        adopted = self.claim(Kind.DOMAIN, spec.name, live.owner)
+        if adopted is not None or not self.managed(live.owner):
+            return adopted
+        if not wanted_on:
+            return Change(Kind.DOMAIN, spec.name, Action.STOP, reason="declared stopped")
+        if live.phase in (Phase.SHUTDOWN, Phase.CRASHED, Phase.SAVING, Phase.SHUTTING_DOWN):
+            return Change(Kind.DOMAIN, spec.name, Action.START, reason=f"it is {live.phase.value}; start it again")
+        fields = self.domain_fields(spec, live)
+        classes = {f.change_class for f in fields}
+        if ChangeClass.RESTART in classes:
+            return Change(Kind.DOMAIN, spec.name, Action.RESTART, tuple(fields), reason="a field needs a restart")
+        non_state = [f for f in fields if f.name != "state"]
+        if non_state:
+            return Change(Kind.DOMAIN, spec.name, Action.UPDATE, tuple(fields), reason="changes while it runs")
+        if fields:
+            action = Action.PAUSE if spec.state is DesiredPower.PAUSED else Action.RESUME
+            return Change(Kind.DOMAIN, spec.name, action, tuple(fields), reason=f"declared {spec.state.value}")
+        return None
+
+    def domain_fields(self, spec: DomainSpec, live: Domain) -> list[FieldChange]:
+        config = live.config
+        fields: list[FieldChange] = []
+
+        def compare(name: str, before: object, after: object, cls: ChangeClass | None = None) -> None:
+            if before != after:
+                fields.append(FieldChange(name, before, after, cls or FIELDS[Kind.DOMAIN][name]))
+
+        if spec.maxmem is not None:
+            compare("maxmem", config.memory_ceiling, spec.maxmem)
+        if spec.maxvcpus is not None:
+            compare("maxvcpus", config.vcpu_ceiling, spec.maxvcpus)
+        compare("memory", live.target, spec.memory, live_or_restart(spec.memory, config.memory_ceiling))
+        compare("vcpus", live.vcpus, spec.vcpus, live_or_restart(spec.vcpus, config.vcpu_ceiling))
+        for name in ("kernel", "ramdisk", "bootloader", "root", "extra", "ip"):
+            compare(name, getattr(config, name), getattr(spec, name))
+        for name in ("on_poweroff", "on_reboot", "on_crash"):
+            compare(name, getattr(config, name).value, getattr(spec, name))
+        compare("nfs_root", (config.nfs_server, config.nfs_root), self.nfs_of(spec))
+        if not _vifs_match(spec, live):
+            compare("vifs", [(v.bridge, v.mac) for v in config.vifs], [(v.bridge, v.mac) for v in spec.vifs])
+        live_disks = sorted((d.vdev, d.target, d.mode.value, d.backend) for d in config.disks)
+        root = self.live.host.storage_root
+        wanted_disks = sorted((d.vdev, *disk_target(self.desired, root, d), d.mode) for d in spec.disks)
+        compare("disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks])
+        paused = live.phase is Phase.PAUSED
+        compare("state", "paused" if paused else "running", spec.state.value)
+        return fields
+
+    def nfs_of(self, spec: DomainSpec) -> tuple[str | None, str | None]:
+        if spec.nfs_root is None:
+            return (None, None)
+        export = next((e for e in self.desired.nfs_exports if e.name == spec.nfs_root), None)
+        return (export.server, export.path) if export else (None, None)
+
+
+def _vifs_match(spec: DomainSpec, live: Domain) -> bool:
+    """Same bridges in order; a MAC only counts where the spec gives one (xend picks the rest)."""
+    have = live.config.vifs
+    if len(have) != len(spec.vifs):
+        return False
+    return all(w.bridge == h.bridge and (w.mac is None or w.mac == h.mac) for w, h in zip(spec.vifs, have, strict=True))
