@@ -12,6 +12,7 @@ error into text on stderr and an exit code.
     ├── SpecError             spec files that are not valid: every issue, each with file and line
     ├── ConfigError           an xm/xl config file that cannot be read safely (file, line)
     ├── PlanError             a plan that cannot be made or carried out (objects, numbers)
+    ├── LockError             another command holds the host (its holder named)
     ├── EngineError           the hypervisor refused an operation (op, object)
     │   ├── NotFoundError     the named domain, volume or export does not exist
     │   ├── XenError          a refusal whose text is the one Xen's tools print
@@ -99,6 +100,10 @@ class ConfigError(XenctlError):
 
 class PlanError(XenctlError):
     """Specs and a host that cannot be reconciled: a clash, or a plan the host could not carry."""
+
+
+class LockError(XenctlError):
+    """The host is locked by another command, named in the message."""
 
 
 class EngineError(XenctlError):

@@ -123,6 +123,45 @@ def _add_import(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(run="xenctl.cli.importing:run_import")
 
 
+def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    plans = "xenctl.cli.plans"
+
+    def reconcile_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: ./specs)")
+        p.add_argument("--adopt", action="store_true", help="take over hand-made objects the specs name")
+        p.add_argument("--destroy-data", action="store_true", help="allow deleting, shrinking or replacing volumes")
+        p.add_argument("--target", metavar="NAME", help="only this object and what it depends on")
+
+    plan = sub.add_parser(
+        "plan", help="show what apply would change", description="Compare the specs with the host; change nothing."
+    )
+    reconcile_options(plan)
+    plan.add_argument("--out", metavar="FILE", help="save the plan, for 'xenctl apply FILE'")
+    plan.add_argument("--json", action="store_true", help="the plan as JSON")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0: no changes, 1: error, 2: changes")
+    plan.set_defaults(run=f"{plans}:run_plan")
+    apply = sub.add_parser(
+        "apply",
+        help="make the host match the specs",
+        description="Plan (or read a saved plan), show it, ask for yes, and carry it out in dependency order.",
+    )
+    reconcile_options(apply)
+    apply.add_argument("--auto-approve", action="store_true", help="do not ask (for scripts)")
+    apply.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
+    apply.add_argument(
+        "--lock-timeout", type=float, default=0.0, metavar="S", help="wait up to S seconds for another command"
+    )
+    apply.set_defaults(run=f"{plans}:run_apply")
+    graph = sub.add_parser("graph", help="print the plan's graph as DOT", description="The plan graph, for graphviz.")
+    reconcile_options(graph)
+    graph.set_defaults(run=f"{plans}:run_graph")
+    unlock = sub.add_parser(
+        "force-unlock", help="remove a host lock left by a command that is gone", description="Remove a host lock."
+    )
+    unlock.add_argument("lock_id", type=count, metavar="ID")
+    unlock.set_defaults(run=f"{plans}:run_force_unlock")
+
+
 def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("list", help="list domains as xm list does", description="List domains, as xm list.")
     p.add_argument("domains", nargs="*", metavar="DOMAIN", help="names or domids (default: all)")
@@ -210,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_new(sub)
     _add_xm(sub)
     _add_import(sub)
+    _add_plans(sub)
     return parser
 
 

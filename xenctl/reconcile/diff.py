@@ -268,6 +268,8 @@ class _Differ:
         if adopted is not None or not self.managed(live.owner):
             return adopted
         if not wanted_on:
+            if live.phase in (Phase.SHUTDOWN, Phase.CRASHED):
+                return None  # halted already, kept by preserve: stopped is what it is
             return Change(Kind.DOMAIN, spec.name, Action.STOP, reason="declared stopped")
         if live.phase in (Phase.SHUTDOWN, Phase.CRASHED, Phase.SAVING, Phase.SHUTTING_DOWN):
             return Change(Kind.DOMAIN, spec.name, Action.START, reason=f"it is {live.phase.value}; start it again")

@@ -141,10 +141,32 @@ def render_path(data: Any, path: Iterable[PathPart]) -> str:
 def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> DesiredState:
     """Load, check and merge the specs at ``paths``; raises SpecError listing every problem."""
     files, issues = spec_files(paths)
+    texts = []
+    for path in files:
+        try:
+            texts.append((path, yamlfile.read_text(path)))
+        except yamlfile.YamlProblem as problem:
+            issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))
+    return _load(texts, issues, capacity, tuple(files))
+
+
+def load_spec_texts(sources: Sequence[tuple[str, str]], capacity: Capacity | None = None) -> DesiredState:
+    """The same from (file name, text) pairs already read: what a saved plan carries."""
+    return _load(list(sources), [], capacity, tuple(name for name, _text in sources))
+
+
+def read_sources(desired: DesiredState) -> list[tuple[str, str]]:
+    """The text of every file a desired state was loaded from."""
+    return [(path, yamlfile.read_text(path)) for path in desired.files]
+
+
+def _load(
+    texts: list[tuple[str, str]], issues: list[SpecIssue], capacity: Capacity | None, files: tuple[str, ...]
+) -> DesiredState:
     locator = _Locator()
     parts: list[DesiredState] = []
-    for path in files:
-        loaded = _read(path, issues)
+    for path, text in texts:
+        loaded = _read(path, text, issues)
         if loaded is None:
             continue
         locator.files[path] = loaded
@@ -155,7 +177,7 @@ def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> Desire
         built = _build_file(loaded, locator, issues)
         if built is not None:
             parts.append(built)
-    desired = merge(parts, tuple(files))
+    desired = merge(parts, files)
     if not issues:
         for origin, message, point_at in check_desired(desired, capacity):
             issues.append(locator.issue(origin, message, point_at=point_at))
@@ -164,9 +186,8 @@ def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> Desire
     return desired
 
 
-def _read(path: str, issues: list[SpecIssue]) -> _File | None:
+def _read(path: str, text: str, issues: list[SpecIssue]) -> _File | None:
     try:
-        text = yamlfile.read_text(path)
         data = yamlfile.parse(text)
     except yamlfile.YamlProblem as problem:
         issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))

@@ -31,10 +31,11 @@ from xenctl.engine.api import (
     Phase,
     WaitResult,
 )
-from xenctl.engine.sim import domains, faults, lifecycle, snapshot, storage, store
+from xenctl.engine.sim import domains, faults, lifecycle, lock, snapshot, storage, store
 from xenctl.engine.sim.blockdevs import digest_of
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
+from xenctl.engine.sim.lock import HostLock
 from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
 from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError
 
@@ -366,6 +367,24 @@ class SimHost:
             if removed:
                 ctx.event("fault-clear", "*" if fault_id is None else str(fault_id), message=f"{removed} removed")
             return removed
+
+    def acquire_lock(self, command: str, timeout: float = 0.0) -> HostLock:
+        """One mutating command at a time: take the host's lock (see ``lock``)."""
+
+        def taken_over(stale: HostLock) -> None:
+            with store.write_txn(self.db):
+                self._ctx(self.clock.now()).event("lock", str(stale.id), message=f"taken over from {stale.describe()}")
+
+        return lock.acquire(self.db, command, timeout, on_takeover=taken_over)
+
+    def release_lock(self, held: HostLock) -> None:
+        lock.release(self.db, held)
+
+    def force_unlock(self, lock_id: int) -> HostLock:
+        removed = lock.force_unlock(self.db, lock_id)
+        with store.write_txn(self.db):
+            self._ctx(self.clock.now()).event("force-unlock", str(lock_id), message=removed.describe())
+        return removed
 
     def set_image_read_only(self, path: str, read_only: bool = True) -> None:
         """Simulate ``chmod a-w`` on an image file (xend refuses to give it read-write)."""

@@ -1,0 +1,200 @@
+"""``xenctl plan``, ``apply``, ``graph`` and ``force-unlock``: the specs, reconciled with the host.
+
+Each command is a pipeline: load the specs, snapshot the host, diff, make the plan, then render
+it (plan, graph) or carry it out (apply). ``apply`` takes the host's lock before it reads the
+host, so the plan it shows is the plan it runs; on a terminal it asks for ``yes``.
+
+Exit codes: 0 done or nothing to do; 1 an error or a failed action; with ``plan
+--detailed-exitcode``, 2 when there are changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from xenctl.cli.context import default_home, open_sim
+from xenctl.cli.specs import host_capacity, spec_paths
+from xenctl.errors import PlanError, UsageError
+
+if TYPE_CHECKING:
+    from xenctl.engine.sim.host import SimHost
+    from xenctl.reconcile.apply import ApplyResult, Outcome
+    from xenctl.reconcile.changes import Change
+    from xenctl.reconcile.plan import Plan
+    from xenctl.spec.model import DesiredState
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"adopt": bool(args.adopt), "destroy_data": bool(args.destroy_data), "target": args.target}
+
+
+def _make_plan(host: SimHost, desired: DesiredState, options: dict[str, Any]) -> Plan:
+    from xenctl.reconcile.diff import DiffOptions, diff
+    from xenctl.reconcile.plan import make_plan
+
+    live = host.snapshot()
+    result = diff(desired, live, DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"]))
+    return make_plan(result, desired, live, target=options.get("target"))
+
+
+def _desired(args: argparse.Namespace) -> DesiredState:
+    from xenctl.spec.load import load_specs
+
+    return load_specs(spec_paths(args.paths), host_capacity(args.home))
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from xenctl.reconcile.planfile import write_planfile
+    from xenctl.reconcile.render import plan_to_json, render_json, render_text
+    from xenctl.spec.load import read_sources
+
+    desired = _desired(args)
+    options = _options(args)
+    with open_sim(args.home) as host:
+        plan = _make_plan(host, desired, options)
+        if args.out:
+            live = host.snapshot()
+            write_planfile(args.out, options=options, sources=read_sources(desired), plan=plan_to_json(plan), live=live)
+    print(render_json(plan) if args.json else render_text(plan, colour=_colour()))
+    if args.out:
+        print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)
+    return 2 if args.detailed_exitcode and plan.actionable else 0
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from xenctl.reconcile.render import render_dot
+
+    desired = _desired(args)
+    with open_sim(args.home) as host:
+        plan = _make_plan(host, desired, _options(args))
+    print(render_dot(plan))
+    return 0
+
+
+class _Progress:
+    """One line as each action starts and ends, and a count now and then for long applies."""
+
+    def __init__(self, total: int, colour: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.running = 0
+        self.colour = colour
+        self.started_at = time.monotonic()
+        self.last_count = self.started_at
+
+    def started(self, change: Change) -> None:
+        self.running += 1
+        print(f"{change.address}: {change.action.value}...", flush=True)
+
+    def finished(self, change: Change, outcome: Outcome) -> None:
+        if outcome.skipped_because is None:
+            self.running -= 1
+        self.done += 1
+        if outcome.ok:
+            print(f"{change.address}: {change.action.value} done ({outcome.elapsed:.1f}s)", flush=True)
+        elif outcome.skipped_because:
+            print(f"{change.address}: skipped, because {outcome.skipped_because} failed", flush=True)
+        else:
+            print(f"{change.address}: {change.action.value} FAILED: {outcome.error}", flush=True)
+        now = time.monotonic()
+        if self.total > 20 and now - self.last_count > 2:
+            waiting = self.total - self.done - self.running
+            print(f"[{self.done} done, {self.running} running, {waiting} waiting]", flush=True)
+            self.last_count = now
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from xenctl.reconcile.apply import apply_plan
+    from xenctl.reconcile.render import render_text
+
+    saved = None
+    if len(args.paths) == 1 and os.path.isfile(args.paths[0]):
+        from xenctl.reconcile.planfile import looks_like_planfile, read_planfile
+
+        if looks_like_planfile(args.paths[0]):
+            saved = read_planfile(args.paths[0])
+    if args.parallelism < 1:
+        raise UsageError("--parallelism must be 1 or more")
+    home = args.home or default_home()
+    with open_sim(home) as host:
+        held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
+        try:
+            if saved is not None:
+                plan = _saved_plan(host, saved, args)
+            else:
+                plan = _make_plan(host, _desired(args), _options(args))
+            print(render_text(plan, colour=_colour()))
+            if not plan.actionable:
+                return 0
+            _confirm(args)
+            progress = _Progress(len(plan.changes), _colour())
+            result = apply_plan(
+                plan,
+                lambda: open_sim(home),
+                parallelism=args.parallelism,
+                hooks=progress,
+            )
+        finally:
+            host.release_lock(held)
+    return _report(result)
+
+
+def _saved_plan(host: SimHost, saved: Any, args: argparse.Namespace) -> Plan:
+    from xenctl.reconcile.planfile import fingerprints, stale
+    from xenctl.reconcile.render import plan_to_json
+    from xenctl.spec.load import load_spec_texts
+
+    changed = stale(saved.fingerprints, fingerprints(host.snapshot()))
+    if changed:
+        raise PlanError(
+            "the saved plan is stale; the host changed since it was made:\n  "
+            + "\n  ".join(changed)
+            + "\nMake a new plan: xenctl plan --out FILE"
+        )
+    desired = load_spec_texts(saved.sources, host_capacity(args.home))
+    plan = _make_plan(host, desired, saved.options)
+    made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
+    kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
+    if made != kept:
+        raise PlanError("the saved plan no longer matches what its specs and this host give; make a new plan")
+    return plan
+
+
+def _confirm(args: argparse.Namespace) -> None:
+    if args.auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("apply asks before it changes anything; without a terminal, give --auto-approve")
+    answer = input("\nDo you want to perform these actions? Only 'yes' will be accepted: ").strip()
+    if answer != "yes":
+        raise PlanError("Apply cancelled; nothing was changed.")
+
+
+def _report(result: ApplyResult) -> int:
+    failures = result.failures
+    skipped = result.skipped
+    done = sum(1 for o in result.outcomes.values() if o.ok)
+    print(
+        f"\nApply {'complete' if not failures else 'finished with errors'}: {done} done, "
+        f"{len(failures)} failed, {len(skipped)} skipped."
+    )
+    for failure in failures:
+        because = [s.address for s in skipped if s.skipped_because == failure.address]
+        extra = f" ({len(because)} skipped because of it: {', '.join(because)})" if because else ""
+        print(f"Error: {failure.address}: {failure.error}{extra}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_force_unlock(args: argparse.Namespace) -> int:
+    with open_sim(args.home) as host:
+        removed = host.force_unlock(args.lock_id)
+    print(f"Removed {removed.describe()}.")
+    return 0

@@ -1,0 +1,313 @@
+"""``make_plan``: the changes as a networkx graph of actions, checked before anything runs.
+
+Edges mean "must finish before". They are added by a short list of small rules, each one
+function (as Terraform's graph builder does), then the graph is checked:
+
+- storage before the domains that use it; a volume group before its volumes; an origin before
+  its snapshots; a domain before the NFS exports it serves;
+- ``depends_on`` and NFS-root servers before their clients;
+- deletes in reverse: a domain goes before the volumes it used are removed or replaced, a
+  snapshot before its origin, volumes before their volume group, an export before its server;
+- when the host is short of memory, every action that frees memory before any that takes it.
+
+Checks: the graph is acyclic (the cycle is named); the running domains fit in memory with
+Domain-0 ballooned to its minimum; their ``file:`` disks fit in the loop devices; no device is
+held read-write by a declared domain and a hand-made one; new and grown volumes fit in their
+volume groups. An infeasible plan is a PlanError naming the objects and the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from xenctl.engine.api import HostState, Phase
+from xenctl.errors import PlanError
+from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
+from xenctl.reconcile.diff import Diff, disk_target
+from xenctl.spec.checks import nfs_server_domain
+from xenctl.spec.model import DesiredPower, DesiredState, VolumeKind
+
+EXTENT = 4 * 1024 * 1024
+_TAKES = (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE, Action.RESUME)
+_FREES = (Action.DELETE, Action.STOP, Action.RESTART, Action.UPDATE)
+_GOES = (Action.DELETE, Action.REPLACE, Action.STOP, Action.RESTART, Action.START)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A complete plan: the changes, their order, and what was left alone."""
+
+    changes: tuple[Change, ...]
+    graph: nx.DiGraph
+    unmanaged: tuple[Unmanaged, ...]
+    desired: DesiredState
+
+    def change(self, address: str) -> Change:
+        found: Change = self.graph.nodes[address]["change"]
+        return found
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.RETAIN)
+
+    def counts(self) -> dict[str, int]:
+        names = {
+            Action.CREATE: "create",
+            Action.START: "create",
+            Action.ADOPT: "update",
+            Action.UPDATE: "update",
+            Action.PAUSE: "update",
+            Action.RESUME: "update",
+            Action.STOP: "update",
+            Action.RESTART: "restart",
+            Action.REPLACE: "replace",
+            Action.DELETE: "delete",
+            Action.RETAIN: "retained",
+        }
+        counts = dict.fromkeys(("create", "update", "restart", "replace", "delete", "retained"), 0)
+        for change in self.changes:
+            counts[names[change.action]] += 1
+        return counts
+
+
+def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: str | None = None) -> Plan:
+    graph = nx.DiGraph()
+    changes = list(result.changes)
+    for change in changes:
+        graph.add_node(change.address, change=change)
+    builder = _Edges(graph, desired, live)
+    for rule in (
+        builder.storage_before_users,
+        builder.groups_before_volumes,
+        builder.origins_before_snapshots,
+        builder.dependencies_before_dependents,
+        builder.servers_before_exports,
+        builder.users_go_before_storage_goes,
+        builder.memory_freed_before_taken,
+    ):
+        rule()
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)  # only searched when there is one: it is slow on large graphs
+        raise PlanError("the plan has a dependency cycle: " + " -> ".join([a for a, _b in cycle] + [cycle[0][0]]))
+    if target is not None:
+        graph = _targeted(graph, target)
+        changes = [c for c in changes if c.address in graph]
+    check_feasible(desired, live, changes)
+    return Plan(tuple(changes), graph, result.unmanaged, desired)
+
+
+def _targeted(graph: nx.DiGraph, target: str) -> nx.DiGraph:
+    """Only ``target`` (an address, or a bare name) and what it depends on."""
+    matches = [n for n in graph if n == target or n.split(".", 1)[1] == target]
+    if not matches:
+        return graph.subgraph([]).copy()
+    keep: set[str] = set()
+    for node in matches:
+        keep |= {node} | nx.ancestors(graph, node)
+    return graph.subgraph(keep).copy()
+
+
+class _Edges:
+    def __init__(self, graph: nx.DiGraph, desired: DesiredState, live: HostState) -> None:
+        self.graph = graph
+        self.desired = desired
+        self.live = live
+
+    def edge(self, before: str, after: str) -> None:
+        if before in self.graph and after in self.graph and before != after:
+            self.graph.add_edge(before, after)
+
+    def _changes(self, kind: Kind, actions: Iterable[Action]) -> list[Change]:
+        wanted = set(actions)
+        return [
+            data["change"]
+            for _n, data in self.graph.nodes(data=True)
+            if data["change"].kind is kind and data["change"].action in wanted
+        ]
+
+    def storage_before_users(self) -> None:
+        for domain in self.desired.domains:
+            for disk in domain.disks:
+                if disk.volume:
+                    self.edge(f"volume.{disk.volume}", f"domain.{domain.name}")
+            if domain.nfs_root:
+                self.edge(f"nfs_export.{domain.nfs_root}", f"domain.{domain.name}")
+
+    def groups_before_volumes(self) -> None:
+        for volume in self.desired.volumes:
+            if volume.vg:
+                self.edge(f"volume_group.{volume.vg}", f"volume.{volume.name}")
+
+    def origins_before_snapshots(self) -> None:
+        for volume in self.desired.volumes:
+            if volume.snapshot_of:
+                self.edge(f"volume.{volume.snapshot_of}", f"volume.{volume.name}")
+
+    def dependencies_before_dependents(self) -> None:
+        for domain in self.desired.domains:
+            for other in domain.depends_on:
+                self.edge(f"domain.{other}", f"domain.{domain.name}")
+            server = nfs_server_domain(self.desired, domain)
+            if server:
+                self.edge(f"domain.{server}", f"domain.{domain.name}")
+
+    def servers_before_exports(self) -> None:
+        names = {d.name for d in self.desired.domains}
+        for export in self.desired.nfs_exports:
+            if export.server in names:
+                self.edge(f"domain.{export.server}", f"nfs_export.{export.name}")
+
+    def users_go_before_storage_goes(self) -> None:
+        """A volume is removed or replaced only once the domains that held it have gone."""
+        going = {c.name for c in self._changes(Kind.VOLUME, (Action.DELETE, Action.REPLACE))}
+        paths = {}
+        for lv in self.live.logical_volumes:
+            if lv.name in going:
+                paths[lv.path] = lv.name
+            if lv.origin and lv.name in going:
+                self.edge(f"volume.{lv.name}", f"volume.{lv.origin}")  # a snapshot before its origin
+        for image in self.live.images:
+            paths[image.path] = image.path.rsplit("/", 1)[-1]
+        for domain in self.live.domains:
+            for disk in domain.config.disks:
+                name = paths.get(disk.target)
+                if name:
+                    self.edge(f"domain.{domain.name}", f"volume.{name}")
+        for change in self._changes(Kind.VOLUME, (Action.DELETE,)):
+            group = next((v.vg for v in self.live.logical_volumes if v.name == change.name), None)
+            if group is not None:
+                self.edge(f"volume.{change.name}", f"volume_group.{group}")
+        for export in self.live.nfs_exports:
+            if export.served_by_domain:
+                self.edge(f"nfs_export.{export.address}", f"domain.{export.server}")
+
+    def memory_freed_before_taken(self) -> None:
+        """If the host cannot hold the new domains beside the old, the old go first."""
+        host = self.live.host
+        balloon = max(0, host.dom0_memory - host.dom0_min_mem) if host.ballooning else 0
+        room = host.free_memory + balloon
+        wanted = 0
+        for change in self._changes(Kind.DOMAIN, (Action.CREATE, Action.START)):
+            spec = self.desired.domain(change.name)
+            wanted += spec.memory if spec else 0
+        if wanted <= room:
+            return
+        frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
+        takes = self._changes(Kind.DOMAIN, (Action.CREATE, Action.START))
+        for freeing in frees:
+            for taking in takes:
+                if not nx.has_path(self.graph, taking.address, freeing.address):
+                    self.edge(freeing.address, taking.address)
+
+
+def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]) -> None:
+    """Refuse a plan the host could not carry out, naming the objects and the numbers."""
+    problems = [
+        *_memory(desired, live),
+        *_loops(desired, live),
+        *_sharing(desired, live),
+        *_space(desired, live, changes),
+    ]
+    if problems:
+        raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(problems))
+
+
+def _running(desired: DesiredState) -> list[str]:
+    return [d.name for d in desired.domains if d.state is not DesiredPower.STOPPED]
+
+
+def _memory(desired: DesiredState, live: HostState) -> list[str]:
+    declared = {d.name for d in desired.domains}
+    kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
+    need = sum(d.memory for d in desired.domains if d.state is not DesiredPower.STOPPED)
+    held = sum(d.memory for d in kept)
+    limit = live.host.guest_memory_max
+    if need + held <= limit:
+        return []
+    others = f" beside {held}M of domains xenctl does not manage" if held else ""
+    return [
+        f"memory: the declared domains need {need}M{others}; the host can give guests at most {limit}M "
+        f"(Domain-0 at its minimum of {live.host.dom0_min_mem}M)"
+    ]
+
+
+def _loops(desired: DesiredState, live: HostState) -> list[str]:
+    root = live.host.storage_root
+    users = [
+        d.name
+        for d in desired.domains
+        if d.state is not DesiredPower.STOPPED
+        for disk in d.disks
+        if disk_target(desired, root, disk)[1] == "file"
+    ]
+    declared = {d.name for d in desired.domains}
+    kept = sum(
+        1 for d in live.domains if d.name not in declared and d.owner is None for k in d.config.disks if k.needs_loop
+    )
+    if len(users) + kept <= live.host.max_loop:
+        return []
+    return [
+        f"loop devices: {', '.join(sorted(set(users)))} need {len(users)} file: disks"
+        + (f" beside {kept} held by other domains" if kept else "")
+        + f"; the host has {live.host.max_loop} loop devices (max_loop)"
+    ]
+
+
+def _sharing(desired: DesiredState, live: HostState) -> list[str]:
+    """Declared domains against the hand-made ones that hold devices now."""
+    declared = {d.name for d in desired.domains}
+    held: dict[str, list[tuple[str, str]]] = {}
+    for domain in live.domains:
+        if domain.name in declared or domain.owner is not None or domain.domid == 0:
+            continue
+        if domain.phase in (Phase.SHUTDOWN, Phase.CRASHED):
+            continue
+        for attached in domain.config.disks:
+            held.setdefault(attached.target, []).append((domain.name, attached.mode.value))
+    problems = []
+    root = live.host.storage_root
+    for spec in desired.domains:
+        if spec.state is DesiredPower.STOPPED:
+            continue
+        for disk in spec.disks:
+            target, _backend = disk_target(desired, root, disk)
+            for other, mode in held.get(target, ()):
+                if {mode, disk.mode} not in ({"r"}, {"w!"}):
+                    problems.append(
+                        f"device sharing: {target} is held by {other} ({mode}), which xenctl does not manage, "
+                        f"and {spec.name} wants it ({disk.mode})"
+                    )
+    return problems
+
+
+def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    free = {vg.name: vg.free for vg in live.volume_groups}
+    for group in desired.volume_groups:
+        free.setdefault(group.name, _new_group_size(live, group.pvs))
+    need: dict[str, int] = {}
+    for change in changes:
+        if change.kind is not Kind.VOLUME or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+            continue
+        volume = desired.volume(change.name)
+        if volume is None or volume.kind not in (VolumeKind.LVM, VolumeKind.SNAPSHOT) or not volume.vg:
+            continue
+        size = -(-(volume.size or 0) // EXTENT) * EXTENT
+        if change.action is Action.UPDATE:
+            size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
+        need[volume.vg] = need.get(volume.vg, 0) + size
+    problems = []
+    for vg, size in sorted(need.items()):
+        if size > free.get(vg, 0):
+            problems.append(
+                f"space: volume group {vg} needs {size // (1024 * 1024)}M more for its volumes and has "
+                f"{free.get(vg, 0) // (1024 * 1024)}M free"
+            )
+    return problems
+
+
+def _new_group_size(live: HostState, pvs: tuple[str, ...]) -> int:
+    sizes = {p.path: p.size for p in live.partitions}
+    return sum(max(0, (sizes.get(pv, 0) - 1024 * 1024) // EXTENT) * EXTENT for pv in pvs)

@@ -1,0 +1,158 @@
+"""Saved plans: ``plan --out FILE`` and ``apply FILE``.
+
+A plan file is JSON: the format, the options the plan was made with, the text of every spec
+file it was made from, the plan itself (as ``render.plan_to_json``), and a fingerprint of every
+live object the plan read: the fields diff looks at. ``apply FILE`` takes a fresh snapshot and
+refuses the plan if any fingerprint changed, naming each object and how; otherwise it plans
+again from the saved specs, which gives the same changes (diff is deterministic), and applies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from xenctl.engine.api import HostState
+from xenctl.errors import PlanError
+
+FORMAT = "xenctl-plan/1"
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    options: dict[str, Any]
+    sources: list[tuple[str, str]]
+    plan: dict[str, Any]
+    fingerprints: dict[str, dict[str, Any]]
+
+
+def _owner(owner: object) -> list[str] | None:
+    if owner is None:
+        return None
+    return [getattr(owner, "managed_by", ""), getattr(owner, "source", "")]
+
+
+def fingerprints(live: HostState) -> dict[str, dict[str, Any]]:
+    """Every live object the diff reads, by address, with the fields it reads."""
+    found: dict[str, dict[str, Any]] = {}
+    for domain in live.domains:
+        if domain.domid == 0:
+            continue
+        found[f"domain.{domain.name}"] = {
+            "domid": domain.domid,
+            "phase": domain.phase.value,
+            "memory": domain.target,
+            "vcpus": domain.vcpus,
+            "config": json.loads(json.dumps(asdict(domain.config))),
+            "owner": _owner(domain.owner),
+        }
+    for group in live.volume_groups:
+        found[f"volume_group.{group.name}"] = {"pvs": list(group.pvs), "owner": _owner(group.owner)}
+    for lv in live.logical_volumes:
+        found[f"lv.{lv.path}"] = {
+            "size": lv.size,
+            "cow_size": lv.cow_size,
+            "origin": lv.origin,
+            "filesystem": lv.filesystem,
+            "owner": _owner(lv.owner),
+        }
+    for image in live.images:
+        found[f"image.{image.path}"] = {
+            "size": image.size,
+            "filesystem": image.filesystem,
+            "owner": _owner(image.owner),
+        }
+    for export in live.nfs_exports:
+        found[f"nfs_export.{export.address}"] = {"owner": _owner(export.owner)}
+    for part in live.partitions:
+        found[f"partition.{part.path}"] = {"filesystem": part.filesystem, "vg": part.vg}
+    return found
+
+
+def stale(saved: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
+    """What changed on the host since the plan was made, one line per object."""
+    lines = []
+    for address in sorted(set(saved) | set(now)):
+        before, after = saved.get(address), now.get(address)
+        if before == after:
+            continue
+        if before is None:
+            lines.append(f"{address} has appeared")
+        elif after is None:
+            lines.append(f"{address} is gone")
+        else:
+            changed = [
+                f"{key} {_short(before.get(key))} -> {_short(after.get(key))}"
+                for key in sorted(set(before) | set(after))
+                if before.get(key) != after.get(key)
+            ]
+            lines.append(f"{address} changed: {'; '.join(changed)}")
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def write_planfile(
+    path: str,
+    *,
+    options: dict[str, Any],
+    sources: list[tuple[str, str]],
+    plan: dict[str, Any],
+    live: HostState,
+) -> None:
+    data = {
+        "format": FORMAT,
+        "options": options,
+        "sources": [{"path": name, "text": text} for name, text in sources],
+        "plan": plan,
+        "fingerprints": fingerprints(live),
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".xenctl-plan-", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=1, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot write the plan: {exc.strerror}") from None
+
+
+def looks_like_planfile(path: str) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and FORMAT.encode() in head
+
+
+def read_planfile(path: str) -> SavedPlan:
+    """A saved plan; any file that is not one is a PlanError naming it."""
+    try:
+        if os.path.getsize(path) > MAX_PLAN_BYTES:
+            raise PlanError(f"{path}: larger than any plan xenctl writes")
+        with open(path, encoding="utf-8") as stream:
+            data = json.load(stream)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise PlanError(f"{path}: not a plan file written by xenctl plan --out") from None
+    try:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise TypeError
+        sources = [(str(s["path"]), str(s["text"])) for s in data["sources"]]
+        options, plan, prints = data["options"], data["plan"], data["fingerprints"]
+        if not all(isinstance(x, dict) for x in (options, plan, prints)):
+            raise TypeError
+        if not all(isinstance(v, dict) for v in prints.values()):
+            raise TypeError
+    except (TypeError, KeyError):
+        raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})") from None
+    return SavedPlan(options, sources, plan, prints)
