@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from xenctl.cli.context import default_home, open_sim
-from xenctl.cli.specs import host_capacity, spec_paths
+from xenctl.cli.specs import host_capacity, spec_cache, spec_paths
 from xenctl.errors import PlanError, UsageError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _make_plan(host: SimHost, desired: DesiredState, options: dict[str, Any]) ->
 def _desired(args: argparse.Namespace) -> DesiredState:
     from xenctl.spec.load import load_specs
 
-    return load_specs(spec_paths(args.paths), host_capacity(args.home))
+    return load_specs(spec_paths(args.paths), host_capacity(args.home), cache_dir=spec_cache(args.home))
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -41,10 +41,19 @@ def host_capacity(home: str | None) -> Capacity:
     return Capacity(profile.memory - profile.xen_reserved - profile.dom0_min_mem, "the built-in host profile")
 
 
+def spec_cache(home: str | None) -> str | None:
+    """Where validated spec files are cached: under the xenctl home, once there is one (reading
+    specs never makes a home of its own)."""
+    import os
+
+    home = home or default_home()
+    return os.path.join(home, "cache", "specs") if os.path.isdir(home) else None
+
+
 def run_validate(args: argparse.Namespace) -> int:
     from xenctl.spec.load import load_specs
 
-    desired = load_specs(spec_paths(args.paths), host_capacity(args.home))
+    desired = load_specs(spec_paths(args.paths), host_capacity(args.home), cache_dir=spec_cache(args.home))
     print(f"ok: {desired.summary()}")
     return 0
 

@@ -29,7 +29,7 @@ from xenctl.engine.api import (
     Phase,
     Vif,
 )
-from xenctl.errors import EngineError, XenctlError
+from xenctl.errors import EngineError, NotFoundError, XenctlError
 from xenctl.reconcile.changes import Action, Change, Kind
 from xenctl.reconcile.diff import MANAGED_BY, disk_target, image_path
 from xenctl.reconcile.plan import Plan
@@ -106,7 +106,7 @@ def apply_plan(
         hooks.started(change)
         start = time.monotonic()
         try:
-            _Steps(driver(), plan.desired, up_timeout, stop_timeout).run(change)
+            _Steps(driver(), plan.desired, plan.storage_root, up_timeout, stop_timeout).run(change)
         except XenctlError as exc:
             outcome = Outcome(change.address, False, time.monotonic() - start, exc.message)
         else:
@@ -195,18 +195,14 @@ def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) ->
 class _Steps:
     """The engine calls that carry out one change."""
 
-    def __init__(self, driver: Driver, desired: DesiredState, up_timeout: float, stop_timeout: float) -> None:
+    def __init__(
+        self, driver: Driver, desired: DesiredState, storage_root: str, up_timeout: float, stop_timeout: float
+    ) -> None:
         self.driver = driver
         self.desired = desired
+        self.storage_root = storage_root
         self.up_timeout = up_timeout
         self.stop_timeout = stop_timeout
-        self._root: str | None = None
-
-    @property
-    def storage_root(self) -> str:
-        if self._root is None:
-            self._root = self.driver.snapshot().host.storage_root
-        return self._root
 
     def owner(self, origin_file: str) -> Owner:
         return Owner(MANAGED_BY, origin_file)
@@ -256,9 +252,7 @@ class _Steps:
     def stop(self, name: str) -> None:
         """Shut a domain down; destroy it if it will not go within the stop timeout."""
         try:
-            domain = next((d for d in self.driver.snapshot().domains if d.name == name), None)
-            if domain is None:
-                return
+            domain = self.driver.domain(name)
             if domain.phase in (Phase.SHUTDOWN, Phase.CRASHED):
                 self.driver.destroy_domain(str(domain.domid))  # a husk kept for a look: nothing to stop
                 return
@@ -269,9 +263,8 @@ class _Steps:
             waited = self.driver.wait_domain(str(domain.domid), "gone", timeout=self.stop_timeout)
             if not waited.reached:
                 self.driver.destroy_domain(str(domain.domid))
-        except EngineError as exc:
-            if "does not exist" not in exc.message:
-                raise
+        except NotFoundError:
+            return  # gone already: what stopping it was for
 
     def update_domain(self, spec: DomainSpec, change: Change) -> None:
         fields = {f.name: f for f in change.fields}
@@ -282,7 +275,7 @@ class _Steps:
         if "disks" in fields:
             config = domain_config(spec, self.desired, self.storage_root)
             wanted = {d.vdev: d for d in config.disks}
-            live = {d.vdev: d for d in self.driver.snapshot().domain(spec.name).config.disks}  # type: ignore[union-attr]
+            live = {d.vdev: d for d in self.driver.domain(spec.name).config.disks}
             for vdev, disk in live.items():
                 if wanted.get(vdev) != disk:
                     self.driver.detach_disk(spec.name, vdev)

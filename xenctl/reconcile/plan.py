@@ -44,6 +44,7 @@ class Plan:
     graph: nx.DiGraph
     unmanaged: tuple[Unmanaged, ...]
     desired: DesiredState
+    storage_root: str = "/var/lib/xen/images"
 
     def change(self, address: str) -> Change:
         found: Change = self.graph.nodes[address]["change"]
@@ -96,7 +97,7 @@ def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: s
         graph = _targeted(graph, target)
         changes = [c for c in changes if c.address in graph]
     check_feasible(desired, live, changes)
-    return Plan(tuple(changes), graph, result.unmanaged, desired)
+    return Plan(tuple(changes), graph, result.unmanaged, desired, live.host.storage_root)
 
 
 def _targeted(graph: nx.DiGraph, target: str) -> nx.DiGraph:

@@ -11,15 +11,19 @@ checks of ``xenctl.spec.checks``. Each problem names its file, line, column and 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
+import pickle
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from xenctl import __version__
 from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
 from xenctl.spec.checks import Capacity, check_desired
@@ -96,12 +100,18 @@ class _Locator:
 
     def __init__(self) -> None:
         self.files: dict[str, _File] = {}
+        self.texts: dict[str, str] = {}  # files that came from the cache, parsed only if needed
+
+    def file(self, name: str) -> _File | None:
+        if name not in self.files and name in self.texts:
+            self.files[name] = _File(name, self.texts[name], yamlfile.parse(self.texts[name]) or {})
+        return self.files.get(name)
 
     def issue(
         self, origin: Origin, message: str, *, point_at: tuple[PathPart, ...] | None = None, at_key: bool = False
     ) -> SpecIssue:
         message = _PLACE_RE.sub(self._place, message)
-        spec = self.files.get(origin.file)
+        spec = self.file(origin.file)
         if spec is None:
             return SpecIssue(origin.file, None, None, render_path(None, origin.path), message)
         path = point_at if point_at is not None else origin.path
@@ -112,12 +122,65 @@ class _Locator:
     def _place(self, match: re.Match[str]) -> str:
         file, raw = match.group(1), match.group(2)
         path = tuple(int(p) if p.isdigit() else p for p in raw.split("/") if p)
-        spec = self.files.get(file)
+        spec = self.file(file)
         where = yamlfile.locate(spec.text, path) if spec else None
         return f"{file}:{where[0]}" if where else file
 
 
 _PLACE_RE = re.compile(r"\{at:([^|}]*)\|([^}]*)\}")
+
+
+class SpecCache:
+    """Validated models of spec files, by their text's hash and this xenctl's version.
+
+    Kept under the xenctl home (``cache/specs``), which only its user can read or write; a
+    model is trusted as the host file is. An unreadable entry is ignored and rebuilt.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _key(self, path: str, text: str) -> str:
+        digest = hashlib.blake2b(digest_size=20)
+        for part in (__version__, _schema_text(), os.path.abspath(path), text):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return os.path.join(self.directory, digest.hexdigest() + ".pickle")
+
+    def get(self, path: str, text: str) -> DesiredState | None:
+        try:
+            with open(self._key(path, text), "rb") as stream:
+                found = pickle.load(stream)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        return found if isinstance(found, DesiredState) else None
+
+    def put(self, path: str, text: str, model: DesiredState) -> None:
+        target = self._key(path, text)
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as stream:
+                pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except OSError:
+            return  # a cache that cannot be written only costs time
+
+    def prune(self, keep: int) -> None:
+        try:
+            entries = sorted(
+                (e for e in os.scandir(self.directory) if e.name.endswith(".pickle")),
+                key=lambda e: e.stat().st_mtime,
+            )
+            for entry in entries[:-keep] if len(entries) > keep else []:
+                os.unlink(entry.path)
+        except OSError:
+            return
+
+
+@cache
+def _schema_text() -> str:
+    return json.dumps(schema(), sort_keys=True)
 
 
 def render_path(data: Any, path: Iterable[PathPart]) -> str:
@@ -138,8 +201,13 @@ def render_path(data: Any, path: Iterable[PathPart]) -> str:
     return text
 
 
-def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> DesiredState:
-    """Load, check and merge the specs at ``paths``; raises SpecError listing every problem."""
+def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_dir: str | None = None) -> DesiredState:
+    """Load, check and merge the specs at ``paths``; raises SpecError listing every problem.
+
+    With ``cache_dir``, a file whose text was loaded before (same text, same xenctl) is not
+    parsed or checked against the schema again: its model comes from the cache. The checks
+    across files always run.
+    """
     files, issues = spec_files(paths)
     texts = []
     for path in files:
@@ -147,12 +215,12 @@ def load_specs(paths: Sequence[str], capacity: Capacity | None = None) -> Desire
             texts.append((path, yamlfile.read_text(path)))
         except yamlfile.YamlProblem as problem:
             issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))
-    return _load(texts, issues, capacity, tuple(files))
+    return _load(texts, issues, capacity, tuple(files), SpecCache(cache_dir) if cache_dir else None)
 
 
 def load_spec_texts(sources: Sequence[tuple[str, str]], capacity: Capacity | None = None) -> DesiredState:
     """The same from (file name, text) pairs already read: what a saved plan carries."""
-    return _load(list(sources), [], capacity, tuple(name for name, _text in sources))
+    return _load(list(sources), [], capacity, tuple(name for name, _text in sources), None)
 
 
 def read_sources(desired: DesiredState) -> list[tuple[str, str]]:
@@ -161,11 +229,20 @@ def read_sources(desired: DesiredState) -> list[tuple[str, str]]:
 
 
 def _load(
-    texts: list[tuple[str, str]], issues: list[SpecIssue], capacity: Capacity | None, files: tuple[str, ...]
+    texts: list[tuple[str, str]],
+    issues: list[SpecIssue],
+    capacity: Capacity | None,
+    files: tuple[str, ...],
+    cache: SpecCache | None,
 ) -> DesiredState:
     locator = _Locator()
     parts: list[DesiredState] = []
     for path, text in texts:
+        cached = cache.get(path, text) if cache else None
+        if cached is not None:
+            locator.texts[path] = text  # parsed again only if a check across files names it
+            parts.append(cached)
+            continue
         loaded = _read(path, text, issues)
         if loaded is None:
             continue
@@ -177,6 +254,10 @@ def _load(
         built = _build_file(loaded, locator, issues)
         if built is not None:
             parts.append(built)
+            if cache:
+                cache.put(path, text, built)
+    if cache:
+        cache.prune(keep=4 * len(texts) + 16)
     desired = merge(parts, files)
     if not issues:
         for origin, message, point_at in check_desired(desired, capacity):

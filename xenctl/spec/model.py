@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 
 PathPart = str | int
 
@@ -156,9 +157,13 @@ class AutostartSpec:
         return self.file or self.domain
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DesiredState:
-    """Everything the spec files ask for, merged; each tuple sorted by name."""
+    """Everything the spec files ask for, merged; each tuple sorted by name.
+
+    Looking an object up by name is a dict lookup (built once, on first use), so planning for
+    thousands of domains stays linear.
+    """
 
     domains: tuple[DomainSpec, ...] = ()
     volume_groups: tuple[VolumeGroupSpec, ...] = ()
@@ -167,11 +172,19 @@ class DesiredState:
     autostart: tuple[AutostartSpec, ...] = ()
     files: tuple[str, ...] = ()
 
+    @cached_property
+    def _domains_by_name(self) -> dict[str, DomainSpec]:
+        return {d.name: d for d in reversed(self.domains)}  # the first declared wins, as checks report
+
+    @cached_property
+    def _volumes_by_name(self) -> dict[str, VolumeSpec]:
+        return {v.name: v for v in reversed(self.volumes)}
+
     def domain(self, name: str) -> DomainSpec | None:
-        return next((d for d in self.domains if d.name == name), None)
+        return self._domains_by_name.get(name)
 
     def volume(self, name: str) -> VolumeSpec | None:
-        return next((v for v in self.volumes if v.name == name), None)
+        return self._volumes_by_name.get(name)
 
     def summary(self) -> str:
         """``3 files: 5 domains, 1 volume group, ...``"""

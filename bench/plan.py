@@ -1,0 +1,116 @@
+"""No-op plans at scale: 10,000 domains and 30,000 volumes, in sync with specs in 100 files.
+
+Figures: the no-op plan (load specs, snapshot, diff, plan) against ``xenctl list`` on the same
+host, and a plan after editing one of the 100 files. Targets (issue 5): a no-op plan under 0.5 s
+and under 2x ``list`` with specs unchanged since the last run; under 3 s with nothing cached;
+under 0.7 s after editing one file.
+
+    python bench/plan.py [--domains N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from xenctl.engine.sim import SystemClock, open_host
+from xenctl.engine.sim.profile import profile_from_dict
+from xenctl.reconcile.apply import apply_plan
+from xenctl.reconcile.diff import diff
+from xenctl.reconcile.plan import make_plan
+from xenctl.spec.load import load_specs
+
+FILES = 100
+TARGETS = {"noop_plan_cached_s": 0.5, "noop_plan_cold_s": 3.0, "plan_after_one_edit_s": 0.7, "plan_over_list": 2.0}
+
+
+def write_specs(directory: str, domains: int) -> None:
+    per_file = max(1, domains // FILES)
+    vg_lines = "storage:\n  volume_groups:\n" + "".join(
+        f"    - {{name: vg{v}, pvs: [/dev/sdb{v + 1}]}}\n" for v in range(4)
+    )
+    with open(os.path.join(directory, "groups.yaml"), "w", encoding="utf-8") as stream:
+        stream.write(vg_lines)
+    for f in range(FILES):
+        lines = ["storage:\n  volumes:\n"]
+        doms = ["domains:\n"]
+        for i in range(f * per_file, min(domains, (f + 1) * per_file)):
+            for k in range(3):
+                lines.append(f"    - {{name: d{i}-{k}, lvm: {{vg: vg{(i * 3 + k) % 4}, size: 4M}}}}\n")
+            disks = ", ".join(f"{{volume: d{i}-{k}, vdev: xvd{'abc'[k]}}}" for k in range(3))
+            doms.append(f"  - {{name: dom{i:05d}, memory: 64M, kernel: /boot/vmlinuz, disks: [{disks}]}}\n")
+        with open(os.path.join(directory, f"part{f:03d}.yaml"), "w", encoding="utf-8") as stream:
+            stream.write("".join(lines) + "".join(doms))
+
+
+def big_profile(domains: int) -> dict[str, Any]:
+    per_vg = domains * 3 // 4 + 16
+    return {
+        "name": "bench", "memory": f"{domains * 64 + 4096}M", "cpus": 64, "dom0": {"memory": "2G", "min_mem": "512M"},
+        "disks": {"sdb": {"size": f"{4 * (per_vg * 4 + 64)}M",
+                          "partitions": {f"sdb{i + 1}": {"size": f"{per_vg * 4 + 16}M"} for i in range(4)}}},
+    }
+
+
+def timed(command: list[str], env: dict[str, str], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run(domains: int = 10_000) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="xenctl-bench-plan-") as scratch:
+        home, specs = os.path.join(scratch, "home"), os.path.join(scratch, "specs")
+        os.makedirs(specs)
+        write_specs(specs, domains)
+        host = open_host(home, clock=SystemClock(0), profile=profile_from_dict(big_profile(domains), file="bench"))
+        desired = load_specs([specs])
+        started = time.perf_counter()
+        plan = make_plan(diff(desired, host.snapshot()), desired, host.snapshot())
+        result = apply_plan(plan, lambda: open_host(home, clock=SystemClock(0)), parallelism=10)
+        apply_s = time.perf_counter() - started
+        host.close()
+        assert result.ok, [o.error for o in result.failures][:3]
+        env = {**os.environ, "XENCTL_HOME": home, "XENCTL_TIME_SCALE": "0"}
+        xenctl = [sys.executable, "-m", "xenctl"]
+        list_s = timed([*xenctl, "list"], env)
+        cold = []
+        for _ in range(2):
+            shutil.rmtree(os.path.join(home, "cache"), ignore_errors=True)
+            cold.append(timed([*xenctl, "plan", "--detailed-exitcode", specs], env, repeat=1))
+        plan_s = timed([*xenctl, "plan", "--detailed-exitcode", specs], env)  # the cache is warm now
+        with open(os.path.join(specs, "part050.yaml"), "a", encoding="utf-8") as stream:
+            stream.write("# edited\n")
+        edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
+        return {
+            "domains": domains,
+            "volumes": domains * 3,
+            "initial_apply_s": apply_s,
+            "xenctl_list_s": list_s,
+            "noop_plan_cold_s": statistics.median(cold),
+            "noop_plan_cached_s": plan_s,
+            "plan_after_one_edit_s": edit_s,
+            "plan_over_list": plan_s / list_s,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--domains", type=int, default=10_000)
+    args = parser.parse_args()
+    for key, value in run(args.domains).items():
+        print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()
