@@ -14,6 +14,7 @@ import contextlib
 import graphlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -118,10 +119,14 @@ def apply_plan(
     sorter = graphlib.TopologicalSorter({n: set(plan.graph.predecessors(n)) for n in plan.graph.nodes})
     sorter.prepare()
     root_of: dict[str, str] = {}  # a failed or skipped action -> the root failure behind it
+    ready: deque[str] = deque()
     running: dict[Future[Outcome], str] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         while sorter.is_active():
-            for address in sorter.get_ready():
+            ready.extend(sorter.get_ready())
+            # Only as many in flight as may run: waiting on queued work would cost a look at each.
+            while ready and len(running) < max(1, parallelism):
+                address = ready.popleft()
                 blocked = [root_of[p] for p in plan.graph.predecessors(address) if p in root_of]
                 change = plan.change(address)
                 if blocked:
@@ -130,6 +135,7 @@ def apply_plan(
                     result.outcomes[address] = outcome
                     hooks.finished(change, outcome)
                     sorter.done(address)
+                    ready.extend(sorter.get_ready())
                 else:
                     running[pool.submit(run, change)] = address
             if not running:
