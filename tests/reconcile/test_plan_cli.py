@@ -12,12 +12,14 @@ from tests.reconcile.support import (
     KERNEL,
     WEBFARM,
     by_address,
+    connect,
     converge,
     host_state,
     ok,
     plan_for,
     plan_json,
     write_spec,
+    xenctl,
 )
 
 
@@ -28,22 +30,33 @@ def _examples() -> list[Path]:
 @pytest.mark.parametrize("example", _examples(), ids=lambda p: p.name)
 def test_every_example_applies_to_a_fresh_host_and_then_there_is_nothing_to_do(example: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    first = ok(run_xenctl(home, "apply", "--auto-approve", str(example)))
+    first = ok(xenctl(home, "apply", "--auto-approve", str(example)))
     assert "Apply complete" in first.stdout and "0 failed, 0 skipped" in first.stdout
     after_first = host_state(home)
 
-    second = ok(run_xenctl(home, "apply", "--auto-approve", str(example)))
+    second = ok(xenctl(home, "apply", "--auto-approve", str(example)))
     assert "No changes" in second.stdout
     assert "Apply complete" not in second.stdout
     assert host_state(home) == after_first  # not one event more: the second apply did nothing
 
-    plan = run_xenctl(home, "plan", "--detailed-exitcode", str(example))
+    plan = xenctl(home, "plan", "--detailed-exitcode", str(example))
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "No changes" in plan.stdout
 
 
+def test_the_installed_command_applies_the_webfarm_and_then_plans_nothing(tmp_path: Path) -> None:
+    """The same, end to end, through the real ``xenctl`` process a user runs."""
+    home = tmp_path / "home"
+    assert run_xenctl(home, "plan", "--detailed-exitcode", str(WEBFARM)).returncode == 2
+    applied = ok(run_xenctl(home, "apply", "--auto-approve", str(WEBFARM)))
+    assert "Apply complete: 10 done, 0 failed, 0 skipped." in applied.stdout
+    again = run_xenctl(home, "plan", "--detailed-exitcode", str(WEBFARM))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
+
+
 def test_plan_with_detailed_exitcode_says_2_while_there_are_changes(tmp_path: Path) -> None:
-    result = run_xenctl(tmp_path / "home", "plan", "--detailed-exitcode", str(WEBFARM))
+    result = xenctl(tmp_path / "home", "plan", "--detailed-exitcode", str(WEBFARM))
     assert result.returncode == 2, result.stderr
     assert "Plan: 10 to create" in result.stdout
 
@@ -52,7 +65,7 @@ def test_plan_changes_nothing_on_the_host(tmp_path: Path) -> None:
     home = tmp_path / "home"
     converge(home, [EXAMPLES / "nfs-root"])
     before = host_state(home)
-    run_xenctl(home, "plan", str(WEBFARM))
+    xenctl(home, "plan", str(WEBFARM))
     assert host_state(home) == before
 
 
@@ -79,12 +92,12 @@ def test_a_restart_in_plan_json_names_the_field_that_forces_it(tmp_path: Path) -
     assert change["change"]["before"] == {"kernel": KERNEL}
     assert change["change"]["after"] == {"kernel": "/boot/vmlinuz-2.6.24-xen"}
 
-    text = run_xenctl(home, "plan", str(path)).stdout
+    text = xenctl(home, "plan", str(path)).stdout
     assert "-/+ domain.web1" in text and "kernel forces it" in text
 
 
 def test_graph_prints_dot_with_storage_before_users_and_dependencies_before_dependents(tmp_path: Path) -> None:
-    result = ok(run_xenctl(tmp_path / "home", "graph", str(WEBFARM)))
+    result = ok(xenctl(tmp_path / "home", "graph", str(WEBFARM)))
     dot = result.stdout
     assert dot.startswith("digraph plan {") and dot.rstrip().endswith("}")
     for edge in (
@@ -115,9 +128,26 @@ def test_target_plans_only_that_domain_and_what_it_depends_on(tmp_path: Path) ->
     }
 
 
+def test_target_includes_drift_in_what_the_target_depends_on_even_when_the_target_is_in_sync(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    converge(home, [WEBFARM])
+    with connect(home) as host:
+        host.set_memory("db", 1024)  # web1 depends on db
+    planned = by_address(plan_json(home, "--target", "web1", str(WEBFARM)))
+    assert set(planned) == {"domain.db"}
+    assert planned["domain.db"]["change"]["after"] == {"memory": 2048}
+
+
+def test_a_target_that_names_nothing_in_the_specs_is_an_error(tmp_path: Path) -> None:
+    result = xenctl(tmp_path / "home", "plan", "--target", "web9", str(WEBFARM))
+    assert result.returncode == 1
+    assert "web9" in result.stderr
+    assert "No changes" not in result.stdout
+
+
 def test_applying_a_target_leaves_the_rest_for_the_next_apply(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    converge(home, [WEBFARM], target="db")  # type: ignore[arg-type]
+    converge(home, [WEBFARM], target="db")
     remaining = {c.address: c.action.value for c in plan_for(home, [WEBFARM]).changes}
     assert remaining == {
         "volume.nfs1-export": "create",
@@ -138,5 +168,5 @@ def test_apply_without_a_terminal_and_without_auto_approve_refuses_and_changes_n
     assert "--auto-approve" in result.stderr
     assert "Traceback" not in result.stderr
     assert host_state(home) == before
-    again = ok(run_xenctl(home, "apply", "--auto-approve", "--lock-timeout", "0", str(WEBFARM)))
+    again = ok(xenctl(home, "apply", "--auto-approve", "--lock-timeout", "0", str(WEBFARM)))
     assert "Apply complete" in again.stdout  # the refusal let go of the host's lock

@@ -49,6 +49,11 @@ CARRIED = (
 _ON_EVENTS = {e.value for e in OnEvent}
 
 
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass(frozen=True)
 class ConfigDomain:
     """A domain read from a config file, with its parsed disks and what was not carried over."""
@@ -64,14 +69,16 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
     def fail(key: str, message: str) -> ConfigError:
         return ConfigError(f"{key}: {message}", file=parsed.path, line=parsed.lines.get(key))
 
-    def integer(key: str, default: int | None) -> int | None:
+    def integer(key: str, default: int | None, limit: int = 1 << 31) -> int | None:
         value = options.get(key, default)
         if value is None:
             return None
         if isinstance(value, str) and INTEGER.match(value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise fail(key, f"{value!r} is not a whole number")
+            raise fail(key, f"{_brief(value)} is not a whole number")
+        if not 0 <= value <= limit:
+            raise fail(key, f"{value} is out of range (0 to {limit})")
         return value
 
     def text(key: str) -> str | None:
@@ -79,7 +86,7 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise fail(key, f"{value!r} is not a string")
+            raise fail(key, f"{_brief(value)} is not a string")
         return value
 
     def strings(key: str) -> list[str]:
@@ -95,7 +102,7 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         if value is None:
             return default
         if value not in _ON_EVENTS:
-            raise fail(key, f"{value!r} is not one of {', '.join(sorted(_ON_EVENTS))}")
+            raise fail(key, f"{_brief(value)} is not one of {', '.join(sorted(_ON_EVENTS))}")
         return OnEvent(value)
 
     disks: list[XmDisk] = []

@@ -25,6 +25,7 @@ functions did ``int(val)``), and ``%d`` accepts an integer-like string too.
 from __future__ import annotations
 
 import ast
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ MAX_FILE = 1 << 20  # the largest config file read
 _CONVERSION_TAIL = re.compile(r"([#0 +-]*)(\*|[0-9]+)?(?:\.(\*|[0-9]+))?[hlL]?([diouxXeEfFgGcrsa%])")
 INTEGER = re.compile(r"^[-+]?[0-9]+$")  # ASCII digits only: "²" and "--5" are not numbers
 MAX_VALUE_NODES = 100_000  # values (list items, strings, numbers) one value may hold in all
+MAX_STATEMENTS = 5_000  # a config file sets tens of keys, not thousands
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"os", "sys", "string", "re", "socket"}
 
 
@@ -67,7 +69,7 @@ def read_config(path: str, variables: Mapping[str, str] | None = None) -> Config
         with open(path, "rb") as stream:
             data = stream.read(MAX_FILE + 1)
     except OSError as exc:
-        raise ConfigError(f"Unable to open config file: {path}: {exc.strerror}", file=path) from None
+        raise ConfigError(f"Unable to open config file: {exc.strerror}", file=path) from None
     if len(data) > MAX_FILE:
         raise ConfigError(f"the file is larger than {MAX_FILE // 1024} KiB; a config file is not", file=path)
     try:
@@ -106,6 +108,8 @@ class _Evaluator:
         )
 
     def run(self, tree: ast.Module) -> ConfigFile:
+        if len(tree.body) > MAX_STATEMENTS:
+            raise ConfigError(f"more than {MAX_STATEMENTS:,} statements: not a config file", file=self.path)
         for statement in tree.body:
             try:
                 self.statement(statement)
@@ -195,6 +199,8 @@ class _Evaluator:
                 )
 
     def skip_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.ImportFrom) and (node.level or not node.module):
+            raise self.refuse(node, "a relative import")
         modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
         for module in modules:
             if module.split(".")[0] not in _STDLIB:
@@ -208,8 +214,8 @@ class _Evaluator:
     def value(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (str, int, float, bool)) or node.value is None:
-                return node.value
-            raise self.refuse(node, f"the constant {node.value!r}")
+                return self.sane(node.value, node)
+            raise self.refuse(node, f"the constant {_brief(node.value)}")
         if isinstance(node, ast.Name):
             return self.lookup(node.id, node)
         if isinstance(node, (ast.List, ast.Tuple)):
@@ -240,26 +246,47 @@ class _Evaluator:
             raise self.refuse(node, f"attribute access '{_source(node)}'")
         raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")
 
-    def bounded(self, value: Any, node: ast.AST) -> Any:
-        """Refuse a value that holds too much in all (lists of lists share items: [d, d] doubles)."""
-        sizes: dict[int, int] = {}
+    def sane(self, value: Any, node: ast.AST) -> Any:
+        """A single value within what configs hold: 64-bit integers, finite floats, real text."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 63:
+            raise self.refuse(node, "a number this large")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.refuse(node, "a number that is not finite")
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.refuse(node, "a string that is not text (a lone surrogate)") from None
+        return value
 
-        def size(item: Any) -> int:
+    def bounded(self, value: Any, node: ast.AST) -> Any:
+        """Refuse a value that holds too much in all, counting what repeats: ``[d, d]`` doubles,
+        and a list of one long string 5,000 times is 5,000 long strings."""
+        self.weigh(value, node)
+        return value
+
+    def weigh(self, value: Any, node: ast.AST) -> tuple[int, int]:
+        """(items, characters) a value holds in all; refuses past the limits."""
+        sizes: dict[int, tuple[int, int]] = {}
+
+        def size(item: Any) -> tuple[int, int]:
+            if isinstance(item, str):
+                return 1, len(item)
             if not isinstance(item, (list, tuple, dict)):
-                return 1
+                return 1, 24  # a number as text, at most
             known = sizes.get(id(item))
             if known is None:
                 children = item.values() if isinstance(item, dict) else item
-                known = 1
+                items, chars = 1, 2
                 for child in children:
-                    known += size(child)
-                    if known > MAX_VALUE_NODES:
+                    child_items, child_chars = size(child)
+                    items, chars = items + child_items, chars + child_chars + 2
+                    if items > MAX_VALUE_NODES or chars > MAX_STRING:
                         raise self.refuse(node, "a value this large")
-                sizes[id(item)] = known
+                known = sizes[id(item)] = (items, chars)
             return known
 
-        size(value)
-        return value
+        return size(value)
 
     def lookup(self, name: str, node: ast.AST) -> Any:
         if name in self.names:
@@ -275,12 +302,16 @@ class _Evaluator:
             if len(node.args) != 1 or node.keywords:
                 raise self.refuse(node, f"{func.id}() with other than one argument")
             argument = self.value(node.args[0])
+            if not isinstance(argument, (str, int, float, bool)):
+                raise self.refuse(node, f"{func.id}() of {_kind(argument)}")
             if func.id == "str":
                 return _check_length(str(argument), node, self)
             try:
-                return int(argument)
-            except (TypeError, ValueError):
-                raise ConfigError(f"int({argument!r}) is not a number", file=self.path, line=node.lineno) from None
+                return self.sane(int(argument), node)
+            except (TypeError, ValueError, OverflowError):
+                raise ConfigError(
+                    f"int({_brief(argument)}) is not a number", file=self.path, line=node.lineno
+                ) from None
         raise self.refuse(node, f"calling '{_source(func)}'")
 
     def binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST) -> Any:
@@ -292,12 +323,9 @@ class _Evaluator:
                     raise self.refuse(node, "a list this long")
                 return self.bounded(left + right, node)
             if _number(left) and _number(right):
-                return left + right
+                return self.sane(left + right, node)
         elif isinstance(op, (ast.Sub, ast.Mult)) and _number(left) and _number(right):
-            result = left - right if isinstance(op, ast.Sub) else left * right
-            if isinstance(result, int) and abs(result) > 1 << 64:
-                raise self.refuse(node, "a number this large")
-            return result
+            return self.sane(left - right if isinstance(op, ast.Sub) else left * right, node)
         elif isinstance(op, ast.Mod) and isinstance(left, str):
             return self.format(left, right, node)
         raise self.refuse(node, f"'{_operator(op)}' between {_kind(left)} and {_kind(right)}")
@@ -305,6 +333,9 @@ class _Evaluator:
     def format(self, template: str, args: Any, node: ast.AST) -> str:
         """``template % args``, with xm's leniency: ``%d`` takes an integer-like string."""
         specs = _conversions(template)
+        _items, arg_chars = self.weigh(args, node)
+        if specs and len(template) + len(specs) * (arg_chars + 1000) > MAX_STRING:
+            raise self.refuse(node, "a format this large")  # %(a)s many times over a long a
         if specs is None:
             raise ConfigError(
                 f"cannot format {template!r}: incomplete format", file=self.path, line=getattr(node, "lineno", None)
@@ -357,6 +388,11 @@ def _conversions(template: str) -> list[tuple[str | None, str | None, str]] | No
         position = match.end()
         if match.group(4) != "%":
             found.append((match.group(2), match.group(3), match.group(4)))
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _article(noun: str) -> str:

@@ -41,5 +41,10 @@ class Ctx:
         """Log one event; ``by`` names who acted when it was not this process (``xend``)."""
         self.db.execute(
             "INSERT INTO events(at, op, obj, outcome, message, actor) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.now if at is None else at, op, obj, outcome, message, by or self.actor),
+            (self.now if at is None else at, _text(op), _text(obj), outcome, _text(message), by or self.actor),
         )
+
+
+def _text(value: str) -> str:
+    """What a user typed, storable whatever it holds (a lone surrogate becomes its escape)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,0 +1,154 @@
+"""Promise 3: no data is lost without --destroy-data; the plan says what it keeps, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reconcile.support import (
+    actions,
+    apply_in_process,
+    by_address,
+    converge,
+    ok,
+    plan_for,
+    plan_json,
+    volumes,
+    write_spec,
+    xenctl,
+)
+
+BASE = """
+storage:
+  volume_groups:
+    - {name: vg, pvs: [/dev/sda10]}
+    - {name: vg2, pvs: [/dev/sda11]}
+  volumes:
+    - name: data
+      lvm: {vg: vg, size: 2G}
+      filesystem: ext3
+      populate: web root filesystem
+    - name: other
+      lvm: {vg: vg, size: 1G}
+      filesystem: ext3
+      populate: debian-etch root filesystem
+    - name: img
+      file: {path: img.img, size: 256M}
+      filesystem: ext3
+      populate: debian-etch root filesystem
+"""
+
+OTHER = """    - name: other
+      lvm: {vg: vg, size: 1G}
+      filesystem: ext3
+      populate: debian-etch root filesystem
+"""
+
+# How the spec is edited, which volume that puts at risk, and what --destroy-data then does to it.
+EDITS = {
+    "removed": (lambda text: text.replace(OTHER, ""), "other", "delete"),
+    "shrunk": (lambda text: text.replace("size: 2G", "size: 1G"), "data", "replace"),
+    "moved to another vg": (lambda text: text.replace("{vg: vg, size: 2G}", "{vg: vg2, size: 2G}"), "data", "replace"),
+    "image removed": (lambda text: text[: text.index("    - name: img")], "img", "delete"),
+    "image shrunk": (lambda text: text.replace("size: 256M", "size: 128M"), "img", "replace"),
+}
+PATHS = {"data": "/dev/vg/data", "other": "/dev/vg/other", "img": "/var/lib/xen/images/img.img"}
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> tuple[Path, Path]:
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "specs", BASE)
+    converge(home, [spec])
+    return home, spec
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_change_that_would_lose_data_is_retained_with_the_reason_and_the_volume_kept(
+    edit: str, made: tuple[Path, Path]
+) -> None:
+    home, spec = made
+    change_text, name, _forced = EDITS[edit]
+    spec.write_text(change_text(BASE))
+    before = volumes(home)
+
+    plan = plan_for(home, [spec])
+    (retained,) = plan.changes
+    assert retained.address in (f"volume.{name}", f"volume.{PATHS[name].rsplit('/', 1)[-1]}")
+    assert retained.action.value == "retain"
+    assert "--destroy-data" in retained.reason
+    assert plan.actionable == ()
+
+    result = apply_in_process(plan, home)
+    assert result.ok
+    assert volumes(home) == before  # every volume still there, same size, same content
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_with_destroy_data_the_volume_goes_or_is_made_again(edit: str, made: tuple[Path, Path]) -> None:
+    home, spec = made
+    change_text, name, forced = EDITS[edit]
+    spec.write_text(change_text(BASE))
+    before = volumes(home)
+
+    plan = plan_for(home, [spec], destroy_data=True)
+    (change,) = plan.changes
+    assert change.address in (f"volume.{name}", f"volume.{PATHS[name].rsplit('/', 1)[-1]}")
+    assert change.action.value == forced
+    assert apply_in_process(plan, home).ok
+    after = volumes(home)
+    others = {p: v for p, v in before.items() if p != PATHS[name]}
+    assert {p: v for p, v in after.items() if p in others} == others  # nothing else touched
+    if forced == "delete":
+        assert PATHS[name] not in after
+    elif edit == "moved to another vg":
+        assert "/dev/vg/data" not in after and "/dev/vg2/data" in after
+    else:
+        size, digest = after[PATHS[name]]
+        assert size < before[PATHS[name]][0] and digest != before[PATHS[name]][1]
+    assert plan_for(home, [spec], destroy_data=True).changes == ()
+
+
+@pytest.mark.parametrize("edit", ["removed", "shrunk", "moved to another vg"])
+def test_plan_text_marks_a_retained_volume_with_a_bang_and_says_why(edit: str, made: tuple[Path, Path]) -> None:
+    home, spec = made
+    change_text, name, _forced = EDITS[edit]
+    spec.write_text(change_text(BASE))
+    before = volumes(home)
+
+    text = ok(xenctl(home, "plan", str(spec))).stdout
+    (line,) = [line for line in text.splitlines() if f"volume.{name}" in line]
+    assert line.lstrip().startswith("!")
+    assert "retained" in line and "--destroy-data" in line
+    assert "1 retained" in text
+
+    applied = ok(xenctl(home, "apply", "--auto-approve", str(spec)))
+    assert "retained" in applied.stdout
+    assert volumes(home) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"), [("shrunk", "size"), ("moved to another vg", "vg"), ("image shrunk", "size")]
+)
+def test_a_replacement_names_the_field_that_forces_it(edit: str, field: str, made: tuple[Path, Path]) -> None:
+    home, spec = made
+    change_text, _name, _forced = EDITS[edit]
+    spec.write_text(change_text(BASE))
+    (change,) = by_address(plan_json(home, "--destroy-data", str(spec))).values()
+    assert change["change"]["actions"] == ["delete", "create"]
+    assert change["change"]["replace_paths"] == [[field]]
+    text = xenctl(home, "plan", "--destroy-data", str(spec)).stdout
+    assert f"({field} forces it)" in text
+
+
+def test_growing_a_volume_keeps_its_content(made: tuple[Path, Path]) -> None:
+    home, spec = made
+    spec.write_text(BASE.replace("size: 2G", "size: 3G"))
+    before = volumes(home)
+    plan = plan_for(home, [spec])
+    assert actions(plan) == {"volume.data": "update"}
+    assert apply_in_process(plan, home).ok
+    size, digest = volumes(home)["/dev/vg/data"]
+    assert size == 3 * 1024**3
+    assert digest == before["/dev/vg/data"][1]

@@ -1,0 +1,99 @@
+"""Promise 5: a plan the host could not carry out is refused at plan time, with the numbers, and nothing changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import disk, domain
+from tests.reconcile.support import KERNEL, connect, host_state, write_spec, xenctl
+
+MEMORY = f"""
+domains:
+  - {{name: big1, memory: 9G, kernel: {KERNEL}}}
+  - {{name: big2, memory: 9G, kernel: {KERNEL}}}
+"""
+MEMORY_BESIDE_A_HAND_MADE_DOMAIN = f"""
+domains:
+  - {{name: small, memory: 128M, kernel: {KERNEL}}}
+  - {{name: big1, memory: 9G, kernel: {KERNEL}}}
+"""
+SHARED = f"""
+domains:
+  - {{name: small, memory: 128M, kernel: {KERNEL}}}
+  - name: web1
+    memory: 128M
+    kernel: {KERNEL}
+    disks: [{{phy: /dev/hda3, vdev: sda1, mode: w}}]
+"""
+
+
+def _loops(count: int) -> str:
+    lines = ["storage:", "  volumes:"]
+    lines += [f"    - {{name: img{i}, file: {{path: img{i}.img, size: 64M}}}}" for i in range(count)]
+    lines.append("domains:")
+    lines += [
+        f"  - {{name: loop{i}, memory: 64M, kernel: {KERNEL}, disks: [{{volume: img{i}, vdev: sda1}}]}}"
+        for i in range(count)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _byhand(home: Path, memory: int = 128) -> None:
+    """A domain made by hand, holding /dev/hda3 read-write (xm create with disk = ['phy:hda3,sda1,w'])."""
+    with connect(home) as host:
+        host.create_domain(domain("byhand", memory, disks=[disk("/dev/hda3", "sda1")]))
+
+
+CASES = {
+    # spec, memory of the hand-made domain (None: no such domain), what the refusal must say
+    "memory beyond the host": (MEMORY, None, ["18432M", "16124M"]),
+    "memory beside a hand-made domain": (
+        MEMORY_BESIDE_A_HAND_MADE_DOMAIN,
+        8000,
+        ["memory", "9344M", "8000M", "16124M"],
+    ),
+    "more file disks than loop devices": (_loops(9), None, ["loop devices", "9", "8", "max_loop"]),
+    "a device a hand-made domain holds read-write": (SHARED, 128, ["/dev/hda3", "byhand", "web1"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_infeasible_spec_is_refused_with_the_numbers_and_nothing_changes(case: str, tmp_path: Path) -> None:
+    text, byhand_memory, words = CASES[case]
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "specs", text)
+    if byhand_memory is not None:
+        _byhand(home, byhand_memory)
+    else:
+        connect(home).close()
+    before = host_state(home)
+
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = xenctl(home, *command, str(spec))
+        assert result.returncode == 1, (command, result.stdout)
+        assert "Traceback" not in result.stderr
+        for word in words:
+            assert word in result.stderr, (command, word, result.stderr)
+        assert "Apply" not in result.stdout
+    assert host_state(home) == before
+
+
+def test_a_refused_plan_does_not_even_make_the_storage_that_comes_first(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "specs", _loops(9))
+    result = xenctl(home, "apply", "--auto-approve", str(spec))
+    assert result.returncode == 1
+    with connect(home) as host:
+        live = host.snapshot()
+    assert live.images == ()
+    assert [d.name for d in live.domains] == ["Domain-0"]
+
+
+def test_eight_file_disks_fit_the_eight_loop_devices(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "specs", _loops(8))
+    result = xenctl(home, "apply", "--auto-approve", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert xenctl(home, "plan", "--detailed-exitcode", str(spec)).returncode == 0

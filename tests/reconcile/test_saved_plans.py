@@ -1,0 +1,91 @@
+"""Promise 4: a saved plan is applied exactly as it was made, and refused when the host has changed since."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import domain
+from tests.reconcile.support import EXAMPLES, WEBFARM, connect, converge, host_state, ok, plan_for, xenctl
+
+# An example, and the domain whose memory the edited spec raises, from its memory to 320M.
+HOSTS = {
+    "a small host": (EXAMPLES / "nfs-root", "nfsvm", "memory: 256M"),
+    "a host with a dozen objects": (WEBFARM, "web2", "memory: 512M"),
+}
+
+
+def _edited(host: str, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A home with the example applied, and a copy of its specs that changes one domain's memory."""
+    example, name, old = HOSTS[host]
+    home = tmp_path / "home"
+    converge(home, [example])
+    specs = tmp_path / "specs"
+    shutil.copytree(example, specs)
+    for path in specs.glob("*.yaml"):
+        text = path.read_text()
+        if old in text and f"name: {name}" in text:
+            head, _sep, tail = text.partition(f"name: {name}\n")
+            path.write_text(head + f"name: {name}\n" + tail.replace(old, "memory: 320M", 1))
+    return home, specs, name
+
+
+@pytest.mark.parametrize("host", list(HOSTS))
+def test_a_fresh_saved_plan_applies_and_the_host_then_matches(host: str, tmp_path: Path) -> None:
+    home, specs, name = _edited(host, tmp_path)
+    planfile = tmp_path / "p.json"
+    made = ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    assert f"domain.{name}" in made.stdout
+
+    applied = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert f"domain.{name}" in applied.stdout and "Apply complete" in applied.stdout
+    assert xenctl(home, "plan", "--detailed-exitcode", str(specs)).returncode == 0
+
+    twice = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert twice.returncode == 1  # the plan was for the host as it was before
+    assert "stale" in twice.stderr and f"domain.{name}" in twice.stderr
+
+
+@pytest.mark.parametrize("host", list(HOSTS))
+def test_a_saved_plan_is_refused_once_the_host_has_changed_naming_what_changed(host: str, tmp_path: Path) -> None:
+    home, specs, name = _edited(host, tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    ok(xenctl(home, "mem-set", name, "200"))
+    before = host_state(home)
+
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1
+    assert "stale" in refused.stderr
+    assert f"domain.{name}" in refused.stderr and "memory" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert host_state(home) == before
+
+
+def test_a_saved_plan_is_refused_when_a_domain_has_appeared_by_hand(tmp_path: Path) -> None:
+    home, specs, _domain = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    with connect(home) as live:
+        live.create_domain(domain("intruder", 64))
+
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1
+    assert "domain.intruder" in refused.stderr
+
+
+def test_a_saved_plan_runs_the_specs_it_was_made_from_not_the_files_as_they_are_now(tmp_path: Path) -> None:
+    home, specs, name = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    for path in specs.glob("*.yaml"):
+        path.write_text(path.read_text().replace("320M", "384M"))
+
+    ok(xenctl(home, "apply", "--auto-approve", str(planfile)))
+    with connect(home) as host:
+        live = host.snapshot().domain(name)
+    assert live is not None and live.target == 320
+    assert [c.address for c in plan_for(home, [specs]).changes] == [f"domain.{name}"]
