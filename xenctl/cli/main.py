@@ -33,6 +33,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"Error: {message} (see {self.prog} --help)\n")
 
 
+def seconds(text: str) -> float:
+    """A finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1e9:  # refuses nan and inf too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 up")
+    return value
+
+
 def count(text: str) -> int:
     """A whole number from 0 to 2^53, for counts and sequence numbers on the command line."""
     if not (text.isascii() and text.isdigit()) or int(text) > 2**53:
@@ -76,11 +87,13 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     shutdown.add_argument("-w", "--wait", action="store_true", help="wait until each has gone")
     shutdown.add_argument("-H", "--halt", action="store_true", help="halt (the default)")
     shutdown.add_argument("-R", "--reboot", action="store_true", help="reboot instead")
-    shutdown.add_argument("--timeout", type=float, metavar="S", help="with -w: give up after S seconds (xm waited on)")
+    shutdown.add_argument(
+        "--timeout", type=seconds, metavar="S", help="with -w: give up after S seconds (xm waited on)"
+    )
     shutdown.set_defaults(run=f"{xm}:run_shutdown")
     reboot = domain_command("reboot", "reboot a domain (xm reboot)", "run_reboot")
     reboot.add_argument("-w", "--wait", action="store_true", help="wait until it has rebooted")
-    reboot.add_argument("--timeout", type=float, metavar="S", help="with -w: give up after S seconds")
+    reboot.add_argument("--timeout", type=seconds, metavar="S", help="with -w: give up after S seconds")
     domain_command("destroy", "destroy a domain at once (xm destroy)", "run_destroy")
     domain_command("pause", "pause a domain (xm pause)", "run_pause")
     domain_command("unpause", "unpause a domain (xm unpause)", "run_unpause")
@@ -104,7 +117,7 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Print xentop's columns for every domain, in batch mode.",
     )
     top.add_argument("--iterations", type=count, default=1, metavar="N", help="how many times (default 1)")
-    top.add_argument("--delay", type=float, default=3.0, metavar="S", help="seconds between them (default 3)")
+    top.add_argument("--delay", type=seconds, default=3.0, metavar="S", help="seconds between them (default 3)")
     top.set_defaults(run=f"{xm}:run_top")
 
 
@@ -149,7 +162,7 @@ def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     apply.add_argument("--auto-approve", action="store_true", help="do not ask (for scripts)")
     apply.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
     apply.add_argument(
-        "--lock-timeout", type=float, default=0.0, metavar="S", help="wait up to S seconds for another command"
+        "--lock-timeout", type=seconds, default=0.0, metavar="S", help="wait up to S seconds for another command"
     )
     apply.set_defaults(run=f"{plans}:run_apply")
     graph = sub.add_parser("graph", help="print the plan's graph as DOT", description="The plan graph, for graphviz.")

@@ -134,7 +134,8 @@ def run_apply(args: argparse.Namespace) -> int:
             print(render_text(plan, colour=_colour()))
             if not plan.actionable:
                 return 0
-            _confirm(args)
+            if saved is None:
+                _confirm(args)  # a saved plan was reviewed when it was made: it runs as it is
             progress = _Progress(len(plan.changes), _colour())
             result = apply_plan(
                 plan,

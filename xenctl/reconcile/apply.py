@@ -31,7 +31,7 @@ from xenctl.engine.api import (
     Vif,
 )
 from xenctl.errors import EngineError, NotFoundError, XenctlError
-from xenctl.reconcile.changes import Action, Change, Kind
+from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
 from xenctl.reconcile.diff import MANAGED_BY, disk_target, image_path
 from xenctl.reconcile.plan import Plan
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec
@@ -231,6 +231,11 @@ class _Steps:
         action = change.action
         if action is Action.ADOPT:
             self.driver.set_domain_owner(change.name, Owner(MANAGED_BY, spec.origin.file if spec else ""))
+            if spec is not None and any(f.change_class is ChangeClass.RESTART for f in change.fields):
+                self.stop(change.name)
+                self.create_domain(spec)
+            elif spec is not None and change.fields:
+                self.update_domain(spec, change)
         elif action in (Action.DELETE, Action.STOP):
             self.stop(change.name)
         elif action is Action.PAUSE:

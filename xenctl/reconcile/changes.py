@@ -65,9 +65,13 @@ class Change:
         return f"{self.kind.value}.{self.name}"
 
     def forced_by(self) -> tuple[str, ...]:
-        """The fields that force a restart or a replacement (what the plan names)."""
-        forcing = {Action.RESTART: ChangeClass.RESTART, Action.REPLACE: ChangeClass.REPLACE}.get(self.action)
-        return tuple(f.name for f in self.fields if forcing is not None and f.change_class in (forcing,))
+        """The fields that force a restart, a replacement or a retention (what the plan names)."""
+        forcing = {
+            Action.RESTART: (ChangeClass.RESTART,),
+            Action.REPLACE: (ChangeClass.REPLACE, ChangeClass.GROW_ONLY),
+            Action.RETAIN: (ChangeClass.REPLACE, ChangeClass.GROW_ONLY),
+        }.get(self.action, ())
+        return tuple(f.name for f in self.fields if f.change_class in forcing)
 
 
 @dataclass(frozen=True, slots=True)

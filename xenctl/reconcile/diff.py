@@ -188,7 +188,9 @@ class _Differ:
             field = FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY)
             return [self.data_change(Kind.VOLUME, spec.name, field, "a smaller size")]
         if spec.filesystem is not None and live_fs is None:
-            fields.append(FieldChange("filesystem", None, spec.filesystem, ChangeClass.LIVE))
+            # mkfs on a volume that exists: whatever a guest wrote to it would be lost
+            field = FieldChange("filesystem", None, spec.filesystem, ChangeClass.REPLACE)
+            return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
         if not fields:
             return []
         return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow or format in place")]
@@ -265,8 +267,12 @@ class _Differ:
                 return None
             return Change(Kind.DOMAIN, spec.name, Action.CREATE, reason="not on the host")
         adopted = self.claim(Kind.DOMAIN, spec.name, live.owner)
-        if adopted is not None or not self.managed(live.owner):
-            return adopted
+        if adopted is not None:
+            differs = tuple(self.domain_fields(spec, live)) if live.phase is not Phase.SAVING else ()
+            later = "; the fields below change as well" if differs else ""
+            return Change(Kind.DOMAIN, spec.name, Action.ADOPT, differs, reason=adopted.reason + later)
+        if not self.managed(live.owner):
+            return None
         if not wanted_on:
             if live.phase in (Phase.SHUTDOWN, Phase.CRASHED):
                 return None  # halted already, kept by preserve: stopped is what it is

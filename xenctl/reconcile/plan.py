@@ -28,7 +28,7 @@ from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.spec.checks import nfs_server_domain
-from xenctl.spec.model import DesiredPower, DesiredState, VolumeKind
+from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, VolumeKind
 
 EXTENT = 4 * 1024 * 1024
 _TAKES = (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE, Action.RESUME)
@@ -87,6 +87,7 @@ def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: s
         builder.dependencies_before_dependents,
         builder.servers_before_exports,
         builder.users_go_before_storage_goes,
+        builder.old_holders_before_new,
         builder.memory_freed_before_taken,
     ):
         rule()
@@ -94,21 +95,44 @@ def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: s
         cycle = nx.find_cycle(graph)  # only searched when there is one: it is slow on large graphs
         raise PlanError("the plan has a dependency cycle: " + " -> ".join([a for a, _b in cycle] + [cycle[0][0]]))
     if target is not None:
-        graph = _targeted(graph, target)
-        changes = [c for c in changes if c.address in graph]
+        keep = _target_closure(desired, graph, target)
+        graph = graph.subgraph(keep).copy()
+        changes = [c for c in changes if c.address in keep]
     check_feasible(desired, live, changes)
     return Plan(tuple(changes), graph, result.unmanaged, desired, live.host.storage_root)
 
 
-def _targeted(graph: nx.DiGraph, target: str) -> nx.DiGraph:
-    """Only ``target`` (an address, or a bare name) and what it depends on."""
-    matches = [n for n in graph if n == target or n.split(".", 1)[1] == target]
-    if not matches:
-        return graph.subgraph([]).copy()
+def _target_closure(desired: DesiredState, graph: nx.DiGraph, target: str) -> set[str]:
+    """``target`` (a name or an address) and everything it depends on, in the specs and the plan."""
+    wanted = {target} if "." in target else {f"{kind.value}.{target}" for kind in Kind}
+    deps: dict[str, set[str]] = {}
+    for domain in desired.domains:
+        needs = {f"domain.{d}" for d in domain.depends_on}
+        needs |= {f"volume.{d.volume}" for d in domain.disks if d.volume}
+        if domain.nfs_root:
+            needs.add(f"nfs_export.{domain.nfs_root}")
+        deps[f"domain.{domain.name}"] = needs
+    for volume in desired.volumes:
+        deps[f"volume.{volume.name}"] = {f"volume_group.{volume.vg}"} if volume.vg else set()
+        if volume.snapshot_of:
+            deps[f"volume.{volume.name}"].add(f"volume.{volume.snapshot_of}")
+    names = {d.name for d in desired.domains}
+    for export in desired.nfs_exports:
+        deps[f"nfs_export.{export.name}"] = {f"domain.{export.server}"} if export.server in names else set()
+    found = {w for w in wanted if w in deps or w in graph}
+    if not found:
+        raise PlanError(f"--target {target}: nothing of that name in the specs or the plan")
     keep: set[str] = set()
-    for node in matches:
-        keep |= {node} | nx.ancestors(graph, node)
-    return graph.subgraph(keep).copy()
+    todo = list(found)
+    while todo:
+        address = todo.pop()
+        if address in keep:
+            continue
+        keep.add(address)
+        todo.extend(deps.get(address, ()))
+        if address in graph:
+            todo.extend(nx.ancestors(graph, address))
+    return {a for a in keep if a in graph}
 
 
 class _Edges:
@@ -184,20 +208,50 @@ class _Edges:
         for export in self.live.nfs_exports:
             if export.served_by_domain:
                 self.edge(f"nfs_export.{export.address}", f"domain.{export.server}")
+                for domain in self.live.domains:  # an export goes once no guest boots from it
+                    if (domain.config.nfs_server, domain.config.nfs_root) == (export.server, export.path):
+                        self.edge(f"domain.{domain.name}", f"nfs_export.{export.address}")
+
+    def old_holders_before_new(self) -> None:
+        """A device passes from a domain that goes to one that comes only once the first has gone."""
+        going = {c.name for c in self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))}
+        coming = self._changes(Kind.DOMAIN, (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE))
+        wanted: dict[str, list[str]] = {}
+        root = self.live.host.storage_root
+        for change in coming:
+            spec = self.desired.domain(change.name)
+            for disk in spec.disks if spec else ():
+                wanted.setdefault(disk_target(self.desired, root, disk)[0], []).append(change.name)
+        for domain in self.live.domains:
+            if domain.name not in going:
+                continue
+            for attached in domain.config.disks:
+                for taker in wanted.get(attached.target, []):
+                    self.edge(f"domain.{domain.name}", f"domain.{taker}")
 
     def memory_freed_before_taken(self) -> None:
-        """If the host cannot hold the new domains beside the old, the old go first."""
+        """If the host cannot hold the new memory beside the old, what gives memory back goes first:
+        domains deleted, stopped or restarted, and domains whose memory is set lower."""
         host = self.live.host
         balloon = max(0, host.dom0_memory - host.dom0_min_mem) if host.ballooning else 0
         room = host.free_memory + balloon
+        takes: list[Change] = []
+        frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
         wanted = 0
-        for change in self._changes(Kind.DOMAIN, (Action.CREATE, Action.START)):
+        for change in self._changes(Kind.DOMAIN, (Action.CREATE, Action.START, Action.UPDATE)):
             spec = self.desired.domain(change.name)
-            wanted += spec.memory if spec else 0
+            grows = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "memory")  # type: ignore[call-overload]
+            if change.action is Action.UPDATE:
+                if grows > 0:
+                    takes.append(change)
+                    wanted += grows
+                elif grows < 0:
+                    frees.append(change)
+            else:
+                takes.append(change)
+                wanted += spec.memory if spec else 0
         if wanted <= room:
             return
-        frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
-        takes = self._changes(Kind.DOMAIN, (Action.CREATE, Action.START))
         for freeing in frees:
             for taking in takes:
                 if not nx.has_path(self.graph, taking.address, freeing.address):
@@ -210,14 +264,80 @@ def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]
         *_memory(desired, live),
         *_loops(desired, live),
         *_sharing(desired, live),
+        *_devices(desired, live, changes),
         *_space(desired, live, changes),
+        *_storage_in_use(live, changes),
     ]
     if problems:
         raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(problems))
 
 
-def _running(desired: DesiredState) -> list[str]:
-    return [d.name for d in desired.domains if d.state is not DesiredPower.STOPPED]
+def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    """What xend checks when a domain is created: devices that exist, Domain-0's mounts, bridges."""
+    starting = {
+        c.name
+        for c in changes
+        if c.kind is Kind.DOMAIN and c.action in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
+    }
+    partitions = {p.path: p for p in live.partitions}
+    existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
+    made = set()
+    root = live.host.storage_root
+    for volume in desired.volumes:
+        if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+            made.add(f"/dev/{volume.vg}/{volume.name}")
+        elif volume.kind is VolumeKind.FILE:
+            made.add(disk_target(desired, root, DiskSpec(vdev="xvda", volume=volume.name))[0])
+    problems = []
+    for spec in desired.domains:
+        if spec.name not in starting or spec.state is DesiredPower.STOPPED:
+            continue
+        for vif in spec.vifs:
+            if vif.bridge not in live.host.bridges:
+                problems.append(
+                    f"bridges: {spec.name} wants bridge {vif.bridge}; the host has "
+                    f"{', '.join(live.host.bridges) or 'none'}"
+                )
+        for disk in spec.disks:
+            target, _backend = disk_target(desired, root, disk)
+            if target not in existing and target not in made:
+                problems.append(f"devices: {spec.name} wants {target}, which is not on this host")
+            part = partitions.get(target)
+            if part is not None and part.mounted and disk.mode != "w!" and (part.mounted == "rw" or disk.mode == "w"):
+                problems.append(
+                    f"devices: {target} is mounted {part.mounted} in Domain-0 (on {part.mountpoint}); "
+                    f"{spec.name} cannot have it {'read-write' if disk.mode == 'w' else 'read-only'}"
+                )
+    return problems
+
+
+def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
+    """A volume or VG is replaced or deleted only if nothing that stays still holds it."""
+    stopping = {c.name for c in changes if c.kind is Kind.DOMAIN and c.action in (Action.DELETE, Action.STOP)}
+    going = {c.name for c in changes if c.kind is Kind.VOLUME and c.action in (Action.DELETE, Action.REPLACE)}
+    problems = []
+    for lv in live.logical_volumes:
+        if lv.name not in going:
+            continue
+        held = [h for h in lv.holders if h not in stopping]
+        if held:
+            problems.append(
+                f"in use: volume {lv.name} is held by {', '.join(held)}; stop "
+                f"{'it' if len(held) == 1 else 'them'} first (state: stopped), then change the volume"
+            )
+        snapshots = [s.name for s in live.logical_volumes if s.origin == lv.name and s.vg == lv.vg]
+        if [s for s in snapshots if s not in going]:
+            problems.append(f"in use: volume {lv.name} is the origin of {', '.join(snapshots)}; remove them first")
+    for image in live.images:
+        name = image.path.rsplit("/", 1)[-1]
+        if name in going and [h for h in image.holders if h not in stopping]:
+            problems.append(f"in use: image {image.path} is held by {', '.join(image.holders)}; stop it first")
+    for change in changes:
+        if change.kind is Kind.VOLUME_GROUP and change.action in (Action.DELETE, Action.REPLACE):
+            inside = [lv.name for lv in live.logical_volumes if lv.vg == change.name and lv.name not in going]
+            if inside:
+                problems.append(f"in use: volume group {change.name} holds {', '.join(inside)}, which would be lost")
+    return problems
 
 
 def _memory(desired: DesiredState, live: HostState) -> list[str]:

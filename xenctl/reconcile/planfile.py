@@ -107,7 +107,7 @@ def write_planfile(
     plan: dict[str, Any],
     live: HostState,
 ) -> None:
-    data = {
+    data = {  # "format" first: looks_like_planfile reads only the head of a file
         "format": FORMAT,
         "options": options,
         "sources": [{"path": name, "text": text} for name, text in sources],
@@ -118,19 +118,20 @@ def write_planfile(
     try:
         fd, tmp = tempfile.mkstemp(prefix=".xenctl-plan-", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=1, sort_keys=True, default=str)
+            json.dump(data, stream, indent=1, default=str)
         os.replace(tmp, path)
     except OSError as exc:
         raise PlanError(f"{path}: cannot write the plan: {exc.strerror}") from None
 
 
 def looks_like_planfile(path: str) -> bool:
+    """Whether ``path`` is a plan file (it starts with the format), not a spec."""
     try:
         with open(path, "rb") as stream:
-            head = stream.read(4096)
+            head = stream.read(256)
     except OSError:
         return False
-    return head.lstrip().startswith(b"{") and FORMAT.encode() in head
+    return head.lstrip().startswith(b"{") and f'"format": "{FORMAT}"'.encode() in head
 
 
 def read_planfile(path: str) -> SavedPlan:

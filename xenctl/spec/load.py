@@ -70,9 +70,14 @@ def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
     issues: list[SpecIssue] = []
     for path in paths:
         if os.path.isdir(path):
+            try:
+                names = os.listdir(path)
+            except OSError as exc:
+                issues.append(SpecIssue(path, None, None, "", f"cannot read the directory: {exc.strerror}"))
+                continue
             found = sorted(
                 os.path.join(path, name)
-                for name in os.listdir(path)
+                for name in names
                 if name.endswith(SPEC_SUFFIXES)
                 and not name.startswith(".")
                 and os.path.isfile(os.path.join(path, name))
@@ -93,6 +98,12 @@ class _File:
     path: str
     text: str
     data: dict[str, Any]
+    tree: Any = None  # the composed YAML, made once, the first time a problem needs a line
+
+    def locate(self, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
+        if self.tree is None:
+            self.tree = yamlfile.compose(self.text) or False
+        return yamlfile.locate(self.tree or None, path, key=key)
 
 
 class _Locator:
@@ -115,7 +126,7 @@ class _Locator:
         if spec is None:
             return SpecIssue(origin.file, None, None, render_path(None, origin.path), message)
         path = point_at if point_at is not None else origin.path
-        where = yamlfile.locate(spec.text, path, key=at_key)
+        where = spec.locate(path, key=at_key)
         line, column = where if where else (None, None)
         return SpecIssue(origin.file, line, column, render_path(spec.data, path), message)
 
@@ -123,7 +134,7 @@ class _Locator:
         file, raw = match.group(1), match.group(2)
         path = tuple(int(p) if p.isdigit() else p for p in raw.split("/") if p)
         spec = self.file(file)
-        where = yamlfile.locate(spec.text, path) if spec else None
+        where = spec.locate(path) if spec else None
         return f"{file}:{where[0]}" if where else file
 
 

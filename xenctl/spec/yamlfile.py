@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,11 @@ _FLOAT = re.compile(
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 _TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
 _MERGE = "tag:yaml.org,2002:merge"
+_SCANNING = {
+    "while scanning a quoted scalar": "this quoted string is never closed",
+    "while scanning a simple key": "a key needs ': ' after it (a space after the colon)",
+    "while scanning a block scalar": "this block of text (| or >) is not written right",
+}
 
 
 class YamlProblem(Exception):
@@ -77,8 +83,11 @@ class _SpecLoader(_Loader):  # type: ignore[misc]
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+            if not isinstance(key, str):
+                shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be text; quote it ('{shown}')", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
@@ -135,6 +144,10 @@ def _construct_core_bool(loader: _SpecLoader, node: yaml.ScalarNode) -> bool:
 
 def _construct_core_int(loader: _SpecLoader, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
+    if len(text) > 40:
+        raise yaml.constructor.ConstructorError(
+            None, None, "a number this long is not one a spec needs", node.start_mark
+        )
     if text.startswith("0o"):
         return int(text[2:], 8)
     return int(text, 0) if text.startswith("0x") else int(text)
@@ -167,7 +180,10 @@ def _no_gc() -> Iterator[None]:
 def read_text(path: str) -> str:
     """The file's text, refused when it is too large, unreadable, or not UTF-8."""
     try:
-        size = os.stat(path).st_size
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise YamlProblem("not a regular file (a spec is a file of YAML text)")
+        size = status.st_size
         if size > MAX_FILE_BYTES:
             raise YamlProblem(
                 f"the file is {size / 1024 / 1024:.1f} MiB; spec files may be at most "
@@ -198,11 +214,22 @@ def parse(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "not valid YAML"
+        scanning = exc.context or ""
+        if exc.context_mark is not None and scanning in _SCANNING:
+            # The scanner only notices far on (at the end of the file, or the next line); what is
+            # wrong starts where it began.
+            mark = exc.context_mark
+            problem = _SCANNING[scanning]
         if exc.context and exc.problem and exc.context.startswith("expected"):
             problem = f"{exc.context}, {exc.problem}"  # "expected a single document in the stream, but found another"
         if mark is None:
             raise YamlProblem(problem) from None
         raise YamlProblem(problem, mark.line + 1, mark.column + 1) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlProblem(f"a control character (U+{code:04X}) cannot be in YAML text", line, column) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"not valid YAML: {exc}") from None
     except RecursionError:
@@ -242,13 +269,20 @@ def _check_expansion(root: yaml.Node) -> None:
     size(root)
 
 
-def locate(text: str, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
-    """The line and column (from 1) of the value at ``path`` in a document (of its key, with
-    ``key``), or of its nearest parent."""
+def compose(text: str) -> yaml.Node | None:
+    """A document's node tree, with the marks ``locate`` reads (None if it does not parse)."""
     try:
-        node = yaml.compose(text, Loader=_SpecLoader)
+        return yaml.compose(text, Loader=_SpecLoader)
     except yaml.YAMLError:
         return None
+
+
+def locate(
+    document: str | yaml.Node | None, path: tuple[PathPart, ...], *, key: bool = False
+) -> tuple[int, int] | None:
+    """The line and column (from 1) of the value at ``path`` in a document (of its key, with
+    ``key``), or of its nearest parent. Give the tree from ``compose`` to locate many paths."""
+    node = compose(document) if isinstance(document, str) else document
     if node is None:
         return None
     best = node.start_mark

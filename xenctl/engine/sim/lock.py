@@ -79,15 +79,17 @@ def acquire(
                 mine = HostLock(
                     int(cursor.lastrowid or 0), f"xenctl pid {os.getpid()}", os.getpid(), machine, time.time(), command
                 )
-                if stale and held is not None and on_takeover is not None:
-                    on_takeover(held)
-                return mine
+                taken_from = held if stale else None
+                break
         if time.monotonic() >= deadline:
             raise LockError(
                 f"the host is locked by {held.describe() if held else 'another command'}; waited {timeout:g}s "
                 f"(--lock-timeout). If that command is gone for good: xenctl force-unlock {held.id if held else '?'}"
             )
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    if taken_from is not None and on_takeover is not None:
+        on_takeover(taken_from)  # in a transaction of its own, once the lock is ours
+    return mine
 
 
 def release(db: sqlite3.Connection, lock: HostLock) -> None:
