@@ -42,11 +42,9 @@ def run_import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"xenctl import: {note}", file=sys.stderr)
     if args.out:
-        directory = os.path.dirname(args.out)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        from xenctl.cli.wizard import write_spec
+
+        write_spec(args.out, text, force=args.force)
         print(f"Wrote {args.out}. Check it with: xenctl validate {args.out}")
     else:
         sys.stdout.write(text)

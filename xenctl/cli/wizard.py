@@ -35,7 +35,17 @@ from fractions import Fraction
 from typing import Any
 
 from xenctl.errors import UsageError, XenctlError
-from xenctl.spec.model import DesiredState, DiskSpec, DomainSpec, InstallSpec, VifSpec, VolumeKind, VolumeSpec
+from xenctl.spec.load import schema
+from xenctl.spec.model import (
+    DesiredState,
+    DiskSpec,
+    DomainSpec,
+    InstallSpec,
+    VifSpec,
+    VolumeKind,
+    VolumeSpec,
+    volume_name_from,
+)
 from xenctl.units import GIB, MIB
 
 DEFAULT_SPEC_DIR = "specs"
@@ -181,7 +191,10 @@ def parse_graphics(text: str, limits: Limits | None = None) -> bool:
     raise BadAnswer(f"{text.strip()!r} is not yes or no" if text.strip() else "answer yes or no")
 
 
-_LOCATION = re.compile(r"^(nfs:[A-Za-z0-9.-]+:/\S*|(ftp|https?)://[^/\s]+(/\S*)?)$")
+def _location_pattern() -> re.Pattern[str]:
+    """The spec schema's own rule for install locations: what the wizard accepts, validate accepts."""
+    install = schema()["$defs"]["domain"]["properties"]["install"]
+    return re.compile(install["properties"]["location"]["pattern"])
 
 
 def parse_location(text: str, limits: Limits | None = None) -> str:
@@ -192,7 +205,7 @@ def parse_location(text: str, limits: Limits | None = None) -> str:
     scheme, colon, rest = location.partition(":")
     if colon and scheme.lower() in ("nfs", "ftp", "http", "https"):
         location = scheme.lower() + colon + rest  # HTTP://server is http://server
-    if not location.isprintable() or not _LOCATION.match(location):
+    if not location.isprintable() or not _location_pattern().search(location):
         raise BadAnswer(
             f"{location!r} is not an install location; write nfs:server:/path, ftp://server/path or http://server/path"
         )
@@ -256,13 +269,10 @@ def ask_questions(
 
 # --- the answers as a spec ------------------------------------------------------------------------
 
-_NOT_LVM = re.compile(r"[^A-Za-z0-9+_.-]")
-
 
 def volume_name(name: str) -> str:
     """``<name>-disk``, with what a volume name cannot have (':', a leading '-') made '_'."""
-    volume = _NOT_LVM.sub("_", f"{name}-disk")
-    return f"_{volume}" if volume.startswith("-") else volume
+    return volume_name_from(f"{name}-disk")
 
 
 def answers_to_desired(answers: Answers) -> DesiredState:

@@ -8,10 +8,19 @@ message about it can name the file and line.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 PathPart = str | int
+_NOT_LVM = re.compile(r"[^A-Za-z0-9+_.-]")
+
+
+def volume_name_from(text: str) -> str:
+    """A volume name made from another name: what LVM does not allow becomes '_', a leading '-'
+    gets a '_' before it, at most 127 characters."""
+    name = _NOT_LVM.sub("_", text) or "volume"
+    return ("_" + name if name.startswith("-") else name)[:127]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ uses what is there rather than making it); from a host, everything is declared.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -35,9 +34,8 @@ from xenctl.spec.model import (
     VolumeGroupSpec,
     VolumeKind,
     VolumeSpec,
+    volume_name_from,
 )
-
-_LVM_NAME_BAD = re.compile(r"[^A-Za-z0-9+_.-]")
 
 
 @dataclass
@@ -46,11 +44,6 @@ class Imported:
 
     desired: DesiredState
     notes: list[str] = field(default_factory=list)
-
-
-def _volume_name(text: str) -> str:
-    name = _LVM_NAME_BAD.sub("_", text).lstrip("-") or "volume"
-    return name[:127]
 
 
 class _Builder:
@@ -70,7 +63,7 @@ class _Builder:
     def export(self, server: str, path: str, owner: str) -> str:
         key = (server, path)
         if key not in self.exports:
-            self.exports[key] = NfsExportSpec(_volume_name(f"{owner}-root"), server, path)
+            self.exports[key] = NfsExportSpec(volume_name_from(f"{owner}-root"), server, path)
         return self.exports[key].name
 
 
@@ -110,7 +103,7 @@ def _config_disk(disk: DomainDisk, builder: _Builder, owner: str) -> DiskSpec:
     mode = disk.mode.value
     parts = disk.target.split("/")
     if disk.backend == "phy" and len(parts) == 3 and parts[1] == "dev":
-        name = builder.add_volume(VolumeSpec(_volume_name(parts[2]), VolumeKind.PARTITION, path=disk.target))
+        name = builder.add_volume(VolumeSpec(volume_name_from(parts[2]), VolumeKind.PARTITION, path=disk.target))
         return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
     if disk.backend == "phy":
         builder.notes.append(
@@ -199,7 +192,7 @@ def _host_disk(
     if image is not None:
         name = builder.add_volume(
             VolumeSpec(
-                _volume_name(os.path.splitext(os.path.basename(image.path))[0]),
+                volume_name_from(os.path.splitext(os.path.basename(image.path))[0]),
                 VolumeKind.FILE,
                 size=image.size,
                 path=image.path,
@@ -210,7 +203,7 @@ def _host_disk(
         return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
     if disk.target in partitions:
         name = builder.add_volume(
-            VolumeSpec(_volume_name(disk.target.split("/")[-1]), VolumeKind.PARTITION, path=disk.target)
+            VolumeSpec(volume_name_from(disk.target.split("/")[-1]), VolumeKind.PARTITION, path=disk.target)
         )
         return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
     return DiskSpec(vdev=disk.vdev, mode=mode, phy=disk.target)
