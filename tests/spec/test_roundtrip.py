@@ -167,7 +167,8 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
             volume["partition"] = device
             claimed.append(_device(device))
         else:
-            volume["file"] = {"path": draw(IMAGE_PATH), "size": draw(sizes)}
+            # a directory of its own: two volumes on one file is a mistake the checks refuse
+            volume["file"] = {"path": f"{name}.d/{draw(IMAGE_PATH).lstrip('/')}", "size": draw(sizes)}
             if draw(st.booleans()):
                 volume["file"]["sparse"] = draw(st.booleans())
         if draw(st.booleans()):
@@ -245,7 +246,9 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
         for key, strategy in optional.items():
             if draw(st.booleans()):
                 domain[key] = draw(strategy)
-        earlier = [d["name"] for d in domains]
+        # what a running domain depends on must run too: the checks refuse a stopped dependency
+        stopped = domain.get("state") == "stopped"
+        earlier = [d["name"] for d in domains if stopped or d.get("state") != "stopped"]
         if earlier and draw(st.booleans()):
             domain["depends_on"] = draw(st.lists(st.sampled_from(earlier), unique=True, min_size=1))
         domains.append(domain)
@@ -262,7 +265,9 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
         entry_names.add(entry_name)
         if draw(st.booleans()):
             entry["order"] = draw(st.integers(0, 9999))
-        earlier = [e["domain"] for e in autostart]
+        # after: only domains declared before it, so boot order and depends_on never cross
+        order = [d["name"] for d in domains]
+        earlier = [e["domain"] for e in autostart if order.index(e["domain"]) < order.index(name)]
         if earlier and draw(st.booleans()):
             entry["after"] = draw(st.lists(st.sampled_from(earlier), unique=True, min_size=1))
         for key in ("up", "stop_timeout"):

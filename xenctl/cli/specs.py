@@ -34,11 +34,13 @@ def host_capacity(home: str | None) -> Capacity:
             info = host.snapshot().host
         finally:
             host.close()
-        return Capacity(info.guest_memory_max, f"host {info.name}")
+        return Capacity(info.guest_memory_max, f"host {info.name}", info.storage_root)
     from xenctl.engine.sim.profile import default_profile
 
     profile = default_profile()
-    return Capacity(profile.memory - profile.xen_reserved - profile.dom0_min_mem, "the built-in host profile")
+    return Capacity(
+        profile.memory - profile.xen_reserved - profile.dom0_min_mem, "the built-in host profile", profile.storage_root
+    )
 
 
 def spec_cache(home: str | None) -> str | None:

@@ -27,7 +27,7 @@ from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
-from xenctl.spec.checks import nfs_server_domain
+from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, VolumeKind
 
 EXTENT = 4 * 1024 * 1024
@@ -343,7 +343,7 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
 def _memory(desired: DesiredState, live: HostState) -> list[str]:
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
-    need = sum(d.memory for d in desired.domains if d.state is not DesiredPower.STOPPED)
+    need = sum(d.memory + OVERHEAD_MIB for d in desired.domains if d.state is not DesiredPower.STOPPED)
     held = sum(d.memory for d in kept)
     limit = live.host.guest_memory_max
     if need + held <= limit:

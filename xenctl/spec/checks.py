@@ -11,19 +11,25 @@ beyond what the host can ever give its guests (when ``capacity`` is known).
 from __future__ import annotations
 
 import graphlib
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, Origin, PathPart, VolumeKind
+from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, Origin, PathPart, VolumeKind, VolumeSpec
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """What the host can ever give its guests: memory in MiB once Domain-0 is at its minimum."""
+    """What the host can ever give its guests: memory in MiB once Domain-0 is at its minimum,
+    and where its image files live (so a relative and an absolute path to one file are one)."""
 
     guest_memory: int
     source: str = "the host"
+    storage_root: str = "/var/lib/xen/images"
+
+
+OVERHEAD_MIB = 2  # what xend needs beyond a domain's memory to build it (shared/XEN.md, section 3)
 
 
 # A finding: the object's origin, the message, and a more precise path to point at (or None).
@@ -32,8 +38,11 @@ Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
 
 def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    for check in (_duplicates, _references, _cycles, _domain_rules, _sharing, _pv_and_disk):
+    root = capacity.storage_root if capacity else Capacity(0).storage_root
+    for check in (_duplicates, _references, _cycles, _domain_rules, _pv_and_disk):
         findings.extend(check(desired))
+    findings.extend(_sharing(desired, root))
+    findings.extend(_one_thing_two_names(desired, root))
     if capacity is not None:
         findings.extend(_memory(desired, capacity))
     return findings
@@ -140,13 +149,25 @@ def dependency_edges(desired: DesiredState) -> dict[str, set[str]]:
 
 
 def _cycles(desired: DesiredState) -> Iterator[Finding]:
+    """One graph of what must come first: depends_on, NFS-root servers and autostart after."""
     origins: dict[str, Origin] = {}
     for domain in desired.domains:
         origins.setdefault(domain.name, domain.origin)
-    yield from _cycle_in(dependency_edges(desired), origins, "depends_on and NFS roots")
-    autostarted = {a.domain for a in desired.autostart}
-    after = {a.domain: {n for n in a.after if n in autostarted and n != a.domain} for a in desired.autostart}
-    yield from _cycle_in(after, {a.domain: a.origin for a in desired.autostart}, "autostart after")
+    edges = dependency_edges(desired)
+    for domain in desired.domains:
+        if nfs_server_domain(desired, domain) == domain.name:
+            yield domain.origin, f"{domain.name} cannot serve its own NFS root", (*domain.origin.path, "nfs_root")
+    for entry in desired.autostart:
+        if entry.domain in entry.after:
+            yield entry.origin, f"{entry.domain} cannot start after itself", (*entry.origin.path, "after")
+        edges.setdefault(entry.domain, set()).update(n for n in entry.after if n in edges and n != entry.domain)
+    yield from _cycle_in(edges, origins, "depends_on, NFS roots and autostart after")
+    stopped = {d.name for d in desired.domains if d.state is DesiredPower.STOPPED}
+    for domain in desired.domains:
+        if domain.state is DesiredPower.STOPPED:
+            continue
+        for needed in sorted(edges.get(domain.name, set()) & stopped):
+            yield domain.origin, f"{domain.name} needs {needed} running, but {needed} is declared stopped", None
 
 
 def _cycle_in(edges: dict[str, set[str]], origins: dict[str, Origin], what: str) -> Iterator[Finding]:
@@ -177,30 +198,49 @@ def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
             seen.add(disk.vdev)
 
 
-def _device_of(desired: DesiredState, domain: DomainSpec, index: int) -> str:
+def _image(root: str, path: str) -> str:
+    return "/" + os.path.normpath(os.path.join(root, path)).lstrip("/")
+
+
+def _volume_device(volume: VolumeSpec, root: str) -> str:
+    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+        return f"/dev/{volume.vg}/{volume.name}"
+    if volume.kind is VolumeKind.FILE:
+        return _image(root, volume.path or "")
+    return volume.path or ""
+
+
+def _device_of(desired: DesiredState, domain: DomainSpec, index: int, root: str) -> str:
+    """The host path of a domain's disk: a relative image and its absolute path are one file."""
     disk = domain.disks[index]
     if disk.phy is not None:
         return disk.phy
     if disk.file is not None:
-        return f"file:{disk.file}"
+        return _image(root, disk.file)
     volume = desired.volume(disk.volume or "")
-    if volume is None:
-        return f"volume:{disk.volume}"
-    if volume.kind is VolumeKind.PARTITION and volume.path:
-        return volume.path
-    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-        return f"/dev/{volume.vg}/{volume.name}"
-    return f"volume:{volume.name}"
+    return _volume_device(volume, root) if volume is not None else f"volume:{disk.volume}"
 
 
-def _sharing(desired: DesiredState) -> Iterator[Finding]:
+def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
+    """Two volumes declared on one partition or one image file."""
+    first: dict[str, VolumeSpec] = {}
+    for volume in desired.volumes:
+        if volume.kind not in (VolumeKind.FILE, VolumeKind.PARTITION):
+            continue
+        device = _volume_device(volume, root)
+        if device in first and first[device].name != volume.name:
+            yield volume.origin, f"{device} is declared as volume {first[device].name} already", None
+        first.setdefault(device, volume)
+
+
+def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
     """Two domains that will run at once may share a device only read-only, or both with w!."""
     holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
     for domain in desired.domains:
         if domain.state is DesiredPower.STOPPED:
             continue
         for i in range(len(domain.disks)):
-            holders[_device_of(desired, domain, i)].append((domain, i))
+            holders[_device_of(desired, domain, i, root)].append((domain, i))
     for device, held in sorted(holders.items()):
         if len({domain.name for domain, _i in held}) < 2:
             continue
@@ -229,7 +269,7 @@ def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
             pvs.setdefault(pv, group.name)
     for domain in desired.domains:
         for i in range(len(domain.disks)):
-            device = _device_of(desired, domain, i)
+            device = _device_of(desired, domain, i, Capacity(0).storage_root)
             if device in pvs:
                 yield (
                     domain.origin,
@@ -247,20 +287,22 @@ def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
 
 def _memory(desired: DesiredState, capacity: Capacity) -> Iterator[Finding]:
     running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
+    most = capacity.guest_memory - OVERHEAD_MIB
     for domain in running:
-        if domain.memory > capacity.guest_memory:
+        if domain.memory > most:
             yield (
                 domain.origin,
                 f"memory {domain.memory}M is more than {capacity.source} can ever give a guest "
-                f"({capacity.guest_memory}M with Domain-0 at its minimum)",
+                f"({most}M: {capacity.guest_memory}M with Domain-0 at its minimum, less xend's "
+                f"{OVERHEAD_MIB}M to build it)",
                 (*domain.origin.path, "memory"),
             )
-    total = sum(d.memory for d in running)
-    if running and total > capacity.guest_memory and all(d.memory <= capacity.guest_memory for d in running):
+    total = sum(d.memory + OVERHEAD_MIB for d in running)
+    if running and total > capacity.guest_memory and all(d.memory <= most for d in running):
         biggest = max(running, key=lambda d: d.memory)
         yield (
             biggest.origin,
-            f"the running domains need {total}M together; {capacity.source} can give its guests at most "
-            f"{capacity.guest_memory}M with Domain-0 at its minimum",
+            f"the running domains need {total}M together (with xend's {OVERHEAD_MIB}M each); "
+            f"{capacity.source} can give its guests at most {capacity.guest_memory}M with Domain-0 at its minimum",
             None,
         )
