@@ -17,11 +17,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from xenctl.cli.context import default_home, open_sim
-from xenctl.cli.specs import host_capacity, spec_cache, spec_paths
+from xenctl.cli.specs import capacity_of, spec_cache, spec_paths
 from xenctl.errors import PlanError, UsageError
 
 if TYPE_CHECKING:
-    from xenctl.engine.sim.host import SimHost
+    from xenctl.engine.api import HostState
     from xenctl.reconcile.apply import ApplyResult, Outcome
     from xenctl.reconcile.changes import Change
     from xenctl.reconcile.plan import Plan
@@ -36,19 +36,19 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"adopt": bool(args.adopt), "destroy_data": bool(args.destroy_data), "target": args.target}
 
 
-def _make_plan(host: SimHost, desired: DesiredState, options: dict[str, Any]) -> Plan:
+def _make_plan(live: HostState, desired: DesiredState, options: dict[str, Any]) -> Plan:
     from xenctl.reconcile.diff import DiffOptions, diff
     from xenctl.reconcile.plan import make_plan
 
-    live = host.snapshot()
     result = diff(desired, live, DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"]))
     return make_plan(result, desired, live, target=options.get("target"))
 
 
-def _desired(args: argparse.Namespace) -> DesiredState:
+def _desired(args: argparse.Namespace, live: HostState) -> DesiredState:
+    """The specs, checked against the capacity of the host just read (one snapshot a command)."""
     from xenctl.spec.load import load_specs
 
-    return load_specs(spec_paths(args.paths), host_capacity(args.home), cache_dir=spec_cache(args.home))
+    return load_specs(spec_paths(args.paths), capacity_of(live.host), cache_dir=spec_cache(args.home))
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -56,12 +56,12 @@ def run_plan(args: argparse.Namespace) -> int:
     from xenctl.reconcile.render import plan_to_json, render_json, render_text
     from xenctl.spec.load import read_sources
 
-    desired = _desired(args)
     options = _options(args)
     with open_sim(args.home) as host:
-        plan = _make_plan(host, desired, options)
+        live = host.snapshot()
+        desired = _desired(args, live)
+        plan = _make_plan(live, desired, options)
         if args.out:
-            live = host.snapshot()
             write_planfile(args.out, options=options, sources=read_sources(desired), plan=plan_to_json(plan), live=live)
     print(render_json(plan) if args.json else render_text(plan, colour=_colour()))
     if args.out:
@@ -72,9 +72,9 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_graph(args: argparse.Namespace) -> int:
     from xenctl.reconcile.render import render_dot
 
-    desired = _desired(args)
     with open_sim(args.home) as host:
-        plan = _make_plan(host, desired, _options(args))
+        live = host.snapshot()
+        plan = _make_plan(live, _desired(args, live), _options(args))
     print(render_dot(plan))
     return 0
 
@@ -127,10 +127,11 @@ def run_apply(args: argparse.Namespace) -> int:
     with open_sim(home) as host:
         held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
         try:
+            live = host.snapshot()
             if saved is not None:
-                plan = _saved_plan(host, saved, args)
+                plan = _saved_plan(live, saved)
             else:
-                plan = _make_plan(host, _desired(args), _options(args))
+                plan = _make_plan(live, _desired(args, live), _options(args))
             print(render_text(plan, colour=_colour()))
             if not plan.actionable:
                 return 0
@@ -148,20 +149,20 @@ def run_apply(args: argparse.Namespace) -> int:
     return _report(result)
 
 
-def _saved_plan(host: SimHost, saved: Any, args: argparse.Namespace) -> Plan:
+def _saved_plan(live: HostState, saved: Any) -> Plan:
     from xenctl.reconcile.planfile import fingerprints, stale
     from xenctl.reconcile.render import plan_to_json
     from xenctl.spec.load import load_spec_texts
 
-    changed = stale(saved.fingerprints, fingerprints(host.snapshot()))
+    changed = stale(saved.fingerprints, fingerprints(live))
     if changed:
         raise PlanError(
             "the saved plan is stale; the host changed since it was made:\n  "
             + "\n  ".join(changed)
             + "\nMake a new plan: xenctl plan --out FILE"
         )
-    desired = load_spec_texts(saved.sources, host_capacity(args.home))
-    plan = _make_plan(host, desired, saved.options)
+    desired = load_spec_texts(saved.sources, capacity_of(live.host))
+    plan = _make_plan(live, desired, saved.options)
     made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
     kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
     if made != kept:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from xenctl.cli.context import default_home
 from xenctl.errors import UsageError
 from xenctl.spec.checks import Capacity
+
+if TYPE_CHECKING:
+    from xenctl.engine.api import HostInfo
 
 DEFAULT_SPEC_DIR = "specs"
 
@@ -23,18 +27,18 @@ def spec_paths(paths: list[str]) -> list[str]:
     raise UsageError("name the spec files or directories to read (there is no ./specs directory)")
 
 
+def capacity_of(info: HostInfo) -> Capacity:
+    return Capacity(info.guest_memory_max, f"host {info.name}", info.storage_root)
+
+
 def host_capacity(home: str | None) -> Capacity:
     """What the host in ``home`` can give its guests; the built-in profile's when there is no host yet."""
     from xenctl.cli.context import open_sim
     from xenctl.engine.sim import host_exists
 
     if host_exists(home or default_home()):
-        host = open_sim(home)
-        try:
-            info = host.snapshot().host
-        finally:
-            host.close()
-        return Capacity(info.guest_memory_max, f"host {info.name}", info.storage_root)
+        with open_sim(home) as host:
+            return capacity_of(host.snapshot().host)
     from xenctl.engine.sim.profile import default_profile
 
     profile = default_profile()

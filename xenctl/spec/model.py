@@ -1,6 +1,8 @@
 """The desired state: what the spec files ask for, as frozen values.
 
-Units are fixed here, once: memory in MiB, storage sizes in bytes, durations in seconds. Every
+Units are fixed here, once: memory in MiB, storage sizes in bytes, durations in seconds. (No
+``slots``: the validated models are cached with pickle, which restores plain dataclasses several
+times faster.) Every
 object remembers where it was declared (``Origin``: the file and the path inside it), so a
 message about it can name the file and line.
 """
@@ -23,7 +25,7 @@ def volume_name_from(text: str) -> str:
     return ("_" + name if name.startswith("-") else name)[:127]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Origin:
     """Where an object was declared: a file and the path of the object inside it."""
 
@@ -52,14 +54,14 @@ class StopMode(str, enum.Enum):
     SHUTDOWN = "shutdown"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class VolumeGroupSpec:
     name: str
     pvs: tuple[str, ...]  # /dev/sda10
     origin: Origin = field(default=Origin(""), compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class VolumeSpec:
     """A volume: an LVM LV, a CoW snapshot of one, an image file, or a whole partition."""
 
@@ -75,7 +77,7 @@ class VolumeSpec:
     origin: Origin = field(default=Origin(""), compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NfsExportSpec:
     name: str
     server: str  # an address, or a declared domain's name
@@ -83,7 +85,7 @@ class NfsExportSpec:
     origin: Origin = field(default=Origin(""), compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DiskSpec:
     """One of a domain's disks: exactly one of volume, phy or file."""
 
@@ -103,19 +105,19 @@ class DiskSpec:
         return f"file:{self.file}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class VifSpec:
     bridge: str = "xenbr0"
     mac: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InstallSpec:
     location: str
     kickstart: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DomainSpec:
     name: str
     memory: int = 128  # MiB
@@ -149,7 +151,7 @@ class DomainSpec:
         return self.maxvcpus if self.maxvcpus is not None else self.vcpus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AutostartSpec:
     domain: str
     file: str | None = None  # the entry's file name; default the domain's name
