@@ -1,9 +1,9 @@
 """The scripted tour behind ``make demo``: a Xen 3.x administrator's day on a fresh simulated host.
 
 It runs in a temporary home and a temporary copy of /etc/xen, so it leaves nothing behind. Every
-step is a ``xenctl`` command, shown with its output, except the storage set-up (``vgcreate``,
-``lvcreate``, ``dd``, ``mkfs``) that ``xenctl apply`` will do from specs: those steps call the
-driver interface directly and say so.
+step is a ``xenctl`` command, shown with its output, except the hand-made storage of the first
+part (``vgcreate``, ``lvcreate``, ``dd``, ``mkfs``), which calls the driver interface directly and
+says so; the last part declares storage in specs and lets ``xenctl apply`` make it.
 """
 
 from __future__ import annotations
@@ -221,6 +221,21 @@ def tour(host: SimHost, home: str) -> None:
         stream.write(BROKEN_SPEC)
     xenctl("validate", broken)
     xenctl("import", os.path.join(os.environ["XENCTL_XEN_ROOT"], "gtes11vm"), "nfsvm")
+
+    farm = os.path.join(EXAMPLES, "webfarm")
+    fresh = os.path.join(os.path.dirname(home), "farm-home")
+    heading("13. The main job: plan and apply the web farm on a fresh host, in dependency order")
+    xenctl("--home", fresh, "plan", farm)
+    xenctl("--home", fresh, "graph", farm)
+    xenctl("--home", fresh, "apply", "--auto-approve", farm)
+    xenctl("--home", fresh, "list")
+
+    heading("14. Drift: change the host by hand, and plan shows exactly what puts it back")
+    xenctl("--home", fresh, "destroy", "web2")
+    xenctl("--home", fresh, "mem-set", "db", "1024")
+    xenctl("--home", fresh, "plan", farm)
+    xenctl("--home", fresh, "apply", "--auto-approve", farm)
+    xenctl("--home", fresh, "plan", "--detailed-exitcode", farm)
 
 
 def main() -> int:

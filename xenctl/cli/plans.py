@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,7 @@ class _Progress:
     """One line as each action starts and ends, and a count now and then for long applies."""
 
     def __init__(self, total: int, colour: bool) -> None:
+        self.lock = threading.Lock()  # workers report at once: one whole line at a time
         self.total = total
         self.done = 0
         self.running = 0
@@ -90,24 +92,31 @@ class _Progress:
         self.started_at = time.monotonic()
         self.last_count = self.started_at
 
+    def say(self, line: str) -> None:
+        with self.lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
     def started(self, change: Change) -> None:
-        self.running += 1
-        print(f"{change.address}: {change.action.value}...", flush=True)
+        with self.lock:
+            self.running += 1
+        self.say(f"{change.address}: {change.action.value}...")
 
     def finished(self, change: Change, outcome: Outcome) -> None:
-        if outcome.skipped_because is None:
-            self.running -= 1
-        self.done += 1
+        with self.lock:
+            if outcome.skipped_because is None:
+                self.running -= 1
+            self.done += 1
         if outcome.ok:
-            print(f"{change.address}: {change.action.value} done ({outcome.elapsed:.1f}s)", flush=True)
+            self.say(f"{change.address}: {change.action.value} done ({outcome.elapsed:.1f}s)")
         elif outcome.skipped_because:
-            print(f"{change.address}: skipped, because {outcome.skipped_because} failed", flush=True)
+            self.say(f"{change.address}: skipped, because {outcome.skipped_because} failed")
         else:
-            print(f"{change.address}: {change.action.value} FAILED: {outcome.error}", flush=True)
+            self.say(f"{change.address}: {change.action.value} FAILED: {outcome.error}")
         now = time.monotonic()
         if self.total > 20 and now - self.last_count > 2:
             waiting = self.total - self.done - self.running
-            print(f"[{self.done} done, {self.running} running, {waiting} waiting]", flush=True)
+            self.say(f"[{self.done} done, {self.running} running, {waiting} waiting]")
             self.last_count = now
 
 
