@@ -200,3 +200,32 @@ def test_a_hung_guest_keeps_shutdown_w_waiting_until_its_timeout(xen: tuple[Path
     code, _, err = xm(xen, "shutdown", "-w", "--timeout", "0.5", "VM1")
     assert code == 1 and "did not shut down within 0.5 seconds" in err
     assert xm(xen, "destroy", "VM1")[0] == 0
+
+
+def test_create_with_only_variables_reads_xms_default_config(xen: tuple[Path, Path]) -> None:
+    (xen[1] / "xmdefconfig").write_text(XMEXAMPLE2)
+    code, out, err = xm(xen, "create", "vmid=2")
+    assert code == 0, err
+    assert "xmdefconfig" in out and "Started domain VM2" in out
+
+
+def test_a_bad_option_on_the_command_line_is_blamed_on_the_command_line(xen: tuple[Path, Path]) -> None:
+    code, _out, err = xm(xen, "create", "myvmconf", "vmid=1", "memory=abc")
+    assert code == 1
+    assert err.strip() == "Error: memory=abc on the command line: 'abc' is not a whole number"
+
+
+def test_json_without_a_dry_run_is_refused_rather_than_ignored(xen: tuple[Path, Path]) -> None:
+    code, _out, err = xm(xen, "create", "--json", "myvmconf", "vmid=1")
+    assert code == 1 and "--json goes with --dry-run" in err
+    assert "VM1" not in xm(xen, "list")[1]
+
+
+def test_the_guest_kernel_is_given_ip_and_nfsroot_as_xm_built_them(xen: tuple[Path, Path]) -> None:
+    (xen[1] / "nfsvm").write_text(
+        'kernel = "/boot/vmlinuz"\nname = "nfsvm"\nroot = "/dev/nfs"\nip = "2.3.4.10"\n'
+        'nfs_server = "2.3.4.5"\nnfs_root = "/path/to/root"\n'
+    )
+    code, out, err = xm(xen, "create", "-c", "nfsvm")
+    assert code == 0, err
+    assert "Kernel command line: root=/dev/nfs ip=2.3.4.10 nfsroot=2.3.4.5:/path/to/root" in out

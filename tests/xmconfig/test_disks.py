@@ -245,3 +245,14 @@ def test_a_vif_setting_that_is_not_key_equals_value_is_refused(spec: str) -> Non
 @pytest.mark.parametrize("vif", [Vif(), Vif(bridge="xenbr1", mac="00:16:3e:01:02:03")])
 def test_a_vif_is_written_so_that_it_reads_back_the_same(vif: Vif) -> None:
     assert parse_vif(format_vif(vif)) == vif
+
+
+def test_xms_four_and_five_part_form_names_a_backend_domain() -> None:
+    disk = parse_disk("phy:hda3,sda1,w,driverdom")
+    assert (disk.target, disk.vdev, disk.access, disk.backend) == ("/dev/hda3", "sda1", "w", "driverdom")
+    assert parse_disk("phy:hda3,sda1,r,driverdom,x86_64-abi").backend == "driverdom"
+
+
+def test_a_disk_without_its_mode_is_xms_invalid_disk_specifier() -> None:
+    with pytest.raises(DiskSpecError, match="Invalid disk specifier 'phy:hda3,sda1'"):
+        parse_disk("phy:hda3,sda1")

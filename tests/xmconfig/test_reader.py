@@ -226,11 +226,19 @@ def test_xmexample2_without_vmid_fails_the_check_naming_the_variable_and_its_use
     assert "vmid=VALUE (Virtual machine id. Integer greater than 0.)" in caught.value.reason
 
 
-def test_xmexample2_with_a_vmid_that_is_not_a_number_is_refused_at_the_name_line(tmp_path: Path) -> None:
+def test_xmexample2_with_a_vmid_that_is_not_a_number_is_refused_naming_the_variable(tmp_path: Path) -> None:
     path = write(tmp_path, "xmexample2", XMEXAMPLE2)
     with pytest.raises(ConfigError) as caught:
         read_config(path, {"vmid": "abc"})
-    assert str(caught.value).startswith(f"{path}:{line_of(XMEXAMPLE2, 'name =')}: ")
+    assert str(caught.value).startswith(f"{path}:{line_of(XMEXAMPLE2, 'xm_vars.var')}: ")
+    assert "variable vmid='abc' is not an integer (Virtual machine id. Integer greater than 0.)" in str(caught.value)
+
+
+@pytest.mark.parametrize("vmid", ["0", "-1"])
+def test_xmexample2_refuses_a_vmid_that_is_not_greater_than_0_as_its_check_did(tmp_path: Path, vmid: str) -> None:
+    path = write(tmp_path, "xmexample2", XMEXAMPLE2)
+    with pytest.raises(ConfigError, match=f"variable vmid={vmid} is not greater than 0"):
+        read_config(path, {"vmid": vmid})
 
 
 def test_a_command_line_variable_that_no_check_converts_stays_a_string_as_in_xm() -> None:

@@ -60,20 +60,31 @@ def _split_assignments(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]
     return options, variables
 
 
+DEFAULT_CONFIG = "xmdefconfig"
+NUMERIC_OPTIONS = frozenset({"memory", "maxmem", "vcpus", "maxvcpus", "shadow_memory"})
+
+
 def load_create_config(config: str, pairs: list[str], root: str) -> tuple[str, Any]:
     """The config file's path and what it describes, with the command line's settings applied."""
     from xenctl.xmconfig.domain import to_domain_config
     from xenctl.xmconfig.reader import INTEGER, read_config
 
+    if "=" in config:  # xm create vmid=1: the config is xm's default, xmdefconfig
+        config, pairs = DEFAULT_CONFIG, [config, *pairs]
     path = find_config(config, root)
     options, variables = _split_assignments(pairs)
     parsed = read_config(path, variables)
     for key, value in options.items():
+        if key in NUMERIC_OPTIONS and not INTEGER.match(value):
+            raise UsageError(f"{key}={value} on the command line: {value!r} is not a whole number")
         parsed.options[key] = int(value) if INTEGER.match(value) else value
+        parsed.lines.pop(key, None)  # the command line set it: a problem with it is not the file's line
     return path, (parsed, to_domain_config(parsed))
 
 
 def run_create(args: argparse.Namespace) -> int:
+    if args.json and not args.dry_run:
+        raise UsageError("--json goes with --dry-run (-n): it prints the configuration instead of creating")
     root = xen_root(args.xen_root)
     path, (parsed, described) = load_create_config(args.config, args.assignments, root)
     if args.dry_run:

@@ -110,14 +110,19 @@ def parse_disk(spec: str) -> XmDisk:
         text = rest.lstrip()
     if _is_legacy(positional, keyed):
         return _legacy(spec, positional, keyed, flags)
+    if len(positional) == 2 and not keyed and positional[1].split(":")[0] not in (*FORMATS, ""):
+        raise DiskSpecError(f"Invalid disk specifier {spec!r}: xm's form is uname,dev,mode (phy:hda3,sda1,w)")
     return _modern(spec, positional, keyed, flags)
 
 
 def _is_legacy(positional: list[str], keyed: dict[str, str]) -> bool:
-    """xm's three-part form: its second part is a vdev, where xl's would be a format."""
-    if len(positional) != 3 or keyed:
+    """xm's form, uname,dev,mode[,backend[,protocol]]: its second part is a vdev, where xl's would
+    be a format."""
+    if len(positional) not in (3, 4, 5) or keyed:
         return False
     second = positional[1].split(":")[0]
+    if len(positional) > 3 and positional[2] not in ("r", "w", "w!", "ro", "rw"):
+        return False
     return second not in FORMATS and second != ""
 
 
@@ -142,7 +147,8 @@ def _strip_prefixes(spec: str, target: str) -> tuple[str, list[str], str | None,
 
 
 def _legacy(spec: str, positional: list[str], keyed: dict[str, str], flags: list[str]) -> XmDisk:
-    raw_target, vdev_part, access_part = positional
+    raw_target, vdev_part, access_part = positional[:3]
+    backend = positional[3] or None if len(positional) > 3 else None  # a driver domain; protocol after
     target, prefixes, fmt, script = _strip_prefixes(spec, raw_target)
     vdev, _, devtype = vdev_part.partition(":")
     devtype = devtype or ("cdrom" if "cdrom" in flags else "disk")
@@ -151,7 +157,7 @@ def _legacy(spec: str, positional: list[str], keyed: dict[str, str], flags: list
     if access_part not in ("r", "w", "w!", "ro", "rw"):
         raise DiskSpecError(f"Invalid mode {access_part!r} in {spec!r}; use r, w or w!")
     access = "w!" if access_part == "w!" else _ACCESS[access_part]
-    return _finish(spec, target or None, vdev, fmt, access, devtype, None, script, None, prefixes, flags)
+    return _finish(spec, target or None, vdev, fmt, access, devtype, None, script, backend, prefixes, flags)
 
 
 def _modern(spec: str, positional: list[str], keyed: dict[str, str], flags: list[str]) -> XmDisk:

@@ -185,8 +185,23 @@ class _Evaluator:
             elif keyword.arg == "check":
                 checked = True
         self.config.variables[name] = XmVariable(name, use, checked)
-        if name in self.given and checked and INTEGER.match(self.given[name]):
-            self.names[name] = int(self.given[name])  # what xmexample2's check function returned
+        given = self.given.get(name)
+        if given is None or not checked:
+            return
+        # xenctl never runs the check function; it holds the variable to what its help text says,
+        # as xmexample2's vmid_check did ("Integer greater than 0.").
+        words = use.lower()
+        if "integer" in words or "greater than 0" in words or "positive" in words:
+            if not INTEGER.match(given):
+                raise ConfigError(
+                    f"variable {name}={given!r} is not an integer ({use})", file=self.path, line=call.lineno
+                )
+            if ("greater than 0" in words or "positive" in words) and int(given) <= 0:
+                raise ConfigError(
+                    f"variable {name}={given} is not greater than 0 ({use})", file=self.path, line=call.lineno
+                )
+        if INTEGER.match(given):
+            self.names[name] = int(given)  # what xmexample2's check function returned
 
     def check_variables(self, call: ast.Call) -> None:
         for variable in self.config.variables.values():

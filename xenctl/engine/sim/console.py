@@ -19,7 +19,12 @@ def boot_lines(
         return start + span * fraction
 
     kernel = config.kernel or "/boot/vmlinuz-2.6.18-xen"
-    cmdline = " ".join(part for part in (f"root={config.root}" if config.root else "", config.extra or "") if part)
+    parts = [f"root={config.root}" if config.root else "", config.extra or ""]
+    if config.ip:
+        parts.append(f"ip={config.ip}")  # what xm built from ip=, as XEN.md says
+    if config.nfs_server and config.nfs_root:
+        parts.append(f"nfsroot={config.nfs_server}:{config.nfs_root}")
+    cmdline = " ".join(part for part in parts if part)
     lines: list[tuple[float, str]] = [(at(0.0), f"Started domain {config.name} (id={domid})")]
     if config.bootloader:
         lines.append((at(0.0), f"{config.bootloader}: booting the default entry"))
