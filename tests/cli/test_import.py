@@ -104,3 +104,18 @@ def test_import_refuses_to_guess_what_to_read_or_to_overwrite(tmp_path: Path, se
     again = run_xenctl(tmp_path / "home", "import", str(seeds / "phy"), "-o", str(out))
     assert again.returncode == 1 and "--force" in again.stderr
     assert out.read_text() == "keep me\n"
+
+
+def test_import_says_what_of_a_disk_entry_it_cannot_carry(tmp_path: Path) -> None:
+    root = tmp_path / "etc-xen"
+    root.mkdir()
+    (root / "vm").write_text(
+        "name = 'vm'\nkernel = '/boot/vmlinuz'\n"
+        "disk = [ 'phy:hda3,sda1,w', ',hdc:cdrom,r', '/var/lib/xen/images/x.qcow2,qcow2,xvdb,w' ]\n"
+    )
+    (root / "again").write_text("name = 'vm'\nkernel = '/boot/vmlinuz'\n")
+    result = run_xenctl(tmp_path / "home", "--xen-root", str(root), "import", "vm", "again")
+    assert result.returncode == 0, result.stderr
+    assert "the empty cdrom hdc is not carried over" in result.stderr
+    assert "xvdb's format qcow2 is not carried over" in result.stderr
+    assert "two configs name this domain" in result.stderr

@@ -33,7 +33,7 @@ def run_import(args: argparse.Namespace) -> int:
         read = []
         for config in configs:
             _path, (_parsed, described) = load_create_config(config, pairs, xen_root(args.xen_root))
-            read.append((described.config, described.ignored))
+            read.append((described.config, described.ignored, described.disks))
         imported = import_configs(read)
         source = ", ".join(configs)
     header = [f"Imported by xenctl from {source}."]

@@ -84,7 +84,9 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
         if volume.snapshot_of is not None:
             source = volumes.get(volume.snapshot_of)
             at = (*volume.origin.path, "lvm", "snapshot_of")
-            if source is None:
+            if volume.snapshot_of == volume.name:
+                yield volume.origin, f"{volume.name} cannot be a snapshot of itself", at
+            elif source is None:
                 yield volume.origin, f"volume {volume.snapshot_of} is not declared", at
             elif source.kind is not VolumeKind.LVM:
                 what = "a snapshot itself" if source.kind is VolumeKind.SNAPSHOT else f"a {source.kind.value} volume"

@@ -468,8 +468,8 @@ def _domain(data: dict[str, Any], origin: Origin, locator: _Locator, issues: lis
         name=data["name"],
         memory=memory,
         maxmem=maxmem,
-        vcpus=data.get("vcpus", 1),
-        maxvcpus=data.get("maxvcpus"),
+        vcpus=int(data.get("vcpus", 1)),  # the schema's integers include 2.0
+        maxvcpus=int(data["maxvcpus"]) if "maxvcpus" in data else None,
         kernel=data.get("kernel"),
         ramdisk=data.get("ramdisk"),
         bootloader=data.get("bootloader"),
@@ -503,7 +503,7 @@ def _autostart(data: dict[str, Any], origin: Origin) -> AutostartSpec:
     return AutostartSpec(
         domain=data["domain"],
         file=data.get("file"),
-        order=data.get("order"),
+        order=int(data["order"]) if "order" in data else None,
         after=tuple(data.get("after") or ()),
         up=parse_duration(data["up"]) if "up" in data else 0.0,
         stop=StopMode(data.get("stop", "shutdown")),

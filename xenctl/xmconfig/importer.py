@@ -36,6 +36,7 @@ from xenctl.spec.model import (
     VolumeSpec,
     volume_name_from,
 )
+from xenctl.xmconfig.disks import XmDisk
 
 
 @dataclass
@@ -116,11 +117,24 @@ def _config_disk(disk: DomainDisk, builder: _Builder, owner: str) -> DiskSpec:
     return DiskSpec(vdev=disk.vdev, mode=mode, file=disk.target)
 
 
-def import_configs(configs: Sequence[tuple[DomainConfig, tuple[str, ...]]]) -> Imported:
-    """Domains read from config files, each with the config keys that were not carried over."""
+def import_configs(configs: Sequence[tuple[DomainConfig, tuple[str, ...], tuple[XmDisk, ...]]]) -> Imported:
+    """Domains read from config files, each with the config keys that were not carried over and
+    the disk entries as written (to say what of them cannot be carried over)."""
     builder = _Builder()
     domains = []
-    for config, ignored in configs:
+    seen: set[str] = set()
+    for config, ignored, parsed_disks in configs:
+        if config.name in seen:
+            builder.notes.append(f"{config.name}: two configs name this domain; the spec declares it twice, rename one")
+        seen.add(config.name)
+        for disk in parsed_disks:
+            if not disk.target:
+                builder.notes.append(f"{config.name}: the empty cdrom {disk.vdev} is not carried over")
+            elif disk.format not in ("raw", "empty") or disk.script:
+                what = f"format {disk.format}" if disk.format not in ("raw", "empty") else f"script {disk.script}"
+                builder.notes.append(
+                    f"{config.name}: {disk.vdev}'s {what} is not carried over (xenctl's disks are raw)"
+                )
         disks = tuple(_config_disk(d, builder, config.name) for d in config.disks)
         nfs_root = None
         if config.nfs_server and config.nfs_root:
