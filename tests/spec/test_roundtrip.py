@@ -130,6 +130,10 @@ ANY_DURATION = _from_schema(DEFS["duration"])
 # --- whole spec files ---
 
 
+def _one_file(path: str) -> str:
+    return "/" + os.path.normpath(path).lstrip("/")
+
+
 def _device(path: str) -> str:
     return path if path.startswith("/") else f"/dev/{path}"
 
@@ -220,8 +224,9 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
                 disk["phy"] = device
                 claimed.append(_device(device))
             else:
-                image = draw(ABS_PATH.filter(lambda p: p not in image_files))
-                image_files.add(image)
+                # one file however it is spelt (/x and //x): the checks see them as one device
+                image = draw(ABS_PATH.filter(lambda p: _one_file(p) not in image_files))
+                image_files.add(_one_file(image))
                 disk["file"] = image
             if draw(st.booleans()):
                 disk["mode"] = draw(st.sampled_from(["r", "w", "w!"]))

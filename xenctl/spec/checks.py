@@ -156,6 +156,7 @@ def _cycles(desired: DesiredState) -> Iterator[Finding]:
     for domain in desired.domains:
         origins.setdefault(domain.name, domain.origin)
     edges = dependency_edges(desired)
+    needs = {name: set(deps) for name, deps in edges.items()}  # what must run while it runs
     for domain in desired.domains:
         if nfs_server_domain(desired, domain) == domain.name:
             yield domain.origin, f"{domain.name} cannot serve its own NFS root", (*domain.origin.path, "nfs_root")
@@ -168,7 +169,7 @@ def _cycles(desired: DesiredState) -> Iterator[Finding]:
     for domain in desired.domains:
         if domain.state is DesiredPower.STOPPED:
             continue
-        for needed in sorted(edges.get(domain.name, set()) & stopped):
+        for needed in sorted(needs.get(domain.name, set()) & stopped):
             yield domain.origin, f"{domain.name} needs {needed} running, but {needed} is declared stopped", None
 
 

@@ -59,9 +59,30 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Any:
+    """The reference validator: every error, with its path, for the messages."""
     import jsonschema
 
     return jsonschema.Draft202012Validator(schema())
+
+
+@cache
+def _fast_check() -> Any:
+    """The schema compiled to Python (fastjsonschema): about ten times quicker than the reference
+    validator on a file that is right, which most are. It stops at the first error, so a file it
+    refuses is checked again by the reference validator for every error, worded."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(schema())
+
+
+def _valid_quickly(data: dict[str, Any]) -> bool:
+    import fastjsonschema
+
+    try:
+        _fast_check()(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
@@ -258,11 +279,13 @@ def _load(
         if loaded is None:
             continue
         locator.files[path] = loaded
-        schema_issues = _schema_issues(loaded, locator)
-        if schema_issues:
-            issues.extend(schema_issues)
-            continue
-        built = _build_file(loaded, locator, issues)
+        built = _build_quickly(loaded, locator) if _valid_quickly(loaded.data) else None
+        if built is None:
+            schema_issues = _schema_issues(loaded, locator)
+            if schema_issues:
+                issues.extend(schema_issues)
+                continue
+            built = _build_file(loaded, locator, issues)
         if built is not None:
             parts.append(built)
             if cache:
@@ -387,6 +410,17 @@ def _memory(value: Any, origin: Origin, locator: _Locator, issues: list[SpecIssu
         issues.append(locator.issue(origin, f"{value!r} is not a whole number of MiB"))
         return max(size // MIB, 1)
     return size // MIB
+
+
+def _build_quickly(spec: _File, locator: _Locator) -> DesiredState | None:
+    """Build a file the fast check passed; None sends it to the reference validator instead
+    (should the two validators ever disagree, the reference one speaks)."""
+    found: list[SpecIssue] = []
+    try:
+        built = _build_file(spec, locator, found)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return built if not found else None
 
 
 def _build_file(spec: _File, locator: _Locator, issues: list[SpecIssue]) -> DesiredState | None:
