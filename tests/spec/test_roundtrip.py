@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from xenctl.errors import SpecError
 from xenctl.spec import yamlfile
 from xenctl.spec.dump import dump_spec
-from xenctl.spec.load import load_specs, schema
+from xenctl.spec.load import load_specs
 from xenctl.spec.model import DesiredState
+from xenctl.spec.schema import schema
 
 VALIDATOR = jsonschema.Draft202012Validator(schema())
 # No "explain" phase: it re-runs a failing case many times to annotate it, and a failure here is plain.

@@ -65,7 +65,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    from xenctl.spec.load import schema
+    from xenctl.spec.schema import schema
 
     print(json.dumps(schema(), indent=2))
     return 0

@@ -35,7 +35,6 @@ from fractions import Fraction
 from typing import Any
 
 from xenctl.errors import UsageError, XenctlError
-from xenctl.spec.load import schema
 from xenctl.spec.model import (
     DesiredState,
     DiskSpec,
@@ -46,6 +45,7 @@ from xenctl.spec.model import (
     VolumeSpec,
     volume_name_from,
 )
+from xenctl.spec.schema import schema
 from xenctl.units import GIB, MIB
 
 DEFAULT_SPEC_DIR = "specs"

@@ -10,23 +10,18 @@ checks of ``xenctl.spec.checks``. Each problem names its file, line, column and 
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
 import os
-import pickle
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from xenctl import __version__
 from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
+from xenctl.spec.cache import SpecCache
 from xenctl.spec.checks import Capacity, check_desired
+from xenctl.spec.messages import describe_error
 from xenctl.spec.model import (
     AutostartSpec,
     DesiredPower,
@@ -43,18 +38,11 @@ from xenctl.spec.model import (
     VolumeKind,
     VolumeSpec,
 )
+from xenctl.spec.schema import schema
 from xenctl.units import MIB, UnitError, parse_duration, parse_size
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 MAX_MEMORY = 16 * 1024 * 1024  # MiB: 16T, as the schema allows
-
-
-@cache
-def schema() -> dict[str, Any]:
-    """The JSON Schema of a spec file (draft 2020-12), shipped with xenctl."""
-    text = resources.files("xenctl.spec").joinpath("schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
 
 
 @cache
@@ -160,59 +148,6 @@ class _Locator:
 
 
 _PLACE_RE = re.compile(r"\{at:([^|}]*)\|([^}]*)\}")
-
-
-class SpecCache:
-    """Validated models of spec files, by their text's hash and this xenctl's version.
-
-    Kept under the xenctl home (``cache/specs``), which only its user can read or write; a
-    model is trusted as the host file is. An unreadable entry is ignored and rebuilt.
-    """
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-
-    def _key(self, path: str, text: str) -> str:
-        digest = hashlib.blake2b(digest_size=20)
-        for part in (__version__, _schema_text(), os.path.abspath(path), text):
-            digest.update(part.encode())
-            digest.update(b"\0")
-        return os.path.join(self.directory, digest.hexdigest() + ".pickle")
-
-    def get(self, path: str, text: str) -> DesiredState | None:
-        try:
-            with open(self._key(path, text), "rb") as stream:
-                found = pickle.load(stream)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None
-        return found if isinstance(found, DesiredState) else None
-
-    def put(self, path: str, text: str, model: DesiredState) -> None:
-        target = self._key(path, text)
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as stream:
-                pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except OSError:
-            return  # a cache that cannot be written only costs time
-
-    def prune(self, keep: int) -> None:
-        try:
-            entries = sorted(
-                (e for e in os.scandir(self.directory) if e.name.endswith(".pickle")),
-                key=lambda e: e.stat().st_mtime,
-            )
-            for entry in entries[:-keep] if len(entries) > keep else []:
-                os.unlink(entry.path)
-        except OSError:
-            return
-
-
-@cache
-def _schema_text() -> str:
-    return json.dumps(schema(), sort_keys=True)
 
 
 def render_path(data: Any, path: Iterable[PathPart]) -> str:
@@ -328,70 +263,6 @@ def _schema_issues(spec: _File, locator: _Locator) -> list[SpecIssue]:
         issue = locator.issue(Origin(spec.path, path), message, point_at=point_at, at_key=point_at is not None)
         found.setdefault((issue.line, issue.column, issue.path, issue.message), issue)  # one mistake, one line
     return list(found.values())
-
-
-_TYPE_WORDS = {
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "a mapping",
-}
-_WITH_HINT = ("pattern", "not", "oneOf", "type", "minLength", "maxLength")
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing"
-    if isinstance(value, (list, dict)):
-        return "a list" if isinstance(value, list) else "a mapping"
-    return str(value)
-
-
-def describe_error(error: Any, path: tuple[PathPart, ...]) -> tuple[str, tuple[PathPart, ...] | None]:
-    """A schema error in a person's words, and the path to point at (None: the error's own path)."""
-    validator, instance, sub = error.validator, error.instance, error.schema
-    hint = sub.get("x-error") if isinstance(sub, dict) else None
-    if hint and validator in _WITH_HINT:
-        if isinstance(instance, dict):
-            given = [choice for choice in sub.get("x-choices", ()) if choice in instance]
-            names = " and ".join(given) if given else "none of them"
-            return f"{hint} (this names {names})" if sub.get("x-choices") else hint, None
-        return f"{_shown(instance)} {hint}", None
-    if validator == "required":
-        missing = [name for name in sub["required"] if name not in instance]
-        return f"missing field {', '.join(repr(m) for m in missing)}", None
-    if validator == "additionalProperties":
-        known = set(sub.get("properties", {}))
-        patterns = [re.compile(p) for p in sub.get("patternProperties", {})]
-        unknown = sorted(str(k) for k in instance if k not in known and not any(p.search(str(k)) for p in patterns))
-        key = unknown[0] if unknown else "?"
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        suggestion = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(sorted(known))}"
-        return f"unknown field {key!r}{suggestion}", (*path, key)  # pointing at the key itself
-    if validator == "enum":
-        return f"{_shown(instance)} is not one of {', '.join(str(v) for v in error.validator_value)}", None
-    if validator == "type":
-        wanted = error.validator_value
-        types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
-        return f"{_shown(instance)} is not {words}", None
-    if validator == "minimum":
-        return f"{instance} is less than {error.validator_value}, the least allowed", None
-    if validator == "maximum":
-        return f"{instance} is more than {error.validator_value}, the most allowed", None
-    if validator == "minItems":
-        count = error.validator_value
-        return f"needs at least {'one item' if count == 1 else f'{count} items'}", None
-    if validator == "uniqueItems":
-        twice = next((item for i, item in enumerate(instance) if item in instance[:i]), None)
-        return f"names {_shown(twice)} twice", None
-    return str(error.message), None
 
 
 def _memory(value: Any, origin: Origin, locator: _Locator, issues: list[SpecIssue]) -> int:
