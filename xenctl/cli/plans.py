@@ -11,6 +11,7 @@ Exit codes: 0 done or nothing to do; 1 an error or a failed action; with ``plan
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -52,7 +53,14 @@ def _desired(args: argparse.Namespace, live: HostState) -> DesiredState:
     return load_specs(spec_paths(args.paths), capacity_of(live.host), cache_dir=spec_cache(args.home))
 
 
+def _quiet_collector() -> None:
+    """A plan builds a few hundred thousand small objects that live until the command ends, and
+    makes no cycles worth collecting: the cyclic collector would only walk them again and again."""
+    gc.disable()
+
+
 def run_plan(args: argparse.Namespace) -> int:
+    _quiet_collector()
     from xenctl.reconcile.planfile import write_planfile
     from xenctl.reconcile.render import plan_to_json, render_json, render_text
     from xenctl.spec.load import read_sources
@@ -71,6 +79,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_graph(args: argparse.Namespace) -> int:
+    _quiet_collector()
     from xenctl.reconcile.render import render_dot
 
     with open_sim(args.home) as host:
@@ -141,6 +150,7 @@ def run_apply(args: argparse.Namespace) -> int:
                 plan = _saved_plan(live, saved)
             else:
                 plan = _make_plan(live, _desired(args, live), _options(args))
+            gc.freeze()  # the plan and the specs stay until the end: later collections need not walk them
             print(render_text(plan, colour=_colour()))
             if not plan.actionable:
                 return 0
