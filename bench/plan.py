@@ -53,9 +53,16 @@ def write_specs(directory: str, domains: int) -> None:
 def big_profile(domains: int) -> dict[str, Any]:
     per_vg = domains * 3 // 4 + 16
     return {
-        "name": "bench", "memory": f"{domains * 70 + 4096}M", "cpus": 64, "dom0": {"memory": "2G", "min_mem": "512M"},
-        "disks": {"sdb": {"size": f"{4 * (per_vg * 4 + 64)}M",
-                          "partitions": {f"sdb{i + 1}": {"size": f"{per_vg * 4 + 16}M"} for i in range(4)}}},
+        "name": "bench",
+        "memory": f"{domains * 70 + 4096}M",
+        "cpus": 64,
+        "dom0": {"memory": "2G", "min_mem": "512M"},
+        "disks": {
+            "sdb": {
+                "size": f"{4 * (per_vg * 4 + 64)}M",
+                "partitions": {f"sdb{i + 1}": {"size": f"{per_vg * 4 + 16}M"} for i in range(4)},
+            }
+        },
     }
 
 

@@ -1,17 +1,18 @@
 """The walker: independent actions run side by side, up to --parallelism; a dependent waits until its
-dependency is up. Boots take real (scaled) time here: 8 s of boot at scale 0.04 is 0.32 s."""
+dependency is up. The walk runs on an EventClock, so boots take exact virtual time (8 s each on
+the default profile) and no wall time: start and end times below are exact."""
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-from tests.reconcile.support import KERNEL, connect, plan_for, write_spec
-from xenctl.reconcile.apply import Outcome, apply_plan
+from tests.reconcile.support import KERNEL, plan_for, write_spec
+from xenctl.engine.sim import EventClock, open_host
+from xenctl.reconcile.apply import ApplyResult, Outcome, apply_plan
 from xenctl.reconcile.changes import Change
 
-SCALE = 0.04
+BOOT = 8.0  # seconds of boot for a 64M guest on the default profile
 SPEC = f"""
 x-guest: &guest
   memory: 64M
@@ -24,50 +25,64 @@ domains:
 
 
 class Timeline:
-    """When each action started and finished, on one clock."""
+    """When each action started and finished, on the walk's clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: EventClock) -> None:
+        self.clock = clock
+        self.origin = clock.now()
         self.lock = threading.Lock()
         self.start: dict[str, float] = {}
         self.end: dict[str, float] = {}
 
     def started(self, change: Change) -> None:
         with self.lock:
-            self.start[change.name] = time.monotonic()
+            self.start[change.name] = self.clock.now() - self.origin
 
     def finished(self, change: Change, outcome: Outcome) -> None:
         with self.lock:
-            self.end[change.name] = time.monotonic()
+            self.end[change.name] = self.clock.now() - self.origin
 
     def overlap(self, one: str, other: str) -> bool:
         return self.start[one] < self.end[other] and self.start[other] < self.end[one]
 
 
-def _walk(tmp_path: Path, parallelism: int) -> Timeline:
+def _apply(tmp_path: Path, spec: str, parallelism: int) -> tuple[Timeline, ApplyResult]:
     home = tmp_path / "home"
-    plan = plan_for(home, [write_spec(tmp_path / "specs", SPEC)])
-    timeline = Timeline()
-    result = apply_plan(plan, lambda: connect(home, SCALE), parallelism=parallelism, hooks=timeline)
+    plan = plan_for(home, [write_spec(tmp_path / "specs", spec)])
+    clock = EventClock()
+    timeline = Timeline(clock)
+    result = apply_plan(
+        plan, lambda: open_host(str(home), clock=clock), parallelism=parallelism, hooks=timeline, pace=clock
+    )
     assert result.ok, result.outcomes
-    return timeline
+    return timeline, result
 
 
-def test_with_parallelism_2_two_independent_boots_overlap(tmp_path: Path) -> None:
-    timeline = _walk(tmp_path, 2)
-    assert timeline.overlap("a", "b")
-    assert timeline.start["c"] >= timeline.end["a"]  # c waits until a is up
+def test_with_parallelism_2_two_independent_boots_run_side_by_side(tmp_path: Path) -> None:
+    timeline, _ = _apply(tmp_path, SPEC, 2)
+    assert timeline.start["a"] == timeline.start["b"] == 0.0
+    assert timeline.start["c"] == timeline.end["a"] == BOOT  # c waits until a is up, not a moment more
+    assert timeline.end["c"] == 2 * BOOT  # the makespan is the critical path a -> c
 
 
 def test_with_parallelism_1_nothing_overlaps(tmp_path: Path) -> None:
-    timeline = _walk(tmp_path, 1)
+    timeline, _ = _apply(tmp_path, SPEC, 1)
     assert not timeline.overlap("a", "b")
     assert not timeline.overlap("b", "c") and not timeline.overlap("a", "c")
+    assert max(timeline.end.values()) == 3 * BOOT
+
+
+def test_outcomes_carry_when_each_action_started_and_how_long_it_took(tmp_path: Path) -> None:
+    timeline, result = _apply(tmp_path, SPEC, 10)
+    c = result.outcomes["domain.c"]
+    assert c.started is not None and c.started - timeline.origin == BOOT
+    assert c.elapsed == BOOT
 
 
 def test_a_dependent_starts_only_once_its_dependency_has_booted(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    _walk(tmp_path, 3)
-    with connect(home) as host:
+    _apply(tmp_path, SPEC, 3)
+    with open_host(str(home)) as host:
         live = host.snapshot()
     a, c = live.domain("a"), live.domain("c")
     assert a is not None and c is not None
@@ -75,7 +90,6 @@ def test_a_dependent_starts_only_once_its_dependency_has_booted(tmp_path: Path) 
 
 
 def test_an_action_starts_as_soon_as_what_it_waits_on_is_done_not_level_by_level(tmp_path: Path) -> None:
-    home = tmp_path / "home"
     spec = f"""
 storage:
   volume_groups: [{{name: vg, pvs: [/dev/sda10]}}]
@@ -84,8 +98,7 @@ domains:
   - {{name: slow, memory: 64M, kernel: {KERNEL}}}
   - {{name: user, memory: 64M, kernel: {KERNEL}, disks: [{{volume: quick, vdev: sda1, mode: r}}]}}
 """
-    plan = plan_for(home, [write_spec(tmp_path / "specs", spec)])
-    timeline = Timeline()
-    assert apply_plan(plan, lambda: connect(home, SCALE), parallelism=4, hooks=timeline).ok
-    # vg and lv take milliseconds, slow's boot 0.32 s: user's boot must not wait for slow's to end.
+    timeline, _ = _apply(tmp_path, spec, 4)
+    # user waits on the volume (a fraction of a second), not on slow's whole boot beside it.
+    assert timeline.start["user"] == timeline.end["quick"] < BOOT
     assert timeline.overlap("user", "slow")

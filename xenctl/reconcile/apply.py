@@ -40,6 +40,34 @@ UP_TIMEOUT = 600.0  # simulated seconds a domain may take to boot before its sta
 STOP_TIMEOUT = 300.0  # simulated seconds a shutdown may take before the domain is destroyed
 
 
+class Pace(Protocol):
+    """How the walker tells time and shares it with the host's clock.
+
+    On a real host (and the simulation on the wall clock) time is time; ``hold``, ``release`` and
+    ``working`` do nothing. A discrete-event clock (``EventClock``) uses them to let virtual time
+    move only while every action in flight waits, so a walk's makespan can be measured exactly.
+    """
+
+    def now(self) -> float: ...
+    def hold(self) -> None: ...
+    def release(self) -> None: ...
+    def working(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+class WallPace:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def hold(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+    def working(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
 class Hooks(Protocol):
     def started(self, change: Change) -> None: ...
     def finished(self, change: Change, outcome: Outcome) -> None: ...
@@ -52,6 +80,7 @@ class Outcome:
     elapsed: float = 0.0
     error: str | None = None
     skipped_because: str | None = None  # the root failure's address, for a skipped action
+    started: float | None = None  # on the walk's clock, for an action that ran
 
 
 @dataclass
@@ -87,9 +116,11 @@ def apply_plan(
     hooks: Hooks | None = None,
     up_timeout: float = UP_TIMEOUT,
     stop_timeout: float = STOP_TIMEOUT,
+    pace: Pace | None = None,
 ) -> ApplyResult:
     """Walk the plan; returns every action's outcome (failed ones with their error)."""
     hooks = hooks or _Quiet()
+    pace = pace or WallPace()
     result = ApplyResult()
     local = threading.local()
     opened: list[Driver] = []
@@ -104,23 +135,25 @@ def apply_plan(
         return found
 
     def run(change: Change) -> Outcome:
-        hooks.started(change)
-        start = time.monotonic()
-        try:
-            _Steps(driver(), plan.desired, plan.storage_root, up_timeout, stop_timeout).run(change)
-        except XenctlError as exc:
-            outcome = Outcome(change.address, False, time.monotonic() - start, exc.message)
-        else:
-            outcome = Outcome(change.address, True, time.monotonic() - start)
-        _record(driver(), change, outcome)
-        hooks.finished(change, outcome)
-        return outcome
+        with pace.working():
+            hooks.started(change)
+            start = pace.now()
+            try:
+                _Steps(driver(), plan.desired, plan.storage_root, up_timeout, stop_timeout).run(change)
+            except XenctlError as exc:
+                outcome = Outcome(change.address, False, pace.now() - start, exc.message, started=start)
+            else:
+                outcome = Outcome(change.address, True, pace.now() - start, started=start)
+            _record(driver(), change, outcome)
+            hooks.finished(change, outcome)
+            return outcome
 
     sorter = graphlib.TopologicalSorter({n: set(plan.graph.predecessors(n)) for n in plan.graph.nodes})
     sorter.prepare()
     root_of: dict[str, str] = {}  # a failed or skipped action -> the root failure behind it
     ready: deque[str] = deque()
     running: dict[Future[Outcome], str] = {}
+    taken_in = 0  # finished actions whose hold on the clock ends once their dependents are started
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         while sorter.is_active():
             ready.extend(sorter.get_ready())
@@ -137,17 +170,24 @@ def apply_plan(
                     sorter.done(address)
                     ready.extend(sorter.get_ready())
                 else:
+                    pace.hold()
                     running[pool.submit(run, change)] = address
+            for _ in range(taken_in):
+                pace.release()
+            taken_in = 0
             if not running:
                 continue
             done, _pending = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 address = running.pop(future)
                 outcome = future.result()
+                taken_in += 1
                 result.outcomes[address] = outcome
                 if not outcome.ok:
                     root_of[address] = address
                 sorter.done(address)
+    for _ in range(taken_in):
+        pace.release()
     for opened_driver in opened:
         close = getattr(opened_driver, "close", None)
         if close is not None:

@@ -1,6 +1,6 @@
 """The simulated Xen 3.x host: one SQLite file, a clock, and xend's rules."""
 
-from xenctl.engine.sim.clock import SystemClock, VirtualClock
+from xenctl.engine.sim.clock import EventClock, SystemClock, VirtualClock
 from xenctl.engine.sim.host import SimHost, host_exists, init_host, open_host
 
-__all__ = ["SimHost", "SystemClock", "VirtualClock", "host_exists", "init_host", "open_host"]
+__all__ = ["EventClock", "SimHost", "SystemClock", "VirtualClock", "host_exists", "init_host", "open_host"]
