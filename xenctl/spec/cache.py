@@ -1,4 +1,9 @@
-"""The spec cache: validated models of spec files, so an unchanged file is not parsed again."""
+"""The spec cache: validated models of spec files, so an unchanged file is not parsed again.
+
+Two kinds of entry: one file's model (schema-checked, before the checks across files), and a
+whole set of files merged and checked against one host's capacity, so a plan over specs that
+have not changed since the last one skips every check.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 
 from xenctl import __version__
@@ -24,23 +30,41 @@ class SpecCache:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def _key(self, path: str, text: str) -> str:
+    def _key(self, *parts: str) -> str:
+        """Files enter by the name given as well as the absolute path: models carry the name (in
+        every origin, so in every message), and ``specs/a.yaml`` must not come back absolute."""
         digest = hashlib.blake2b(digest_size=20)
-        for part in (__version__, _schema_text(), os.path.abspath(path), text):
+        for part in (__version__, _schema_text(), *parts):
             digest.update(part.encode())
             digest.update(b"\0")
         return os.path.join(self.directory, digest.hexdigest() + ".pickle")
 
+    def _whole_key(self, texts: Sequence[tuple[str, str]], checked_against: str) -> str:
+        files = [part for path, text in texts for part in (path, os.path.abspath(path), text)]
+        return self._key("checked", checked_against, str(len(texts)), *files)
+
     def get(self, path: str, text: str) -> DesiredState | None:
+        return self._load(self._key(path, os.path.abspath(path), text))
+
+    def put(self, path: str, text: str, model: DesiredState) -> None:
+        self._store(self._key(path, os.path.abspath(path), text), model)
+
+    def get_checked(self, texts: Sequence[tuple[str, str]], checked_against: str) -> DesiredState | None:
+        """The merged, checked state of exactly these files, checked against ``checked_against``."""
+        return self._load(self._whole_key(texts, checked_against))
+
+    def put_checked(self, texts: Sequence[tuple[str, str]], checked_against: str, model: DesiredState) -> None:
+        self._store(self._whole_key(texts, checked_against), model)
+
+    def _load(self, entry: str) -> DesiredState | None:
         try:
-            with open(self._key(path, text), "rb") as stream:
+            with open(entry, "rb") as stream:
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             return None
         return found if isinstance(found, DesiredState) else None
 
-    def put(self, path: str, text: str, model: DesiredState) -> None:
-        target = self._key(path, text)
+    def _store(self, target: str, model: DesiredState) -> None:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")

@@ -173,7 +173,7 @@ def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_
 
     With ``cache_dir``, a file whose text was loaded before (same text, same xenctl) is not
     parsed or checked against the schema again: its model comes from the cache. The checks
-    across files always run.
+    across files run again whenever any file or the host's capacity has changed.
     """
     files, issues = spec_files(paths)
     texts = []
@@ -202,6 +202,11 @@ def _load(
     files: tuple[str, ...],
     cache: SpecCache | None,
 ) -> DesiredState:
+    checked_against = repr(capacity)
+    if cache and not issues:
+        whole = cache.get_checked(texts, checked_against)
+        if whole is not None and whole.files == files:
+            return whole
     locator = _Locator()
     parts: list[DesiredState] = []
     for path, text in texts:
@@ -233,6 +238,8 @@ def _load(
             issues.append(locator.issue(origin, message, point_at=point_at))
     if issues:
         raise SpecError(issues)
+    if cache:
+        cache.put_checked(texts, checked_against, desired)
     return desired
 
 
