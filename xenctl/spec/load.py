@@ -203,10 +203,7 @@ def _load(
     cache: SpecCache | None,
 ) -> DesiredState:
     checked_against = repr(capacity)
-    if cache and not issues:
-        whole = cache.get_checked(texts, checked_against)
-        if whole is not None and whole.files == files:
-            return whole
+    passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
     locator = _Locator()
     parts: list[DesiredState] = []
     for path, text in texts:
@@ -233,13 +230,13 @@ def _load(
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
     desired = merge(parts, files)
-    if not issues:
+    if not issues and not passed:
         for origin, message, point_at in check_desired(desired, capacity):
             issues.append(locator.issue(origin, message, point_at=point_at))
     if issues:
         raise SpecError(issues)
-    if cache:
-        cache.put_checked(texts, checked_against, desired)
+    if cache and not passed:
+        cache.mark_checked(texts, checked_against)
     return desired
 
 
