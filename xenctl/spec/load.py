@@ -60,7 +60,35 @@ def _fast_check() -> Any:
     refuses is checked again by the reference validator for every error, worded."""
     import fastjsonschema
 
-    return fastjsonschema.compile(schema())
+    return fastjsonschema.compile(_without_choices(schema()))
+
+
+def _without_choices(node: Any) -> Any:
+    """The schema less its "exactly one of these keys" rules (``x-choices``), which the compiled
+    validator checks by raising and catching an exception per alternative: a third of the time
+    of a large file. ``_choices_hold`` checks them directly instead."""
+    if isinstance(node, dict):
+        return {k: _without_choices(v) for k, v in node.items() if not (k == "oneOf" and "x-choices" in node)}
+    if isinstance(node, list):
+        return [_without_choices(v) for v in node]
+    return node
+
+
+def _one_of(item: Any, choices: tuple[str, ...]) -> bool:
+    return isinstance(item, dict) and sum(1 for choice in choices if choice in item) == 1
+
+
+_DISK_CHOICES = ("volume", "phy", "file")
+_VOLUME_CHOICES = ("lvm", "file", "partition")
+
+
+def _choices_hold(data: dict[str, Any]) -> bool:
+    """The ``x-choices`` rules, on a file the compiled validator passed (so the shapes are right)."""
+    for domain in data.get("domains") or ():
+        if not all(_one_of(disk, _DISK_CHOICES) for disk in domain.get("disks") or ()):
+            return False
+    storage = data.get("storage") or {}
+    return all(_one_of(volume, _VOLUME_CHOICES) for volume in storage.get("volumes") or ())
 
 
 def _valid_quickly(data: dict[str, Any]) -> bool:
@@ -70,7 +98,7 @@ def _valid_quickly(data: dict[str, Any]) -> bool:
         _fast_check()(data)
     except fastjsonschema.JsonSchemaException:
         return False
-    return True
+    return _choices_hold(data)
 
 
 def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
