@@ -115,6 +115,8 @@ class EventClock:
         holding = bool(getattr(self._local, "holding", False))
         with self._cond:
             wake = self._now + seconds
+            if wake <= self._now:
+                return  # too short to move a clock this far on: nothing to wait for, nothing queued
             self._sleepers += 1
             heapq.heappush(self._wakes, (wake, self._sleepers, holding))
             if holding:
