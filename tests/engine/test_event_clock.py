@@ -68,3 +68,25 @@ def test_with_nothing_held_a_sleep_moves_time_at_once() -> None:
 def test_releasing_what_was_not_held_is_a_bug_caught_at_once() -> None:
     with pytest.raises(RuntimeError, match="released more work than was held"):
         EventClock().release()
+
+
+def test_a_sleeper_outside_held_work_that_wakes_first_does_not_stall_the_held_ones() -> None:
+    clock = EventClock()
+    origin = clock.now()
+    clock.hold()  # held work, awake: the outside sleeper below has to wait its turn
+    outside = threading.Thread(target=clock.sleep, args=(2.0,))
+    outside.start()
+    woke_at: list[float] = []
+
+    def held() -> None:
+        with clock.working():
+            clock.sleep(8.0)
+            woke_at.append(clock.now() - origin)
+        clock.release()
+
+    worker = threading.Thread(target=held)
+    worker.start()
+    for thread in (outside, worker):
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "the clock stalled"
+    assert woke_at == [8.0]

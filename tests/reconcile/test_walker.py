@@ -102,3 +102,34 @@ domains:
     # user waits on the volume (a fraction of a second), not on slow's whole boot beside it.
     assert timeline.start["user"] == timeline.end["quick"] < BOOT
     assert timeline.overlap("user", "slow")
+
+
+def test_a_bug_in_one_action_comes_out_of_the_walk_and_the_others_finish(tmp_path: Path) -> None:
+    """Not a host's error (those fail the action): an exception from xenctl's own code. On an
+    EventClock the walk must not hang holding the clock while the other boots wait for time."""
+    home = tmp_path / "home"
+    plan = plan_for(home, [write_spec(tmp_path / "specs", SPEC)])
+    clock = EventClock()
+
+    class Buggy(Timeline):
+        def started(self, change: Change) -> None:
+            super().started(change)
+            if change.name == "b":
+                raise KeyError("a bug")
+
+    caught: list[BaseException] = []
+
+    def walk() -> None:
+        try:
+            apply_plan(plan, lambda: open_host(str(home), clock=clock), parallelism=3, hooks=Buggy(clock), pace=clock)
+        except KeyError as exc:
+            caught.append(exc)
+
+    walker = threading.Thread(target=walk, daemon=True)
+    walker.start()
+    walker.join(timeout=20)
+    assert not walker.is_alive(), "the walk hung"
+    assert caught
+    with open_host(str(home)) as host:
+        a = host.snapshot().domain("a")
+    assert a is not None and a.is_up  # the boot in flight beside the bug ran to its end

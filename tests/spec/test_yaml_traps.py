@@ -403,3 +403,9 @@ def test_xenctl_validate_refuses_unreadable_files_without_a_traceback(tmp_path: 
     expected = "not UTF-8" if case == "not-utf8" else "at most 16 MiB"
     assert expected in result.stderr
     assert os.path.getsize(path) > 0
+
+
+@pytest.mark.parametrize("comment", ["", "# a * in a comment sends the file down the alias path\n"])
+def test_the_nesting_limit_is_the_same_with_or_without_a_star_in_the_text(tmp_path: Path, comment: str) -> None:
+    path = _write(tmp_path, comment + "x-a: " + "[" * 200 + "1" + "]" * 200 + "\n")
+    assert "nests too deeply" in _only_issue(path).message

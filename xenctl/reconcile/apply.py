@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,6 +69,10 @@ class WallPace:
 
 
 class Hooks(Protocol):
+    """Progress reports. ``started`` and ``finished`` for an action that ran are called on its
+    worker thread; ``finished`` for a skipped action on the walker's. Neither may wait on the
+    host's clock from the walker's thread: on an EventClock that would wait on the walk itself."""
+
     def started(self, change: Change) -> None: ...
     def finished(self, change: Change, outcome: Outcome) -> None: ...
 
@@ -155,39 +159,45 @@ def apply_plan(
     running: dict[Future[Outcome], str] = {}
     taken_in = 0  # finished actions whose hold on the clock ends once their dependents are started
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        while sorter.is_active():
-            ready.extend(sorter.get_ready())
-            # Only as many in flight as may run: waiting on queued work would cost a look at each.
-            while ready and len(running) < max(1, parallelism):
-                address = ready.popleft()
-                blocked = [root_of[p] for p in plan.graph.predecessors(address) if p in root_of]
-                change = plan.change(address)
-                if blocked:
-                    root_of[address] = blocked[0]
-                    outcome = Outcome(address, False, skipped_because=blocked[0])
+        try:
+            while sorter.is_active():
+                ready.extend(sorter.get_ready())
+                # Only as many in flight as may run: waiting on queued work would cost a look at each.
+                while ready and len(running) < max(1, parallelism):
+                    address = ready.popleft()
+                    blocked = [root_of[p] for p in plan.graph.predecessors(address) if p in root_of]
+                    change = plan.change(address)
+                    if blocked:
+                        root_of[address] = blocked[0]
+                        outcome = Outcome(address, False, skipped_because=blocked[0])
+                        result.outcomes[address] = outcome
+                        hooks.finished(change, outcome)
+                        sorter.done(address)
+                        ready.extend(sorter.get_ready())
+                    else:
+                        pace.hold()
+                        running[pool.submit(run, change)] = address
+                for _ in range(taken_in):
+                    pace.release()
+                taken_in = 0
+                if not running:
+                    continue
+                done, _pending = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    address = running.pop(future)
+                    taken_in += 1  # before result(): a bug that raises must not keep the clock held
+                    outcome = future.result()
                     result.outcomes[address] = outcome
-                    hooks.finished(change, outcome)
+                    if not outcome.ok:
+                        root_of[address] = address
                     sorter.done(address)
-                    ready.extend(sorter.get_ready())
-                else:
-                    pace.hold()
-                    running[pool.submit(run, change)] = address
+        finally:
+            # Normally nothing is left. After an error that is not the host's (a bug, Ctrl-C), the
+            # actions in flight finish; each hold goes as its action ends, so the others' time moves.
             for _ in range(taken_in):
                 pace.release()
-            taken_in = 0
-            if not running:
-                continue
-            done, _pending = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                address = running.pop(future)
-                outcome = future.result()
-                taken_in += 1
-                result.outcomes[address] = outcome
-                if not outcome.ok:
-                    root_of[address] = address
-                sorter.done(address)
-    for _ in range(taken_in):
-        pace.release()
+            for _finished in as_completed(list(running)):
+                pace.release()
     for opened_driver in opened:
         close = getattr(opened_driver, "close", None)
         if close is not None:

@@ -284,9 +284,10 @@ def _count_nodes(root: yaml.Node) -> None:
     stack: list[tuple[yaml.Node, int]] = [(root, 0)]
     while stack:
         node, depth = stack.pop()
-        if depth > 200:
-            raise YamlProblem("the file nests too deeply", node.start_mark.line + 1, node.start_mark.column + 1)
         children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children and depth + 1 > 200:  # the same limit as with aliases, scalars counted
+            deep = children[0]
+            raise YamlProblem("the file nests too deeply", deep.start_mark.line + 1, deep.start_mark.column + 1)
         count += len(children)
         if count > MAX_EXPANDED_NODES:
             raise YamlProblem(

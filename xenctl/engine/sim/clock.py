@@ -128,10 +128,12 @@ class EventClock:
     def _move_if_idle(self) -> None:
         """Jump to the earliest wake-up; the held sleepers it wakes count as awake from this moment,
         so time cannot move on again before they have had their turn."""
-        if self._awake > 0 or not self._wakes:
-            return
-        self._now = max(self._now, self._wakes[0][0])
-        while self._wakes and self._wakes[0][0] <= self._now:
-            _wake, _seq, holding = heapq.heappop(self._wakes)
-            self._awake += holding
-        self._cond.notify_all()
+        moved = False
+        while self._awake == 0 and self._wakes:  # sleepers outside working() hold nothing: on past them
+            self._now = max(self._now, self._wakes[0][0])
+            while self._wakes and self._wakes[0][0] <= self._now:
+                _wake, _seq, holding = heapq.heappop(self._wakes)
+                self._awake += holding
+            moved = True
+        if moved:
+            self._cond.notify_all()
