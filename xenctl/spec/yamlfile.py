@@ -13,16 +13,14 @@ file has an error at a path, ``locate`` re-reads that one file and walks its nod
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import yaml
 
+from xenctl.collector import collector_paused
 from xenctl.spec.model import PathPart
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -165,18 +163,6 @@ _SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
 _SpecLoader.add_constructor(_TAG_LEADING_ZERO, _refuse_leading_zero)
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Parsing builds many small objects; the collector walking them again and again triples the time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read_text(path: str) -> str:
     """The file's text, refused when it is too large, unreadable, or not UTF-8."""
     try:
@@ -205,7 +191,7 @@ def parse(text: str) -> Any:
     """Parse one document; raises YamlProblem with a line for any syntax or construction error."""
     loader = _SpecLoader(text)
     try:
-        with _no_gc():
+        with collector_paused():
             node = loader.get_single_node()
             if node is None:
                 return None

@@ -9,14 +9,12 @@ ending, a reboot, a crash) has fallen due and must be carried out first.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 
+from xenctl.collector import collector_paused
 from xenctl.engine.api import (
     DOMAIN0,
     Domain,
@@ -153,20 +151,8 @@ def read_domain(ctx: Ctx, domid: int) -> Domain:
     return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, _Owners())[0]
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Build many small acyclic objects without the collector walking them again and again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read_state(ctx: Ctx) -> HostState:
-    with _no_gc():
+    with collector_paused():
         return _read_state(ctx)
 
 
