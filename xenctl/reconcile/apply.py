@@ -1,22 +1,17 @@
 """``apply_plan``: carry out a plan's actions against a driver, in parallel where the graph allows.
 
-The walker starts an action as soon as everything it waits on is done (not level by level),
-with at most ``parallelism`` running; graphlib's TopologicalSorter keeps the ready set. An action
-that fails skips only its descendants; the rest finish. Waiting on a domain means waiting until
-it runs, so a dependent starts after its dependency has booted. Progress goes to ``hooks``; the
-walker never prints. Each worker thread gets its own driver from ``connect`` (a SQLite
-connection is not shared between threads). Every action is recorded in the host's event log.
+The walker (``walker.walk``) starts an action as soon as everything it waits on is done (not
+level by level), with at most ``parallelism`` running. An action that fails skips only its
+descendants; the rest finish. Waiting on a domain means waiting until it runs, so a dependent
+starts after its dependency has booted. Progress goes to ``hooks``; nothing here prints. Each
+worker thread gets its own driver from ``connect`` (a SQLite connection is not shared between
+threads). Every action is recorded in the host's event log.
 """
 
 from __future__ import annotations
 
 import contextlib
-import graphlib
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,38 +29,13 @@ from xenctl.errors import EngineError, NotFoundError, XenctlError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
 from xenctl.reconcile.diff import MANAGED_BY, disk_target, image_path
 from xenctl.reconcile.plan import Plan
+from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec
 
 UP_TIMEOUT = 600.0  # simulated seconds a domain may take to boot before its start has failed
 STOP_TIMEOUT = 300.0  # simulated seconds a shutdown may take before the domain is destroyed
 
-
-class Pace(Protocol):
-    """How the walker tells time and shares it with the host's clock.
-
-    On a real host (and the simulation on the wall clock) time is time; ``hold``, ``release`` and
-    ``working`` do nothing. A discrete-event clock (``EventClock``) uses them to let virtual time
-    move only while every action in flight waits, so a walk's makespan can be measured exactly.
-    """
-
-    def now(self) -> float: ...
-    def hold(self) -> None: ...
-    def release(self) -> None: ...
-    def working(self) -> contextlib.AbstractContextManager[None]: ...
-
-
-class WallPace:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def hold(self) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-    def working(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+__all__ = ["ApplyResult", "Hooks", "Outcome", "Pace", "WallPace", "apply_plan", "domain_config"]
 
 
 class Hooks(Protocol):
@@ -75,16 +45,6 @@ class Hooks(Protocol):
 
     def started(self, change: Change) -> None: ...
     def finished(self, change: Change, outcome: Outcome) -> None: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    address: str
-    ok: bool
-    elapsed: float = 0.0
-    error: str | None = None
-    skipped_because: str | None = None  # the root failure's address, for a skipped action
-    started: float | None = None  # on the walk's clock, for an action that ran
 
 
 @dataclass
@@ -123,86 +83,37 @@ def apply_plan(
     pace: Pace | None = None,
 ) -> ApplyResult:
     """Walk the plan; returns every action's outcome (failed ones with their error)."""
-    hooks = hooks or _Quiet()
+    quiet: Hooks = hooks or _Quiet()
     pace = pace or WallPace()
-    result = ApplyResult()
-    local = threading.local()
-    opened: list[Driver] = []
-    lock = threading.Lock()
+    drivers = PerThread(connect)
 
-    def driver() -> Driver:
-        if not hasattr(local, "driver"):
-            local.driver = connect()
-            with lock:
-                opened.append(local.driver)
-        found: Driver = local.driver
-        return found
-
-    def run(change: Change) -> Outcome:
-        with pace.working():
-            hooks.started(change)
-            start = pace.now()
-            try:
-                _Steps(driver(), plan.desired, plan.storage_root, up_timeout, stop_timeout).run(change)
-            except XenctlError as exc:
-                outcome = Outcome(change.address, False, pace.now() - start, exc.message, started=start)
-            else:
-                outcome = Outcome(change.address, True, pace.now() - start, started=start)
-            _record(driver(), change, outcome)
-            hooks.finished(change, outcome)
-            return outcome
-
-    sorter = graphlib.TopologicalSorter({n: set(plan.graph.predecessors(n)) for n in plan.graph.nodes})
-    sorter.prepare()
-    root_of: dict[str, str] = {}  # a failed or skipped action -> the root failure behind it
-    ready: deque[str] = deque()
-    running: dict[Future[Outcome], str] = {}
-    taken_in = 0  # finished actions whose hold on the clock ends once their dependents are started
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+    def run(address: str) -> Outcome:
+        change = plan.change(address)
+        quiet.started(change)
+        start = pace.now()
+        driver = drivers.get()
         try:
-            while sorter.is_active():
-                ready.extend(sorter.get_ready())
-                # Only as many in flight as may run: waiting on queued work would cost a look at each.
-                while ready and len(running) < max(1, parallelism):
-                    address = ready.popleft()
-                    blocked = [root_of[p] for p in plan.graph.predecessors(address) if p in root_of]
-                    change = plan.change(address)
-                    if blocked:
-                        root_of[address] = blocked[0]
-                        outcome = Outcome(address, False, skipped_because=blocked[0])
-                        result.outcomes[address] = outcome
-                        hooks.finished(change, outcome)
-                        sorter.done(address)
-                        ready.extend(sorter.get_ready())
-                    else:
-                        pace.hold()
-                        running[pool.submit(run, change)] = address
-                for _ in range(taken_in):
-                    pace.release()
-                taken_in = 0
-                if not running:
-                    continue
-                done, _pending = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done:
-                    address = running.pop(future)
-                    taken_in += 1  # before result(): a bug that raises must not keep the clock held
-                    outcome = future.result()
-                    result.outcomes[address] = outcome
-                    if not outcome.ok:
-                        root_of[address] = address
-                    sorter.done(address)
-        finally:
-            # Normally nothing is left. After an error that is not the host's (a bug, Ctrl-C), the
-            # actions in flight finish; each hold goes as its action ends, so the others' time moves.
-            for _ in range(taken_in):
-                pace.release()
-            for _finished in as_completed(list(running)):
-                pace.release()
-    for opened_driver in opened:
-        close = getattr(opened_driver, "close", None)
-        if close is not None:
-            close()
-    return result
+            _Steps(driver, plan, up_timeout, stop_timeout).run(change)
+        except XenctlError as exc:
+            outcome = Outcome(address, False, pace.now() - start, exc.message, started=start)
+        else:
+            outcome = Outcome(address, True, pace.now() - start, started=start)
+        _record(driver, change, outcome)
+        quiet.finished(change, outcome)
+        return outcome
+
+    def skip(address: str, root: str) -> Outcome:
+        outcome = Outcome(address, False, skipped_because=root)
+        quiet.finished(plan.change(address), outcome)
+        return outcome
+
+    try:
+        graph = plan.graph
+        waits_on = {node: list(graph.predecessors(node)) for node in graph.nodes}
+        outcomes = walk(waits_on, run, skip, parallelism=parallelism, pace=pace)
+    finally:
+        drivers.close()
+    return ApplyResult(dict(outcomes))
 
 
 def _record(driver: Driver, change: Change, outcome: Outcome) -> None:
@@ -251,12 +162,10 @@ def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) ->
 class _Steps:
     """The engine calls that carry out one change."""
 
-    def __init__(
-        self, driver: Driver, desired: DesiredState, storage_root: str, up_timeout: float, stop_timeout: float
-    ) -> None:
+    def __init__(self, driver: Driver, plan: Plan, up_timeout: float, stop_timeout: float) -> None:
         self.driver = driver
-        self.desired = desired
-        self.storage_root = storage_root
+        self.desired = plan.desired
+        self.storage_root = plan.storage_root
         self.up_timeout = up_timeout
         self.stop_timeout = stop_timeout
 
