@@ -247,12 +247,56 @@ def _add_new(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run="xenctl.cli.wizard:run_new")
 
 
+def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cmds = "xenctl.cli.autostart"
+
+    def walking(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--parallelism", type=count, default=10, metavar="N", help="domains at once (default 10)")
+        p.add_argument(
+            "--lock-timeout", type=seconds, default=0.0, metavar="S", help="wait up to S seconds for another command"
+        )
+
+    level = sub.add_parser(
+        "runlevel",
+        help="move the host to a runlevel: 3-5 boot the autostart entries, 0-2 and 6 stop the guests",
+        description="Move the simulated host to runlevel N. Entering 3, 4 or 5 unbooted restores the domains "
+        "saved at the last stop, then starts the autostart entries in dependency order; leaving them stops "
+        "every guest in reverse order, by its entry's stop mode.",
+    )
+    level.add_argument("level", type=int, choices=range(7), metavar="N", help="0 to 6")
+    walking(level)
+    level.set_defaults(run=f"{cmds}:run_runlevel")
+    boot = sub.add_parser(
+        "boot",
+        help="boot the autostart entries (runlevel 3, or the boot level the host is at)",
+        description="Enter runlevel 3 (or stay at 4 or 5) and boot the autostart entries if not booted yet.",
+    )
+    walking(boot)
+    boot.set_defaults(run=f"{cmds}:run_boot")
+    halt = sub.add_parser(
+        "halt",
+        help="stop every guest in reverse boot order (runlevel 0)",
+        description="Enter runlevel 0: stop every guest in reverse boot order, each by its entry's stop mode.",
+    )
+    walking(halt)
+    halt.set_defaults(run=f"{cmds}:run_halt")
+    auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")
+    asub = auto.add_subparsers(dest="autostart_command", metavar="COMMAND", required=True)
+    alist = asub.add_parser("list", help="every entry: managed or not, its domain, its place in the boot order")
+    alist.set_defaults(run=f"{cmds}:run_list")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
     parser.add_argument("--home", metavar="DIR", help="the host's home directory (default: $XENCTL_HOME)")
     parser.add_argument(
         "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT or /etc/xen)"
+    )
+    parser.add_argument(
+        "--allow-outside-links",
+        action="store_true",
+        help="follow auto/ symlinks that leave the xen root (or set XENCTL_AUTO_OUTSIDE_LINKS=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     _add_list(sub)
@@ -263,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_xm(sub)
     _add_import(sub)
     _add_plans(sub)
+    _add_autostart(sub)
     return parser
 
 

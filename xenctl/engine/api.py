@@ -8,7 +8,11 @@ call (``virDomainCreateXML``, ``virDomainShutdown``, ``virDomainSave``, ``virSto
 ...), which is why the interface speaks of domains and volumes by name and path, never of rows.
 
 Units: domain memory is in MiB (as in ``xm``), storage sizes are in bytes, times are seconds on
-the host's clock.
+the host's clock (timeouts and ``sleep`` too: a simulated host scales them as it scales its
+boots and shutdowns).
+
+The runlevel and the ``booted`` mark belong to the host: on a real one, init's runlevel and the
+xendomains-style lock file that says the autostart entries were started.
 """
 
 from __future__ import annotations
@@ -273,6 +277,7 @@ class HostInfo:
     save_dir: str
     runlevel: int
     now: float
+    booted: bool = False  # the autostart entries were booted since the host entered its runlevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +382,10 @@ class Driver(Protocol):
     def create_nfs_export(self, server: str, path: str, *, owner: Owner | None = None) -> None: ...
     def remove_nfs_export(self, server: str, path: str) -> None: ...
     def set_volume_owner(self, path: str, owner: Owner | None) -> None: ...
+
+    # the host
+    def set_runlevel(self, level: int, *, booted: bool) -> None: ...
+    def sleep(self, seconds: float) -> None: ...
 
     # the record
     def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None: ...

@@ -68,14 +68,18 @@ def walk(
     *,
     parallelism: int = 10,
     pace: Pace | None = None,
+    needs: Mapping[N, Iterable[N]] | None = None,
 ) -> dict[N, Outcome]:
     """Run every node of ``waits_on`` (node -> the nodes it waits on) with ``run``, on worker
     threads; a node behind a failure gets ``skip(node, root_address)`` instead, on this thread.
-    ``run`` reports a failure in its outcome; an exception from it is a bug and ends the walk
-    once the nodes in flight have finished."""
+    ``needs`` (default: ``waits_on``) says which of those waits are needs: only a failure of
+    what a node needs skips it; the other waits only order it. ``run`` reports a failure in its
+    outcome; an exception from it is a bug and ends the walk once the nodes in flight have
+    finished. Nodes are started in the order of ``waits_on`` when more are ready than may run."""
     pace = pace or WallPace()
     limit = max(1, parallelism)
     before = {node: tuple(deps) for node, deps in waits_on.items()}
+    needed = before if needs is None else {node: tuple(deps) for node, deps in needs.items()}
     outcomes: dict[N, Outcome] = {}
 
     def running_one(node: N) -> Outcome:
@@ -95,7 +99,7 @@ def walk(
                 # Only as many in flight as may run: waiting on queued work would cost a look at each.
                 while ready and len(running) < limit:
                     node = ready.popleft()
-                    blocked = [root_of[p] for p in before.get(node, ()) if p in root_of]
+                    blocked = [root_of[p] for p in needed.get(node, ()) if p in root_of]
                     if blocked:
                         root_of[node] = blocked[0]
                         outcomes[node] = skip(node, blocked[0])

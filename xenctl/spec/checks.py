@@ -16,7 +16,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, Origin, PathPart, VolumeKind, VolumeSpec
+from xenctl.spec.model import (
+    DesiredPower,
+    DesiredState,
+    DomainSpec,
+    Origin,
+    PathPart,
+    VolumeKind,
+    VolumeSpec,
+    temporary_file_name,
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,14 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
     for entry in desired.autostart:
         if entry.domain not in domains:
             yield entry.origin, f"domain {entry.domain} is not declared", (*entry.origin.path, "domain")
+        if temporary_file_name(entry.entry_name):
+            field = "file" if entry.file else "domain"
+            yield (
+                entry.origin,
+                f"{entry.entry_name!r} looks like an editor's or a package's passing file, which the auto "
+                "directory passes over; give the entry another file name",
+                (*entry.origin.path, field),
+            )
         for i, other in enumerate(entry.after):
             at = (*entry.origin.path, "after", i)
             if other not in domains:

@@ -234,6 +234,8 @@ class SimHost:
         """
         if until not in ("up", "gone"):
             raise UsageError(f"cannot wait until {until!r}; expected 'up' or 'gone'")
+        if timeout is not None:
+            timeout *= self.clock.scale  # simulated seconds, as every duration on this host
         if domains.is_domain0(ref):
             return WaitResult(until == "up", Phase.RUNNING, 0.0)  # Domain-0 is always up, never gone
         start = self.clock.now()
@@ -342,6 +344,24 @@ class SimHost:
 
     def set_volume_owner(self, path: str, owner: Owner | None) -> None:
         self._mutate("set-owner", path, lambda ctx: storage.set_owner(ctx, path, _owner(owner)))
+
+    # -- the host ---------------------------------------------------------------------------
+
+    def set_runlevel(self, level: int, *, booted: bool) -> None:
+        """Move the host to ``level`` (0 to 6) and say whether its autostart entries are booted."""
+        if not 0 <= level <= 6:
+            raise UsageError(f"runlevel {level} is not one of 0 to 6")
+
+        def work(ctx: Ctx) -> None:
+            ctx.set_meta("runlevel", level)
+            ctx.set_meta("booted", booted)
+
+        self._mutate("runlevel", str(level), work)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of simulated time (scaled, as boots and shutdowns are)."""
+        if seconds > 0:
+            self.clock.sleep(seconds * self.clock.scale)
 
     # -- the record and fault injection ----------------------------------------------------
 

@@ -282,4 +282,5 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         save_dir=p.save_dir,
         runlevel=int(runlevel) if isinstance(runlevel, int) else p.runlevel,
         now=ctx.now,
+        booted=ctx.meta("booted") is True,
     )

@@ -1,0 +1,160 @@
+"""``xenctl runlevel``, ``boot``, ``halt`` and ``autostart list``: the host's autostart entries.
+
+``runlevel N`` moves the simulated host: entering 3, 4 or 5 unbooted boots its entries (saved
+domains restored first); leaving them stops the guests in reverse order. Each step is printed as
+it starts and ends, then a report. Exit 1 if a step failed or an entry could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, TextIO
+
+from xenctl.cli.context import HostPace, default_home, open_sim, time_scale, xen_root
+
+if TYPE_CHECKING:
+    from xenctl.autostart.entries import AutoDir
+    from xenctl.autostart.runlevels import Report, Step, Transition
+
+OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
+
+
+def auto_dir(args: argparse.Namespace) -> AutoDir:
+    from xenctl.autostart.entries import AutoDir
+
+    allowed = bool(getattr(args, "allow_outside_links", False)) or os.environ.get(OUTSIDE_LINKS_ENV, "") in (
+        "1",
+        "yes",
+        "true",
+    )
+    return AutoDir(xen_root(args.xen_root), outside_links=allowed)
+
+
+class Progress:
+    """One line as each step begins and ends, stamped with the seconds since the run began."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.lock = threading.Lock()
+        self.stream = stream or sys.stdout
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def began(self, domain: str, doing: str) -> None:
+        self.say(f"{domain}: {doing}...")
+
+    def ended(self, step: Step) -> None:
+        detail = f" ({step.detail})" if step.detail else ""
+        mark = "" if step.ok else "FAILED " if step.result == "failed" else ""
+        self.say(f"{step.domain}: {mark}{step.result}{detail} [{step.ended:.1f}s]")
+
+
+def render_report(report: Report, transition: Transition | None = None) -> str:
+    from xenctl.autostart.runlevels import summary
+
+    title = "Boot" if report.action == "boot" else "Stop"
+    if transition is not None:
+        title += f" (runlevel {transition.before} -> {transition.after})"
+    lines = [f"{title}: {summary(report)}"]
+    if report.steps:
+        width = max(len(s.domain) for s in report.steps)
+        lines.append(f"  {'DOMAIN':<{width}}  {'BEGAN':>7}  {'ENDED':>7}  RESULT")
+        for step in sorted(report.steps, key=lambda s: (s.began, s.domain)):
+            detail = f": {step.detail}" if step.detail else ""
+            lines.append(f"  {step.domain:<{width}}  {step.began:>6.1f}s  {step.ended:>6.1f}s  {step.result}{detail}")
+    for broken in report.broken:
+        lines.append(f"  broken entry {broken.file}: {broken.reason}")
+    return "\n".join(lines)
+
+
+def _lock_and_run(args: argparse.Namespace, level: int | None) -> int:
+    from xenctl.autostart.runlevels import BOOT_LEVELS, change_runlevel
+
+    home = args.home or default_home()
+    auto = auto_dir(args)
+    with open_sim(home) as host:
+        held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
+        try:
+            if level is None:  # boot: the level it is at if that boots, else 3
+                current = host.snapshot().host.runlevel
+                level = current if current in BOOT_LEVELS else 3
+            transition = change_runlevel(
+                lambda: open_sim(home),
+                auto,
+                level,
+                parallelism=args.parallelism,
+                hooks=Progress(),
+                pace=HostPace(time_scale()),
+            )
+        finally:
+            host.release_lock(held)
+    if transition.report is None:
+        print(f"Runlevel {transition.after}: {transition.note}; nothing to do.")
+        return 0
+    print()
+    print(render_report(transition.report, transition))
+    for broken in transition.report.broken:
+        print(f"Error: broken autostart entry {broken.path}: {broken.reason}", file=sys.stderr)
+    return 0 if transition.report.ok else 1
+
+
+def run_runlevel(args: argparse.Namespace) -> int:
+    return _lock_and_run(args, args.level)
+
+
+def run_boot(args: argparse.Namespace) -> int:
+    return _lock_and_run(args, None)
+
+
+def run_halt(args: argparse.Namespace) -> int:
+    return _lock_and_run(args, 0)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from xenctl.autostart.order import boot_order
+
+    auto = auto_dir(args)
+    entries, broken = auto.read()
+    with open_sim(args.home) as host:
+        live = host.snapshot()
+    running = {d.name: d for d in live.domains}
+    order = boot_order(entries, running)
+    place = order.position()
+    rows = [("ENTRY", "DOMAIN", "MANAGED", "BOOT", "ORDER", "AFTER", "UP", "STOP", "STATE")]
+    for entry in entries:
+        o = entry.ordering
+        domain = running.get(entry.domain)
+        state = domain.state if domain is not None else "not running"
+        boot = "fails" if entry.file in order.failing else str(place.get(entry.file, "-"))
+        rows.append(
+            (
+                entry.file,
+                entry.domain,
+                "yes" if entry.managed else "no",
+                boot,
+                "-" if o.order is None else str(o.order),
+                ",".join(o.after) or "-",
+                f"{o.up:g}s",
+                f"{o.stop}/{o.stop_timeout:g}s/{o.on_timeout}",
+                state,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print(
+        f"Autostart entries in {auto.path} (host at runlevel {live.host.runlevel}"
+        f"{', booted' if live.host.booted else ''}):"
+    )
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for entry_file, reason in order.failing.items():
+        print(f"  {entry_file} cannot start: {reason}")
+    for bad in broken:
+        print(f"  {bad.file}: BROKEN: {bad.reason}")
+    if not entries and not broken:
+        print("  (none)")
+    return 1 if broken else 0
