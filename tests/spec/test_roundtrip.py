@@ -25,7 +25,7 @@ from xenctl.errors import SpecError
 from xenctl.spec import yamlfile
 from xenctl.spec.dump import dump_spec
 from xenctl.spec.load import load_specs
-from xenctl.spec.model import DesiredState
+from xenctl.spec.model import DesiredState, temporary_file_name
 from xenctl.spec.schema import schema
 
 VALIDATOR = jsonschema.Draft202012Validator(schema())
@@ -266,7 +266,7 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
         if draw(st.booleans()):
             entry["file"] = draw(AUTO_FILE.filter(lambda f: f not in entry_names))
         entry_name = entry.get("file", name)
-        if entry_name in entry_names:
+        if entry_name in entry_names or temporary_file_name(entry_name):  # the auto directory passes over it
             continue
         entry_names.add(entry_name)
         if draw(st.booleans()):
