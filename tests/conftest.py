@@ -45,3 +45,11 @@ def make_host(tmp_path: Path, clock: VirtualClock) -> Iterator[Callable[..., Sim
     yield make
     for sim in opened:
         sim.close()
+
+
+@pytest.fixture(autouse=True)
+def xen_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's xen root (and its auto directory) is its own: never the machine's /etc/xen."""
+    root = tmp_path / "xen"
+    monkeypatch.setenv("XENCTL_XEN_ROOT", str(root))
+    return root

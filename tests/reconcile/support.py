@@ -12,12 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.helpers import ROOT
+from xenctl.cli.context import xen_root
 from xenctl.cli.main import main
 from xenctl.engine.sim import SimHost, SystemClock, open_host
 from xenctl.reconcile.apply import ApplyResult, apply_plan
 from xenctl.reconcile.diff import DiffOptions, diff
 from xenctl.reconcile.plan import Plan, make_plan
 from xenctl.spec.load import load_specs
+from xenctl.xmconfig.auto import AutoDir
 
 EXAMPLES = ROOT / "specs" / "examples"
 WEBFARM = EXAMPLES / "webfarm"
@@ -47,8 +49,9 @@ def plan_for(
     desired = load_specs([str(p) for p in paths])
     with connect(home) as host:
         live = host.snapshot()
-    result = diff(desired, live, DiffOptions(adopt=adopt, destroy_data=destroy_data))
-    return make_plan(result, desired, live, target=target)
+    auto = AutoDir(xen_root(None))  # the test's own (conftest), as the command line finds it
+    result = diff(desired, live, DiffOptions(adopt=adopt, destroy_data=destroy_data), auto.listing())
+    return make_plan(result, desired, live, target=target, auto=auto)
 
 
 def apply_in_process(plan: Plan, home: Path, *, scale: float = 0.0, parallelism: int = 10) -> ApplyResult:

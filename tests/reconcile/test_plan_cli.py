@@ -49,7 +49,7 @@ def test_the_installed_command_applies_the_webfarm_and_then_plans_nothing(tmp_pa
     home = tmp_path / "home"
     assert run_xenctl(home, "plan", "--detailed-exitcode", str(WEBFARM)).returncode == 2
     applied = ok(run_xenctl(home, "apply", "--auto-approve", str(WEBFARM)))
-    assert "Apply complete: 10 done, 0 failed, 0 skipped." in applied.stdout
+    assert "Apply complete: 14 done, 0 failed, 0 skipped." in applied.stdout
     again = run_xenctl(home, "plan", "--detailed-exitcode", str(WEBFARM))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "No changes" in again.stdout
@@ -58,7 +58,7 @@ def test_the_installed_command_applies_the_webfarm_and_then_plans_nothing(tmp_pa
 def test_plan_with_detailed_exitcode_says_2_while_there_are_changes(tmp_path: Path) -> None:
     result = xenctl(tmp_path / "home", "plan", "--detailed-exitcode", str(WEBFARM))
     assert result.returncode == 2, result.stderr
-    assert "Plan: 10 to create" in result.stdout
+    assert "Plan: 14 to create" in result.stdout
 
 
 def test_plan_changes_nothing_on_the_host(tmp_path: Path) -> None:
@@ -125,6 +125,7 @@ def test_target_plans_only_that_domain_and_what_it_depends_on(tmp_path: Path) ->
         "domain.db",
         "domain.nfs1",
         "domain.web1",
+        "autostart.web1",  # the entry of that name, which waits on nothing but its domain
     }
 
 
@@ -156,6 +157,9 @@ def test_applying_a_target_leaves_the_rest_for_the_next_apply(tmp_path: Path) ->
         "domain.nfs1": "create",
         "domain.web1": "create",
         "domain.web2": "create",
+        "autostart.nfs1": "create",
+        "autostart.web1": "create",
+        "autostart.web2": "create",
     }
 
 

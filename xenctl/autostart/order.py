@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from xenctl.autostart.entries import Entry
 from xenctl.engine.api import DOMAIN0, Domain
+from xenctl.xmconfig.auto import Entry
 
 ORDERED = "/ordered"
 OTHERS = "/others"

@@ -26,12 +26,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from xenctl.autostart.entries import AutoDir, Broken, Entry, Ordering
 from xenctl.autostart.order import Order, boot_order, is_barrier, stop_order
 from xenctl.engine.api import DOMAIN0, Driver, Owner, Phase
 from xenctl.errors import NotFoundError, XenctlError
 from xenctl.reconcile.diff import MANAGED_BY
 from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
+from xenctl.xmconfig.auto import AutoDir, Broken, Entry, Ordering
 
 BOOT_LEVELS = (3, 4, 5)
 SAVE_SIGNATURE = b"LinuxGuestRecord"  # xm save's header; xendomains restores only such files

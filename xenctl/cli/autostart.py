@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, TextIO
 from xenctl.cli.context import HostPace, default_home, open_sim, time_scale, xen_root
 
 if TYPE_CHECKING:
-    from xenctl.autostart.entries import AutoDir
     from xenctl.autostart.runlevels import Report, Step, Transition
+    from xenctl.xmconfig.auto import AutoDir
 
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
 
 
 def auto_dir(args: argparse.Namespace) -> AutoDir:
-    from xenctl.autostart.entries import AutoDir
+    from xenctl.xmconfig.auto import AutoDir
 
     allowed = bool(getattr(args, "allow_outside_links", False)) or os.environ.get(OUTSIDE_LINKS_ENV, "") in (
         "1",

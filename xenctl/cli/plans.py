@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from xenctl.cli.autostart import auto_dir
 from xenctl.cli.context import default_home, open_sim
 from xenctl.cli.specs import capacity_of, spec_cache, spec_paths
 from xenctl.errors import PlanError, UsageError
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from xenctl.reconcile.changes import Change
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.model import DesiredState
+    from xenctl.xmconfig.auto import AutoDir
 
 
 def _colour() -> bool:
@@ -38,12 +40,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"adopt": bool(args.adopt), "destroy_data": bool(args.destroy_data), "target": args.target}
 
 
-def _make_plan(live: HostState, desired: DesiredState, options: dict[str, Any]) -> Plan:
+def _make_plan(live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir) -> Plan:
     from xenctl.reconcile.diff import DiffOptions, diff
     from xenctl.reconcile.plan import make_plan
 
-    result = diff(desired, live, DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"]))
-    return make_plan(result, desired, live, target=options.get("target"))
+    diff_options = DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"])
+    result = diff(desired, live, diff_options, auto.listing())
+    return make_plan(result, desired, live, target=options.get("target"), auto=auto)
 
 
 def _desired(args: argparse.Namespace, live: HostState) -> DesiredState:
@@ -66,12 +69,20 @@ def run_plan(args: argparse.Namespace) -> int:
     from xenctl.spec.load import read_sources
 
     options = _options(args)
+    auto = auto_dir(args)
     with open_sim(args.home) as host:
         live = host.snapshot()
         desired = _desired(args, live)
-        plan = _make_plan(live, desired, options)
+        plan = _make_plan(live, desired, options, auto)
         if args.out:
-            write_planfile(args.out, options=options, sources=read_sources(desired), plan=plan_to_json(plan), live=live)
+            write_planfile(
+                args.out,
+                options=options,
+                sources=read_sources(desired),
+                plan=plan_to_json(plan),
+                live=live,
+                entries=auto.listing(),
+            )
     print(render_json(plan) if args.json else render_text(plan, colour=_colour()))
     if args.out:
         print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)
@@ -84,7 +95,7 @@ def run_graph(args: argparse.Namespace) -> int:
 
     with open_sim(args.home) as host:
         live = host.snapshot()
-        plan = _make_plan(live, _desired(args, live), _options(args))
+        plan = _make_plan(live, _desired(args, live), _options(args), auto_dir(args))
     print(render_dot(plan))
     return 0
 
@@ -146,10 +157,11 @@ def run_apply(args: argparse.Namespace) -> int:
         held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
         try:
             live = host.snapshot()
+            auto = auto_dir(args)
             if saved is not None:
-                plan = _saved_plan(live, saved)
+                plan = _saved_plan(live, saved, auto)
             else:
-                plan = _make_plan(live, _desired(args, live), _options(args))
+                plan = _make_plan(live, _desired(args, live), _options(args), auto)
             gc.freeze()  # the plan and the specs stay until the end: later collections need not walk them
             print(render_text(plan, colour=_colour()))
             if not plan.actionable:
@@ -168,12 +180,12 @@ def run_apply(args: argparse.Namespace) -> int:
     return _report(result)
 
 
-def _saved_plan(live: HostState, saved: Any) -> Plan:
+def _saved_plan(live: HostState, saved: Any, auto: AutoDir) -> Plan:
     from xenctl.reconcile.planfile import fingerprints, stale
     from xenctl.reconcile.render import plan_to_json
     from xenctl.spec.load import load_spec_texts
 
-    changed = stale(saved.fingerprints, fingerprints(live))
+    changed = stale(saved.fingerprints, fingerprints(live, auto.listing()))
     if changed:
         raise PlanError(
             "the saved plan is stale; the host changed since it was made:\n  "
@@ -181,7 +193,7 @@ def _saved_plan(live: HostState, saved: Any) -> Plan:
             + "\nMake a new plan: xenctl plan --out FILE"
         )
     desired = load_spec_texts(saved.sources, capacity_of(live.host))
-    plan = _make_plan(live, desired, saved.options)
+    plan = _make_plan(live, desired, saved.options, auto)
     made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
     kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
     if made != kept:

@@ -16,21 +16,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from xenctl.engine.api import (
-    DiskMode,
-    DomainConfig,
-    DomainDisk,
     Driver,
-    OnEvent,
     Owner,
     Phase,
-    Vif,
 )
-from xenctl.errors import EngineError, NotFoundError, XenctlError
+from xenctl.errors import EngineError, NotFoundError, PlanError, XenctlError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
-from xenctl.reconcile.diff import MANAGED_BY, disk_target, image_path
+from xenctl.reconcile.diff import MANAGED_BY, domain_config, entry_text, image_path
 from xenctl.reconcile.plan import Plan
 from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
-from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec
+from xenctl.spec.model import DesiredPower, DomainSpec, VolumeKind, VolumeSpec
 
 UP_TIMEOUT = 600.0  # simulated seconds a domain may take to boot before its start has failed
 STOP_TIMEOUT = 300.0  # simulated seconds a shutdown may take before the domain is destroyed
@@ -127,38 +122,6 @@ def _record(driver: Driver, change: Change, outcome: Outcome) -> None:
         )
 
 
-def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) -> DomainConfig:
-    """What ``xm create`` is given for a declared domain."""
-    disks = []
-    for disk in spec.disks:
-        target, backend = disk_target(desired, storage_root, disk)
-        disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend))
-    nfs_server = nfs_root = None
-    if spec.nfs_root:
-        export = next(e for e in desired.nfs_exports if e.name == spec.nfs_root)
-        nfs_server, nfs_root = export.server, export.path
-    return DomainConfig(
-        name=spec.name,
-        memory=spec.memory,
-        maxmem=spec.maxmem,
-        vcpus=spec.vcpus,
-        maxvcpus=spec.maxvcpus,
-        kernel=spec.kernel,
-        ramdisk=spec.ramdisk,
-        bootloader=spec.bootloader,
-        root=spec.root,
-        extra=spec.extra,
-        disks=tuple(disks),
-        vifs=tuple(Vif(v.bridge, v.mac) for v in spec.vifs),
-        on_poweroff=OnEvent(spec.on_poweroff),
-        on_reboot=OnEvent(spec.on_reboot),
-        on_crash=OnEvent(spec.on_crash),
-        nfs_server=nfs_server,
-        nfs_root=nfs_root,
-        ip=spec.ip,
-    )
-
-
 class _Steps:
     """The engine calls that carry out one change."""
 
@@ -166,6 +129,7 @@ class _Steps:
         self.driver = driver
         self.desired = plan.desired
         self.storage_root = plan.storage_root
+        self.auto = plan.auto
         self.up_timeout = up_timeout
         self.stop_timeout = stop_timeout
 
@@ -180,6 +144,7 @@ class _Steps:
             Kind.VOLUME: self.volume,
             Kind.VOLUME_GROUP: self.volume_group,
             Kind.NFS_EXPORT: self.export,
+            Kind.AUTOSTART: self.entry,
         }[change.kind]
         handler(change)
 
@@ -257,6 +222,18 @@ class _Steps:
                 self.driver.pause_domain(spec.name)
             else:
                 self.driver.unpause_domain(spec.name)
+
+    # -- autostart entries ----------------------------------------------------------------
+
+    def entry(self, change: Change) -> None:
+        if self.auto is None:
+            raise PlanError("this plan was made without an auto directory; it cannot change autostart entries")
+        if change.action is Action.DELETE:
+            self.auto.remove(change.name)
+            return
+        spec = next((a for a in self.desired.autostart if a.entry_name == change.name), None)
+        if spec is not None:
+            self.auto.write(change.name, entry_text(self.desired, self.storage_root, spec))
 
     # -- storage ----------------------------------------------------------------------------
 

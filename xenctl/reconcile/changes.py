@@ -40,6 +40,7 @@ class Kind(str, enum.Enum):
     VOLUME_GROUP = "volume_group"
     VOLUME = "volume"
     NFS_EXPORT = "nfs_export"
+    AUTOSTART = "autostart"  # an entry in <xen root>/auto, by file name
 
 
 @dataclass(frozen=True, slots=True)

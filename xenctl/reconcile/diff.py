@@ -13,14 +13,37 @@ error unless ``adopt``.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from xenctl.engine.api import Domain, HostState, ImageFile, LogicalVolume, Phase
+from xenctl.engine.api import (
+    DiskMode,
+    Domain,
+    DomainConfig,
+    DomainDisk,
+    HostState,
+    ImageFile,
+    LogicalVolume,
+    OnEvent,
+    Phase,
+    Vif,
+)
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, FieldChange, Kind, Unmanaged
 from xenctl.reconcile.fields import FIELDS, live_or_restart
-from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, DomainSpec, VolumeKind, VolumeSpec
+from xenctl.spec.model import (
+    AutostartSpec,
+    DesiredPower,
+    DesiredState,
+    DiskSpec,
+    DomainSpec,
+    VolumeKind,
+    VolumeSpec,
+)
+from xenctl.xmconfig.auto import Broken, Entry, Listing, Ordering, render_entry
+from xenctl.xmconfig.domain import config_lines
 
 MANAGED_BY = "xenctl"
 
@@ -38,9 +61,16 @@ class Diff:
     unmanaged: tuple[Unmanaged, ...]
 
 
-def diff(desired: DesiredState, live: HostState, options: DiffOptions = DiffOptions()) -> Diff:
+def diff(
+    desired: DesiredState, live: HostState, options: DiffOptions = DiffOptions(), auto: Listing | None = None
+) -> Diff:
+    """``auto``: the entries now in the auto directory; without it, autostart entries are left out."""
     work = _Differ(desired, live, options)
     changes = [*work.volume_groups(), *work.volumes(), *work.exports(), *work.domains()]
+    if auto is not None:
+        changes += work.autostart(auto)
+    if work.entry_clashes:
+        raise PlanError("\n".join(work.entry_clashes))
     if work.clashes:
         raise PlanError(
             "the specs name objects xenctl did not make (give --adopt to take them over): " + ", ".join(work.clashes)
@@ -69,12 +99,62 @@ def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tup
     return volume.path or "", "phy"
 
 
+def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) -> DomainConfig:
+    """What ``xm create`` is given for a declared domain."""
+    disks = []
+    for disk in spec.disks:
+        target, backend = disk_target(desired, storage_root, disk)
+        disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend))
+    nfs_server = nfs_root = None
+    if spec.nfs_root:
+        export = next(e for e in desired.nfs_exports if e.name == spec.nfs_root)
+        nfs_server, nfs_root = export.server, export.path
+    return DomainConfig(
+        name=spec.name,
+        memory=spec.memory,
+        maxmem=spec.maxmem,
+        vcpus=spec.vcpus,
+        maxvcpus=spec.maxvcpus,
+        kernel=spec.kernel,
+        ramdisk=spec.ramdisk,
+        bootloader=spec.bootloader,
+        root=spec.root,
+        extra=spec.extra,
+        disks=tuple(disks),
+        vifs=tuple(Vif(v.bridge, v.mac) for v in spec.vifs),
+        on_poweroff=OnEvent(spec.on_poweroff),
+        on_reboot=OnEvent(spec.on_reboot),
+        on_crash=OnEvent(spec.on_crash),
+        nfs_server=nfs_server,
+        nfs_root=nfs_root,
+        ip=spec.ip,
+    )
+
+
+def entry_ordering(spec: AutostartSpec) -> Ordering:
+    return Ordering(spec.order, spec.after, spec.up, spec.stop.value, spec.stop_timeout, spec.on_timeout)
+
+
+def entry_text(desired: DesiredState, storage_root: str, spec: AutostartSpec) -> str:
+    """The managed entry a spec's autostart entry is written as."""
+    domain = desired.domain(spec.domain)
+    if domain is None:
+        raise PlanError(f"autostart entry {spec.entry_name}: domain {spec.domain} is not declared")
+    config = domain_config(domain, desired, storage_root)
+    return render_entry(config, entry_ordering(spec), spec.origin.file)
+
+
+def entry_digest(desired: DesiredState, storage_root: str, spec: AutostartSpec) -> str:
+    return hashlib.sha256(entry_text(desired, storage_root, spec).encode("utf-8")).hexdigest()
+
+
 class _Differ:
     def __init__(self, desired: DesiredState, live: HostState, options: DiffOptions) -> None:
         self.desired = desired
         self.live = live
         self.options = options
         self.clashes: list[str] = []
+        self.entry_clashes: list[str] = []
         self.unmanaged: list[Unmanaged] = []
 
     def managed(self, owner: object) -> bool:
@@ -88,6 +168,52 @@ class _Differ:
             return Change(kind, name, Action.ADOPT, reason="made by hand; --adopt makes it xenctl's")
         self.clashes.append(f"{kind.value}.{name}")
         return None
+
+    # -- autostart entries ----------------------------------------------------------------
+
+    def autostart(self, auto: Listing) -> list[Change]:
+        present: dict[str, Entry | Broken] = {e.file: e for e in auto.entries}
+        present.update((b.file, b) for b in auto.broken)
+        changes = []
+        for spec in sorted(self.desired.autostart, key=lambda a: a.entry_name):
+            file = spec.entry_name
+            found = present.pop(file, None)
+            if found is None:
+                changes.append(Change(Kind.AUTOSTART, file, Action.CREATE, reason=f"not in {auto.directory}"))
+            elif not found.managed:
+                where = f"{spec.origin.file}: " if spec.origin.file else ""
+                self.entry_clashes.append(
+                    f"{where}autostart entry {file}: {found.path} was placed by hand, and xenctl never rewrites "
+                    "such an entry; remove it, or give the spec's entry another file name (file:)"
+                )
+            elif isinstance(found, Broken):
+                reason = f"it no longer reads ({found.reason}); write it again"
+                changes.append(Change(Kind.AUTOSTART, file, Action.UPDATE, reason=reason))
+            else:
+                fields = tuple(self.entry_fields(spec, found))
+                if fields or found.digest != entry_digest(self.desired, self.live.host.storage_root, spec):
+                    changes.append(Change(Kind.AUTOSTART, file, Action.UPDATE, fields, reason="the entry differs"))
+        for file, found in sorted(present.items()):
+            if found.managed:
+                changes.append(Change(Kind.AUTOSTART, file, Action.DELETE, reason="no longer in the specs"))
+            else:
+                self.unmanaged.append(Unmanaged(Kind.AUTOSTART, file))
+        return changes
+
+    def entry_fields(self, spec: AutostartSpec, found: Entry) -> Iterator[FieldChange]:
+        wanted = entry_ordering(spec)
+        for name in ("order", "after", "up", "stop", "stop_timeout", "on_timeout"):
+            before, after = getattr(found.ordering, name), getattr(wanted, name)
+            if before != after:
+                yield FieldChange(name, before, after, ChangeClass.LIVE)
+        domain = self.desired.domain(spec.domain)
+        if domain is None:
+            return
+        now = dict(config_lines(found.config))
+        then = dict(config_lines(domain_config(domain, self.desired, self.live.host.storage_root)))
+        for key in sorted(set(now) | set(then)):
+            if now.get(key) != then.get(key):
+                yield FieldChange(f"config.{key}", now.get(key), then.get(key), ChangeClass.LIVE)
 
     # -- volume groups ----------------------------------------------------------------------
 

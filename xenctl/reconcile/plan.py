@@ -29,6 +29,7 @@ from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, VolumeKind
+from xenctl.xmconfig.auto import AutoDir
 
 EXTENT = 4 * 1024 * 1024
 _TAKES = (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE, Action.RESUME)
@@ -45,6 +46,7 @@ class Plan:
     unmanaged: tuple[Unmanaged, ...]
     desired: DesiredState
     storage_root: str = "/var/lib/xen/images"
+    auto: AutoDir | None = None  # where autostart entries are written; None: they are left out
 
     def change(self, address: str) -> Change:
         found: Change = self.graph.nodes[address]["change"]
@@ -74,7 +76,9 @@ class Plan:
         return counts
 
 
-def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: str | None = None) -> Plan:
+def make_plan(
+    result: Diff, desired: DesiredState, live: HostState, *, target: str | None = None, auto: AutoDir | None = None
+) -> Plan:
     graph = nx.DiGraph()
     changes = list(result.changes)
     for change in changes:
@@ -104,7 +108,7 @@ def make_plan(result: Diff, desired: DesiredState, live: HostState, *, target: s
         # cheap on a large host. A conflict made by hand since (a w! holder of a device a managed
         # domain reads) is named by the first plan that changes something.
         check_feasible(desired, live, changes)
-    return Plan(tuple(changes), graph, result.unmanaged, desired, live.host.storage_root)
+    return Plan(tuple(changes), graph, result.unmanaged, desired, live.host.storage_root, auto)
 
 
 def _target_closure(desired: DesiredState, graph: nx.DiGraph, target: str) -> set[str]:
@@ -121,6 +125,8 @@ def _target_closure(desired: DesiredState, graph: nx.DiGraph, target: str) -> se
         deps[f"volume.{volume.name}"] = {f"volume_group.{volume.vg}"} if volume.vg else set()
         if volume.snapshot_of:
             deps[f"volume.{volume.name}"].add(f"volume.{volume.snapshot_of}")
+    for entry in desired.autostart:
+        deps[f"autostart.{entry.entry_name}"] = {f"domain.{entry.domain}"}
     names = {d.name for d in desired.domains}
     for export in desired.nfs_exports:
         deps[f"nfs_export.{export.name}"] = {f"domain.{export.server}"} if export.server in names else set()

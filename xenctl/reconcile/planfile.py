@@ -17,6 +17,7 @@ from typing import Any
 
 from xenctl.engine.api import HostState
 from xenctl.errors import PlanError
+from xenctl.xmconfig.auto import Listing
 
 FORMAT = "xenctl-plan/1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024
@@ -36,9 +37,15 @@ def _owner(owner: object) -> list[str] | None:
     return [getattr(owner, "managed_by", ""), getattr(owner, "source", "")]
 
 
-def fingerprints(live: HostState) -> dict[str, dict[str, Any]]:
-    """Every live object the diff reads, by address, with the fields it reads."""
+def fingerprints(live: HostState, entries: Listing | None = None) -> dict[str, dict[str, Any]]:
+    """Every live object the diff reads, by address, with the fields it reads; with ``entries``,
+    each autostart entry's bytes (as a digest) and whether it is managed, or why it is broken."""
     found: dict[str, dict[str, Any]] = {}
+    if entries is not None:
+        for entry in entries.entries:
+            found[f"autostart.{entry.file}"] = {"digest": entry.digest, "managed": entry.managed}
+        for bad in entries.broken:
+            found[f"autostart.{bad.file}"] = {"broken": bad.reason, "managed": bad.managed}
     for domain in live.domains:
         if domain.domid == 0:
             continue
@@ -106,13 +113,14 @@ def write_planfile(
     sources: list[tuple[str, str]],
     plan: dict[str, Any],
     live: HostState,
+    entries: Listing | None = None,
 ) -> None:
     data = {  # "format" first: looks_like_planfile reads only the head of a file
         "format": FORMAT,
         "options": options,
         "sources": [{"path": name, "text": text} for name, text in sources],
         "plan": plan,
-        "fingerprints": fingerprints(live),
+        "fingerprints": fingerprints(live, entries),
     }
     directory = os.path.dirname(os.path.abspath(path))
     try:

@@ -99,6 +99,15 @@ class Broken:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What the auto directory holds at one moment."""
+
+    directory: str
+    entries: tuple[Entry, ...] = ()
+    broken: tuple[Broken, ...] = ()
+
+
+@dataclass(frozen=True)
 class AutoDir:
     """The auto directory of a xen root. ``outside_links``: follow symlinks that leave the xen
     root's tree (refused unless configured: a link to /home/someone/vm.cfg is someone else's)."""
@@ -131,6 +140,10 @@ class AutoDir:
             got = self.read_one(name)
             (entries if isinstance(got, Entry) else broken).append(got)  # type: ignore[arg-type]
         return tuple(entries), tuple(broken)
+
+    def listing(self) -> Listing:
+        entries, broken = self.read()
+        return Listing(self.path, entries, broken)
 
     def read_one(self, name: str) -> Entry | Broken:
         path = self.entry_path(name)
@@ -183,8 +196,11 @@ class AutoDir:
         _check_name(file)
         path = self.entry_path(file)
         self._refuse_unmanaged(file, "rewrite")
-        os.makedirs(self.path, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{file}.", suffix=".tmp", dir=self.path)
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=f".{file}.", suffix=".tmp", dir=self.path)
+        except OSError as exc:
+            raise EntryError(f"{path}: cannot write the entry: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as stream:
                 stream.write(text)
@@ -192,9 +208,11 @@ class AutoDir:
                 os.fsync(stream.fileno())
             os.chmod(temporary, 0o644)
             os.replace(temporary, path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+            if isinstance(exc, OSError):
+                raise EntryError(f"{path}: cannot write the entry: {exc.strerror}") from None
             raise
         with contextlib.suppress(OSError):
             dir_fd = os.open(self.path, os.O_RDONLY)
@@ -207,8 +225,12 @@ class AutoDir:
         """Remove a managed entry; a hand-placed one is refused, a missing one is fine."""
         _check_name(file)
         self._refuse_unmanaged(file, "remove")
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.entry_path(file))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise EntryError(f"{self.entry_path(file)}: cannot remove the entry: {exc.strerror}") from None
 
     def _refuse_unmanaged(self, file: str, doing: str) -> None:
         path = self.entry_path(file)
