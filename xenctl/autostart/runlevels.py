@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,7 +31,7 @@ from xenctl.autostart.order import Order, boot_order, is_barrier, stop_order
 from xenctl.engine.api import DOMAIN0, Driver, Owner, Phase
 from xenctl.errors import NotFoundError, XenctlError
 from xenctl.reconcile.diff import MANAGED_BY
-from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
+from xenctl.reconcile.walker import STOPPING, Outcome, Pace, PerThread, WallPace, walk
 from xenctl.xmconfig.auto import AutoDir, Broken, Entry, Ordering
 
 BOOT_LEVELS = (3, 4, 5)
@@ -88,7 +89,15 @@ class _Quiet:
 class _Run:
     """What one boot or stop shares across its threads: drivers, the clock, the report."""
 
-    def __init__(self, action: str, connect: Callable[[], Driver], pace: Pace | None, hooks: Hooks | None) -> None:
+    def __init__(
+        self,
+        action: str,
+        connect: Callable[[], Driver],
+        pace: Pace | None,
+        hooks: Hooks | None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.stop = stop
         self.drivers = PerThread(connect)
         self.pace = pace or WallPace()
         self.hooks = hooks or _Quiet()
@@ -106,13 +115,21 @@ class _Run:
         self.hooks.ended(step)
         return Outcome(entry or domain, ok, step.ended - began, None if ok else detail)
 
-    def walk(self, order: Order, run: Callable[[str], Outcome], parallelism: int) -> None:
-        def skip(node: str, root: str) -> Outcome:
-            entry = order.entries.get(node)
-            name = entry.domain if entry else node
-            return self.step(name, "skipped", False, self.elapsed(), node, f"{root} did not start")
+    def walk(
+        self, order: Order, run: Callable[[str], Outcome], parallelism: int, shown: Callable[[str], str | None]
+    ) -> None:
+        """Walk ``order``; a skipped node is reported under the domain ``shown`` names (None: a
+        barrier or a node outside this run, skipped without a word)."""
 
-        walk(order.waits_on, run, skip, parallelism=parallelism, pace=self.pace, needs=order.needs)
+        def skip(node: str, root: str) -> Outcome:
+            name = shown(node)
+            if name is None:
+                return Outcome(node, False, skipped_because=root)
+            why = "not started: xenctl is stopping" if root == STOPPING else f"{root} did not start"
+            entry = node if node in order.entries else None
+            return self.step(name, "skipped", False, self.elapsed(), entry, why)
+
+        walk(order.waits_on, run, skip, parallelism=parallelism, pace=self.pace, needs=order.needs, stop=self.stop)
 
     def finish(self) -> Report:
         self.drivers.close()
@@ -148,10 +165,11 @@ def boot(
     restore: bool = True,
     only: Collection[str] | None = None,
     up_timeout: float = UP_TIMEOUT,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Restore the saved domains, then start the entries in order. ``only``: start just these
     entries (by file name); the others count as done if their domain runs, failed if not."""
-    run = _Run("boot", connect, pace, hooks)
+    run = _Run("boot", connect, pace, hooks, stop)
     try:
         kept: dict[str, str] = {}  # domain -> a save file that would not restore
         if restore:
@@ -177,7 +195,12 @@ def boot(
                 return run.step(entry.domain, "failed", False, began, node, detail)
             return _start(run, run.drivers.get(), entry, began, up_timeout)
 
-        run.walk(order, start, parallelism)
+        def shown(node: str) -> str | None:
+            if node not in order.entries or (only is not None and node not in only):
+                return None
+            return order.entries[node].domain
+
+        run.walk(order, start, parallelism, shown)
     finally:
         report = run.finish()
     return report
@@ -201,7 +224,7 @@ def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
         return run.step(domain.name, "restored", True, began, None, f"from {path}, as domain {domain.domid}")
 
     order = Order({path: () for path in files}, {path: () for path in files})
-    run.walk(order, restore_one, parallelism)
+    run.walk(order, restore_one, parallelism, os.path.basename)
     return kept
 
 
@@ -242,9 +265,10 @@ def stop(
     parallelism: int = 10,
     pace: Pace | None = None,
     hooks: Hooks | None = None,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Stop every guest: reverse boot order, each by its entry's stop mode and timeout."""
-    run = _Run("stop", connect, pace, hooks)
+    run = _Run("stop", connect, pace, hooks, stop)
     try:
         entries, broken = auto.read()
         run.report.broken = broken
@@ -264,7 +288,12 @@ def stop(
             _stop(run, run.drivers.get(), name, ordering, file, save_dir)
             return Outcome(node, True)  # a stop never cancels another: the host is going down
 
-        run.walk(order, stop_node, parallelism)
+        def shown(node: str) -> str | None:
+            if node.startswith("/domain/"):
+                return node[len("/domain/") :]
+            return order.entries[node].domain if node in order.entries else None
+
+        run.walk(order, stop_node, parallelism, shown)
     finally:
         report = run.finish()
     return report

@@ -11,15 +11,18 @@ import argparse
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from xenctl.cli.context import HostPace, default_home, open_sim, time_scale, xen_root
 
 if TYPE_CHECKING:
     from xenctl.autostart.runlevels import Report, Step, Transition
+    from xenctl.engine.api import HostInfo
     from xenctl.xmconfig.auto import AutoDir
 
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
+T = TypeVar("T")
 
 
 def auto_dir(args: argparse.Namespace) -> AutoDir:
@@ -158,3 +161,102 @@ def run_list(args: argparse.Namespace) -> int:
     if not entries and not broken:
         print("  (none)")
     return 1 if broken else 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """``xenctl watch``: boot if the host has not booted, apply the specs, then follow changes."""
+    import signal
+
+    from xenctl.autostart.runlevels import BOOT_LEVELS, boot, change_runlevel
+    from xenctl.autostart.watch import Watcher, run
+    from xenctl.errors import UsageError, XenctlError
+
+    home = args.home or default_home()
+    auto = auto_dir(args)
+    spec_dirs = list(args.specs or [])
+    for directory in spec_dirs:
+        if not os.path.isdir(directory):
+            raise UsageError(f"--specs {directory}: not a directory")
+    progress = Progress()
+    pace = HostPace(time_scale())
+    stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            progress.say(f"{signal.Signals(signum).name}: stopping once the action in flight is done")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+
+    def host_info() -> HostInfo:
+        with open_sim(home) as host:
+            return host.snapshot().host
+
+    def locked(work: Callable[[], T]) -> T:
+        with open_sim(home) as host:
+            held = host.acquire_lock("xenctl watch", timeout=args.lock_timeout)
+            try:
+                return work()
+            finally:
+                host.release_lock(held)
+
+    def boot_new(files: set[str]) -> Report:
+        progress.say(f"new entries: {', '.join(sorted(files))}")
+        report = locked(
+            lambda: boot(
+                lambda: open_sim(home),
+                auto,
+                parallelism=args.parallelism,
+                pace=pace,
+                hooks=progress,
+                restore=False,
+                only=files,
+                stop=stop,
+            )
+        )
+        progress.say(render_report(report))
+        return report
+
+    def apply() -> int:
+        from xenctl.cli.plans import desired_state, make_plan_for, reconcile
+
+        options = {"adopt": False, "destroy_data": False, "target": None}
+        return reconcile(
+            home,
+            lambda live: make_plan_for(live, desired_state(spec_dirs, home, live), options, auto),
+            command="xenctl watch",
+            parallelism=args.parallelism,
+            lock_timeout=args.lock_timeout,
+            stop=stop,
+        )
+
+    watcher = Watcher(
+        auto, spec_dirs, host=host_info, boot_new=boot_new, apply=apply if spec_dirs else None, say=progress.say
+    )
+    try:
+        info = host_info()
+        if info.runlevel in BOOT_LEVELS and not info.booted:
+            progress.say(f"the host is at runlevel {info.runlevel} and has not booted: booting")
+            transition = locked(
+                lambda: change_runlevel(
+                    lambda: open_sim(home), auto, info.runlevel, parallelism=args.parallelism, pace=pace, hooks=progress
+                )
+            )
+            if transition.report is not None:
+                progress.say(render_report(transition.report, transition))
+        if spec_dirs and not stop.is_set():
+            watcher.handle_specs_now()
+    except XenctlError as exc:
+        progress.say(f"Error: {exc.message}")
+    if stop.is_set():
+        return 0
+    watched = ", ".join([auto.path, *spec_dirs])
+    run(
+        watcher,
+        stop=stop,
+        quiet=args.quiet,
+        ready=lambda: progress.say(f"Watching {watched} (Ctrl-C or SIGTERM stops)."),
+    )
+    progress.say("Stopped.")
+    return 0

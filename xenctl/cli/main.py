@@ -280,6 +280,23 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     walking(halt)
     halt.set_defaults(run=f"{cmds}:run_halt")
+    watch = sub.add_parser(
+        "watch",
+        help="keep the host booted and the specs applied as files change",
+        description="Boot the autostart entries if the host is at runlevel 3-5 and has not booted, apply the specs, "
+        "then watch the auto directory and the spec directories: a new entry starts its domain in order, a removed "
+        "one is reported, a changed spec is planned and applied (never with --destroy-data). SIGTERM or Ctrl-C stop "
+        "it once the action in flight is done.",
+    )
+    watch.add_argument("--specs", action="append", metavar="DIR", help="a spec directory to apply (repeatable)")
+    watch.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
+    watch.add_argument(
+        "--lock-timeout", type=seconds, default=300.0, metavar="S", help="wait up to S seconds for another command"
+    )
+    watch.add_argument(
+        "--quiet", type=seconds, default=0.3, metavar="S", help="act once files have been still this long (0.3)"
+    )
+    watch.set_defaults(run=f"{cmds}:run_watch")
     auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")
     asub = auto.add_subparsers(dest="autostart_command", metavar="COMMAND", required=True)
     alist = asub.add_parser("list", help="every entry: managed or not, its domain, its place in the boot order")

@@ -16,12 +16,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xenctl.cli.autostart import auto_dir
 from xenctl.cli.context import default_home, open_sim
 from xenctl.cli.specs import capacity_of, spec_cache, spec_paths
 from xenctl.errors import PlanError, UsageError
+from xenctl.reconcile.walker import STOPPING
 
 if TYPE_CHECKING:
     from xenctl.engine.api import HostState
@@ -40,7 +42,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"adopt": bool(args.adopt), "destroy_data": bool(args.destroy_data), "target": args.target}
 
 
-def _make_plan(live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir) -> Plan:
+def make_plan_for(live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir) -> Plan:
     from xenctl.reconcile.diff import DiffOptions, diff
     from xenctl.reconcile.plan import make_plan
 
@@ -50,10 +52,14 @@ def _make_plan(live: HostState, desired: DesiredState, options: dict[str, Any], 
 
 
 def _desired(args: argparse.Namespace, live: HostState) -> DesiredState:
+    return desired_state(spec_paths(args.paths), args.home, live)
+
+
+def desired_state(paths: list[str], home: str | None, live: HostState) -> DesiredState:
     """The specs, checked against the capacity of the host just read (one snapshot a command)."""
     from xenctl.spec.load import load_specs
 
-    return load_specs(spec_paths(args.paths), capacity_of(live.host), cache_dir=spec_cache(args.home))
+    return load_specs(paths, capacity_of(live.host), cache_dir=spec_cache(home))
 
 
 def _quiet_collector() -> None:
@@ -73,7 +79,7 @@ def run_plan(args: argparse.Namespace) -> int:
     with open_sim(args.home) as host:
         live = host.snapshot()
         desired = _desired(args, live)
-        plan = _make_plan(live, desired, options, auto)
+        plan = make_plan_for(live, desired, options, auto)
         if args.out:
             write_planfile(
                 args.out,
@@ -95,7 +101,7 @@ def run_graph(args: argparse.Namespace) -> int:
 
     with open_sim(args.home) as host:
         live = host.snapshot()
-        plan = _make_plan(live, _desired(args, live), _options(args), auto_dir(args))
+        plan = make_plan_for(live, _desired(args, live), _options(args), auto_dir(args))
     print(render_dot(plan))
     return 0
 
@@ -129,6 +135,8 @@ class _Progress:
             self.done += 1
         if outcome.ok:
             self.say(f"{change.address}: {change.action.value} done ({outcome.elapsed:.1f}s)")
+        elif outcome.skipped_because == STOPPING:
+            self.say(f"{change.address}: not started: xenctl is stopping")
         elif outcome.skipped_because:
             self.say(f"{change.address}: skipped, because {outcome.skipped_because} failed")
         else:
@@ -141,9 +149,6 @@ class _Progress:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from xenctl.reconcile.apply import apply_plan
-    from xenctl.reconcile.render import render_text
-
     saved = None
     if len(args.paths) == 1 and os.path.isfile(args.paths[0]):
         from xenctl.reconcile.planfile import looks_like_planfile, read_planfile
@@ -152,29 +157,52 @@ def run_apply(args: argparse.Namespace) -> int:
             saved = read_planfile(args.paths[0])
     if args.parallelism < 1:
         raise UsageError("--parallelism must be 1 or more")
-    home = args.home or default_home()
+    auto = auto_dir(args)
+
+    def make(live: HostState) -> Plan:
+        if saved is not None:
+            plan = _saved_plan(live, saved, auto)
+        else:
+            plan = make_plan_for(live, _desired(args, live), _options(args), auto)
+        gc.freeze()  # the plan and the specs stay until the end: later collections need not walk them
+        return plan
+
+    return reconcile(
+        args.home or default_home(),
+        make,
+        command=" ".join(["xenctl", *sys.argv[1:]])[:200],
+        parallelism=args.parallelism,
+        lock_timeout=args.lock_timeout,
+        confirm=None if saved is not None else lambda: _confirm(args),  # a saved plan was reviewed
+    )
+
+
+def reconcile(
+    home: str,
+    make: Callable[[HostState], Plan],
+    *,
+    command: str,
+    parallelism: int = 10,
+    lock_timeout: float = 0.0,
+    confirm: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Under the host's lock: read the host, make the plan, show it, confirm, apply, report.
+    The one path of ``apply`` and of ``watch``; returns the exit code."""
+    from xenctl.reconcile.apply import apply_plan
+    from xenctl.reconcile.render import render_text
+
     with open_sim(home) as host:
-        held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
+        held = host.acquire_lock(command, timeout=lock_timeout)
         try:
-            live = host.snapshot()
-            auto = auto_dir(args)
-            if saved is not None:
-                plan = _saved_plan(live, saved, auto)
-            else:
-                plan = _make_plan(live, _desired(args, live), _options(args), auto)
-            gc.freeze()  # the plan and the specs stay until the end: later collections need not walk them
+            plan = make(host.snapshot())
             print(render_text(plan, colour=_colour()))
             if not plan.actionable:
                 return 0
-            if saved is None:
-                _confirm(args)  # a saved plan was reviewed when it was made: it runs as it is
+            if confirm is not None:
+                confirm()
             progress = _Progress(len(plan.changes), _colour())
-            result = apply_plan(
-                plan,
-                lambda: open_sim(home),
-                parallelism=args.parallelism,
-                hooks=progress,
-            )
+            result = apply_plan(plan, lambda: open_sim(home), parallelism=parallelism, hooks=progress, stop=stop)
         finally:
             host.release_lock(held)
     return _report(result)
@@ -193,7 +221,7 @@ def _saved_plan(live: HostState, saved: Any, auto: AutoDir) -> Plan:
             + "\nMake a new plan: xenctl plan --out FILE"
         )
     desired = load_spec_texts(saved.sources, capacity_of(live.host))
-    plan = _make_plan(live, desired, saved.options, auto)
+    plan = make_plan_for(live, desired, saved.options, auto)
     made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
     kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
     if made != kept:
@@ -223,6 +251,11 @@ def _report(result: ApplyResult) -> int:
         because = [s.address for s in skipped if s.skipped_because == failure.address]
         extra = f" ({len(because)} skipped because of it: {', '.join(because)})" if because else ""
         print(f"Error: {failure.address}: {failure.error}{extra}", file=sys.stderr)
+    stopped = [s.address for s in skipped if s.skipped_because == STOPPING]
+    if stopped:
+        names = ", ".join(stopped)
+        print(f"Stopped before {len(stopped)} actions: {names}; the next apply does them.", file=sys.stderr)
+        return 1
     return 1 if failures else 0
 
 

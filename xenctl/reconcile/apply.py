@@ -11,6 +11,7 @@ threads). Every action is recorded in the host's event log.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -76,8 +77,10 @@ def apply_plan(
     up_timeout: float = UP_TIMEOUT,
     stop_timeout: float = STOP_TIMEOUT,
     pace: Pace | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
-    """Walk the plan; returns every action's outcome (failed ones with their error)."""
+    """Walk the plan; returns every action's outcome (failed ones with their error). Once
+    ``stop`` is set, the actions in flight finish and no other starts."""
     quiet: Hooks = hooks or _Quiet()
     pace = pace or WallPace()
     drivers = PerThread(connect)
@@ -105,7 +108,7 @@ def apply_plan(
     try:
         graph = plan.graph
         waits_on = {node: list(graph.predecessors(node)) for node in graph.nodes}
-        outcomes = walk(waits_on, run, skip, parallelism=parallelism, pace=pace)
+        outcomes = walk(waits_on, run, skip, parallelism=parallelism, pace=pace, stop=stop)
     finally:
         drivers.close()
     return ApplyResult(dict(outcomes))

@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 from xenctl.engine.api import Driver
 
 N = TypeVar("N", bound=Hashable)
+STOPPING = "(stopping)"  # the root named for nodes not started because the walk was asked to stop
 
 
 class Pace(Protocol):
@@ -69,13 +70,15 @@ def walk(
     parallelism: int = 10,
     pace: Pace | None = None,
     needs: Mapping[N, Iterable[N]] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[N, Outcome]:
     """Run every node of ``waits_on`` (node -> the nodes it waits on) with ``run``, on worker
     threads; a node behind a failure gets ``skip(node, root_address)`` instead, on this thread.
     ``needs`` (default: ``waits_on``) says which of those waits are needs: only a failure of
     what a node needs skips it; the other waits only order it. ``run`` reports a failure in its
     outcome; an exception from it is a bug and ends the walk once the nodes in flight have
-    finished. Nodes are started in the order of ``waits_on`` when more are ready than may run."""
+    finished. Nodes are started in the order of ``waits_on`` when more are ready than may run.
+    Once ``stop`` is set, the nodes in flight finish and every other is skipped (root ``STOPPING``)."""
     pace = pace or WallPace()
     limit = max(1, parallelism)
     before = {node: tuple(deps) for node, deps in waits_on.items()}
@@ -100,6 +103,8 @@ def walk(
                 while ready and len(running) < limit:
                     node = ready.popleft()
                     blocked = [root_of[p] for p in needed.get(node, ()) if p in root_of]
+                    if stop is not None and stop.is_set():
+                        blocked = [STOPPING]
                     if blocked:
                         root_of[node] = blocked[0]
                         outcomes[node] = skip(node, blocked[0])
