@@ -1,6 +1,7 @@
 """The scripted tour behind ``make demo``: a Xen 3.x administrator's day on a fresh simulated host.
 
-It runs in a temporary home and a temporary copy of /etc/xen, so it leaves nothing behind. Every
+It runs in a temporary home and a temporary copy of the repository's etc/xen (its auto/ holds the
+hand-written autostart entries it boots), so it leaves nothing behind. Every
 step is a ``xenctl`` command, shown with its output, except the hand-made storage of the first
 part (``vgcreate``, ``lvcreate``, ``dd``, ``mkfs``), which calls the driver interface directly and
 says so; the last part declares storage in specs and lets ``xenctl apply`` make it.
@@ -9,6 +10,7 @@ says so; the last part declares storage in specs and lets ``xenctl apply`` make 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from xenctl.units import GIB, MIB
 TIME_SCALE = "0.05"  # an 8 s boot takes 0.4 s
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "specs", "examples")
+REPO_XEN_ROOT = os.path.join(os.path.dirname(HERE), "etc", "xen")
 BOLD = "\033[1m" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ""
 RESET = "\033[0m" if BOLD else ""
 
@@ -224,25 +227,44 @@ def tour(host: SimHost, home: str) -> None:
 
     farm = os.path.join(EXAMPLES, "webfarm")
     fresh = os.path.join(os.path.dirname(home), "farm-home")
+    on_farm = ("--home", fresh, "--xen-root", os.path.join(os.path.dirname(home), "farm-etc-xen"))
     heading("13. The main job: plan and apply the web farm on a fresh host, in dependency order")
-    xenctl("--home", fresh, "plan", farm)
-    xenctl("--home", fresh, "graph", farm)
-    xenctl("--home", fresh, "apply", "--auto-approve", farm)
-    xenctl("--home", fresh, "list")
+    xenctl(*on_farm, "plan", farm)
+    xenctl(*on_farm, "graph", farm)
+    xenctl(*on_farm, "apply", "--auto-approve", farm)
+    xenctl(*on_farm, "list")
 
     heading("14. Drift: change the host by hand, and plan shows exactly what puts it back")
-    xenctl("--home", fresh, "destroy", "web2")
-    xenctl("--home", fresh, "mem-set", "db", "1024")
-    xenctl("--home", fresh, "plan", farm)
-    xenctl("--home", fresh, "apply", "--auto-approve", farm)
-    xenctl("--home", fresh, "plan", "--detailed-exitcode", farm)
+    xenctl(*on_farm, "destroy", "web2")
+    xenctl(*on_farm, "mem-set", "db", "1024")
+    xenctl(*on_farm, "plan", farm)
+    xenctl(*on_farm, "apply", "--auto-approve", farm)
+    xenctl(*on_farm, "plan", "--detailed-exitcode", farm)
+
+    heading("15. apply wrote the farm's autostart entries: xm config files, marked managed, with their order")
+    xenctl(*on_farm, "autostart", "list")
+
+    heading("16. The first host's /etc/xen/auto, written by hand: booted in dependency order, side by side")
+    xenctl("autostart", "list")
+    xenctl("boot")
+    xenctl("list")
+
+    heading("17. Leaving runlevel 3: stop in reverse order; db is saved, a hung web2 destroyed after 60s")
+    xenctl("host", "fault", "add", "shutdown", "web2", "--kind", "ignore-shutdown")
+    xenctl("halt")
+    xenctl("host", "fault", "clear")
+    xenctl("list")
+
+    heading("18. Back to runlevel 3: db comes back from its save file (a new domid), then the rest start")
+    xenctl("runlevel", "3")
+    xenctl("list")
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="xenctl-demo-") as scratch:
         home = os.path.join(scratch, "home")
         root = os.path.join(scratch, "etc-xen")
-        os.makedirs(root)
+        shutil.copytree(REPO_XEN_ROOT, root, symlinks=True)  # the repository's etc/xen, with its auto/
         for name, text in CONFIGS.items():
             with open(os.path.join(root, name), "w", encoding="utf-8") as stream:
                 stream.write(text)
