@@ -9,14 +9,16 @@ Boot, for the entries in ``<xen root>/auto``:
 - ``order`` numbers: each group starts once the group before it is up (Proxmox's order); a
   group waits on the one before but does not need it: a failure there skips nothing here.
 - Entries without an order or ``after`` (hand-placed ones without metadata, as xendomains
-  knew them) start after all the ordered ones, by file name.
+  knew them) start after the ordered ones, by file name; but not after an ordered entry that
+  itself starts after one of them (``web`` after an unordered ``db``), which would be a cycle.
 
 Order groups and "after the ordered ones" are barrier nodes (``/order/10``, ``/ordered``; no
 file name holds a ``/``), so n entries make O(n) edges, not one per pair.
 
 Stop runs the same graph backwards over the domains that run: a domain stops once everything
-that waited on it at boot has stopped. Running domains without an entry stop first. Nothing
-in a stop needs anything: a guest that will not stop delays, but never cancels, the others.
+that waited on it at boot has stopped. Running domains without an entry stop first (but after
+the entries that start after them). Nothing in a stop needs anything: a guest that will not
+stop delays, but never cancels, the others.
 """
 
 from __future__ import annotations
@@ -87,7 +89,6 @@ def boot_order(entries: Iterable[Entry], running: Iterable[str] = ()) -> Order:
     needs: dict[str, list[str]] = {}
     groups = sorted({e.ordering.order for e in entries if e.ordering.order is not None})
     previous_group = {later: order_node(earlier) for earlier, later in itertools.pairwise(groups)}
-    ordered = [e.file for e in entries if e.ordering.ordered]
     for entry in entries:
         node = entry.file
         waits[node], needs[node] = [], []
@@ -102,17 +103,23 @@ def boot_order(entries: Iterable[Entry], running: Iterable[str] = ()) -> Order:
             waits[node].append(serving[server])
             needs[node].append(serving[server])
         order = entry.ordering.order
-        if order is not None:
-            if order in previous_group:
-                waits[node].append(previous_group[order])
-        elif not entry.ordering.ordered and ordered:
-            waits[node].append(ORDERED)
+        if order is not None and order in previous_group:
+            waits[node].append(previous_group[order])
     for order in groups:
         waits[order_node(order)] = [e.file for e in entries if e.ordering.order == order]
         needs[order_node(order)] = []
-    if ordered and len(ordered) < len(entries):
-        waits[ORDERED] = ordered
-        needs[ORDERED] = []
+    unordered = [e.file for e in entries if not e.ordering.ordered]
+    if unordered:
+        # After every ordered entry, but those that start after an unordered one themselves.
+        later = _reached_from(unordered, needs)
+        earlier = [e.file for e in entries if e.ordering.ordered and e.file not in later]
+        if earlier:
+            waits[ORDERED] = earlier
+            needs[ORDERED] = []
+            for node in unordered:
+                waits[node].append(ORDERED)
+    waits = {n: list(dict.fromkeys(w)) for n, w in waits.items()}  # after a domain that serves its root too
+    needs = {n: list(dict.fromkeys(w)) for n, w in needs.items()}
     _break_cycles(waits, needs, failing)
     return Order(
         {n: tuple(dict.fromkeys(w)) for n, w in waits.items()},
@@ -120,6 +127,22 @@ def boot_order(entries: Iterable[Entry], running: Iterable[str] = ()) -> Order:
         {e.file: e for e in entries},
         failing,
     )
+
+
+def _reached_from(starts: Iterable[str], needs: dict[str, list[str]]) -> set[str]:
+    """The entries that need, directly or through others, one of ``starts``."""
+    needed_by: dict[str, list[str]] = {}
+    for node, befores in needs.items():
+        for before in befores:
+            needed_by.setdefault(before, []).append(node)
+    reached: set[str] = set()
+    todo = list(starts)
+    while todo:
+        for node in needed_by.get(todo.pop(), ()):
+            if node not in reached:
+                reached.add(node)
+                todo.append(node)
+    return reached
 
 
 def _break_cycles(waits: dict[str, list[str]], needs: dict[str, list[str]], failing: dict[str, str]) -> None:
@@ -135,9 +158,8 @@ def _break_cycles(waits: dict[str, list[str]], needs: dict[str, list[str]], fail
         named = " -> ".join([*(m for m in members if not is_barrier(m)), members[0]])
         for a, b in cycle:
             graph.remove_edge(a, b)
-            waits[b].remove(a)
-            if a in needs.get(b, []):
-                needs[b].remove(a)
+            waits[b] = [w for w in waits[b] if w != a]
+            needs[b] = [w for w in needs.get(b, []) if w != a]
             if not is_barrier(b):
                 failing.setdefault(b, f"its start order is a cycle: {named}")
 
@@ -147,22 +169,35 @@ def stop_order(entries: Iterable[Entry], domains: Iterable[Domain]) -> Order:
 
     Every boot node stays (an entry whose domain is not running stops nothing), so an order that
     passes through a stopped domain still holds: if c started after b after a, c stops before a.
+    A running domain without an entry stops first, unless an entry started after it (or has its
+    NFS root from it): then it stops once those entries have.
     """
-    running = {d.name for d in domains if d.name != DOMAIN0}
+    live = [d for d in domains if d.name != DOMAIN0]
+    running = {d.name for d in live}
     boot = boot_order(entries, running)
     waits: dict[str, list[str]] = {node: [] for node in boot.waits_on}
     for node, befores in boot.waits_on.items():
         for earlier in befores:
             waits[earlier].append(node)
     stopping: dict[str, Entry] = {}
+    stopped_by_entry: set[str] = set()
     for node, entry in boot.entries.items():  # in file-name order: the first entry of a domain stops it
-        if entry.domain in running and entry.domain not in {e.domain for e in stopping.values()}:
+        if entry.domain in running and entry.domain not in stopped_by_entry:
             stopping[node] = entry
+            stopped_by_entry.add(entry.domain)
     others = sorted(running - {e.domain for e in boot.entries.values()})
-    if others:
-        for name in others:
-            waits[domain_node(name)] = []
-        waits[OTHERS] = [domain_node(name) for name in others]
+    known = {name: name for name in others}
+    known.update((d.config.ip, d.name) for d in live if d.name in known and d.config.ip)
+    needed_by: dict[str, list[str]] = {}  # a domain without an entry -> the entries that need it
+    for node, entry in boot.entries.items():
+        for name in (*entry.ordering.after, entry.config.nfs_server or ""):
+            if name in known:
+                needed_by.setdefault(known[name], []).append(node)
+    for name in others:
+        waits[domain_node(name)] = needed_by.get(name, [])
+    first = [domain_node(name) for name in others if name not in needed_by]
+    if first:
+        waits[OTHERS] = first
         for node in boot.entries:
             waits[node].append(OTHERS)
     return Order(

@@ -321,7 +321,7 @@ def _stop(run: _Run, driver: Driver, name: str, ordering: Ordering, file: str | 
             driver.unpause_domain(str(domain.domid))  # a paused guest cannot hear the request
         if domain.phase is not Phase.SHUTTING_DOWN:
             driver.shutdown_domain(str(domain.domid))
-        waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout)
+        waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout or None)  # 0: no limit
         if waited.reached:
             run.step(name, "shut down", True, began, file, note.capitalize() + "shut down" if note else "")
             return

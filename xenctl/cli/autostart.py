@@ -120,13 +120,14 @@ def run_halt(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from xenctl.autostart.order import boot_order
+    from xenctl.engine.api import Phase
 
     auto = auto_dir(args)
     entries, broken = auto.read()
     with open_sim(args.home) as host:
         live = host.snapshot()
     running = {d.name: d for d in live.domains}
-    order = boot_order(entries, running)
+    order = boot_order(entries, {d.name for d in live.domains if d.phase not in (Phase.SHUTDOWN, Phase.CRASHED)})
     place = order.position()
     rows = [("ENTRY", "DOMAIN", "MANAGED", "BOOT", "ORDER", "AFTER", "UP", "STOP", "STATE")]
     for entry in entries:
@@ -182,8 +183,11 @@ def run_watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def stopping(signum: int, _frame: object) -> None:
+        # A signal handler runs on the main thread between two of its steps, perhaps while that
+        # thread holds the output's lock: it takes no lock, and says so straight to the descriptor.
         if not stop.is_set():
-            progress.say(f"{signal.Signals(signum).name}: stopping once the action in flight is done")
+            message = f"{signal.Signals(signum).name}: stopping once the action in flight is done\n"
+            os.write(sys.stderr.fileno(), message.encode())
         stop.set()
 
     signal.signal(signal.SIGTERM, stopping)

@@ -135,17 +135,18 @@ def entry_ordering(spec: AutostartSpec) -> Ordering:
     return Ordering(spec.order, spec.after, spec.up, spec.stop.value, spec.stop_timeout, spec.on_timeout)
 
 
-def entry_text(desired: DesiredState, storage_root: str, spec: AutostartSpec) -> str:
-    """The managed entry a spec's autostart entry is written as."""
+def entry_text(desired: DesiredState, storage_root: str, spec: AutostartSpec, source: str | None = None) -> str:
+    """The managed entry a spec's autostart entry is written as (its header naming ``source``,
+    by default the spec file it was declared in)."""
     domain = desired.domain(spec.domain)
     if domain is None:
         raise PlanError(f"autostart entry {spec.entry_name}: domain {spec.domain} is not declared")
     config = domain_config(domain, desired, storage_root)
-    return render_entry(config, entry_ordering(spec), spec.origin.file)
+    return render_entry(config, entry_ordering(spec), spec.origin.file if source is None else source)
 
 
-def entry_digest(desired: DesiredState, storage_root: str, spec: AutostartSpec) -> str:
-    return hashlib.sha256(entry_text(desired, storage_root, spec).encode("utf-8")).hexdigest()
+def entry_digest(desired: DesiredState, storage_root: str, spec: AutostartSpec, source: str | None = None) -> str:
+    return hashlib.sha256(entry_text(desired, storage_root, spec, source).encode("utf-8")).hexdigest()
 
 
 class _Differ:
@@ -191,7 +192,10 @@ class _Differ:
                 changes.append(Change(Kind.AUTOSTART, file, Action.UPDATE, reason=reason))
             else:
                 fields = tuple(self.entry_fields(spec, found))
-                if fields or found.digest != entry_digest(self.desired, self.live.host.storage_root, spec):
+                # the header names the spec file as it was given: another path to it is no change
+                if fields or found.digest != entry_digest(
+                    self.desired, self.live.host.storage_root, spec, found.source
+                ):
                     changes.append(Change(Kind.AUTOSTART, file, Action.UPDATE, fields, reason="the entry differs"))
         for file, found in sorted(present.items()):
             if found.managed:

@@ -179,12 +179,21 @@ class AutoDir:
                 )
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the boot
+        except IsADirectoryError:
+            raise _Refused("a directory, not a config file") from None
         except OSError as exc:
             raise _Refused(f"cannot read it: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise _Refused("not a regular file")
-            data = stream.read(MAX_ENTRY + 1)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Refused(
+                    "a directory, not a config file" if stat.S_ISDIR(os.fstat(fd).st_mode) else "not a regular file"
+                )
+            with os.fdopen(fd, "rb", closefd=False) as stream:
+                data = stream.read(MAX_ENTRY + 1)
+        except OSError as exc:
+            raise _Refused(f"cannot read it: {exc.strerror}") from None
+        finally:
+            os.close(fd)
         if len(data) > MAX_ENTRY:
             raise _Refused(f"larger than {MAX_ENTRY // 1024} KiB; a config file is not")
         return data

@@ -1,0 +1,333 @@
+"""``xenctl watch``: new entries start, specs apply once whole, bad files change nothing, SIGTERM stops."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+from tests.reconcile.support import connect, ok, xenctl
+from xenctl.autostart.watch import Batch, Watcher, unfinished
+from xenctl.engine.api import HostInfo
+from xenctl.reconcile.walker import STOPPING, Outcome, walk
+from xenctl.xmconfig.auto import AutoDir
+
+CONFIG = 'kernel = "/boot/vmlinuz-2.6.18-xen"\nmemory = 128\nname = "{name}"\n'
+SPEC = (ROOT / "specs" / "examples" / "image-file" / "gtes11vm.yaml").read_text()
+
+
+class Watching:
+    """A real ``xenctl watch`` process, its output read line by line as it comes."""
+
+    def __init__(self, home: Path, xen_root: Path, *args: str) -> None:
+        env = {**os.environ, "XENCTL_HOME": str(home), "XENCTL_TIME_SCALE": "0", "XENCTL_XEN_ROOT": str(xen_root)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "xenctl", "watch", "--quiet", "0.2", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r} in {timeout}s; saw:\n" + "\n".join(self.seen))
+
+    def drain(self, seconds: float) -> list[str]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.seen.append(self.lines.get(timeout=0.05))
+            except queue.Empty:
+                continue
+        return self.seen
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def watching(tmp_path: Path, xen_root: Path) -> Iterator[list[Watching]]:
+    started: list[Watching] = []
+    yield started
+    for w in started:
+        if w.process.poll() is None:
+            w.process.kill()
+            w.process.wait()
+
+
+def domains(home: Path) -> set[str]:
+    with connect(home) as host:
+        return {d.name for d in host.snapshot().domains}
+
+
+def wait_until(check: object, timeout: float) -> float:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if check():  # type: ignore[operator]
+            return time.monotonic() - began
+        time.sleep(0.02)
+    raise AssertionError(f"not true within {timeout}s")
+
+
+def test_a_config_dropped_into_auto_starts_its_domain_within_two_seconds(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = Watching(home, xen_root)
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    (xen_root / "auto" / "web9").write_text(CONFIG.format(name="web9"))
+    took = wait_until(lambda: "web9" in domains(home), timeout=5)
+
+    assert took < 2.0
+    watcher.wait_for("web9: started")
+    assert watcher.stop() == 0
+    assert watcher.wait_for("Stopped.")
+
+
+def test_on_start_an_unbooted_host_at_runlevel_3_is_booted(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    for name in ("a1", "a2"):
+        (xen_root / "auto" / name).write_text(CONFIG.format(name=name))
+    watcher = Watching(home, xen_root)
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    assert {"a1", "a2"} <= domains(home)
+    with connect(home) as host:
+        assert host.snapshot().host.booted
+
+
+def test_a_new_entry_at_runlevel_0_waits_for_the_next_boot(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    ok(xenctl(home, "halt"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = Watching(home, xen_root)
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    (xen_root / "auto" / "late").write_text(CONFIG.format(name="late"))
+    watcher.wait_for("start at the next boot")
+    assert "late" not in domains(home)
+
+
+def test_a_spec_written_in_two_steps_is_applied_once_when_whole(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    ok(xenctl(home, "host", "init"))
+    specs.mkdir()
+    watcher = Watching(home, xen_root, "--specs", str(specs))
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    cut = SPEC.index("\n", len(SPEC) // 2) - 3  # mid-line: the writer is not done
+    (specs / "vm.yaml").write_text(SPEC[:cut])
+    time.sleep(0.6)  # longer than the quiet period: the half file is seen on its own
+    (specs / "vm.yaml").write_text(SPEC)
+    watcher.wait_for("Apply complete")
+    lines = watcher.drain(1.5)
+
+    assert sum("specs changed" in line for line in lines) == 1
+    with connect(home) as host:
+        creates = [e for e in host.events() if e.op == "create" and e.obj == "gtes11vm"]
+        assert len(creates) == 1
+        domain = host.domain("gtes11vm")
+    assert domain.config.root == "/dev/sda1 ro"  # the whole file's, not the half's
+
+
+def test_a_spec_that_does_not_load_is_reported_and_changes_nothing_until_it_is_mended(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    ok(xenctl(home, "host", "init"))
+    specs.mkdir()
+    watcher = Watching(home, xen_root, "--specs", str(specs))
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    (specs / "vm.yaml").write_text(SPEC.replace("memory: 256M", "memory: 256 MB"))
+    watcher.wait_for("is not a memory size")
+    assert "gtes11vm" not in domains(home)
+
+    (specs / "vm.yaml").write_text(SPEC)
+    watcher.wait_for("Apply complete")
+    assert "gtes11vm" in domains(home)
+
+
+def test_editors_temporary_files_and_reads_trigger_nothing(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    ok(xenctl(home, "host", "init"))
+    specs.mkdir()
+    (specs / "vm.yaml").write_text(SPEC)
+    watcher = Watching(home, xen_root, "--specs", str(specs))
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+    before = len(watcher.seen)
+
+    (specs / ".vm.yaml.swp").write_text("vim's swap")
+    (specs / "vm.yaml~").write_text(SPEC)
+    (xen_root / "auto" / "4913").write_text("")
+    (specs / "vm.yaml").read_text()
+    lines = watcher.drain(1.0)
+
+    assert lines[before:] == []
+
+
+def test_sigint_stops_the_watcher_cleanly(tmp_path: Path, xen_root: Path, watching: list[Watching]) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    watcher = Watching(home, xen_root)
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+    watcher.process.send_signal(signal.SIGINT)
+    assert watcher.process.wait(timeout=10) == 0
+    watcher.wait_for("Stopped.")
+
+
+# -- the deciding, without threads ------------------------------------------------------------
+
+
+class Calls:
+    def __init__(self, runlevel: int = 3, booted: bool = True) -> None:
+        self.runlevel, self.booted = runlevel, booted
+        self.booted_files: list[set[str]] = []
+        self.applied = 0
+        self.said: list[str] = []
+
+    def host(self) -> HostInfo:
+        return HostInfo("h", 16384, 0, 1024, 196, True, 0, 8, 64, 0, (), "/", "/", self.runlevel, 0.0, self.booted)
+
+    def boot_new(self, files: set[str]) -> None:
+        self.booted_files.append(files)
+
+    def apply(self) -> None:
+        self.applied += 1
+
+
+def make_watcher(xen_root: Path, calls: Calls, specs: Path | None = None) -> Watcher:
+    auto = AutoDir(str(xen_root))
+    os.makedirs(auto.path, exist_ok=True)
+    return Watcher(
+        auto,
+        [str(specs)] if specs else [],
+        host=calls.host,
+        boot_new=calls.boot_new,
+        apply=calls.apply if specs else None,
+        say=calls.said.append,
+    )
+
+
+def test_only_new_and_mended_entries_are_booted(xen_root: Path) -> None:
+    calls = Calls()
+    (xen_root / "auto").mkdir(parents=True)
+    (xen_root / "auto" / "old").write_text(CONFIG.format(name="old"))
+    (xen_root / "auto" / "bad").write_text("this is (not a config")
+    watcher = make_watcher(xen_root, calls)
+
+    (xen_root / "auto" / "new").write_text(CONFIG.format(name="new"))
+    (xen_root / "auto" / "old").write_text(CONFIG.format(name="old") + "vcpus = 2\n")
+    (xen_root / "auto" / "bad").write_text(CONFIG.format(name="bad"))
+    watcher.handle(Batch(auto=True))
+
+    assert calls.booted_files == [{"new", "bad"}]
+
+
+def test_a_removed_entry_stops_nothing_and_is_reported(xen_root: Path) -> None:
+    calls = Calls()
+    (xen_root / "auto").mkdir(parents=True)
+    (xen_root / "auto" / "gone").write_text(CONFIG.format(name="gone"))
+    watcher = make_watcher(xen_root, calls)
+    (xen_root / "auto" / "gone").unlink()
+    watcher.handle(Batch(auto=True))
+    assert calls.booted_files == []
+    assert any("entry gone removed" in line for line in calls.said)
+
+
+def test_specs_are_not_applied_outside_the_boot_runlevels(xen_root: Path, tmp_path: Path) -> None:
+    calls = Calls(runlevel=1, booted=False)
+    watcher = make_watcher(xen_root, calls, tmp_path)
+    watcher.handle(Batch(specs={str(tmp_path / "a.yaml")}))
+    assert calls.applied == 0
+    assert any("runlevel 1" in line for line in calls.said)
+
+
+def test_classify_keeps_spec_files_and_auto_entries_and_drops_the_rest(xen_root: Path, tmp_path: Path) -> None:
+    watcher = make_watcher(xen_root, Calls(), tmp_path / "specs")
+    auto = xen_root / "auto"
+    assert watcher.classify(str(auto / "web1")) == Batch(auto=True)
+    assert not watcher.classify(str(auto / ".web1.swp"))
+    assert watcher.classify(str(tmp_path / "specs" / "sub" / "a.yaml")).specs
+    assert not watcher.classify(str(tmp_path / "specs" / "notes.txt"))
+    assert not watcher.classify(str(tmp_path / "elsewhere.yaml"))
+
+
+def test_a_file_without_its_last_newline_counts_as_unfinished(tmp_path: Path) -> None:
+    (tmp_path / "half.yaml").write_text("domains:\n  - name: we")
+    (tmp_path / "whole.yaml").write_text("domains: []\n")
+    (tmp_path / "empty.yaml").write_text("")
+    paths = [str(tmp_path / n) for n in ("half.yaml", "whole.yaml", "empty.yaml", "missing.yaml")]
+    assert unfinished(paths) == [str(tmp_path / "half.yaml")]
+
+
+def test_once_asked_to_stop_the_walk_finishes_what_runs_and_starts_nothing_more() -> None:
+    stop = threading.Event()
+    ran: list[str] = []
+
+    def run(node: str) -> Outcome:
+        ran.append(node)
+        if node == "a":
+            stop.set()  # SIGTERM arrives while a runs
+        return Outcome(node, True)
+
+    outcomes = walk(
+        {"a": (), "b": ("a",), "c": ("b",)},
+        run,
+        lambda node, root: Outcome(node, False, skipped_because=root),
+        parallelism=1,
+        stop=stop,
+    )
+    assert ran == ["a"]
+    assert outcomes["a"].ok
+    assert outcomes["b"].skipped_because == STOPPING
+    assert outcomes["c"].skipped_because == STOPPING
