@@ -190,10 +190,7 @@ def boot(
             if only is not None and node not in only:
                 up = entry.domain in running
                 return Outcome(node, up, error=None if up else f"domain {entry.domain} is not running")
-            if entry.domain in kept:
-                detail = f"its saved state in {kept[entry.domain]} did not restore; not starting it afresh"
-                return run.step(entry.domain, "failed", False, began, node, detail)
-            return _start(run, run.drivers.get(), entry, began, up_timeout)
+            return _start(run, run.drivers.get(), entry, began, up_timeout, kept.get(entry.domain))
 
         def shown(node: str) -> str | None:
             if node not in order.entries or (only is not None and node not in only):
@@ -228,7 +225,8 @@ def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
     return kept
 
 
-def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: float) -> Outcome:
+def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: float, kept: str | None) -> Outcome:
+    """Start an entry's domain unless it is there; ``kept``: its save file, which did not restore."""
     name, node = entry.domain, entry.file
     try:
         current = driver.domain(name)
@@ -241,6 +239,9 @@ def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: fl
             detail = f"domain {current.domid} is there, {current.phase.value}; destroy it to start it again"
             return run.step(name, "failed", False, began, node, detail)
         return run.step(name, "already running", True, began, node, f"domain {current.domid}")
+    if kept is not None:
+        detail = f"its saved state in {kept} did not restore; not starting it afresh (that would lose it)"
+        return run.step(name, "failed", False, began, node, detail)
     run.hooks.began(name, "starting")
     owner = Owner(MANAGED_BY, entry.source) if entry.managed else None
     try:
