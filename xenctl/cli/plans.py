@@ -27,6 +27,7 @@ from xenctl.reconcile.walker import STOPPING
 
 if TYPE_CHECKING:
     from xenctl.engine.api import HostState
+    from xenctl.engine.sim.host import SimHost
     from xenctl.reconcile.apply import ApplyResult, Outcome
     from xenctl.reconcile.changes import Change
     from xenctl.reconcile.plan import Plan
@@ -70,29 +71,48 @@ def _quiet_collector() -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     _quiet_collector()
+    from xenctl.cli.plancache import PlanCache
+
+    options = _options(args)
+    auto = auto_dir(args)
+    home = args.home or default_home()
+    form = "json" if args.json else "colour" if _colour() else "text"
+    with open_sim(home) as host:
+        cache = PlanCache(os.path.join(home, "cache", "plans"))
+        key = None if args.out else cache.key(host.change_token(), spec_paths(args.paths), options, form, auto)
+        found = cache.get(key) if key else None
+        if found is not None:
+            output, actionable = found
+        else:
+            output, actionable = _plan_afresh(args, host, options, auto)
+            if key:
+                cache.put(key, output, actionable)
+    print(output)
+    if args.out:
+        print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)
+    return 2 if args.detailed_exitcode and actionable else 0
+
+
+def _plan_afresh(args: argparse.Namespace, host: SimHost, options: dict[str, Any], auto: AutoDir) -> tuple[str, bool]:
+    """Read the host and the specs, plan, and render (and save, with ``--out``)."""
     from xenctl.reconcile.planfile import write_planfile
     from xenctl.reconcile.render import plan_to_json, render_json, render_text
     from xenctl.spec.load import read_sources
 
-    options = _options(args)
-    auto = auto_dir(args)
-    with open_sim(args.home) as host:
-        live = host.snapshot()
-        desired = _desired(args, live)
-        plan = make_plan_for(live, desired, options, auto)
-        if args.out:
-            write_planfile(
-                args.out,
-                options=options,
-                sources=read_sources(desired),
-                plan=plan_to_json(plan),
-                live=live,
-                entries=auto.listing(),
-            )
-    print(render_json(plan) if args.json else render_text(plan, colour=_colour()))
+    live = host.snapshot()
+    desired = _desired(args, live)
+    plan = make_plan_for(live, desired, options, auto)
     if args.out:
-        print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)
-    return 2 if args.detailed_exitcode and plan.actionable else 0
+        write_planfile(
+            args.out,
+            options=options,
+            sources=read_sources(desired),
+            plan=plan_to_json(plan),
+            live=live,
+            entries=auto.listing(),
+        )
+    output = render_json(plan) if args.json else render_text(plan, colour=_colour())
+    return output, bool(plan.actionable)
 
 
 def run_graph(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The driver boundary: the live-state model and the operations the reconciler may call.
 
 Everything above the engine (plan, apply, autostart, the command line) sees a hypervisor only
-through ``Driver``: one ``snapshot()`` that returns the whole live state as frozen values, and a
-small set of mutations named after what ``xm``, ``lvm`` and libvirt can do. The simulated Xen host
+through ``Driver``: one ``snapshot()`` that returns the whole live state as frozen values (and
+``change_token()``, which changes whenever a snapshot could show something new, or is None when
+the driver cannot tell: what lets a plan of an unchanged host skip the read), and a small set of
+mutations named after what ``xm``, ``lvm`` and libvirt can do. The simulated Xen host
 (``xenctl.engine.sim``) implements it; a libvirt driver would map each method onto one libvirt
 call (``virDomainCreateXML``, ``virDomainShutdown``, ``virDomainSave``, ``virStorageVolCreateXML``
 ...), which is why the interface speaks of domains and volumes by name and path, never of rows.
@@ -346,6 +348,7 @@ class Driver(Protocol):
     """
 
     def snapshot(self) -> HostState: ...
+    def change_token(self) -> str | None: ...
     def domain(self, ref: str) -> Domain: ...
 
     # domains

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
@@ -85,6 +86,7 @@ class SimHost:
                     raise _Fired(fault)
                 result = work(ctx)
                 ctx.event(op, name)
+                _changed(ctx)
                 return result
         except _Fired as fired:
             with store.write_txn(self.db):
@@ -114,7 +116,9 @@ class SimHost:
         """Carry out the exits due by ``now`` in a transaction of their own (only when any are)."""
         if lifecycle.is_due(self.db, now):
             with store.write_txn(self.db):
-                lifecycle.settle(self._ctx(now))
+                ctx = self._ctx(now)
+                lifecycle.settle(ctx)
+                _changed(ctx)
 
     def _domain_name(self, ref: str) -> Callable[[Ctx], str]:
         def resolve(ctx: Ctx) -> str:
@@ -132,6 +136,23 @@ class SimHost:
         self.close()
 
     # -- reading --------------------------------------------------------------------------
+
+    def change_token(self) -> str | None:
+        """Changes whenever a snapshot could tell a difference that plans look at: after every
+        operation, and when the next boot, shutdown or save due on its own falls due."""
+
+        def read(ctx: Ctx) -> str | None:
+            host_id = ctx.meta("host_id")
+            if host_id is None:
+                return None  # a host made before hosts had ids: no token, every plan reads it whole
+            due = ctx.db.execute(
+                "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
+                "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
+                {"now": ctx.now},
+            ).fetchone()[0]
+            return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}"
+
+        return self._read(read)
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)
@@ -429,6 +450,11 @@ def _resolve_profile(profile: HostProfile, home: str) -> HostProfile:
     return replace(profile, save_dir=save_dir)
 
 
+def _changed(ctx: Ctx) -> None:
+    """Count one more change of the host (for ``change_token``), in the change's transaction."""
+    ctx.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+
 def host_exists(home: str) -> bool:
     """Whether ``home`` holds a host (a file that is there but empty or half-made does not count)."""
     path = store.host_file(home)
@@ -531,6 +557,8 @@ def _initialise(db: sqlite3.Connection, profile: HostProfile, now: float) -> Non
     ctx.set_meta("last_domid", 0)
     ctx.set_meta("dom0_memory", profile.dom0_initial_memory)
     ctx.set_meta("runlevel", profile.runlevel)
+    ctx.set_meta("host_id", uuid.uuid4().hex)  # a host made anew is another host, whatever its clock says
+    ctx.set_meta("generation", 0)
     for disk in profile.disks:
         for part in disk.partitions:
             path = f"/dev/{part.name}"

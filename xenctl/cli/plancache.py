@@ -1,0 +1,96 @@
+"""The plan cache: the rendered plan of specs and a host that have not changed since the last plan.
+
+A plan is a pure function of the specs, the options, the autostart entries and the live state.
+The first three are files and flags; the live state is summed up by the driver's
+``change_token()``, which changes after every operation on the host and whenever a boot,
+shutdown or save falls due by itself. When all four are as they were at the last plan, that
+plan's output is the answer, and neither the host nor the specs need reading again. A driver
+that cannot give a token (None) is planned in full every time.
+
+Kept under the xenctl home (``cache/plans``), a few entries at most; an unreadable entry is a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any
+
+from xenctl import __version__
+from xenctl.spec.load import spec_files
+from xenctl.xmconfig.auto import AutoDir
+
+KEEP = 8
+
+
+class PlanCache:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def key(self, token: str | None, paths: list[str], options: dict[str, Any], form: str, auto: AutoDir) -> str | None:
+        """The cache key of a plan, or None when it cannot be cached (no token, unreadable specs)."""
+        if token is None:
+            return None
+        files, issues = spec_files(paths)
+        if issues:
+            return None
+        digest = hashlib.blake2b(digest_size=20)
+        for part in (__version__, token, json.dumps(options, sort_keys=True), form, auto.path, str(auto.outside_links)):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        try:
+            for path in files:
+                digest.update(f"{path}\0{os.path.abspath(path)}\0".encode())
+                with open(path, "rb") as stream:
+                    digest.update(hashlib.blake2b(stream.read(), digest_size=20).digest())
+            digest.update(_entries_stamp(auto).encode())
+        except OSError:
+            return None  # the plan itself says what is wrong with the file
+        return digest.hexdigest()
+
+    def get(self, key: str) -> tuple[str, bool] | None:
+        try:
+            with open(os.path.join(self.directory, key + ".json"), encoding="utf-8") as stream:
+                data = json.load(stream)
+            return str(data["output"]), bool(data["actionable"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, output: str, actionable: bool) -> None:
+        with contextlib.suppress(OSError):
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=".plan-", dir=self.directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                json.dump({"output": output, "actionable": actionable}, stream)
+            os.replace(temporary, os.path.join(self.directory, key + ".json"))
+            self._prune()
+
+    def _prune(self) -> None:
+        entries = [e for e in os.scandir(self.directory) if e.name.endswith(".json")]
+        entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            with contextlib.suppress(OSError):
+                os.unlink(old.path)
+
+
+def _entries_stamp(auto: AutoDir) -> str:
+    """What the auto directory holds, as names and file stamps (a symlink's own and its target's)."""
+    parts = []
+    try:
+        names = sorted(os.listdir(auto.path))
+    except FileNotFoundError:
+        return "no auto directory"
+    for name in names:
+        path = os.path.join(auto.path, name)
+        stamps = [name]
+        for look in (os.lstat, os.stat):
+            try:
+                info = look(path)
+                stamps.append(f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}")
+            except OSError:
+                stamps.append("-")
+        parts.append("/".join(stamps))
+    return "\n".join(parts)
