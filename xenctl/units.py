@@ -6,6 +6,7 @@ number is a count of the default unit the caller names (xm's ``memory = 512`` me
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal
@@ -31,6 +32,23 @@ class UnitError(ValueError):
 
 
 def parse_size(value: object, *, default_unit: str = "B", whole_kib: bool = False) -> int:
+    """Return a size in bytes from ``4G``, ``512M``, ``2048k``, ``1.5G`` or a bare number.
+
+    A bare number counts ``default_unit`` (``"B"``, ``"K"``, ``"M"`` or ``"G"``). A size that is
+    not a whole number of bytes (``0.1K``) is refused; with ``whole_kib`` every size is rounded up
+    to a whole KiB instead (so it can always be written back exactly with a unit).
+    """
+    if type(value) is str:  # specs write the same few sizes thousands of times
+        return _parse_size_text(value, default_unit, whole_kib)
+    return _parse_size(value, default_unit=default_unit, whole_kib=whole_kib)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_size_text(value: str, default_unit: str, whole_kib: bool) -> int:
+    return _parse_size(value, default_unit=default_unit, whole_kib=whole_kib)
+
+
+def _parse_size(value: object, *, default_unit: str = "B", whole_kib: bool = False) -> int:
     """Return a size in bytes from ``4G``, ``512M``, ``2048k``, ``1.5G`` or a bare number.
 
     A bare number counts ``default_unit`` (``"B"``, ``"K"``, ``"M"`` or ``"G"``). A size that is

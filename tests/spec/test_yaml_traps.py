@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_xenctl
+from tests.helpers import ROOT, run_xenctl
 from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
 from xenctl.spec.load import load_specs
@@ -409,3 +409,35 @@ def test_xenctl_validate_refuses_unreadable_files_without_a_traceback(tmp_path: 
 def test_the_nesting_limit_is_the_same_with_or_without_a_star_in_the_text(tmp_path: Path, comment: str) -> None:
     path = _write(tmp_path, comment + "x-a: " + "[" * 200 + "1" + "]" * 200 + "\n")
     assert "nests too deeply" in _only_issue(path).message
+
+
+def _constructed_by_pyyaml(text: str) -> object:
+    """The same text through PyYAML's own constructor (the loader's, with its rules)."""
+    loader = yamlfile._SpecLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in (ROOT / "specs" / "examples").rglob("*.yaml") if "*" not in p.read_text())
+)
+def test_the_quick_builder_makes_what_pyyamls_constructor_makes(path: Path) -> None:
+    text = path.read_text()
+    assert yamlfile.parse(text) == _constructed_by_pyyaml(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [1, 2.5, true, null, ~, '0755', x]\nc: {d: e}\n",
+        "a: !!str 12\nb: !!int '7'\n",
+        "<<: {memory: 1G}\nname: web1\n",
+        "- 1\n- - 2\n  - three\n",
+        "",
+        "just text\n",
+    ],
+)
+def test_the_quick_builder_agrees_on_tags_merges_and_odd_documents(text: str) -> None:
+    assert yamlfile.parse(text) == _constructed_by_pyyaml(text)

@@ -230,15 +230,19 @@ def _volume_device(volume: VolumeSpec, root: str) -> str:
     return volume.path or ""
 
 
-def _device_of(desired: DesiredState, domain: DomainSpec, index: int, root: str) -> str:
+def _volume_devices(desired: DesiredState, root: str) -> dict[str, str]:
+    """Each declared volume's host path, by name (the first declared of a name, as lookups find)."""
+    return {volume.name: _volume_device(volume, root) for volume in reversed(desired.volumes)}
+
+
+def _device_of(domain: DomainSpec, index: int, root: str, volumes: dict[str, str]) -> str:
     """The host path of a domain's disk: a relative image and its absolute path are one file."""
     disk = domain.disks[index]
     if disk.phy is not None:
         return disk.phy
     if disk.file is not None:
         return _image(root, disk.file)
-    volume = desired.volume(disk.volume or "")
-    return _volume_device(volume, root) if volume is not None else f"volume:{disk.volume}"
+    return volumes.get(disk.volume or "") or f"volume:{disk.volume}"
 
 
 def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
@@ -256,11 +260,12 @@ def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
 def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
     """Two domains that will run at once may share a device only read-only, or both with w!."""
     holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
+    volumes = _volume_devices(desired, root)
     for domain in desired.domains:
         if domain.state is DesiredPower.STOPPED:
             continue
         for i in range(len(domain.disks)):
-            holders[_device_of(desired, domain, i, root)].append((domain, i))
+            holders[_device_of(domain, i, root, volumes)].append((domain, i))
     for device, held in sorted(holders.items()):
         if len({domain.name for domain, _i in held}) < 2:
             continue
@@ -287,9 +292,11 @@ def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
             if pv in pvs and pvs[pv] != group.name:
                 yield group.origin, f"{pv} is already a physical volume of {pvs[pv]}", None
             pvs.setdefault(pv, group.name)
-    for domain in desired.domains:
+    root = Capacity(0).storage_root
+    volumes = _volume_devices(desired, root) if pvs else {}
+    for domain in desired.domains if pvs else ():
         for i in range(len(domain.disks)):
-            device = _device_of(desired, domain, i, Capacity(0).storage_root)
+            device = _device_of(domain, i, root, volumes)
             if device in pvs:
                 yield (
                     domain.origin,

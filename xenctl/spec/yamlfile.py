@@ -38,6 +38,10 @@ _FLOAT = re.compile(
 _LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 _TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_NUMERIC_START = frozenset("0123456789+-.")
 _SCANNING = {
     "while scanning a quoted scalar": "this quoted string is never closed",
     "while scanning a simple key": "a key needs ': ' after it (a space after the colon)",
@@ -60,19 +64,24 @@ class _SpecLoader(_Loader):  # type: ignore[misc]
 
     def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0] and value is not None:
-            if value == "<<":
-                return "tag:yaml.org,2002:merge"
-            if _NULL.match(value):
-                return "tag:yaml.org,2002:null"
-            if _BOOL.match(value):
-                return "tag:yaml.org,2002:bool"
-            if _LEADING_ZERO.match(value):
-                return _TAG_LEADING_ZERO
-            if _INT.match(value):
-                return "tag:yaml.org,2002:int"
-            if _FLOAT.match(value):
-                return "tag:yaml.org,2002:float"
-            return "tag:yaml.org,2002:str"
+            # By the first character, most scalars (names, paths, sizes) are text at once.
+            first = value[:1]
+            if first in _NUMERIC_START:
+                if _LEADING_ZERO.match(value):
+                    return _TAG_LEADING_ZERO
+                if _INT.match(value):
+                    return "tag:yaml.org,2002:int"
+                if _FLOAT.match(value):
+                    return "tag:yaml.org,2002:float"
+            elif not first or first in "~nN":
+                if _NULL.match(value):
+                    return "tag:yaml.org,2002:null"
+            elif first in "tTfF":
+                if _BOOL.match(value):
+                    return "tag:yaml.org,2002:bool"
+            elif value == "<<":
+                return _MERGE
+            return _STR
         return str(super().resolve(kind, value, implicit))
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -195,6 +204,11 @@ def parse(text: str) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
+            if "*" not in text:
+                try:
+                    return _Builder(loader).build(node)
+                except _Unusual:
+                    pass  # a merge key or an explicit tag: PyYAML's constructor knows them all
             _check_expansion(node, aliases="*" in text)
             return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -222,6 +236,58 @@ def parse(text: str) -> Any:
         raise YamlProblem("the file nests too deeply") from None
     finally:
         loader.dispose()
+
+
+class _Unusual(Exception):
+    """A node the quick builder leaves to PyYAML's constructor."""
+
+
+class _Builder:
+    """Python values from the node tree of a file without aliases, the way the loader's own
+    constructor makes them (text keys only, no duplicates, the core schema's scalars), counting
+    values and depth against the same limits, at a fraction of the cost: no generators, no
+    per-node bookkeeping. Merge keys and explicit collection tags raise ``_Unusual``."""
+
+    def __init__(self, loader: _SpecLoader) -> None:
+        self.loader = loader
+        self.count = 0
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_EXPANDED_NODES:
+            raise YamlProblem(
+                f"this file holds more than {MAX_EXPANDED_NODES:,} values",
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+            )
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return node.value if node.tag == _STR else self.loader.construct_object(node)
+        if depth >= 200:
+            raise YamlProblem("the file nests too deeply", node.start_mark.line + 1, node.start_mark.column + 1)
+        if kind is yaml.SequenceNode and node.tag == _SEQ:
+            return [self.build(child, depth + 1) for child in node.value]
+        if kind is not yaml.MappingNode or node.tag != _MAP:
+            raise _Unusual
+        built: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not yaml.ScalarNode or key_node.tag != _STR:
+                if key_node.tag == _MERGE:
+                    raise _Unusual
+                self.loader.construct_mapping(node)  # type: ignore[arg-type]  # raises its own error about the key
+                raise _Unusual
+            key = key_node.value
+            if key in built:
+                first = next(k for k, _v in node.value if k.value == key)
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            self.count += 1
+            built[key] = self.build(value_node, depth + 1)
+        return built
 
 
 def _check_expansion(root: yaml.Node, *, aliases: bool = True) -> None:
