@@ -188,7 +188,7 @@ def test_a_failed_start_exits_1_and_says_what_it_skipped(home: Path, farm: Path)
         host.add_fault(Fault(op="create", obj="nfs1", message="no more loop devices"))
     result = xenctl(home, "boot")
     assert result.returncode == 1
-    assert "nfs1: FAILED failed (no more loop devices)" in result.stdout
+    assert "nfs1: FAILED (no more loop devices)" in result.stdout
     assert "web1: skipped (nfs1 did not start)" in result.stdout
     assert "1 failed" in result.stdout and "2 skipped" in result.stdout
     assert guests(home) == {"db"}  # restored from its save file; it needs no nfs1
@@ -294,7 +294,7 @@ def test_autostart_list_and_boot_agree_about_an_entry_after_a_crashed_domain(hom
         host.create_domain(domain("ldap", on_crash=OnEvent.PRESERVE))
     assert "ldap" in ok(xenctl(home, "list")).stdout
     booted = xenctl(home, "boot")
-    assert booted.returncode == 1 and "web: FAILED failed" in booted.stdout  # boot: ldap is not running
+    assert booted.returncode == 1 and "web: FAILED" in booted.stdout  # boot: ldap is not running
     listed = xenctl(home, "autostart", "list")
     assert "web cannot start" in listed.stdout
 
@@ -333,3 +333,36 @@ def test_a_directory_in_the_auto_directory_is_listed_as_broken(home: Path, xen_r
     result = xenctl(home, "autostart", "list")
     assert result.returncode == 1
     assert "old: BROKEN: a directory, not a config file" in result.stdout
+
+
+def test_a_hand_placed_entry_for_a_domain_the_specs_autostart_is_a_plan_error(
+    home: Path, xen_root: Path, farm: Path
+) -> None:
+    place(xen_root, "0-web1-old", write_config(domain("web1", memory=1024)))
+    result = xenctl(home, "plan", str(farm))
+    assert result.returncode == 1
+    assert "0-web1-old" in result.stderr and "starts domain web1 too" in result.stderr
+
+
+def test_a_managed_entry_behind_a_symlink_counts_as_placed_by_hand(home: Path, xen_root: Path, farm: Path) -> None:
+    moved = xen_root / "web1.cfg"
+    (xen_root / "auto" / "web1").rename(moved)
+    (xen_root / "auto" / "web1").symlink_to(moved)
+    listed = ok(xenctl(home, "autostart", "list")).stdout
+    assert any(line.split()[:3] == ["web1", "web1", "no"] for line in listed.splitlines())
+    planned = xenctl(home, "plan", str(farm))
+    assert planned.returncode == 1 and "placed by hand" in planned.stderr  # never planned, then refused
+
+
+def test_boot_and_halt_refuse_no_parallelism(home: Path) -> None:
+    for command in ("boot", "halt"):
+        result = xenctl(home, command, "--parallelism", "0")
+        assert result.returncode == 1 and "--parallelism must be 1 or more" in result.stderr
+
+
+def test_autostart_list_names_the_files_it_passes_over(home: Path, xen_root: Path) -> None:
+    place(xen_root, "mail", MAIL)
+    place(xen_root, "mail~", MAIL)
+    place(xen_root, ".mail.swp", "")
+    listed = ok(xenctl(home, "autostart", "list")).stdout
+    assert "mail~: passed over" in listed and ".mail.swp: passed over" in listed

@@ -339,3 +339,18 @@ def test_with_no_guests_running_a_stop_stops_nothing() -> None:
     stop = stop_order(FARM, running())
     assert stop.entries == {}
     assert OTHERS not in stop.waits_on
+
+
+def test_an_order_group_after_one_that_starts_after_an_unordered_entry_is_no_cycle() -> None:
+    # u has no metadata; o (order 10) starts after u; p (order 20) comes after o's group.
+    order = boot_order([entry("u"), entry("o", order=10, after=["u"]), entry("p", order=20)])
+    assert order.failing == {}
+    graphlib.TopologicalSorter(order.waits_on).prepare()  # acyclic
+    assert "u" in order.waits_on["o"]
+    assert order_node(10) in order.waits_on["p"]
+
+
+def test_list_knows_what_a_failing_entry_takes_with_it() -> None:
+    order = boot_order([entry("a", after=["b"]), entry("b", after=["a"]), entry("c", after=["a"]), entry("d")])
+    assert set(order.failing) == {"a", "b"}
+    assert order.blocked() == {"c": "a"}

@@ -171,6 +171,7 @@ def test_a_guest_that_crashes_at_boot_fails_and_skips_its_dependents(farm: Farm)
 
 def test_a_domain_already_running_is_skipped_and_said_so(farm: Farm) -> None:
     made = farm.host.create_domain(domain("mail"))
+    farm.clock.sleep(BOOT)  # mail is up
     farm.entry(domain("mail"))
     farm.entry(domain("web"))
     report = farm.boot()
@@ -319,3 +320,37 @@ def test_a_cycle_through_after_and_nfs_roots_fails_its_members_and_the_rest_boot
     assert got["a"].result == got["b"].result == "failed"
     assert "cycle" in got["a"].detail
     assert got["c"].result == "started"
+
+
+def test_a_domain_still_booting_is_waited_for_before_its_dependents_start(farm: Farm) -> None:
+    made = farm.host.create_domain(domain("nfs"))  # a boot cut short left it booting
+    farm.entry(domain("nfs"), order=10, up=5.0)
+    farm.entry(domain("web"), after=("nfs",))
+    report = farm.boot()
+    got = steps(report)
+    assert got["nfs"].result == "already starting" and got["nfs"].detail.startswith(f"domain {made.domid}")
+    assert got["web"].began >= got["nfs"].ended  # after nfs was up and its 5 s had passed
+    assert got["nfs"].ended - got["nfs"].began >= 5.0
+
+
+def test_a_boot_with_a_failed_start_is_not_marked_booted_so_the_next_boot_retries(farm: Farm) -> None:
+    farm.entry(domain("db"))
+    fault = farm.host.add_fault(Fault(op="create", obj="db"))
+    first = change_runlevel(farm.connect, farm.auto, 3, pace=farm.clock)
+    assert first.report is not None and first.report.failed
+    assert not farm.host.snapshot().host.booted
+    farm.host.clear_faults(fault)
+    again = change_runlevel(farm.connect, farm.auto, 3, pace=farm.clock)
+    assert again.report is not None and steps(again.report)["db"].result == "started"
+    assert farm.host.snapshot().host.booted
+
+
+def test_a_save_that_fails_at_stop_shuts_the_guest_down_and_counts_as_a_failure(farm: Farm) -> None:
+    farm.entry(domain("db"), stop="save")
+    farm.boot()
+    farm.host.add_fault(Fault(op="save", obj="db", message="No space left on device: /Save/DB"))
+    report = farm.stop()
+    got = steps(report)["db"]
+    assert got.result == "shut down" and not got.ok
+    assert "No space left on device: /Save/DB" in got.detail  # the engine's words, as they were
+    assert "db" not in farm.running()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -331,3 +332,39 @@ def test_once_asked_to_stop_the_walk_finishes_what_runs_and_starts_nothing_more(
     assert outcomes["a"].ok
     assert outcomes["b"].skipped_because == STOPPING
     assert outcomes["c"].skipped_because == STOPPING
+
+
+def test_a_recreated_auto_directory_is_watched_anew(tmp_path: Path, xen_root: Path, watching: list[Watching]) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = Watching(home, xen_root)
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+
+    shutil.rmtree(xen_root / "auto")
+    (xen_root / "auto").mkdir()
+    time.sleep(0.5)  # the watcher finds the new directory between events
+    (xen_root / "auto" / "late").write_text(CONFIG.format(name="late"))
+    wait_until(lambda: "late" in domains(home), timeout=5)
+
+
+def test_entries_the_watchers_own_apply_writes_do_not_start_a_domain_declared_stopped(
+    tmp_path: Path, xen_root: Path, watching: list[Watching]
+) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    ok(xenctl(home, "host", "init"))
+    specs.mkdir()
+    (specs / "cold.yaml").write_text(
+        "domains:\n  - {name: cold, kernel: /boot/vmlinuz-2.6.18-xen, state: stopped}\n"
+        "autostart:\n  - {domain: cold}\n"
+    )
+    watcher = Watching(home, xen_root, "--specs", str(specs))
+    watching.append(watcher)
+    watcher.wait_for("Watching")
+    assert (xen_root / "auto" / "cold").exists()  # the start-up apply wrote its entry
+
+    (xen_root / "auto" / "other").write_text(CONFIG.format(name="other"))
+    wait_until(lambda: "other" in domains(home), timeout=5)
+    watcher.drain(0.5)
+    assert "cold" not in domains(home)  # it starts with the host, not with the watcher's apply

@@ -58,6 +58,22 @@ class Order:
     entries: dict[str, Entry] = field(default_factory=dict)
     failing: dict[str, str] = field(default_factory=dict)
 
+    def blocked(self) -> dict[str, str]:
+        """Entries that need, directly or through others, an entry that fails: each with that entry."""
+        needed_by: dict[str, list[str]] = {}
+        for node, befores in self.needs.items():
+            for before in befores:
+                needed_by.setdefault(before, []).append(node)
+        found: dict[str, str] = {}
+        todo = [(node, node) for node in self.failing]
+        while todo:
+            node, root = todo.pop()
+            for later in needed_by.get(node, ()):
+                if later not in found and later not in self.failing:
+                    found[later] = root
+                    todo.append((later, root))
+        return found
+
     def position(self) -> dict[str, int]:
         """Each entry's place in the boot order: its depth in the graph, from 1."""
         depth: dict[str, int] = {}
@@ -111,7 +127,7 @@ def boot_order(entries: Iterable[Entry], running: Iterable[str] = ()) -> Order:
     unordered = [e.file for e in entries if not e.ordering.ordered]
     if unordered:
         # After every ordered entry, but those that start after an unordered one themselves.
-        later = _reached_from(unordered, needs)
+        later = _reached_from(unordered, waits)
         earlier = [e.file for e in entries if e.ordering.ordered and e.file not in later]
         if earlier:
             waits[ORDERED] = earlier
@@ -129,10 +145,10 @@ def boot_order(entries: Iterable[Entry], running: Iterable[str] = ()) -> Order:
     )
 
 
-def _reached_from(starts: Iterable[str], needs: dict[str, list[str]]) -> set[str]:
-    """The entries that need, directly or through others, one of ``starts``."""
+def _reached_from(starts: Iterable[str], waits: dict[str, list[str]]) -> set[str]:
+    """The nodes that wait, directly or through others (order groups too), on one of ``starts``."""
     needed_by: dict[str, list[str]] = {}
-    for node, befores in needs.items():
+    for node, befores in waits.items():
         for before in befores:
             needed_by.setdefault(before, []).append(node)
     reached: set[str] = set()

@@ -238,6 +238,23 @@ def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: fl
         if current.phase in (Phase.SHUTDOWN, Phase.CRASHED):
             detail = f"domain {current.domid} is there, {current.phase.value}; destroy it to start it again"
             return run.step(name, "failed", False, began, node, detail)
+        if current.phase is Phase.SAVING:
+            detail = f"domain {current.domid} is being saved; restore it rather than start it afresh"
+            return run.step(name, "failed", False, began, node, detail)
+        if current.phase is Phase.SHUTTING_DOWN:  # going: start it again once it has gone
+            try:
+                gone = driver.wait_domain(str(current.domid), "gone", timeout=up_timeout)
+            except XenctlError as exc:
+                return run.step(name, "failed", False, began, node, exc.message)
+            if not gone.reached:
+                detail = f"domain {current.domid} is shutting down and has not gone in {up_timeout:g}s"
+                return run.step(name, "failed", False, began, node, detail)
+            current = None
+    if current is not None and current.phase is Phase.BOOTING:
+        # Started by a boot cut short, or by hand: its dependents still wait until it is up.
+        run.hooks.began(name, "waiting for it to come up")
+        return _until_up(run, driver, entry, began, current.domid, up_timeout, "already starting")
+    if current is not None:
         return run.step(name, "already running", True, began, node, f"domain {current.domid}")
     if kept is not None:
         detail = f"its saved state in {kept} did not restore; not starting it afresh (that would lose it)"
@@ -246,17 +263,28 @@ def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: fl
     owner = Owner(MANAGED_BY, entry.source) if entry.managed else None
     try:
         made = driver.create_domain(entry.config, owner=owner)
-        waited = driver.wait_domain(str(made.domid), "up", timeout=up_timeout)
+    except XenctlError as exc:
+        return run.step(name, "failed", False, began, node, exc.message)
+    return _until_up(run, driver, entry, began, made.domid, up_timeout, "started")
+
+
+def _until_up(
+    run: _Run, driver: Driver, entry: Entry, began: float, domid: int, timeout: float, result: str
+) -> Outcome:
+    """Wait until the domain is up, then its ``up`` delay, before its dependents may start."""
+    name, node = entry.domain, entry.file
+    try:
+        waited = driver.wait_domain(str(domid), "up", timeout=timeout)
         if not waited.reached:
             what = waited.phase.value if waited.phase else "gone"
             return run.step(name, "failed", False, began, node, f"did not come up ({what})")
-        detail = f"domain {made.domid}"
+        detail = f"domain {domid}"
         if entry.ordering.up > 0:
             driver.sleep(entry.ordering.up)
             detail += f", then {entry.ordering.up:g}s before its dependents"
     except XenctlError as exc:
         return run.step(name, "failed", False, began, node, exc.message)
-    return run.step(name, "started", True, began, node, detail)
+    return run.step(name, result, True, began, node, detail)
 
 
 def stop(
@@ -300,6 +328,9 @@ def stop(
     return report
 
 
+stop_guests = stop  # the name change_runlevel uses: its own ``stop`` is the event that ends a boot early
+
+
 def _stop(run: _Run, driver: Driver, name: str, ordering: Ordering, file: str | None, save_dir: str) -> None:
     began = run.elapsed()
     note = ""
@@ -324,7 +355,9 @@ def _stop(run: _Run, driver: Driver, name: str, ordering: Ordering, file: str | 
             driver.shutdown_domain(str(domain.domid))
         waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout or None)  # 0: no limit
         if waited.reached:
-            run.step(name, "shut down", True, began, file, note.capitalize() + "shut down" if note else "")
+            # A save that failed lost the state the entry asked to keep: the domain is down, but not as asked.
+            detail = f"{note[:1].upper()}{note[1:]}shut down instead" if note else ""
+            run.step(name, "shut down", not note, began, file, detail)
             return
         late = f"{note}it did not stop within {ordering.stop_timeout:g}s"
         if ordering.on_timeout == "leave":
@@ -356,13 +389,15 @@ def change_runlevel(
     parallelism: int = 10,
     pace: Pace | None = None,
     hooks: Hooks | None = None,
+    stop: threading.Event | None = None,
 ) -> Transition:
     """Move the host to ``level``: booting if it enters 3-5 unbooted, stopping if it is outside them.
 
     The runlevel is set before a stop and the booted mark cleared, so a watcher starts nothing
     while the host goes down; the booted mark is set only after a whole boot, so a boot cut short
-    runs again (starting what is not running) when the host is next asked to be at 3-5. Outside
-    3-5 a stop runs every time: ``halt`` after a halt cut short stops what still runs.
+    runs again (starting what is not running) when the host is next asked to be at 3-5, and so
+    does a boot with a failed start. Outside 3-5 a stop runs every time: ``halt`` after a halt
+    cut short stops what still runs. ``stop`` (SIGTERM) ends a boot early: nothing new starts.
     """
     driver = connect()
     try:
@@ -372,11 +407,13 @@ def change_runlevel(
                 driver.set_runlevel(level, booted=True)
                 return Transition(host.runlevel, level, None, "already booted")
             driver.set_runlevel(level, booted=False)
-            report = boot(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks)
-            driver.set_runlevel(level, booted=True)
+            report = boot(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, stop=stop)
+            # Booted only when every start went through: after a failure (a fault since cleared, a
+            # save file that would not restore), the next boot or watch tries what did not start.
+            driver.set_runlevel(level, booted=not report.failed)
         else:
             driver.set_runlevel(level, booted=False)
-            report = stop(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks)
+            report = stop_guests(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks)
         driver.record_event(
             "runlevel", str(level), "ok" if report.ok else "error", f"{report.action}: {summary(report)}"
         )

@@ -21,6 +21,7 @@ finishes, and nothing new starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -98,10 +99,15 @@ class Watcher:
             self._apply(set())
 
     def handle(self, batch: Batch) -> None:
+        if batch.auto:
+            self._entries()  # what was dropped in by hand, before an apply writes its own
         if batch.specs and self.apply is not None:
             self._apply(batch.specs)
-        if batch.auto or batch.specs:  # an apply may have written entries
-            self._entries()
+
+    def _applied(self) -> None:
+        """Entries the watcher's own apply wrote or removed are the specs' business: an apply
+        starts and stops their domains as the specs say (a domain declared stopped stays so)."""
+        self.known = self._listing()
 
     def _apply(self, changed: set[str]) -> None:
         what = f"specs changed ({', '.join(sorted(_shown(p) for p in changed))})" if changed else "specs"
@@ -115,6 +121,8 @@ class Watcher:
             self.apply()
         except XenctlError as exc:
             self.say(f"not applied; the host keeps the last good state:\n{exc.message}")
+        finally:
+            self._applied()
 
     def _entries(self) -> None:
         entries, broken = self.auto.read()
@@ -147,7 +155,7 @@ def run(
     watcher: Watcher,
     *,
     stop: threading.Event,
-    quiet: float = 0.3,
+    quiet: float = 1.0,
     patience: float = 3.0,
     grace: float = 2.0,
     ready: Callable[[], None] | None = None,
@@ -160,6 +168,8 @@ def run(
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory and event.event_type == "deleted":
+                directories.gone(os.fsdecode(event.src_path))  # a watched directory itself, perhaps
             if event.is_directory or event.event_type not in CHANGES:
                 return  # reading a file (xenctl's own reads too) is no change
             for path in (event.src_path, getattr(event, "dest_path", "")):
@@ -169,19 +179,27 @@ def run(
     os.makedirs(watcher.auto.path, exist_ok=True)
     observer = Observer()
     handler = Handler()
-    observer.schedule(handler, watcher.auto.path, recursive=False)
+    directories = Directories(observer, handler)
+    directories.watch(os.path.abspath(watcher.auto.path), recursive=False)
     for directory in watcher.spec_dirs:
-        observer.schedule(handler, directory, recursive=True)
+        directories.watch(directory, recursive=True)
     observer.start()
     if ready is not None:
         ready()
     try:
         while not stop.is_set():
             try:
-                first = events.get(timeout=0.2)
+                batch = watcher.classify(events.get(timeout=0.2))
             except queue.Empty:
-                continue
-            batch = _settle(events, watcher, watcher.classify(first), quiet, patience)
+                # A directory removed and made again (rsync --delete, rm -rf and a copy, a swapped
+                # symlink) is a new one to the kernel: watch it anew, and read it as changed.
+                batch = Batch()
+                for directory in directories.recreated():
+                    is_auto = directory == os.path.abspath(watcher.auto.path)
+                    batch = _merge(batch, Batch(auto=True) if is_auto else Batch(specs={directory}))
+                if not batch:
+                    continue
+            batch = _settle(events, watcher, batch, quiet, patience)
             if unfinished(batch.specs):  # half a file: give the writer time to finish it
                 batch = _settle(events, watcher, batch, grace, grace)
             if batch and not stop.is_set():
@@ -189,6 +207,56 @@ def run(
     finally:
         observer.stop()
         observer.join(timeout=5)
+
+
+class Directories:
+    """The directories watched, each by its identity (device and inode) when it was scheduled."""
+
+    def __init__(self, observer: Any, handler: Any) -> None:
+        self.observer = observer
+        self.handler = handler
+        self.watched: dict[str, tuple[tuple[int, int] | None, Any, bool]] = {}
+        self.lost: set[str] = set()  # removed since they were scheduled (a new one may reuse the inode)
+        self.lock = threading.Lock()
+
+    def gone(self, path: str) -> None:
+        path = os.path.abspath(path)
+        with self.lock:
+            if path in self.watched:
+                self.lost.add(path)
+
+    def watch(self, directory: str, *, recursive: bool) -> None:
+        identity = _identity(directory)
+        scheduled = self.observer.schedule(self.handler, directory, recursive=recursive) if identity else None
+        self.watched[directory] = (identity, scheduled, recursive)
+
+    def recreated(self) -> list[str]:
+        changed = []
+        for directory, (identity, scheduled, recursive) in list(self.watched.items()):
+            now = _identity(directory)
+            with self.lock:
+                lost = directory in self.lost
+            if now == identity and not lost:
+                continue
+            if now is None and lost:
+                continue  # not there yet: look again later
+            with self.lock:
+                self.lost.discard(directory)
+            if scheduled is not None:
+                with contextlib.suppress(KeyError, OSError):
+                    self.observer.unschedule(scheduled)
+            with contextlib.suppress(OSError):
+                self.watch(directory, recursive=recursive)
+            changed.append(directory)
+        return changed
+
+
+def _identity(directory: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _settle(events: queue.Queue[str], watcher: Watcher, batch: Batch, quiet: float, patience: float) -> Batch:

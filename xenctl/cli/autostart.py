@@ -14,11 +14,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from xenctl.cli.context import HostPace, default_home, open_sim, time_scale, xen_root
+from xenctl.cli.context import HostPace, default_home, open_sim, take_lock, time_scale, xen_root
 
 if TYPE_CHECKING:
     from xenctl.autostart.runlevels import Report, Step, Transition
-    from xenctl.engine.api import HostInfo
+    from xenctl.engine.api import HostInfo, HostState
+    from xenctl.reconcile.plan import Plan
     from xenctl.xmconfig.auto import AutoDir
 
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
@@ -53,8 +54,8 @@ class Progress:
 
     def ended(self, step: Step) -> None:
         detail = f" ({step.detail})" if step.detail else ""
-        mark = "" if step.ok else "FAILED " if step.result == "failed" else ""
-        self.say(f"{step.domain}: {mark}{step.result}{detail} [{step.ended:.1f}s]")
+        result = step.result.upper() if step.result == "failed" else step.result
+        self.say(f"{step.domain}: {result}{detail} [{step.ended:.1f}s]")
 
 
 def render_report(report: Report, transition: Transition | None = None) -> str:
@@ -65,7 +66,7 @@ def render_report(report: Report, transition: Transition | None = None) -> str:
         title += f" (runlevel {transition.before} -> {transition.after})"
     lines = [f"{title}: {summary(report)}"]
     if report.steps:
-        width = max(len(s.domain) for s in report.steps)
+        width = max(len("DOMAIN"), *(len(s.domain) for s in report.steps))
         lines.append(f"  {'DOMAIN':<{width}}  {'BEGAN':>7}  {'ENDED':>7}  RESULT")
         for step in sorted(report.steps, key=lambda s: (s.began, s.domain)):
             detail = f": {step.detail}" if step.detail else ""
@@ -75,11 +76,19 @@ def render_report(report: Report, transition: Transition | None = None) -> str:
     return "\n".join(lines)
 
 
+def _check_parallelism(args: argparse.Namespace) -> None:
+    from xenctl.errors import UsageError
+
+    if args.parallelism < 1:
+        raise UsageError("--parallelism must be 1 or more")
+
+
 def _lock_and_run(args: argparse.Namespace, level: int | None) -> int:
     from xenctl.autostart.runlevels import BOOT_LEVELS, change_runlevel
 
     home = args.home or default_home()
     auto = auto_dir(args)
+    _check_parallelism(args)
     with open_sim(home) as host:
         held = host.acquire_lock(" ".join(["xenctl", *sys.argv[1:]])[:200], timeout=args.lock_timeout)
         try:
@@ -129,12 +138,19 @@ def run_list(args: argparse.Namespace) -> int:
     running = {d.name: d for d in live.domains}
     order = boot_order(entries, {d.name for d in live.domains if d.phase not in (Phase.SHUTDOWN, Phase.CRASHED)})
     place = order.position()
+    blocked = order.blocked()
     rows = [("ENTRY", "DOMAIN", "MANAGED", "BOOT", "ORDER", "AFTER", "UP", "STOP", "STATE")]
     for entry in entries:
         o = entry.ordering
         domain = running.get(entry.domain)
         state = domain.state if domain is not None else "not running"
-        boot = "fails" if entry.file in order.failing else str(place.get(entry.file, "-"))
+        boot = (
+            "fails"
+            if entry.file in order.failing
+            else "skipped"
+            if entry.file in blocked
+            else str(place.get(entry.file, "-"))
+        )
         rows.append(
             (
                 entry.file,
@@ -157,6 +173,10 @@ def run_list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for entry_file, reason in order.failing.items():
         print(f"  {entry_file} cannot start: {reason}")
+    for entry_file, root in sorted(blocked.items()):
+        print(f"  {entry_file} would be skipped: it needs {root}, which cannot start")
+    for name in auto.passed_over():
+        print(f"  {name}: passed over (an editor's or a package's file, not an entry)")
     for bad in broken:
         print(f"  {bad.file}: BROKEN: {bad.reason}")
     if not entries and not broken:
@@ -170,10 +190,11 @@ def run_watch(args: argparse.Namespace) -> int:
 
     from xenctl.autostart.runlevels import BOOT_LEVELS, boot, change_runlevel
     from xenctl.autostart.watch import Watcher, run
-    from xenctl.errors import UsageError, XenctlError
+    from xenctl.errors import PlanError, UsageError, XenctlError
 
     home = args.home or default_home()
     auto = auto_dir(args)
+    _check_parallelism(args)
     spec_dirs = list(args.specs or [])
     for directory in spec_dirs:
         if not os.path.isdir(directory):
@@ -199,16 +220,25 @@ def run_watch(args: argparse.Namespace) -> int:
 
     def locked(work: Callable[[], T]) -> T:
         with open_sim(home) as host:
-            held = host.acquire_lock("xenctl watch", timeout=args.lock_timeout)
+            held = take_lock(host, "xenctl watch", args.lock_timeout, stop)
             try:
                 return work()
             finally:
                 host.release_lock(held)
 
-    def boot_new(files: set[str]) -> Report:
-        progress.say(f"new entries: {', '.join(sorted(files))}")
-        report = locked(
-            lambda: boot(
+    def booted_now() -> HostInfo | None:
+        """The host, if it is at a boot runlevel and booted (read under the lock: a halt may
+        have come between the event and this moment)."""
+        info = host_info()
+        return info if info.runlevel in BOOT_LEVELS and info.booted else None
+
+    def boot_new(files: set[str]) -> Report | None:
+        def work() -> Report | None:
+            if booted_now() is None:
+                progress.say(f"new entries ({', '.join(sorted(files))}) start at the next boot: the host is not booted")
+                return None
+            progress.say(f"new entries: {', '.join(sorted(files))}")
+            return boot(
                 lambda: open_sim(home),
                 auto,
                 parallelism=args.parallelism,
@@ -218,17 +248,25 @@ def run_watch(args: argparse.Namespace) -> int:
                 only=files,
                 stop=stop,
             )
-        )
-        progress.say(render_report(report))
+
+        report = locked(work)
+        if report is not None:
+            progress.say(render_report(report))
         return report
 
     def apply() -> int:
         from xenctl.cli.plans import desired_state, make_plan_for, reconcile
 
         options = {"adopt": False, "destroy_data": False, "target": None}
+
+        def make(live: HostState) -> Plan:
+            if live.host.runlevel not in BOOT_LEVELS:
+                raise PlanError(f"the host is at runlevel {live.host.runlevel}: the specs apply once it boots")
+            return make_plan_for(live, desired_state(spec_dirs, home, live), options, auto)
+
         return reconcile(
             home,
-            lambda live: make_plan_for(live, desired_state(spec_dirs, home, live), options, auto),
+            make,
             command="xenctl watch",
             parallelism=args.parallelism,
             lock_timeout=args.lock_timeout,
@@ -238,22 +276,32 @@ def run_watch(args: argparse.Namespace) -> int:
     watcher = Watcher(
         auto, spec_dirs, host=host_info, boot_new=boot_new, apply=apply if spec_dirs else None, say=progress.say
     )
-    try:
+
+    def boot_if_unbooted() -> Transition | None:
         info = host_info()
-        if info.runlevel in BOOT_LEVELS and not info.booted:
-            progress.say(f"the host is at runlevel {info.runlevel} and has not booted: booting")
-            transition = locked(
-                lambda: change_runlevel(
-                    lambda: open_sim(home), auto, info.runlevel, parallelism=args.parallelism, pace=pace, hooks=progress
-                )
-            )
-            if transition.report is not None:
-                progress.say(render_report(transition.report, transition))
+        if info.runlevel not in BOOT_LEVELS or info.booted:
+            return None
+        progress.say(f"the host is at runlevel {info.runlevel} and has not booted: booting")
+        return change_runlevel(
+            lambda: open_sim(home),
+            auto,
+            info.runlevel,
+            parallelism=args.parallelism,
+            pace=pace,
+            hooks=progress,
+            stop=stop,
+        )
+
+    try:
+        transition = locked(boot_if_unbooted)
+        if transition is not None and transition.report is not None:
+            progress.say(render_report(transition.report, transition))
         if spec_dirs and not stop.is_set():
             watcher.handle_specs_now()
     except XenctlError as exc:
         progress.say(f"Error: {exc.message}")
     if stop.is_set():
+        progress.say("Stopped.")
         return 0
     watched = ", ".join([auto.path, *spec_dirs])
     run(

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 from xenctl.errors import UsageError
 
 if TYPE_CHECKING:
+    import threading
+
     from xenctl.engine.sim.host import SimHost
+    from xenctl.engine.sim.lock import HostLock
 
 HOME_ENV = "XENCTL_HOME"
 TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
@@ -74,3 +77,18 @@ class HostPace:
 
     def working(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+
+def take_lock(host: SimHost, command: str, timeout: float, stop: threading.Event | None = None) -> HostLock:
+    """The host's lock, waiting up to ``timeout``; with ``stop``, a wait that ends once it is set."""
+    from xenctl.errors import LockError
+
+    if stop is None:
+        return host.acquire_lock(command, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return host.acquire_lock(command, timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+        except LockError:
+            if stop.is_set() or time.monotonic() >= deadline:
+                raise

@@ -294,7 +294,7 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--lock-timeout", type=seconds, default=300.0, metavar="S", help="wait up to S seconds for another command"
     )
     watch.add_argument(
-        "--quiet", type=seconds, default=0.3, metavar="S", help="act once files have been still this long (0.3)"
+        "--quiet", type=seconds, default=1.0, metavar="S", help="act once files have been still this long (1)"
     )
     watch.set_defaults(run=f"{cmds}:run_watch")
     auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")

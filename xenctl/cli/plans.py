@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xenctl.cli.autostart import auto_dir
-from xenctl.cli.context import default_home, open_sim
+from xenctl.cli.context import default_home, open_sim, take_lock
 from xenctl.cli.specs import capacity_of, spec_cache, spec_paths
 from xenctl.errors import PlanError, UsageError
 from xenctl.reconcile.walker import STOPPING
@@ -213,7 +213,7 @@ def reconcile(
     from xenctl.reconcile.render import render_text
 
     with open_sim(home) as host:
-        held = host.acquire_lock(command, timeout=lock_timeout)
+        held = take_lock(host, command, lock_timeout, stop)
         try:
             plan = make(host.snapshot())
             print(render_text(plan, colour=_colour()))
@@ -263,15 +263,13 @@ def _report(result: ApplyResult) -> int:
     failures = result.failures
     skipped = result.skipped
     done = sum(1 for o in result.outcomes.values() if o.ok)
-    print(
-        f"\nApply {'complete' if not failures else 'finished with errors'}: {done} done, "
-        f"{len(failures)} failed, {len(skipped)} skipped."
-    )
+    stopped = [s.address for s in skipped if s.skipped_because == STOPPING]
+    how = "stopped" if stopped else "finished with errors" if failures else "complete"
+    print(f"\nApply {how}: {done} done, {len(failures)} failed, {len(skipped)} skipped.")
     for failure in failures:
         because = [s.address for s in skipped if s.skipped_because == failure.address]
         extra = f" ({len(because)} skipped because of it: {', '.join(because)})" if because else ""
         print(f"Error: {failure.address}: {failure.error}{extra}", file=sys.stderr)
-    stopped = [s.address for s in skipped if s.skipped_because == STOPPING]
     if stopped:
         names = ", ".join(stopped)
         print(f"Stopped before {len(stopped)} actions: {names}; the next apply does them.", file=sys.stderr)

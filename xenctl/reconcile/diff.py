@@ -175,9 +175,17 @@ class _Differ:
     def autostart(self, auto: Listing) -> list[Change]:
         present: dict[str, Entry | Broken] = {e.file: e for e in auto.entries}
         present.update((b.file, b) for b in auto.broken)
+        by_hand = {e.domain: e for e in reversed(auto.entries) if not e.managed}  # the first by name
         changes = []
         for spec in sorted(self.desired.autostart, key=lambda a: a.entry_name):
             file = spec.entry_name
+            other = by_hand.get(spec.domain)
+            if other is not None and other.file != file:
+                where = f"{spec.origin.file}: " if spec.origin.file else ""
+                self.entry_clashes.append(
+                    f"{where}autostart entry {file}: {other.path}, placed by hand, starts domain {spec.domain} "
+                    "too, and a boot would start it from one of them only; remove that file, or this entry"
+                )
             found = present.pop(file, None)
             if found is None:
                 changes.append(Change(Kind.AUTOSTART, file, Action.CREATE, reason=f"not in {auto.directory}"))

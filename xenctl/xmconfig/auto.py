@@ -18,6 +18,7 @@ returned as broken, with the reason, and the others are still there to boot.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -132,6 +133,13 @@ class AutoDir:
             raise EntryError(f"{self.path}: cannot read the auto directory: {exc.strerror}") from None
         return sorted(name for name in found if not temporary_file_name(name))
 
+    def passed_over(self) -> list[str]:
+        """The files the auto directory holds that are no entries: editors' and packages' passing files."""
+        try:
+            return sorted(name for name in os.listdir(self.path) if temporary_file_name(name))
+        except OSError:
+            return []
+
     def read(self) -> tuple[tuple[Entry, ...], tuple[Broken, ...]]:
         """Every entry, in file-name order: the usable ones and the broken ones."""
         entries: list[Entry] = []
@@ -153,6 +161,8 @@ class AutoDir:
             return Broken(name, path, str(exc))
         text = data.decode("utf-8", errors="replace")
         managed, source = _managed(text)
+        if os.path.islink(path):
+            managed = False  # a symlink is placed by hand, whatever the file it points at says
         try:
             ordering, has_metadata = _ordering(text, path)
             parsed = parse_config(text, path)
@@ -168,9 +178,13 @@ class AutoDir:
         except OSError as exc:
             raise _Refused(f"cannot read it: {exc.strerror}") from None
         if stat.S_ISLNK(info.st_mode):
+            try:
+                os.stat(path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _Refused("a loop of symlinks") from None
+                raise _Refused(f"a symlink to {os.readlink(path)}, which does not exist") from None
             target = os.path.realpath(path)
-            if not os.path.exists(target):
-                raise _Refused(f"a symlink to {os.readlink(path)}, which does not exist")
             root = os.path.realpath(self.xen_root)
             if not self.outside_links and os.path.commonpath([root, target]) != root:
                 raise _Refused(
@@ -282,6 +296,7 @@ def _managed(text: str) -> tuple[bool, str]:
 def _ordering(text: str, path: str) -> tuple[Ordering, bool]:
     """The metadata line's ordering (defaults when there is none); ConfigError if it is wrong."""
     for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
         if not line.startswith(META_PREFIX):
             continue
         try:
@@ -332,5 +347,6 @@ def _ordering_from(data: object, path: str, line: int) -> Ordering:
 
 def render_entry(config: DomainConfig, ordering: Ordering, source: str) -> str:
     """A managed entry's text: the header, the metadata line, then the config as xm writes it."""
-    header = f"{MANAGED_MARK} from {source}: 'xenctl apply' rewrites or removes this file."
+    shown = "".join(c if c.isprintable() else "?" for c in source)  # one comment line, whatever the file's name
+    header = f"{MANAGED_MARK} from {shown}: 'xenctl apply' rewrites or removes this file."
     return f"{header}\n{META_PREFIX} {ordering.to_json()}\n" + write_config(config)
