@@ -108,7 +108,15 @@ def run_fault_add(args: argparse.Namespace) -> int:
         raise UsageError("--times must be 1 or more")
     with open_sim(args.home) as host:
         fault_id = host.add_fault(
-            Fault(op=args.op, obj=args.object, kind=args.kind, message=args.message, times=args.times)
+            Fault(
+                op=args.op,
+                obj=args.object,
+                kind=args.kind,
+                message=args.message,
+                times=args.times,
+                skip=args.skip,
+                rate=args.rate,
+            )
         )
     print(f"Fault {fault_id} added.")
     return 0
@@ -121,6 +129,10 @@ def run_fault_list(args: argparse.Namespace) -> int:
         print("No faults.")
     for fault in faults:
         times = "every time" if fault.times is None else f"{fault.times} more time(s)"
+        if fault.skip:
+            times += f" after {fault.skip} let through"
+        if fault.rate < 1:
+            times += f", on {fault.rate:.0%} of them"
         what = f": {fault.message}" if fault.kind == "fail" else ""
         print(f"{fault.id:>4}  {fault.kind:<16} {fault.op:<14} {fault.obj:<20} {times}{what}")
     return 0

@@ -44,6 +44,17 @@ def seconds(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A share of things: more than 0, at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:  # refuses nan too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share from above 0 to 1 (0.1 is one in ten)")
+    return value
+
+
 def count(text: str) -> int:
     """A whole number from 0 to 2^53, for counts and sequence numbers on the command line."""
     if not (text.isascii() and text.isdigit()) or int(text) > 2**53:
@@ -209,6 +220,10 @@ def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     add.add_argument("--kind", default="fail", choices=("fail", "ignore-shutdown", "crash-at-boot"))
     add.add_argument("--message", default="injected fault", help="the error a failing operation reports")
     add.add_argument("--times", type=count, metavar="N", help="fire N times, then vanish (default: every time)")
+    add.add_argument("--skip", type=count, default=0, metavar="N", help="let N matching operations through first")
+    add.add_argument(
+        "--rate", type=share, default=1.0, metavar="R", help="fire on this share of them (0.1: one in ten), not all"
+    )
     add.set_defaults(run="xenctl.cli.hostcmds:run_fault_add")
     flist = fsub.add_parser("list", help="list faults")
     flist.set_defaults(run="xenctl.cli.hostcmds:run_fault_list")

@@ -327,6 +327,8 @@ class Fault:
     message: str = "injected fault"
     times: int | None = None  # None: every time
     id: int = 0
+    skip: int = 0  # matching operations let through before it may fire: skip=k-1 fails the k-th
+    rate: float = 1.0  # the share of matching operations it fires on (a fixed pseudo-random pick)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -87,16 +89,19 @@ class SimHost:
                 result = work(ctx)
                 ctx.event(op, name)
                 _changed(ctx)
-                return result
+            _KILL.count()
+            return result
         except _Fired as fired:
             with store.write_txn(self.db):
                 ctx = self._ctx(now)
                 faults.use(ctx, fired.fault)
                 ctx.event(op, name, "error", fired.fault.message)
+            _KILL.count()
             raise InjectedFault(fired.fault.message, op=op, obj=name) from None
         except EngineError as exc:
             with store.write_txn(self.db):
                 self._ctx(now).event(op, name or exc.obj, "error", exc.message)
+            _KILL.count()
             raise
         except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError) as exc:
             # A value the engine's checks let through but the store cannot hold: still one clear error.
@@ -450,6 +455,29 @@ def _resolve_profile(profile: HostProfile, home: str) -> HostProfile:
     return replace(profile, save_dir=save_dir)
 
 
+class _KillAfter:
+    """``XENCTL_KILL_AFTER=K``: the process kills itself (SIGKILL, no clean-up of any kind) right
+    after its K-th operation on a host, counted over every thread and every open host. For the
+    crash tests: what an apply or a runlevel change leaves when the machine dies at any point."""
+
+    def __init__(self) -> None:
+        raw = os.environ.get("XENCTL_KILL_AFTER", "").strip()
+        self.after = int(raw) if raw.isdigit() and int(raw) > 0 else None
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def count(self) -> None:
+        if self.after is None:
+            return
+        with self.lock:
+            self.done += 1
+            if self.done >= self.after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+_KILL = _KillAfter()
+
+
 def _changed(ctx: Ctx) -> None:
     """Count one more change of the host (for ``change_token``), in the change's transaction."""
     ctx.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
@@ -484,6 +512,10 @@ def open_host(home: str, *, clock: Clock | None = None, profile: HostProfile | N
                     _initialise(db, fresh, clock.now())
         elif version > store.SCHEMA_VERSION:
             raise StoreError(f"{store.host_file(home)} was made by a newer xenctl (schema {version})")
+        elif version < store.SCHEMA_VERSION:
+            with store.write_txn(db):
+                if store.schema_version(db) < store.SCHEMA_VERSION:  # another process may have done it
+                    store.upgrade_schema(db, store.schema_version(db))
         row = db.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
         stored = profile_from_dict(json.loads(row[0]), file=store.host_file(home))
     except sqlite3.DatabaseError as exc:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -166,7 +166,10 @@ CREATE TABLE faults (
     obj     TEXT NOT NULL,
     kind    TEXT NOT NULL,
     message TEXT NOT NULL,
-    times   INTEGER                      -- NULL: every time
+    times   INTEGER,                     -- NULL: every time
+    skip    INTEGER NOT NULL DEFAULT 0,  -- matching calls let through before it may fire
+    rate    REAL NOT NULL DEFAULT 1.0,   -- the share of matching calls it fires on
+    seen    INTEGER NOT NULL DEFAULT 0   -- matching calls so far
 );
 """
 
@@ -202,6 +205,18 @@ def _enter_wal(conn: sqlite3.Connection) -> None:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a host file made by an earlier xenctl up to this one (inside the caller's transaction)."""
+    if version < 2:
+        for column in (
+            "skip INTEGER NOT NULL DEFAULT 0",
+            "rate REAL NOT NULL DEFAULT 1.0",
+            "seen INTEGER NOT NULL DEFAULT 0",
+        ):
+            conn.execute(f"ALTER TABLE faults ADD COLUMN {column}")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
