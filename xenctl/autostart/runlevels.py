@@ -210,9 +210,22 @@ def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
     def restore_one(path: str) -> Outcome:
         began = run.elapsed()
         name = os.path.basename(path)
+        driver = run.drivers.get()
+        try:
+            saved = driver.saved_config(path)
+            name = saved.name
+            there = driver.domain(name)
+        except XenctlError:
+            there = None
+        if there is not None and saved.uuid is not None and there.uuid == saved.uuid:
+            # Restored by a boot cut short before it could remove the file: the file is spent.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            detail = f"restored already (a boot cut short), as domain {there.domid}; {path} removed"
+            return run.step(name, "restored", True, began, None, detail)
         run.hooks.began(name, "restoring")
         try:
-            domain = run.drivers.get().restore_domain(path)
+            domain = driver.restore_domain(path)
         except XenctlError as exc:
             kept[name] = path
             return run.step(name, "failed", False, began, None, f"restore failed: {exc.message}; {path} stays")

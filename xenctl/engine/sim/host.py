@@ -34,13 +34,13 @@ from xenctl.engine.api import (
     Phase,
     WaitResult,
 )
-from xenctl.engine.sim import domains, faults, lifecycle, lock, snapshot, storage, store
+from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store
 from xenctl.engine.sim.blockdevs import digest_of
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.lock import HostLock
 from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
-from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError
+from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError, XenError
 
 T = TypeVar("T")
 POLL_SECONDS = 1.0  # how often xm polls a domain it waits for
@@ -235,6 +235,15 @@ class SimHost:
             return self.domain(str(restored.domid))  # as it is now, restored and running
         except EngineError:
             return restored  # gone already (destroyed by another process): as it was made
+
+    def saved_config(self, path: str) -> DomainConfig:
+        """The domain a save file holds (its name and uuid above all), read without restoring it."""
+        record = savefile.read(path)
+        record.pop("xenctl", None)
+        try:
+            return records.config_from_dict(record)
+        except (KeyError, TypeError, ValueError):
+            raise XenError(f"{path} is not a valid guest state file", op="restore", obj=path) from None
 
     def set_memory(self, ref: str, mib: int) -> None:
         self._mutate("mem-set", self._domain_name(ref), lambda ctx: domains.set_memory(ctx, ref, mib))

@@ -1,0 +1,82 @@
+"""Crash safety: an apply, a halt and a boot killed (SIGKILL, a real process) at every operation
+boundary, then run again: the host ends as the specs say, whole, with nothing lost or leaked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.resilience.crash import Scene, check_host, prepare, volumes, xenctl
+
+OBJECTS = 12  # make test; bench/crash.py kills a 200-object apply at every boundary
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return prepare(tmp_path_factory.mktemp("crash"), OBJECTS)
+
+
+MAX_OPERATIONS = 2_000
+
+
+def test_an_apply_killed_at_every_boundary_recovers_with_the_next_apply(scene: Scene) -> None:
+    apply = ("apply", "--auto-approve", str(scene.specs))
+    for k in range(1, MAX_OPERATIONS):
+        home = scene.fresh(f"apply-{k}")
+        before = volumes(home)
+        killed = xenctl(home, scene.env(home, XENCTL_KILL_AFTER=str(k)), *apply)
+        if killed.returncode == 0:
+            break  # the apply makes fewer than k operations: every boundary has been tried
+        assert killed.returncode == -9, f"k={k}: {killed.returncode}\n{killed.stderr}"
+        again = xenctl(home, scene.env(home), *apply)
+        assert again.returncode == 0, f"k={k}:\n{again.stdout}{again.stderr}"
+        assert check_host(home, scene.env(home), scene.specs, before) == [], f"killed after operation {k}"
+    else:
+        pytest.fail("the apply never finished")
+
+
+@pytest.mark.parametrize("second", ["halt", "boot"])
+def test_a_halt_or_a_boot_killed_at_every_boundary_recovers_when_run_again(scene: Scene, second: str) -> None:
+    # The full specs applied; then halt (and for "boot": halt done, the boot killed).
+    base = scene.fresh("runlevels")
+    env = scene.env(base)
+    assert xenctl(base, env, "apply", "--auto-approve", str(scene.specs)).returncode == 0
+    if second == "boot":
+        assert xenctl(base, env, "halt").returncode == 0
+    for k in range(1, MAX_OPERATIONS):
+        home = scene.root / f"{second}-{k}" / "home"
+        _copy(base.parent, home.parent)
+        env = scene.env(home)
+        before = volumes(home)
+        killed = xenctl(home, scene.env(home, XENCTL_KILL_AFTER=str(k)), second)
+        if killed.returncode == 0:
+            break
+        assert killed.returncode == -9, f"k={k}: {killed.returncode}\n{killed.stdout}{killed.stderr}"
+        again = xenctl(home, env, second)
+        assert again.returncode == 0, f"k={k}:\n{again.stdout}{again.stderr}"
+        with_guests = _guests(home)
+        if second == "halt":
+            assert with_guests == set(), f"k={k}: still running after halt: {with_guests}"
+        else:
+            wanted = {f"dom{i}" for i in range(0, OBJECTS // 3, 3)}
+            assert wanted <= with_guests, f"k={k}: not running after boot: {wanted - with_guests}"
+            save_dir = home / "save"
+            assert not save_dir.exists() or os.listdir(save_dir) == [], f"k={k}: save files left"
+        problems = [p for p in check_host(home, env, scene.specs, before) if not p.startswith("plan after")]
+        assert problems == [], f"killed after operation {k}"
+
+
+def _copy(source: Path, target: Path) -> None:
+    import shutil
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, symlinks=True)
+
+
+def _guests(home: Path) -> set[str]:
+    from xenctl.engine.sim import SystemClock, open_host
+
+    with open_host(str(home), clock=SystemClock(0)) as host:
+        return {d.name for d in host.snapshot().domains if d.domid != 0}
