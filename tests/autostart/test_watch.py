@@ -356,8 +356,7 @@ def test_entries_the_watchers_own_apply_writes_do_not_start_a_domain_declared_st
     ok(xenctl(home, "host", "init"))
     specs.mkdir()
     (specs / "cold.yaml").write_text(
-        "domains:\n  - {name: cold, kernel: /boot/vmlinuz-2.6.18-xen, state: stopped}\n"
-        "autostart:\n  - {domain: cold}\n"
+        "domains:\n  - {name: cold, kernel: /boot/vmlinuz-2.6.18-xen, state: stopped}\nautostart:\n  - {domain: cold}\n"
     )
     watcher = Watching(home, xen_root, "--specs", str(specs))
     watching.append(watcher)

@@ -181,6 +181,9 @@ def state_letters(phase: Phase, domid: int = 1) -> str:
     return letters[phase]
 
 
+EMPTY_DIGEST = "0" * 16  # the content digest of a volume nothing was ever written to
+
+
 @dataclass(frozen=True, slots=True)
 class Partition:
     """A physical partition of a disk in the host profile."""
@@ -221,6 +224,7 @@ class LogicalVolume:
     invalid: bool = False
     owner: Owner | None = None
     holders: tuple[str, ...] = ()
+    written: bool = True  # anything was put on it (a copy, a guest's writes): mkfs would lose it
 
     @property
     def path(self) -> str:
@@ -243,6 +247,7 @@ class ImageFile:
     read_only: bool = False
     owner: Owner | None = None
     holders: tuple[str, ...] = ()
+    written: bool = True  # anything was put on it (a copy, a guest's writes): mkfs would lose it
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,6 +263,8 @@ class _Steps:
                     self.driver.grow_logical_volume(spec.vg or "", spec.name, int(fields["size"].after))  # type: ignore[call-overload]
             if "filesystem" in fields and spec.filesystem:
                 self.driver.format_volume(self.path_of(spec), spec.filesystem)
+            if "populate" in fields and spec.populate:
+                self.driver.populate_volume(self.path_of(spec), spec.populate)
 
     def path_of(self, spec: VolumeSpec) -> str:
         if spec.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):

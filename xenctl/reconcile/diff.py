@@ -302,7 +302,7 @@ class _Differ:
         if identity:
             return [self.data_change(Kind.VOLUME, spec.name, identity[0], "what it is", more=identity[1:])]
         live_size = lv.cow_size if lv.is_snapshot else lv.size
-        return self.size_and_filesystem(spec, live_size, lv.filesystem, round_to=4 * 1024 * 1024)
+        return self.size_and_filesystem(spec, live_size, lv.filesystem, lv.written, round_to=4 * 1024 * 1024)
 
     def image_volume(self, spec: VolumeSpec, path: str, image: ImageFile | None) -> list[Change]:
         if image is None:
@@ -310,11 +310,14 @@ class _Differ:
         adopted = self.claim(Kind.VOLUME, spec.name, image.owner)
         if adopted is not None or not self.managed(image.owner):
             return [adopted] if adopted else []
-        return self.size_and_filesystem(spec, image.size, image.filesystem, round_to=1)
+        return self.size_and_filesystem(spec, image.size, image.filesystem, image.written, round_to=1)
 
     def size_and_filesystem(
-        self, spec: VolumeSpec, live_size: int, live_fs: str | None, *, round_to: int
+        self, spec: VolumeSpec, live_size: int, live_fs: str | None, written: bool, *, round_to: int
     ) -> list[Change]:
+        """Grow, format and fill a volume in place; what would lose data is retained (or replaced).
+        A volume nothing was ever put on (an apply cut short after lvcreate or mkfs) loses nothing
+        to mkfs or a copy: it is finished as its creation would have."""
         wanted = -(-(spec.size or 0) // round_to) * round_to  # LVM rounds up to whole extents
         if spec.filesystem is not None and live_fs is not None and spec.filesystem != live_fs:
             field = FieldChange("filesystem", live_fs, spec.filesystem, ChangeClass.REPLACE)
@@ -326,12 +329,17 @@ class _Differ:
             field = FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY)
             return [self.data_change(Kind.VOLUME, spec.name, field, "a smaller size")]
         if spec.filesystem is not None and live_fs is None:
-            # mkfs on a volume that exists: whatever a guest wrote to it would be lost
-            field = FieldChange("filesystem", None, spec.filesystem, ChangeClass.REPLACE)
-            return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
+            if not written:
+                fields.append(FieldChange("filesystem", None, spec.filesystem, ChangeClass.LIVE))
+            else:
+                # mkfs on a volume that exists: whatever a guest wrote to it would be lost
+                field = FieldChange("filesystem", None, spec.filesystem, ChangeClass.REPLACE)
+                return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
+        if spec.populate and not written and spec.kind is not VolumeKind.SNAPSHOT:
+            fields.append(FieldChange("populate", None, spec.populate, ChangeClass.LIVE))
         if not fields:
             return []
-        return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow or format in place")]
+        return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow, format or fill in place")]
 
     def data_change(
         self, kind: Kind, name: str, field: FieldChange, what: str, *, more: list[FieldChange] | None = None

@@ -236,10 +236,10 @@ def _apply_write(ctx: Ctx, path: str, uuid: str, since: float, written: int) -> 
     if target.kind == "partition":
         ctx.db.execute("UPDATE partitions SET digest = ? WHERE path = ?", (new_digest, path))
     elif target.kind == "image":
-        ctx.db.execute("UPDATE images SET digest = ? WHERE path = ?", (new_digest, path))
+        ctx.db.execute("UPDATE images SET digest = ?, written = 1 WHERE path = ?", (new_digest, path))
     else:
         vg, name = target.key
-        ctx.db.execute("UPDATE lvs SET digest = ? WHERE vg = ? AND name = ?", (new_digest, vg, name))
+        ctx.db.execute("UPDATE lvs SET digest = ?, written = 1 WHERE vg = ? AND name = ?", (new_digest, vg, name))
         # A write to a snapshot, or to an origin, takes COW space in the snapshots it touches.
         ctx.db.execute(
             "UPDATE lvs SET cow_base = MIN(cow_size, cow_base + ?), "

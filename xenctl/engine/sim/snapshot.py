@@ -186,12 +186,13 @@ def _read_state(ctx: Ctx) -> HostState:
     cursor = db.cursor()
     cursor.row_factory = None  # plain tuples: LVs can be the largest table read
     cursor.execute(
-        "SELECT vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source "
+        "SELECT vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written "
         "FROM lvs ORDER BY vg, name"
     )
     volumes = []
-    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source in cursor:
+    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in cursor:
         path = f"/dev/{vg}/{name}"
+        now_digest = writes.digest(path, digest)
         cow_used = 0
         if origin:
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
@@ -203,13 +204,14 @@ def _read_state(ctx: Ctx) -> HostState:
                 name,
                 size,
                 filesystem,
-                writes.digest(path, digest),
+                now_digest,
                 origin,
                 cow_size,
                 cow_used,
                 bool(invalid),
                 owners.get(managed_by, source),
                 writes.holders_of(path),
+                bool(written) or now_digest != digest or bool(origin),  # a snapshot holds its origin's data
             )
         )
 
@@ -234,6 +236,7 @@ def _read_state(ctx: Ctx) -> HostState:
             read_only=bool(row["read_only"]),
             owner=owners.get(row["managed_by"], row["source"]),
             holders=writes.holders_of(row["path"]),
+            written=bool(row["written"]) or writes.digest(row["path"], row["digest"]) != row["digest"],
         )
         for row in db.execute("SELECT * FROM images ORDER BY path")
     )

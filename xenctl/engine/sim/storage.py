@@ -18,6 +18,7 @@ import re
 import sqlite3
 from typing import cast
 
+from xenctl.engine.api import EMPTY_DIGEST
 from xenctl.engine.devices import device_path
 from xenctl.engine.sim import blockdevs
 from xenctl.engine.sim.blockdevs import Target, digest_of, find_target
@@ -139,8 +140,8 @@ def create_lv(ctx: Ctx, vg: str, name: str, size: int, owner: Owner) -> float:
     extents = _extents(size)
     _need_space(ctx, vg, extents, "lv-create")
     ctx.db.execute(
-        "INSERT INTO lvs(vg, name, size, digest, managed_by, source) VALUES (?, ?, ?, ?, ?, ?)",
-        (vg, name, extents * EXTENT, digest_of("lvcreate", vg, name, ctx.now), *owner),
+        "INSERT INTO lvs(vg, name, size, digest, managed_by, source, written) VALUES (?, ?, ?, ?, ?, ?, 0)",
+        (vg, name, extents * EXTENT, EMPTY_DIGEST, *owner),  # lvcreate wipes what was there
     )
     return ctx.duration("lv_create")
 
@@ -236,8 +237,8 @@ def create_image(ctx: Ctx, path: str, size: int, sparse: bool, owner: Owner) -> 
     if ctx.db.execute("SELECT 1 FROM images WHERE path LIKE ? ESCAPE '\\'", (_like_prefix(full),)).fetchone():
         raise XenError(f"{full}: Is a directory (it holds image files)", op="image-create", obj=full)
     ctx.db.execute(
-        "INSERT INTO images(path, size, sparse, digest, managed_by, source) VALUES (?, ?, ?, ?, ?, ?)",
-        (full, size, int(sparse), digest_of("dd", full, ctx.now), *owner),
+        "INSERT INTO images(path, size, sparse, digest, managed_by, source, written) VALUES (?, ?, ?, ?, ?, ?, 0)",
+        (full, size, int(sparse), EMPTY_DIGEST, *owner),  # dd from /dev/zero
     )
     took = 0.0 if sparse else ctx.duration("image_create") * size / GIB
     return full, took
@@ -294,13 +295,15 @@ def _writable_target(ctx: Ctx, path: str, op: str) -> Target:
     return target
 
 
-def _set_content(ctx: Ctx, target: Target, digest: str, filesystem: str | None) -> None:
+def _set_content(ctx: Ctx, target: Target, digest: str, filesystem: str | None, *, written: bool) -> None:
     table, keys = {
         "partition": ("partitions", "path = ?"),
         "image": ("images", "path = ?"),
         "lv": ("lvs", "vg = ? AND name = ?"),
     }[target.kind]
     ctx.db.execute(f"UPDATE {table} SET digest = ?, filesystem = ? WHERE {keys}", (digest, filesystem, *target.key))
+    if target.kind != "partition":
+        ctx.db.execute(f"UPDATE {table} SET written = ? WHERE {keys}", (int(written), *target.key))
 
 
 def format_volume(ctx: Ctx, path: str, filesystem: str) -> float:
@@ -309,7 +312,7 @@ def format_volume(ctx: Ctx, path: str, filesystem: str) -> float:
             f"mkfs: unknown filesystem type {filesystem!r}; use one of {', '.join(FILESYSTEMS)}", op="format", obj=path
         )
     target = _writable_target(ctx, path, "format")
-    _set_content(ctx, target, digest_of(target.row["digest"], "mkfs", filesystem), filesystem)
+    _set_content(ctx, target, digest_of(target.row["digest"], "mkfs", filesystem), filesystem, written=False)
     return ctx.duration("mkfs")
 
 
@@ -318,7 +321,7 @@ def populate_volume(ctx: Ctx, path: str, source: str) -> float:
     filesystem = target.row["filesystem"]
     if filesystem in (None, "swap", "LVM2_member"):
         raise XenError(f"mount: {path} has no filesystem to copy files into; format it first", op="populate", obj=path)
-    _set_content(ctx, target, digest_of(target.row["digest"], "copy", source), filesystem)
+    _set_content(ctx, target, digest_of(target.row["digest"], "copy", source), filesystem, written=True)
     return 0.0
 
 

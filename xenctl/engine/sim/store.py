@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -93,6 +93,7 @@ CREATE TABLE lvs (
     invalid    INTEGER NOT NULL DEFAULT 0,
     managed_by TEXT,
     source     TEXT,
+    written    INTEGER NOT NULL DEFAULT 1,  -- anything was put on it (a copy, a guest's writes)
     PRIMARY KEY (vg, name)
 );
 CREATE TABLE images (
@@ -103,7 +104,8 @@ CREATE TABLE images (
     digest     TEXT NOT NULL,
     read_only  INTEGER NOT NULL DEFAULT 0,
     managed_by TEXT,
-    source     TEXT
+    source     TEXT,
+    written    INTEGER NOT NULL DEFAULT 1  -- anything was put on it (a copy, a guest's writes)
 );
 CREATE TABLE exports (
     server     TEXT NOT NULL,
@@ -216,6 +218,9 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
             "seen INTEGER NOT NULL DEFAULT 0",
         ):
             conn.execute(f"ALTER TABLE faults ADD COLUMN {column}")
+    if version < 3:  # what was there before is taken as written: nothing of it may be formatted over
+        conn.execute("ALTER TABLE lvs ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
+        conn.execute("ALTER TABLE images ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
