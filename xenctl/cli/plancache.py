@@ -19,7 +19,7 @@ import os
 import tempfile
 from typing import Any
 
-from xenctl import __version__
+from xenctl.spec.cache import code_stamp
 from xenctl.spec.load import spec_files
 from xenctl.xmconfig.auto import AutoDir
 
@@ -38,7 +38,14 @@ class PlanCache:
         if issues:
             return None
         digest = hashlib.blake2b(digest_size=20)
-        for part in (__version__, token, json.dumps(options, sort_keys=True), form, auto.path, str(auto.outside_links)):
+        for part in (
+            code_stamp(),
+            token,
+            json.dumps(options, sort_keys=True),
+            form,
+            auto.path,
+            str(auto.outside_links),
+        ):
             digest.update(part.encode())
             digest.update(b"\0")
         try:

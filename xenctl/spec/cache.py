@@ -36,7 +36,7 @@ class SpecCache:
         """Files enter by the name given as well as the absolute path: models carry the name (in
         every origin, so in every message), and ``specs/a.yaml`` must not come back absolute."""
         digest = hashlib.blake2b(digest_size=20)
-        for part in (__version__, _schema_text(), *parts):
+        for part in (code_stamp(), _schema_text(), *parts):
             digest.update(part.encode())
             digest.update(b"\0")
         return os.path.join(self.directory, digest.hexdigest() + ".pickle")
@@ -91,6 +91,20 @@ class SpecCache:
                 os.unlink(entry.path)
         except OSError:
             return
+
+
+@cache
+def code_stamp() -> str:
+    """This xenctl: its version and the stamp of every module file, so a cache never outlives
+    the code that wrote it (an upgrade, or an edit in a checkout, that kept the version number)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    stamps = [__version__]
+    for directory, _dirs, files in sorted(os.walk(package)):
+        for name in sorted(files):
+            if name.endswith(".py") or name.endswith(".json"):
+                info = os.stat(os.path.join(directory, name))
+                stamps.append(f"{directory[len(package) :]}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(stamps).encode(), digest_size=16).hexdigest()
 
 
 @cache

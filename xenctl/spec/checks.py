@@ -52,6 +52,7 @@ def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> li
         findings.extend(check(desired))
     findings.extend(_sharing(desired, root))
     findings.extend(_one_thing_two_names(desired, root))
+    findings.extend(_outside_the_storage_root(desired, root))
     if capacity is not None:
         findings.extend(_memory(desired, capacity))
     return findings
@@ -243,6 +244,20 @@ def _device_of(domain: DomainSpec, index: int, root: str, volumes: dict[str, str
     if disk.file is not None:
         return _image(root, disk.file)
     return volumes.get(disk.volume or "") or f"volume:{disk.volume}"
+
+
+def _outside_the_storage_root(desired: DesiredState, root: str) -> Iterator[Finding]:
+    """An image file the specs would make must be under the storage root (the host refuses others)."""
+    top = os.path.normpath(root)
+    for volume in desired.volumes:
+        if volume.kind is VolumeKind.FILE and volume.path and os.path.isabs(volume.path):
+            path = _image(root, volume.path)
+            if os.path.commonpath([top, path]) != top:
+                yield (
+                    volume.origin,
+                    f"{volume.path} is outside the storage root {root}; image files are made under it",
+                    (*volume.origin.path, "file", "path"),
+                )
 
 
 def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
