@@ -50,12 +50,6 @@ def _owner(owner: Owner | None) -> tuple[str | None, str | None]:
     return (owner.managed_by, owner.source) if owner else (None, None)
 
 
-class _Fired(Exception):
-    def __init__(self, fault: Fault) -> None:
-        super().__init__(fault.message)
-        self.fault = fault
-
-
 class SimHost:
     """A persistent simulated Xen 3.x host; implements ``xenctl.engine.api.Driver``."""
 
@@ -76,6 +70,7 @@ class SimHost:
         name = obj if isinstance(obj, str) else ""
         self._settle(self.clock.now())  # what already happened stands, whatever becomes of this operation
         now = self.clock.now()
+        fired: Fault | None = None
         try:
             with store.write_txn(self.db):
                 now = self.clock.now()  # read under the write lock: events and domids keep one order
@@ -83,21 +78,16 @@ class SimHost:
                 lifecycle.settle(ctx)  # anything another process let fall due since
                 if not isinstance(obj, str):
                     name = obj(ctx)
-                fault = faults.find(ctx, "fail", op, name)
-                if fault is not None:
-                    raise _Fired(fault)
-                result = work(ctx)
-                ctx.event(op, name)
-                _changed(ctx)
-            _KILL.count()
-            return result
-        except _Fired as fired:
-            with store.write_txn(self.db):
-                ctx = self._ctx(now)
-                faults.use(ctx, fired.fault)
-                ctx.event(op, name, "error", fired.fault.message)
-            _KILL.count()
-            raise InjectedFault(fired.fault.message, op=op, obj=name) from None
+                fired = faults.find(ctx, "fail", op, name)
+                if fired is not None:
+                    # Used up in this very transaction: two operations at once cannot both take a
+                    # fault that fires once.
+                    faults.use(ctx, fired)
+                    ctx.event(op, name, "error", fired.message)
+                else:
+                    result = work(ctx)
+                    ctx.event(op, name)
+                    _changed(ctx)
         except EngineError as exc:
             with store.write_txn(self.db):
                 self._ctx(now).event(op, name or exc.obj, "error", exc.message)
@@ -109,6 +99,10 @@ class SimHost:
             with store.write_txn(self.db):
                 self._ctx(now).event(op, name, "error", message)
             raise EngineError(message, op=op, obj=name) from None
+        _KILL.count()
+        if fired is not None:
+            raise InjectedFault(fired.message, op=op, obj=name)
+        return result
 
     def _read(self, work: Callable[[Ctx], T]) -> T:
         """A consistent read at one moment, settling first only when something is due."""
