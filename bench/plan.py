@@ -3,7 +3,8 @@
 Figures: the no-op plan (load specs, snapshot, diff, plan) against ``xenctl list`` on the same
 host, and a plan after editing one of the 100 files. Targets (issue 5): a no-op plan under 0.5 s
 and under 2x ``list`` with specs unchanged since the last run; under 3 s with nothing cached;
-under 0.7 s after editing one file.
+under 0.7 s after editing one file. Issue 7 adds the same at 1,000 domains (``small_``), the
+growth from 1,000 to 10,000 (per domain, near linear), and the peak memory of a cold plan.
 
     python bench/plan.py [--domains N]
 """
@@ -28,7 +29,15 @@ from xenctl.reconcile.plan import make_plan
 from xenctl.spec.load import load_specs
 
 FILES = 100
-TARGETS = {"noop_plan_cached_s": 0.5, "noop_plan_cold_s": 3.0, "plan_after_one_edit_s": 0.7, "plan_over_list": 2.0}
+TARGETS = {
+    "noop_plan_cached_s": 0.5,
+    "noop_plan_cold_s": 3.0,
+    "plan_after_one_edit_s": 0.7,
+    "plan_over_list": 2.0,
+    "small_plan_over_list": 2.0,
+    "peak_memory_cold_plan_mib": 300,
+    "plan_growth_per_domain_ratio": 1.5,  # near linear: per domain, 10,000 cost at most 1.5x what 1,000 do
+}
 
 
 def write_specs(directory: str, domains: int) -> None:
@@ -75,7 +84,34 @@ def timed(command: list[str], env: dict[str, str], repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-def run(domains: int = 10_000) -> dict[str, float]:
+PEAK = (
+    "import resource, sys\n"
+    "from xenctl.cli.main import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def peak_mib(args: list[str], env: dict[str, str]) -> float:
+    """The most memory a ``xenctl`` command held (its maximum resident set), in MiB."""
+    done = subprocess.run([sys.executable, "-c", PEAK, *args], env=env, capture_output=True, text=True, check=False)
+    return int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def run(domains: int = 10_000, small: int = 1_000) -> dict[str, float]:
+    """The figures at ``domains``, and the no-op plans at ``small`` domains beside them."""
+    figures = measure(domains)
+    if small and small < domains:
+        little = measure(small)
+        figures.update({f"small_{key}": value for key, value in little.items() if key != "initial_apply_s"})
+        figures["plan_growth_per_domain_ratio"] = (figures["noop_plan_host_read_s"] / domains) / (
+            little["noop_plan_host_read_s"] / small
+        )
+    return figures
+
+
+def measure(domains: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="xenctl-bench-plan-") as scratch:
         home, specs = os.path.join(scratch, "home"), os.path.join(scratch, "specs")
         os.makedirs(specs)
@@ -105,6 +141,8 @@ def run(domains: int = 10_000) -> dict[str, float]:
         with open(os.path.join(specs, "part050.yaml"), "a", encoding="utf-8") as stream:
             stream.write("# edited\n")
         edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
+        shutil.rmtree(os.path.join(home, "cache"), ignore_errors=True)
+        peak = peak_mib(["plan", specs], env)  # cold: every file parsed, the host read, the plan made
         return {
             "domains": domains,
             "volumes": domains * 3,
@@ -115,14 +153,17 @@ def run(domains: int = 10_000) -> dict[str, float]:
             "noop_plan_host_read_s": statistics.median(read),
             "plan_after_one_edit_s": edit_s,
             "plan_over_list": plan_s / list_s,
+            "host_read_over_list": statistics.median(read) / list_s,
+            "peak_memory_cold_plan_mib": peak,
         }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--domains", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=1_000, help="the smaller host beside it (0: none)")
     args = parser.parse_args()
-    for key, value in run(args.domains).items():
+    for key, value in run(args.domains, args.small).items():
         print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
 
 

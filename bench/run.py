@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # the benchmark modules beside this file
 
-BENCHMARKS = ("snapshot", "plan", "apply", "boot", "fuzz")
+BENCHMARKS = ("cli", "snapshot", "plan", "apply", "boot", "watch", "fuzz", "resilience")
 
 
 def main() -> int:

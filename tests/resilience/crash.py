@@ -48,7 +48,7 @@ def spec(objects: int) -> str:
 def profile(objects: int) -> str:
     size = max(64, objects * 12)
     return (
-        "name: crash\nmemory: 64G\ncpus: 16\n"
+        "name: crash\nmemory: 64G\ncpus: 16\nmax_loop: 255\n"
         f"disks:\n  sdb:\n    size: {size + 16}M\n    partitions:\n      sdb1: {{size: {size}M}}\n"
     )
 

@@ -12,12 +12,9 @@ from itertools import groupby
 from pathlib import Path
 
 from tests.reconcile.support import connect, plan_for, volumes
-from tests.resilience.crash import spec
+from tests.resilience.crash import profile, spec
 
-OBJECTS = 12
-PROFILE = (
-    "name: busy\nmemory: 32G\ncpus: 8\ndisks:\n  sdb:\n    size: 512M\n    partitions:\n      sdb1: {size: 400M}\n"
-)
+OBJECTS = int(os.environ.get("XENCTL_RESILIENCE_OBJECTS", "12"))  # bench/resilience.py: 200
 
 
 def _start(home: Path, xen_root: Path, *args: str) -> subprocess.Popen[str]:
@@ -31,7 +28,7 @@ def test_eight_applies_and_a_watch_take_turns_and_the_host_ends_as_the_specs_say
     tmp_path: Path, xen_root: Path
 ) -> None:
     home = tmp_path / "home"
-    (tmp_path / "profile.yaml").write_text(PROFILE)
+    (tmp_path / "profile.yaml").write_text(profile(OBJECTS))
     assert _start(home, xen_root, "host", "init", "--profile", str(tmp_path / "profile.yaml")).wait() == 0
     whole, split = tmp_path / "whole", tmp_path / "split"
     whole.mkdir()

@@ -4,13 +4,19 @@ boundary, then run again: the host ends as the specs say, whole, with nothing lo
 from __future__ import annotations
 
 import os
+import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.resilience.crash import Scene, check_host, prepare, volumes, xenctl
 
-OBJECTS = 12  # make test; bench/crash.py kills a 200-object apply at every boundary
+# make test: a dozen objects; bench/resilience.py sets 200 (and more random moments)
+OBJECTS = int(os.environ.get("XENCTL_RESILIENCE_OBJECTS", "12"))
+MOMENTS = int(os.environ.get("XENCTL_RESILIENCE_MOMENTS", "4"))
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +41,26 @@ def test_an_apply_killed_at_every_boundary_recovers_with_the_next_apply(scene: S
         assert check_host(home, scene.env(home), scene.specs, before) == [], f"killed after operation {k}"
     else:
         pytest.fail("the apply never finished")
+
+
+def test_an_apply_killed_at_random_moments_recovers_with_the_next_apply(scene: Scene) -> None:
+    apply = ("apply", "--auto-approve", str(scene.specs))
+    timing = scene.fresh("timing")
+    started = time.monotonic()
+    assert xenctl(timing, scene.env(timing), *apply).returncode == 0
+    took = time.monotonic() - started
+    draw = random.Random(7)
+    for moment in range(MOMENTS):
+        home = scene.fresh(f"moment-{moment}")
+        before = volumes(home)
+        env = scene.env(home)
+        process = subprocess.Popen([sys.executable, "-m", "xenctl", *apply], env=env, stdout=subprocess.DEVNULL)
+        time.sleep(draw.uniform(0, took))
+        process.kill()
+        process.wait()
+        again = xenctl(home, env, *apply)
+        assert again.returncode == 0, f"moment {moment}:\n{again.stdout}{again.stderr}"
+        assert check_host(home, env, scene.specs, before) == [], f"killed at moment {moment}"
 
 
 @pytest.mark.parametrize("second", ["halt", "boot"])

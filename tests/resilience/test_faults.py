@@ -6,6 +6,7 @@ once the fault is gone, applying again converges, with no volume's content chang
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -14,13 +15,10 @@ import networkx as nx
 import pytest
 
 from tests.reconcile.support import connect, plan_for, volumes, write_spec, xenctl
-from tests.resilience.crash import spec
+from tests.resilience.crash import profile, spec
 from xenctl.engine.api import Fault
 
-OBJECTS = 8
-PROFILE = (
-    "name: faults\nmemory: 16G\ncpus: 8\ndisks:\n  sdb:\n    size: 256M\n    partitions:\n      sdb1: {size: 200M}\n"
-)
+OBJECTS = int(os.environ.get("XENCTL_RESILIENCE_OBJECTS", "8"))  # bench/resilience.py: 200
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +43,9 @@ def _data(home: Path) -> dict[str, tuple[int, str]]:
 
 def _init(home: Path) -> None:
     home.parent.mkdir(parents=True, exist_ok=True)
-    profile = home.parent / "profile.yaml"
-    profile.write_text(PROFILE)
-    assert xenctl(home, "host", "init", "--profile", str(profile)).returncode == 0
+    made = home.parent / "profile.yaml"
+    made.write_text(profile(OBJECTS))
+    assert xenctl(home, "host", "init", "--profile", str(made)).returncode == 0
 
 
 def _ops(home: Path) -> int:
