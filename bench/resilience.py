@@ -15,40 +15,22 @@ they took (several minutes: each kill is a process started, killed and recovered
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
-import sys
-import time
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from pytests import run_tests  # beside this file (its directory leads sys.path)
+
 TARGETS: dict[str, float] = {"failed_tests": 1}  # under 1: none failed
 
 
 def run(objects: int = 200, moments: int = 20) -> dict[str, Any]:
-    env = {**os.environ, "XENCTL_RESILIENCE_OBJECTS": str(objects), "XENCTL_RESILIENCE_MOMENTS": str(moments)}
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", "resilience")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    tests = run_tests(
+        "resilience", {"XENCTL_RESILIENCE_OBJECTS": str(objects), "XENCTL_RESILIENCE_MOMENTS": str(moments)}
     )
-    took = time.perf_counter() - started
-    summary = (result.stdout.strip().splitlines() or [""])[-1]
-    failed = re.search(r"(\d+) failed", summary)
-    passed = re.search(r"(\d+) passed", summary)
-    if result.returncode != 0:
-        print(result.stdout[-6000:], file=sys.stderr)
     return {
         "objects": objects,
-        "passed_tests": int(passed.group(1)) if passed else 0,
-        "failed_tests": int(failed.group(1)) if failed else (0 if result.returncode == 0 else 1),
-        "wall_s": took,
+        "passed_tests": tests["passed"],
+        "failed_tests": tests["failed"],
+        "wall_s": tests["wall_s"],
     }
 
 

@@ -14,16 +14,23 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from xenctl.cli.context import HostPace, default_home, open_sim, take_lock, time_scale, xen_root
+from xenctl.cli.context import default_home, open_sim, take_lock, time_scale, xen_root
 
 if TYPE_CHECKING:
     from xenctl.autostart.runlevels import Report, Step, Transition
     from xenctl.engine.api import HostInfo, HostState
     from xenctl.reconcile.plan import Plan
+    from xenctl.reconcile.walker import ScaledPace
     from xenctl.xmconfig.auto import AutoDir
 
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
 T = TypeVar("T")
+
+
+def _host_pace() -> ScaledPace:
+    from xenctl.reconcile.walker import ScaledPace
+
+    return ScaledPace(time_scale())
 
 
 def auto_dir(args: argparse.Namespace) -> AutoDir:
@@ -101,7 +108,7 @@ def _lock_and_run(args: argparse.Namespace, level: int | None) -> int:
                 level,
                 parallelism=args.parallelism,
                 hooks=Progress(),
-                pace=HostPace(time_scale()),
+                pace=_host_pace(),
             )
         finally:
             host.release_lock(held)
@@ -200,7 +207,7 @@ def run_watch(args: argparse.Namespace) -> int:
         if not os.path.isdir(directory):
             raise UsageError(f"--specs {directory}: not a directory")
     progress = Progress()
-    pace = HostPace(time_scale())
+    pace = _host_pace()
     stop = threading.Event()
 
     def stopping(signum: int, _frame: object) -> None:

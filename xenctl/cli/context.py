@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from typing import TYPE_CHECKING
@@ -56,27 +55,6 @@ def open_sim(home: str | None) -> SimHost:
     if home is not None and not home:
         raise UsageError("--home cannot be empty")
     return open_host(home or default_home(), clock=SystemClock(time_scale()), actor=f"xenctl pid {os.getpid()}")
-
-
-class HostPace:
-    """The walk's clock in the simulated host's seconds: wall time divided by the time scale, so
-    reports say "up after 8.0s" for an 8 s boot however fast the simulation runs."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-
-    def now(self) -> float:
-        seconds = time.monotonic()
-        return seconds / self.scale if self.scale > 0 else seconds
-
-    def hold(self) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-    def working(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
 
 def take_lock(host: SimHost, command: str, timeout: float, stop: threading.Event | None = None) -> HostLock:

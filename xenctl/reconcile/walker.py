@@ -52,6 +52,18 @@ class WallPace:
         return contextlib.nullcontext()
 
 
+class ScaledPace(WallPace):
+    """The walk's clock in a simulated host's seconds: wall time divided by its time scale, so a
+    report says "up after 8.0s" for an 8 s boot however fast the simulation runs."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def now(self) -> float:
+        seconds = time.monotonic()
+        return seconds / self.scale if self.scale > 0 else seconds
+
+
 @dataclass(frozen=True)
 class Outcome:
     address: str
