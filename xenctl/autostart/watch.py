@@ -137,6 +137,8 @@ class Watcher:
             if bad.file in new or bad.file in changed:
                 self.say(f"entry {bad.file} is broken, and skipped: {bad.reason}")
         mended = {f for f in changed if before[f].startswith("broken: ")}
+        for file in sorted(changed - mended - {b.file for b in broken}):
+            self.say(f"entry {file} changed: its domain runs on as it is; the change counts from its next start")
         startable = {e.file for e in entries if e.file in new or e.file in mended}
         if not startable:
             return
@@ -203,7 +205,10 @@ def run(
             if unfinished(batch.specs):  # half a file: give the writer time to finish it
                 batch = _settle(events, watcher, batch, grace, grace)
             if batch and not stop.is_set():
-                watcher.handle(batch)
+                try:
+                    watcher.handle(batch)
+                except XenctlError as exc:  # the host or a directory unreadable for now: say so, watch on
+                    watcher.say(f"Error: {exc.message}")
     finally:
         observer.stop()
         observer.join(timeout=5)
