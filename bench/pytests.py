@@ -16,7 +16,7 @@ def run_tests(directory: str, env: dict[str, str]) -> dict[str, float | int]:
     """pytest on ``tests/<directory>`` with ``env`` added: tests passed, failed, and the wall time."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", directory)],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", os.path.join(ROOT, "tests", directory)],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
