@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,9 +75,17 @@ class Watching:
 
 
 @pytest.fixture
-def watching(tmp_path: Path, xen_root: Path) -> Iterator[list[Watching]]:
+def watching(tmp_path: Path, xen_root: Path) -> Iterator[Callable[..., Watching]]:
+    """Start a ``xenctl watch`` (arguments as given) and wait until it watches; killed at the end."""
     started: list[Watching] = []
-    yield started
+
+    def start(home: Path, root: Path, *args: str) -> Watching:
+        watcher = Watching(home, root, *args)
+        started.append(watcher)
+        watcher.wait_for("Watching")
+        return watcher
+
+    yield start
     for w in started:
         if w.process.poll() is None:
             w.process.kill()
@@ -99,14 +107,12 @@ def wait_until(check: object, timeout: float) -> float:
 
 
 def test_a_config_dropped_into_auto_starts_its_domain_within_two_seconds(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home = tmp_path / "home"
     ok(xenctl(home, "host", "init"))
     (xen_root / "auto").mkdir(parents=True)
-    watcher = Watching(home, xen_root)
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root)
 
     (xen_root / "auto" / "web9").write_text(CONFIG.format(name="web9"))
     took = wait_until(lambda: "web9" in domains(home), timeout=5)
@@ -118,16 +124,14 @@ def test_a_config_dropped_into_auto_starts_its_domain_within_two_seconds(
 
 
 def test_on_start_an_unbooted_host_at_runlevel_3_is_booted(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home = tmp_path / "home"
     ok(xenctl(home, "host", "init"))
     (xen_root / "auto").mkdir(parents=True)
     for name in ("a1", "a2"):
         (xen_root / "auto" / name).write_text(CONFIG.format(name=name))
-    watcher = Watching(home, xen_root)
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watching(home, xen_root)
 
     assert {"a1", "a2"} <= domains(home)
     with connect(home) as host:
@@ -135,15 +139,13 @@ def test_on_start_an_unbooted_host_at_runlevel_3_is_booted(
 
 
 def test_a_new_entry_at_runlevel_0_waits_for_the_next_boot(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home = tmp_path / "home"
     ok(xenctl(home, "host", "init"))
     ok(xenctl(home, "halt"))
     (xen_root / "auto").mkdir(parents=True)
-    watcher = Watching(home, xen_root)
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root)
 
     (xen_root / "auto" / "late").write_text(CONFIG.format(name="late"))
     watcher.wait_for("start at the next boot")
@@ -151,14 +153,12 @@ def test_a_new_entry_at_runlevel_0_waits_for_the_next_boot(
 
 
 def test_a_spec_written_in_two_steps_is_applied_once_when_whole(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home, specs = tmp_path / "home", tmp_path / "specs"
     ok(xenctl(home, "host", "init"))
     specs.mkdir()
-    watcher = Watching(home, xen_root, "--specs", str(specs))
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root, "--specs", str(specs))
 
     cut = SPEC.index("\n", len(SPEC) // 2) - 3  # mid-line: the writer is not done
     (specs / "vm.yaml").write_text(SPEC[:cut])
@@ -176,14 +176,12 @@ def test_a_spec_written_in_two_steps_is_applied_once_when_whole(
 
 
 def test_a_spec_that_does_not_load_is_reported_and_changes_nothing_until_it_is_mended(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home, specs = tmp_path / "home", tmp_path / "specs"
     ok(xenctl(home, "host", "init"))
     specs.mkdir()
-    watcher = Watching(home, xen_root, "--specs", str(specs))
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root, "--specs", str(specs))
 
     (specs / "vm.yaml").write_text(SPEC.replace("memory: 256M", "memory: 256 MB"))
     watcher.wait_for("is not a memory size")
@@ -195,15 +193,13 @@ def test_a_spec_that_does_not_load_is_reported_and_changes_nothing_until_it_is_m
 
 
 def test_editors_temporary_files_and_reads_trigger_nothing(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home, specs = tmp_path / "home", tmp_path / "specs"
     ok(xenctl(home, "host", "init"))
     specs.mkdir()
     (specs / "vm.yaml").write_text(SPEC)
-    watcher = Watching(home, xen_root, "--specs", str(specs))
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root, "--specs", str(specs))
     before = len(watcher.seen)
 
     (specs / ".vm.yaml.swp").write_text("vim's swap")
@@ -215,12 +211,10 @@ def test_editors_temporary_files_and_reads_trigger_nothing(
     assert lines[before:] == []
 
 
-def test_sigint_stops_the_watcher_cleanly(tmp_path: Path, xen_root: Path, watching: list[Watching]) -> None:
+def test_sigint_stops_the_watcher_cleanly(tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]) -> None:
     home = tmp_path / "home"
     ok(xenctl(home, "host", "init"))
-    watcher = Watching(home, xen_root)
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root)
     watcher.process.send_signal(signal.SIGINT)
     assert watcher.process.wait(timeout=10) == 0
     watcher.wait_for("Stopped.")
@@ -334,13 +328,13 @@ def test_once_asked_to_stop_the_walk_finishes_what_runs_and_starts_nothing_more(
     assert outcomes["c"].skipped_because == STOPPING
 
 
-def test_a_recreated_auto_directory_is_watched_anew(tmp_path: Path, xen_root: Path, watching: list[Watching]) -> None:
+def test_a_recreated_auto_directory_is_watched_anew(
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
+) -> None:
     home = tmp_path / "home"
     ok(xenctl(home, "host", "init"))
     (xen_root / "auto").mkdir(parents=True)
-    watcher = Watching(home, xen_root)
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watching(home, xen_root)
 
     shutil.rmtree(xen_root / "auto")
     (xen_root / "auto").mkdir()
@@ -350,7 +344,7 @@ def test_a_recreated_auto_directory_is_watched_anew(tmp_path: Path, xen_root: Pa
 
 
 def test_entries_the_watchers_own_apply_writes_do_not_start_a_domain_declared_stopped(
-    tmp_path: Path, xen_root: Path, watching: list[Watching]
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
 ) -> None:
     home, specs = tmp_path / "home", tmp_path / "specs"
     ok(xenctl(home, "host", "init"))
@@ -358,9 +352,7 @@ def test_entries_the_watchers_own_apply_writes_do_not_start_a_domain_declared_st
     (specs / "cold.yaml").write_text(
         "domains:\n  - {name: cold, kernel: /boot/vmlinuz-2.6.18-xen, state: stopped}\nautostart:\n  - {domain: cold}\n"
     )
-    watcher = Watching(home, xen_root, "--specs", str(specs))
-    watching.append(watcher)
-    watcher.wait_for("Watching")
+    watcher = watching(home, xen_root, "--specs", str(specs))
     assert (xen_root / "auto" / "cold").exists()  # the start-up apply wrote its entry
 
     (xen_root / "auto" / "other").write_text(CONFIG.format(name="other"))
