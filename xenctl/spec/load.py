@@ -73,9 +73,7 @@ def _without_choices(node: Any, formats: dict[str, Any]) -> Any:
         return [_without_choices(v, formats) for v in node]
     if not isinstance(node, dict):
         return node
-    built = {
-        k: _without_choices(v, formats) for k, v in node.items() if not (k == "oneOf" and "x-choices" in node)
-    }
+    built = {k: _without_choices(v, formats) for k, v in node.items() if not (k == "oneOf" and "x-choices" in node)}
     refused = node.get("not")
     if isinstance(refused, dict) and set(refused) == {"pattern"} and "format" not in node:
         name = f"x-not-{len(formats)}"
