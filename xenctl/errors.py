@@ -51,6 +51,13 @@ class ProfileError(XenctlError):
         self.reason = message
 
 
+def one_line(text: str) -> str:
+    """Text as one line shows it: control characters escaped (a key ``"\\r"`` shows as \\r)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class SpecIssue:
     """One mistake in a spec file: where it is (file, line, column, field path) and what is wrong."""
 
@@ -69,7 +76,8 @@ class SpecIssue:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        line = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return one_line(line)  # one problem, one line: whatever a file's name or keys hold
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line or 0, self.column or 0, self.message)

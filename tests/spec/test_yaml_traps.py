@@ -441,3 +441,14 @@ def test_the_quick_builder_makes_what_pyyamls_constructor_makes(path: Path) -> N
 )
 def test_the_quick_builder_agrees_on_tags_merges_and_odd_documents(text: str) -> None:
     assert yamlfile.parse(text) == _constructed_by_pyyaml(text)
+
+
+def test_a_key_holding_a_control_character_is_shown_escaped_on_its_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('"\\r": null\ndomains: null\n')
+    result = run_xenctl(tmp_path / "home", "validate", str(spec))
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert lines[-1] == "2 problems in the specs."
+    assert all(line.startswith(f"{spec}:") for line in lines[:-1]), lines  # no line broken in two
+    assert lines[0].startswith(f"{spec}:1:1: \\r: unknown field")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from xenctl.errors import SpecError, SpecIssue
+from xenctl.errors import SpecError, SpecIssue, one_line
 from xenctl.spec import yamlfile
 from xenctl.spec.cache import SpecCache
 from xenctl.spec.checks import Capacity, check_desired
@@ -201,12 +201,13 @@ def render_path(data: Any, path: Iterable[PathPart]) -> str:
             label = None
             if isinstance(item, dict):
                 label = item.get("name") or item.get("domain") or item.get("vdev")
-            text += f"[{label}]" if isinstance(label, str) and label else f"[{part}]"
+            text += f"[{one_line(label)}]" if isinstance(label, str) and label else f"[{part}]"
             node = item
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{one_line(part)}" if text else one_line(part)
             node = node.get(part) if isinstance(node, dict) else None
     return text
+
 
 
 def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_dir: str | None = None) -> DesiredState:
