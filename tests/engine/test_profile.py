@@ -228,3 +228,32 @@ def test_a_profile_written_as_yaml_and_loaded_is_the_same_profile(tmp_path: Path
     profile = profile_from_dict(CUSTOM, file="custom.yaml")
     path = write(tmp_path, yaml.safe_dump(profile.to_dict()))
     assert load_profile(str(path)) == profile
+
+
+def test_a_host_file_of_the_first_schema_is_brought_up_to_date_when_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    from xenctl.engine.api import Fault
+    from xenctl.engine.sim import VirtualClock, open_host
+
+    home = str(tmp_path / "old")
+    with open_host(home, clock=VirtualClock()) as host:
+        host.create_volume_group("vg", ("/dev/sda10",))
+        host.create_logical_volume("vg", "data", 64 * 1024 * 1024)
+    with sqlite3.connect(tmp_path / "old" / "host.db") as db:  # as the first xenctl wrote it
+        for table, column in (
+            ("lvs", "written"),
+            ("images", "written"),
+            ("faults", "skip"),
+            ("faults", "rate"),
+            ("faults", "seen"),
+        ):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        db.execute("DELETE FROM meta WHERE key IN ('host_id', 'generation')")
+        db.execute("PRAGMA user_version=1")
+    with open_host(home, clock=VirtualClock()) as host:
+        (lv,) = host.snapshot().logical_volumes
+        assert lv.written  # what an older xenctl made is taken as holding data
+        assert host.change_token() is not None
+        host.add_fault(Fault(op="create", skip=1))
+        assert host.faults()[0].skip == 1

@@ -8,9 +8,11 @@ interleave a read-modify-write. The busy timeout makes a second writer wait inst
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -221,6 +223,9 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
     if version < 3:  # what was there before is taken as written: nothing of it may be formatted over
         conn.execute("ALTER TABLE lvs ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
         conn.execute("ALTER TABLE images ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
+        # and the host gets its id and its count of changes (what plans use to tell it unchanged)
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('host_id', ?)", (json.dumps(uuid.uuid4().hex),))
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
