@@ -138,9 +138,14 @@ def measure(domains: int) -> dict[str, float]:
         for _ in range(3):  # the specs' models cached, the host read and diffed again
             shutil.rmtree(os.path.join(home, "cache", "plans"), ignore_errors=True)
             read.append(timed([*xenctl, "plan", "--detailed-exitcode", specs], env, repeat=1))
-        with open(os.path.join(specs, "part050.yaml"), "a", encoding="utf-8") as stream:
-            stream.write("# edited\n")
+        edited = os.path.join(specs, "part050.yaml")
+        with open(edited, encoding="utf-8") as stream:
+            text = stream.read()
+        with open(edited, "w", encoding="utf-8") as stream:  # a real change: one domain's memory
+            stream.write(text.replace("memory: 64M", "memory: 48M", 1))
         edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
+        planned = subprocess.run([*xenctl, "plan", specs], env=env, capture_output=True, text=True, check=True)
+        assert "Plan: 0 to create, 1 to update" in planned.stdout, planned.stdout[-500:]
         shutil.rmtree(os.path.join(home, "cache"), ignore_errors=True)
         peak = peak_mib(["plan", specs], env)  # cold: every file parsed, the host read, the plan made
         return {
