@@ -231,3 +231,21 @@ def test_a_logical_volume_is_shared_by_the_same_rules_as_a_partition(lvm_host: S
 def test_a_phy_disk_on_a_missing_logical_volume_does_not_exist(lvm_host: SimHost) -> None:
     with pytest.raises(XenError, match=r"/dev/vg/nothere does not exist\."):
         lvm_host.create_domain(domain("web", disks=[("vg/nothere", "sda1", "w")]))
+
+
+def test_a_format_for_blank_volumes_only_is_refused_once_anything_was_written(host: SimHost) -> None:
+    host.create_volume_group("vg", ("/dev/sda10",))
+    host.create_logical_volume("vg", "blank", 64 * MIB)
+    host.create_logical_volume("vg", "used", 64 * MIB)
+    host.format_volume("/dev/vg/used", "ext3")
+    host.populate_volume("/dev/vg/used", "a guest's files")
+    host.format_volume("/dev/vg/blank", "ext3", blank_only=True)  # nothing on it: fine
+    host.populate_volume("/dev/vg/blank", "root filesystem", blank_only=True)
+    before = {lv.name: lv.digest for lv in host.snapshot().logical_volumes}
+    for call in (
+        lambda: host.format_volume("/dev/vg/used", "ext3", blank_only=True),
+        lambda: host.populate_volume("/dev/vg/blank", "root filesystem", blank_only=True),
+    ):
+        with pytest.raises(XenError, match="has been written to since the plan was made"):
+            call()
+    assert {lv.name: lv.digest for lv in host.snapshot().logical_volumes} == before

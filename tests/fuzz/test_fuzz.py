@@ -207,3 +207,22 @@ def test_an_autostart_entry_reads_as_an_entry_or_as_broken(text: str, name: str)
         assert isinstance(found, (Entry, Broken))
         if isinstance(found, Broken):
             assert found.reason
+
+
+@FUZZ
+@given(st.data())
+def test_apply_of_a_saved_plan_with_any_part_changed_refuses_it_without_a_traceback(data: st.DataObject) -> None:
+    saved = json.loads((ROOT / "tests" / "fuzz" / "plan-sample.json").read_text())
+    part = data.draw(st.sampled_from(["options", "plan", "fingerprints", "sources"]))
+    saved[part] = data.draw(
+        plan_values
+        | st.fixed_dictionaries({}, optional={k: plan_values for k in ("adopt", "target", "resource_changes")})
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "plan.json"
+        path.write_text(json.dumps(saved, default=str))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--home", str(Path(scratch) / "home"), "apply", str(path)])
+        assert code == 1
+        assert _one_error_line(err.getvalue())

@@ -34,6 +34,7 @@ def test_an_apply_killed_at_every_boundary_recovers_with_the_next_apply(scene: S
         before = volumes(home)
         killed = xenctl(home, scene.env(home, XENCTL_KILL_AFTER=str(k)), *apply)
         if killed.returncode == 0:
+            assert k > OBJECTS // 2, f"only {k - 1} kills: XENCTL_KILL_AFTER did not take"
             break  # the apply makes fewer than k operations: every boundary has been tried
         assert killed.returncode == -9, f"k={k}: {killed.returncode}\n{killed.stderr}"
         again = xenctl(home, scene.env(home), *apply)
@@ -78,6 +79,7 @@ def test_a_halt_or_a_boot_killed_at_every_boundary_recovers_when_run_again(scene
         before = volumes(home)
         killed = xenctl(home, scene.env(home, XENCTL_KILL_AFTER=str(k)), second)
         if killed.returncode == 0:
+            assert k > 3, f"only {k - 1} kills: XENCTL_KILL_AFTER did not take"
             break
         assert killed.returncode == -9, f"k={k}: {killed.returncode}\n{killed.stdout}{killed.stderr}"
         again = xenctl(home, env, second)
@@ -106,3 +108,26 @@ def _guests(home: Path) -> set[str]:
 
     with open_host(str(home), clock=SystemClock(0)) as host:
         return {d.name for d in host.snapshot().domains if d.domid != 0}
+
+
+def test_a_halt_killed_while_a_save_is_under_way_finishes_it_when_run_again(tmp_path: Path) -> None:
+    """On a host in real time, where a save takes its 3 s: the second halt waits for the save
+    the first one started, and the next boot restores the domain from it."""
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(
+        "domains:\n  - {name: a, memory: 64M, kernel: /boot/vmlinuz-2.6.18-xen}\n"
+        "autostart:\n  - {domain: a, stop: save}\n"
+    )
+    env = {**os.environ, "XENCTL_HOME": str(home), "XENCTL_XEN_ROOT": str(tmp_path / "xen"), "XENCTL_TIME_SCALE": "0"}
+    assert xenctl(home, env, "apply", "--auto-approve", str(specs)).returncode == 0
+    slow = {**env, "XENCTL_TIME_SCALE": "1"}
+    killed = xenctl(home, {**slow, "XENCTL_KILL_AFTER": "2"}, "halt")  # the runlevel, then the save begun
+    assert killed.returncode == -9
+    again = xenctl(home, slow, "halt")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "a save already under way finished" in again.stdout
+    booted = xenctl(home, env, "boot")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert _guests(home) == {"a"}
+    assert os.listdir(home / "save") == []

@@ -214,6 +214,9 @@ def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
         try:
             saved = driver.saved_config(path)
             name = saved.name
+            with contextlib.suppress(XenctlError):  # still being saved (a halt cut short): let it finish
+                saving = driver.domain(f"migrating-{name}")
+                driver.wait_domain(str(saving.domid), "gone", timeout=UP_TIMEOUT)
             there = driver.domain(name)
         except XenctlError:
             there = None
@@ -352,6 +355,13 @@ def _stop(run: _Run, driver: Driver, name: str, ordering: Ordering, file: str | 
         if domain.phase in (Phase.SHUTDOWN, Phase.CRASHED):
             driver.destroy_domain(str(domain.domid))
             run.step(name, "destroyed", True, began, file, f"it had {domain.phase.value}; its remains cleared")
+            return
+        if domain.phase is Phase.SAVING:  # a save under way (a halt cut short): let it finish
+            waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout or None)
+            if waited.reached:
+                run.step(name, "saved", True, began, file, "a save already under way finished")
+            else:
+                run.step(name, "failed", False, began, file, f"its save did not finish in {ordering.stop_timeout:g}s")
             return
         if ordering.stop == "save" and domain.phase is not Phase.SHUTTING_DOWN:
             path = os.path.join(save_dir, name)

@@ -303,9 +303,7 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "one is reported, a changed spec is planned and applied (never with --destroy-data). SIGTERM or Ctrl-C stop "
         "it once the action in flight is done.",
     )
-    watch.add_argument(
-        "--specs", action="extend", nargs="+", metavar="DIR", help="spec directories to keep applied"
-    )
+    watch.add_argument("--specs", action="extend", nargs="+", metavar="DIR", help="spec directories to keep applied")
     watch.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
     watch.add_argument(
         "--lock-timeout", type=seconds, default=300.0, metavar="S", help="wait up to S seconds for another command"

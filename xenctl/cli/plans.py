@@ -79,13 +79,16 @@ def run_plan(args: argparse.Namespace) -> int:
     form = "json" if args.json else "colour" if _colour() else "text"
     with open_sim(home) as host:
         cache = PlanCache(os.path.join(home, "cache", "plans"))
-        key = None if args.out else cache.key(host.change_token(), spec_paths(args.paths), options, form, auto)
+        token = host.change_token()
+        key = None if args.out else cache.key(token, spec_paths(args.paths), options, form, auto)
         found = cache.get(key) if key else None
         if found is not None:
             output, actionable = found
         else:
             output, actionable = _plan_afresh(args, host, options, auto)
-            if key:
+            # Kept only if the files are still what the key says: one edited while the plan read
+            # them would file this plan under the other text.
+            if key and key == cache.key(token, spec_paths(args.paths), options, form, auto):
                 cache.put(key, output, actionable)
     print(output)
     if args.out:

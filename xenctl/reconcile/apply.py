@@ -261,10 +261,11 @@ class _Steps:
                     self.driver.grow_image(self.path_of(spec), int(fields["size"].after))  # type: ignore[call-overload]
                 else:
                     self.driver.grow_logical_volume(spec.vg or "", spec.name, int(fields["size"].after))  # type: ignore[call-overload]
+            # A volume is formatted or filled in place only while nothing was ever put on it.
             if "filesystem" in fields and spec.filesystem:
-                self.driver.format_volume(self.path_of(spec), spec.filesystem)
+                self.driver.format_volume(self.path_of(spec), spec.filesystem, blank_only=True)
             if "populate" in fields and spec.populate:
-                self.driver.populate_volume(self.path_of(spec), spec.populate)
+                self.driver.populate_volume(self.path_of(spec), spec.populate, blank_only=True)
 
     def path_of(self, spec: VolumeSpec) -> str:
         if spec.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):

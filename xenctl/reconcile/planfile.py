@@ -162,6 +162,23 @@ def read_planfile(path: str) -> SavedPlan:
             raise TypeError
         if not all(isinstance(v, dict) for v in prints.values()):
             raise TypeError
+        # What apply reads of it: the options a plan is made with, and each change's address and action.
+        target = options.get("target")
+        if not (
+            isinstance(options.get("adopt"), bool)
+            and isinstance(options.get("destroy_data"), bool)
+            and (target is None or isinstance(target, str))
+        ):
+            raise TypeError
+        changes = plan.get("resource_changes", [])
+        if not isinstance(changes, list) or not all(
+            isinstance(c, dict)
+            and isinstance(c.get("address"), str)
+            and isinstance(c.get("change"), dict)
+            and isinstance(c["change"].get("xenctl_action"), str)
+            for c in changes
+        ):
+            raise TypeError
     except (TypeError, KeyError):
         raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})") from None
     return SavedPlan(options, sources, plan, prints)

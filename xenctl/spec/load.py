@@ -209,7 +209,6 @@ def render_path(data: Any, path: Iterable[PathPart]) -> str:
     return text
 
 
-
 def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_dir: str | None = None) -> DesiredState:
     """Load, check and merge the specs at ``paths``; raises SpecError listing every problem.
 

@@ -18,7 +18,8 @@ The object is what the event log names: a domain's name, a volume's full path (a
 under the storage root), a VG's name or an export's ``server:/path``; shell wildcards match
 (``web*``, ``/var/lib/xen/images/*``, ``*``).
 ``times`` limits how often the fault fires; without it, it fires every time until cleared.
-``skip`` lets that many matching operations through first (``op=* obj=* skip=k-1 times=1``
+``skip`` lets that many matching operations through first (operations the host carries out
+or this fault fails; one the host refuses for a reason of its own is not counted) (``op=* obj=* skip=k-1 times=1``
 fails the k-th operation once; without ``times``, every one from the k-th on). ``rate`` fires
 on that share of the matching operations only, picked by a fixed pseudo-random sequence (the
 same fault on the same operations fails the same ones every run).
@@ -63,6 +64,7 @@ OPERATIONS = (
     "export-create",
     "export-remove",
     "chmod",
+    "runlevel",
 )
 _KIND_OPERATION = {"ignore-shutdown": "shutdown", "crash-at-boot": "create"}
 

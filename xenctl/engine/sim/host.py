@@ -357,11 +357,13 @@ class SimHost:
             lambda ctx: storage.remove_image(ctx, path),
         )
 
-    def format_volume(self, path: str, filesystem: str) -> None:
-        self._timed("format", path, lambda ctx: storage.format_volume(ctx, path, filesystem))
+    def format_volume(self, path: str, filesystem: str, *, blank_only: bool = False) -> None:
+        """mkfs; with ``blank_only``, refused if anything was ever written to the volume (checked
+        in the same transaction: a guest that wrote to it since the plan was made wins)."""
+        self._timed("format", path, lambda ctx: storage.format_volume(ctx, path, filesystem, blank_only=blank_only))
 
-    def populate_volume(self, path: str, source: str) -> None:
-        self._timed("populate", path, lambda ctx: storage.populate_volume(ctx, path, source))
+    def populate_volume(self, path: str, source: str, *, blank_only: bool = False) -> None:
+        self._timed("populate", path, lambda ctx: storage.populate_volume(ctx, path, source, blank_only=blank_only))
 
     def create_nfs_export(self, server: str, path: str, *, owner: Owner | None = None) -> None:
         self._timed(
@@ -482,8 +484,9 @@ _KILL = _KillAfter()
 
 
 def _changed(ctx: Ctx) -> None:
-    """Count one more change of the host (for ``change_token``), in the change's transaction."""
-    ctx.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    """Mark a change of the host (for ``change_token``), in the change's transaction: a fresh
+    random mark, not a count, so a host file put back from a backup never repeats an old one."""
+    ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(uuid.uuid4().hex),))
 
 
 def host_exists(home: str) -> bool:

@@ -306,18 +306,29 @@ def _set_content(ctx: Ctx, target: Target, digest: str, filesystem: str | None, 
         ctx.db.execute(f"UPDATE {table} SET written = ? WHERE {keys}", (int(written), *target.key))
 
 
-def format_volume(ctx: Ctx, path: str, filesystem: str) -> float:
+def _still_blank(target: Target, path: str, op: str) -> None:
+    if target.kind != "partition" and target.row["written"]:
+        raise XenError(
+            f"{path} has been written to since the plan was made; not touching it (plan again)", op=op, obj=path
+        )
+
+
+def format_volume(ctx: Ctx, path: str, filesystem: str, *, blank_only: bool = False) -> float:
     if filesystem not in FILESYSTEMS:
         raise XenError(
             f"mkfs: unknown filesystem type {filesystem!r}; use one of {', '.join(FILESYSTEMS)}", op="format", obj=path
         )
     target = _writable_target(ctx, path, "format")
+    if blank_only:
+        _still_blank(target, path, "format")
     _set_content(ctx, target, digest_of(target.row["digest"], "mkfs", filesystem), filesystem, written=False)
     return ctx.duration("mkfs")
 
 
-def populate_volume(ctx: Ctx, path: str, source: str) -> float:
+def populate_volume(ctx: Ctx, path: str, source: str, *, blank_only: bool = False) -> float:
     target = _writable_target(ctx, path, "populate")
+    if blank_only:
+        _still_blank(target, path, "populate")
     filesystem = target.row["filesystem"]
     if filesystem in (None, "swap", "LVM2_member"):
         raise XenError(f"mount: {path} has no filesystem to copy files into; format it first", op="populate", obj=path)
