@@ -8,7 +8,7 @@ A fault is stored in the host file, so it reaches every process working on the h
     ``unpause``, ``save``, ``restore``, ``mem-set``, ``vcpu-set``, ``attach``, ``detach``,
     ``vg-create``, ``vg-remove``, ``lv-create``, ``lv-grow``, ``lv-remove``, ``snapshot-create``,
     ``image-create``, ``image-grow``, ``image-remove``, ``format``, ``populate``,
-    ``export-create``, ``export-remove``, ``set-owner``, ``chmod``, or ``*`` for any.
+    ``export-create``, ``export-remove``, ``set-owner``, ``chmod``, ``runlevel``, or ``*`` for any.
 ``ignore-shutdown``
     The guest ignores shutdown requests: it keeps running until destroyed.
 ``crash-at-boot``
