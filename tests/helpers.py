@@ -39,9 +39,9 @@ def domain(
 
 
 def run_xenctl(
-    home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``xenctl`` command on ``home`` with instant simulated time."""
+    """Run the real ``xenctl`` command on ``home`` with instant simulated time (in ``cwd`` if given)."""
     full_env = {**os.environ, "XENCTL_HOME": str(home), "XENCTL_TIME_SCALE": "0", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "xenctl", *args],
@@ -49,6 +49,7 @@ def run_xenctl(
         text=True,
         env=full_env,
         input=stdin,
+        cwd=cwd,
         timeout=120,
         check=False,
     )

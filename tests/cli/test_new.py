@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import run_xenctl
 from xenctl.cli.wizard import (
     QUESTIONS,
     Answers,
@@ -408,17 +409,7 @@ def test_a_bad_flag_is_a_usage_error_with_the_questions_reason() -> None:
 
 def run_new(home: Path, *args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """``xenctl --home HOME new ARGS`` in ``cwd``, stdin a pipe (not a terminal)."""
-    env = {**os.environ, "XENCTL_TIME_SCALE": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "xenctl", "--home", str(home), "new", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        timeout=60,
-        check=False,
-    )
+    return run_xenctl(home, "--home", str(home), "new", *args, cwd=cwd, stdin=stdin)
 
 
 class Terminal:

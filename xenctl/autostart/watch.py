@@ -34,7 +34,7 @@ from xenctl.autostart.runlevels import BOOT_LEVELS, Report
 from xenctl.engine.api import HostInfo
 from xenctl.errors import XenctlError
 from xenctl.spec.model import temporary_file_name
-from xenctl.xmconfig.auto import AutoDir
+from xenctl.xmconfig.auto import AutoDir, Broken, Entry
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})  # not opened, not closed_no_write
@@ -75,11 +75,7 @@ class Watcher:
         self.known: dict[str, str] = self._listing()
 
     def _listing(self) -> dict[str, str]:
-        """Each entry's file name -> its digest, or why it is broken."""
-        entries, broken = self.auto.read()
-        found = {e.file: e.digest for e in entries}
-        found.update((b.file, "broken: " + b.reason) for b in broken)
-        return found
+        return _stamps(*self.auto.read())
 
     def classify(self, path: str) -> Batch:
         """The batch one event's path belongs to (empty: not ours to act on)."""
@@ -126,8 +122,7 @@ class Watcher:
 
     def _entries(self) -> None:
         entries, broken = self.auto.read()
-        now = {e.file: e.digest for e in entries}
-        now.update((b.file, "broken: " + b.reason) for b in broken)
+        now = _stamps(entries, broken)
         before, self.known = self.known, now
         for file in sorted(set(before) - set(now)):
             self.say(f"entry {file} removed: its domain keeps running; it will not start at the next boot")
@@ -151,6 +146,13 @@ class Watcher:
             self.boot_new(startable)
         except XenctlError as exc:
             self.say(f"could not start new entries: {exc.message}")
+
+
+def _stamps(entries: Iterable[Entry], broken: Iterable[Broken]) -> dict[str, str]:
+    """Each entry's file name -> its digest, or why it is broken."""
+    found = {e.file: e.digest for e in entries}
+    found.update((b.file, "broken: " + b.reason) for b in broken)
+    return found
 
 
 def run(

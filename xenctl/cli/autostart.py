@@ -176,7 +176,7 @@ def run_list(args: argparse.Namespace) -> int:
         f"Autostart entries in {auto.path} (host at runlevel {live.host.runlevel}"
         f"{', booted' if live.host.booted else ''}):"
     )
-    for row in rows:
+    for row in rows if entries else ():  # the heading only above something to list
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for entry_file, reason in order.failing.items():
         print(f"  {entry_file} cannot start: {reason}")

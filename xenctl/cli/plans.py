@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from xenctl.reconcile.changes import Change
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.model import DesiredState
-    from xenctl.xmconfig.auto import AutoDir
+    from xenctl.xmconfig.auto import AutoDir, Listing
 
 
 def _colour() -> bool:
@@ -43,12 +43,15 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"adopt": bool(args.adopt), "destroy_data": bool(args.destroy_data), "target": args.target}
 
 
-def make_plan_for(live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir) -> Plan:
+def make_plan_for(
+    live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir, listing: Listing | None = None
+) -> Plan:
+    """The plan of ``desired`` against ``live`` and the auto directory (``listing``: as already read)."""
     from xenctl.reconcile.diff import DiffOptions, diff
     from xenctl.reconcile.plan import make_plan
 
     diff_options = DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"])
-    result = diff(desired, live, diff_options, auto.listing())
+    result = diff(desired, live, diff_options, listing if listing is not None else auto.listing())
     return make_plan(result, desired, live, target=options.get("target"), auto=auto)
 
 
@@ -104,7 +107,8 @@ def _plan_afresh(args: argparse.Namespace, host: SimHost, options: dict[str, Any
 
     live = host.snapshot()
     desired = _desired(args, live)
-    plan = make_plan_for(live, desired, options, auto)
+    listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
+    plan = make_plan_for(live, desired, options, auto, listing)
     if args.out:
         write_planfile(
             args.out,
@@ -112,7 +116,7 @@ def _plan_afresh(args: argparse.Namespace, host: SimHost, options: dict[str, Any
             sources=read_sources(desired),
             plan=plan_to_json(plan),
             live=live,
-            entries=auto.listing(),
+            entries=listing,
         )
     output = render_json(plan) if args.json else render_text(plan, colour=_colour())
     return output, bool(plan.actionable)
@@ -236,7 +240,8 @@ def _saved_plan(live: HostState, saved: Any, auto: AutoDir) -> Plan:
     from xenctl.reconcile.render import plan_to_json
     from xenctl.spec.load import load_spec_texts
 
-    changed = stale(saved.fingerprints, fingerprints(live, auto.listing()))
+    listing = auto.listing()
+    changed = stale(saved.fingerprints, fingerprints(live, listing))
     if changed:
         raise PlanError(
             "the saved plan is stale; the host changed since it was made:\n  "
@@ -244,7 +249,7 @@ def _saved_plan(live: HostState, saved: Any, auto: AutoDir) -> Plan:
             + "\nMake a new plan: xenctl plan --out FILE"
         )
     desired = load_spec_texts(saved.sources, capacity_of(live.host))
-    plan = make_plan_for(live, desired, saved.options, auto)
+    plan = make_plan_for(live, desired, saved.options, auto, listing)
     made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
     kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
     if made != kept:
