@@ -7,6 +7,10 @@ shutdown or save falls due by itself. When all four are as they were at the last
 plan's output is the answer, and neither the host nor the specs need reading again. A driver
 that cannot give a token (None) is planned in full every time.
 
+Beside the rendered plans, a basis for the next plan (``BasisStore``): the diff the last plan
+was made from, the host's token and the spec files' digests, so that a plan after an edit diffs
+again only what the edit touched (``xenctl.reconcile.incremental``).
+
 Kept under the xenctl home (``cache/plans``), a few entries at most; an unreadable entry is a miss.
 """
 
@@ -16,9 +20,11 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 from typing import Any
 
+from xenctl.reconcile.incremental import Basis
 from xenctl.spec.cache import code_stamp
 from xenctl.spec.load import spec_files
 from xenctl.xmconfig.auto import AutoDir
@@ -53,7 +59,7 @@ class PlanCache:
                 digest.update(f"{path}\0{os.path.abspath(path)}\0".encode())
                 with open(path, "rb") as stream:
                     digest.update(hashlib.blake2b(stream.read(), digest_size=20).digest())
-            digest.update(_entries_stamp(auto).encode())
+            digest.update(entries_stamp(auto).encode())
         except OSError:
             return None  # the plan itself says what is wrong with the file
         return digest.hexdigest()
@@ -67,23 +73,52 @@ class PlanCache:
             return None
 
     def put(self, key: str, output: str, actionable: bool) -> None:
-        with contextlib.suppress(OSError):
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(prefix=".plan-", dir=self.directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump({"output": output, "actionable": actionable}, stream)
-            os.replace(temporary, os.path.join(self.directory, key + ".json"))
-            self._prune()
+        _keep(self.directory, key + ".json", json.dumps({"output": output, "actionable": actionable}).encode())
 
-    def _prune(self) -> None:
-        entries = [e for e in os.scandir(self.directory) if e.name.endswith(".json")]
+
+class BasisStore:
+    """The last plan's basis, one for each set of spec paths and options."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def name(self, paths: list[str], options: dict[str, Any], auto: AutoDir) -> str:
+        digest = hashlib.blake2b(digest_size=20)
+        given = [os.path.abspath(path) for path in paths]
+        for part in (code_stamp(), json.dumps(options, sort_keys=True), auto.path, str(auto.outside_links), *given):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return "basis-" + digest.hexdigest()
+
+    def get(self, name: str) -> Basis | None:
+        try:
+            with open(os.path.join(self.directory, name + ".pickle"), "rb") as stream:
+                found = pickle.load(stream)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        return found if isinstance(found, Basis) else None
+
+    def put(self, name: str, basis: Basis) -> None:
+        _keep(self.directory, name + ".pickle", pickle.dumps(basis, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _keep(directory: str, name: str, data: bytes) -> None:
+    """Write one entry whole (a temporary file, then a rename), and prune the oldest of its kind."""
+    with contextlib.suppress(OSError):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".entry-", dir=directory)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, os.path.join(directory, name))
+        suffix = os.path.splitext(name)[1]
+        entries = [e for e in os.scandir(directory) if e.name.endswith(suffix)]
         entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
             with contextlib.suppress(OSError):
                 os.unlink(old.path)
 
 
-def _entries_stamp(auto: AutoDir) -> str:
+def entries_stamp(auto: AutoDir) -> str:
     """What the auto directory holds, as names and file stamps (a symlink's own and its target's)."""
     parts = []
     try:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from xenctl.cli.autostart import auto_dir
 from xenctl.cli.context import default_home, open_sim, take_lock
 from xenctl.cli.specs import capacity_of, spec_cache, spec_paths
+from xenctl.engine.api import Selection
 from xenctl.errors import PlanError, UsageError
 from xenctl.reconcile.walker import STOPPING
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from xenctl.engine.sim.host import SimHost
     from xenctl.reconcile.apply import ApplyResult, Outcome
     from xenctl.reconcile.changes import Change
+    from xenctl.reconcile.diff import Diff, DiffOptions
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.model import DesiredState
     from xenctl.xmconfig.auto import AutoDir, Listing
@@ -47,23 +49,36 @@ def make_plan_for(
     live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir, listing: Listing | None = None
 ) -> Plan:
     """The plan of ``desired`` against ``live`` and the auto directory (``listing``: as already read)."""
-    from xenctl.reconcile.diff import DiffOptions, diff
+    return _plan_and_diff(live, desired, options, auto, listing if listing is not None else auto.listing())[0]
+
+
+def _diff_options(options: dict[str, Any]) -> DiffOptions:
+    from xenctl.reconcile.diff import DiffOptions
+
+    return DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"])
+
+
+def _plan_and_diff(
+    live: HostState, desired: DesiredState, options: dict[str, Any], auto: AutoDir, listing: Listing
+) -> tuple[Plan, Diff]:
+    from xenctl.reconcile.diff import diff
     from xenctl.reconcile.plan import make_plan
 
-    diff_options = DiffOptions(adopt=options["adopt"], destroy_data=options["destroy_data"])
-    result = diff(desired, live, diff_options, listing if listing is not None else auto.listing())
-    return make_plan(result, desired, live, target=options.get("target"), auto=auto)
+    result = diff(desired, live, _diff_options(options), listing)
+    return make_plan(result, desired, live, target=options.get("target"), auto=auto), result
 
 
 def _desired(args: argparse.Namespace, live: HostState) -> DesiredState:
     return desired_state(spec_paths(args.paths), args.home, live)
 
 
-def desired_state(paths: list[str], home: str | None, live: HostState) -> DesiredState:
+def desired_state(
+    paths: list[str], home: str | None, live: HostState, models: dict[str, tuple[str, DesiredState]] | None = None
+) -> DesiredState:
     """The specs, checked against the capacity of the host just read (one snapshot a command)."""
     from xenctl.spec.load import load_specs
 
-    return load_specs(paths, capacity_of(live.host), cache_dir=spec_cache(home))
+    return load_specs(paths, capacity_of(live.host), cache_dir=spec_cache(home), models=models)
 
 
 def _quiet_collector() -> None:
@@ -88,7 +103,7 @@ def run_plan(args: argparse.Namespace) -> int:
         if found is not None:
             output, actionable = found
         else:
-            output, actionable = _plan_afresh(args, host, options, auto)
+            output, actionable = _plan_afresh(args, host, options, auto, home, token)
             # Kept only if the files are still what the key says: one edited while the plan read
             # them would file this plan under the other text.
             if key and key == cache.key(token, spec_paths(args.paths), options, form, auto):
@@ -99,25 +114,67 @@ def run_plan(args: argparse.Namespace) -> int:
     return 2 if args.detailed_exitcode and actionable else 0
 
 
-def _plan_afresh(args: argparse.Namespace, host: SimHost, options: dict[str, Any], auto: AutoDir) -> tuple[str, bool]:
-    """Read the host and the specs, plan, and render (and save, with ``--out``)."""
+def _plan_afresh(
+    args: argparse.Namespace, host: SimHost, options: dict[str, Any], auto: AutoDir, home: str, token: str | None
+) -> tuple[str, bool]:
+    """Plan (from the last plan's basis when only a few domains changed, else reading the host
+    whole), render, and leave a basis for the next plan (or, with ``--out``, save the plan)."""
+    from xenctl.cli.plancache import BasisStore, entries_stamp
+    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, replan, text_digest
     from xenctl.reconcile.planfile import write_planfile
     from xenctl.reconcile.render import plan_to_json, render_json, render_text
+    from xenctl.spec.cache import SpecCache
     from xenctl.spec.load import read_sources
 
-    live = host.snapshot()
-    desired = _desired(args, live)
     listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
-    plan = make_plan_for(live, desired, options, auto, listing)
-    if args.out:
-        write_planfile(
-            args.out,
-            options=options,
-            sources=read_sources(desired),
-            plan=plan_to_json(plan),
-            live=live,
-            entries=listing,
+    paths = spec_paths(args.paths)
+    cache_dir = spec_cache(args.home)
+    bases = BasisStore(os.path.join(home, "cache", "plans"))
+    name = bases.name(paths, options, auto) if token and cache_dir and not args.out else None
+    basis = bases.get(name) if name else None
+    stamp = entries_stamp(auto) if name else ""
+    models: dict[str, tuple[str, DesiredState]] = {}
+    desired = made = capacity = None
+    if basis is not None and basis.token == token and basis.entries == stamp and cache_dir:
+        now, part = host.snapshot_of(Selection())
+        if now == token:
+            capacity = capacity_of(part.host)
+            desired = desired_state(paths, args.home, part, models)
+            made = replan(
+                basis,
+                desired,
+                models,
+                lambda f: SpecCache(cache_dir).model_at(f.model),
+                host.snapshot_of,
+                options=_diff_options(options),
+                listing=listing,
+                auto=auto,
+                storage_root=part.host.storage_root,
+                target=options["target"],
+            )
+    if made is not None:
+        plan, result = made
+    else:
+        live = host.snapshot()
+        if desired is None or capacity != capacity_of(live.host):
+            models.clear()
+            desired = desired_state(paths, args.home, live, models)
+        plan, result = _plan_and_diff(live, desired, options, auto, listing)
+        if args.out:
+            write_planfile(
+                args.out,
+                options=options,
+                sources=read_sources(desired),
+                plan=plan_to_json(plan),
+                live=live,
+                entries=listing,
+            )
+    if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
+        files = tuple(
+            SpecFile(path, text_digest(text), SpecCache(cache_dir).entry(path, text))
+            for path, (text, _model) in models.items()
         )
+        bases.put(name, Basis(token, stamp, files, result))
     output = render_json(plan) if args.json else render_text(plan, colour=_colour())
     return output, bool(plan.actionable)
 

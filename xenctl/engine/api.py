@@ -304,6 +304,22 @@ class HostState:
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """The part of a host ``Driver.snapshot_of`` reads: what a plan made again after an edit
+    needs, on a host with thousands of guests of which it touches a few.
+
+    Always whole: the host's facts (``HostInfo``, its totals over every guest included), its
+    partitions, volume groups and NFS exports, Domain-0, and every guest no one manages. Of the
+    rest, only what is named here; each object read is exactly what ``snapshot`` reads of it
+    (holders and written data count every guest, not only the ones selected).
+    """
+
+    domains: frozenset[str] = frozenset()  # guests, by name
+    volumes: frozenset[str] = frozenset()  # logical volumes by name or by origin, image files by file name
+    paths: frozenset[str] = frozenset()  # logical volumes and image files, by host path
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One line of the host's event log."""
 
@@ -356,6 +372,7 @@ class Driver(Protocol):
 
     def snapshot(self) -> HostState: ...
     def change_token(self) -> str | None: ...
+    def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]: ...
     def domain(self, ref: str) -> Domain: ...
 
     # domains

@@ -61,14 +61,34 @@ class Diff:
     unmanaged: tuple[Unmanaged, ...]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Only these domains and autostart entries (by name, by file), declared or live: what a plan
+    made again after an edit diffs anew. Nothing else is diffed, so the live state may be the part
+    of the host that holds them (``Driver.snapshot_of``)."""
+
+    domains: frozenset[str]
+    entries: frozenset[str]
+
+
 def diff(
-    desired: DesiredState, live: HostState, options: DiffOptions = DiffOptions(), auto: Listing | None = None
+    desired: DesiredState,
+    live: HostState,
+    options: DiffOptions = DiffOptions(),
+    auto: Listing | None = None,
+    scope: Scope | None = None,
 ) -> Diff:
-    """``auto``: the entries now in the auto directory; without it, autostart entries are left out."""
+    """``auto``: the entries now in the auto directory; without it, autostart entries are left out.
+
+    The changes come by kind (volume groups, volumes, exports, domains, autostart entries); in
+    each, the declared objects by name, then the live ones no longer declared."""
     work = _Differ(desired, live, options)
-    changes = [*work.volume_groups(), *work.volumes(), *work.exports(), *work.domains()]
+    if scope is None:
+        changes = [*work.volume_groups(), *work.volumes(), *work.exports(), *work.domains()]
+    else:
+        changes = work.domains(scope.domains)
     if auto is not None:
-        changes += work.autostart(auto)
+        changes += work.autostart(auto, scope.entries if scope is not None else None)
     if work.entry_clashes:
         raise PlanError("\n".join(work.entry_clashes))
     if work.clashes:
@@ -172,12 +192,16 @@ class _Differ:
 
     # -- autostart entries ----------------------------------------------------------------
 
-    def autostart(self, auto: Listing) -> list[Change]:
+    def autostart(self, auto: Listing, only: frozenset[str] | None = None) -> list[Change]:
         present: dict[str, Entry | Broken] = {e.file: e for e in auto.entries}
         present.update((b.file, b) for b in auto.broken)
         by_hand = {e.domain: e for e in reversed(auto.entries) if not e.managed}  # the first by name
+        if only is not None:
+            present = {file: found for file, found in present.items() if file in only}
         changes = []
         for spec in sorted(self.desired.autostart, key=lambda a: a.entry_name):
+            if only is not None and spec.entry_name not in only:
+                continue
             file = spec.entry_name
             other = by_hand.get(spec.domain)
             if other is not None and other.file != file:
@@ -394,10 +418,12 @@ class _Differ:
 
     # -- domains ----------------------------------------------------------------------------
 
-    def domains(self) -> list[Change]:
-        live = {d.name: d for d in self.live.domains if d.domid != 0}
+    def domains(self, only: frozenset[str] | None = None) -> list[Change]:
+        live = {d.name: d for d in self.live.domains if d.domid != 0 and (only is None or d.name in only)}
         changes = []
         for spec in self.desired.domains:
+            if only is not None and spec.name not in only:
+                continue
             domain = live.pop(spec.name, None)
             change = self.domain(spec, domain)
             if change is not None:

@@ -48,6 +48,14 @@ class SpecCache:
     def get(self, path: str, text: str) -> DesiredState | None:
         return self._load(self._key(path, os.path.abspath(path), text))
 
+    def entry(self, path: str, text: str) -> str:
+        """Where the model of this text of ``path`` is kept (whether or not it is there)."""
+        return self._key(path, os.path.abspath(path), text)
+
+    def model_at(self, entry: str) -> DesiredState | None:
+        """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
+        return self._load(entry) if os.path.dirname(entry) == self.directory else None
+
     def put(self, path: str, text: str, model: DesiredState) -> None:
         self._store(self._key(path, os.path.abspath(path), text), model)
 

@@ -209,12 +209,19 @@ def render_path(data: Any, path: Iterable[PathPart]) -> str:
     return text
 
 
-def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_dir: str | None = None) -> DesiredState:
+def load_specs(
+    paths: Sequence[str],
+    capacity: Capacity | None = None,
+    *,
+    cache_dir: str | None = None,
+    models: dict[str, tuple[str, DesiredState]] | None = None,
+) -> DesiredState:
     """Load, check and merge the specs at ``paths``; raises SpecError listing every problem.
 
     With ``cache_dir``, a file whose text was loaded before (same text, same xenctl) is not
     parsed or checked against the schema again: its model comes from the cache. The checks
-    across files run again whenever any file or the host's capacity has changed.
+    across files run again whenever any file or the host's capacity has changed. ``models``,
+    when given, is filled with each file's text and model, by path.
     """
     files, issues = spec_files(paths)
     texts = []
@@ -223,7 +230,7 @@ def load_specs(paths: Sequence[str], capacity: Capacity | None = None, *, cache_
             texts.append((path, yamlfile.read_text(path)))
         except yamlfile.YamlProblem as problem:
             issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))
-    return _load(texts, issues, capacity, tuple(files), SpecCache(cache_dir) if cache_dir else None)
+    return _load(texts, issues, capacity, tuple(files), SpecCache(cache_dir) if cache_dir else None, models)
 
 
 def load_spec_texts(sources: Sequence[tuple[str, str]], capacity: Capacity | None = None) -> DesiredState:
@@ -242,6 +249,7 @@ def _load(
     capacity: Capacity | None,
     files: tuple[str, ...],
     cache: SpecCache | None,
+    models: dict[str, tuple[str, DesiredState]] | None = None,
 ) -> DesiredState:
     checked_against = repr(capacity)
     passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
@@ -252,6 +260,8 @@ def _load(
         if cached is not None:
             locator.texts[path] = text  # parsed again only if a check across files names it
             parts.append(cached)
+            if models is not None:
+                models[path] = (text, cached)
             continue
         loaded = _read(path, text, issues)
         if loaded is None:
@@ -266,6 +276,8 @@ def _load(
             built = _build_file(loaded, locator, issues)
         if built is not None:
             parts.append(built)
+            if models is not None:
+                models[path] = (text, built)
             if cache:
                 cache.put(path, text, built)
     if cache:

@@ -32,6 +32,7 @@ from xenctl.engine.api import (
     HostState,
     Owner,
     Phase,
+    Selection,
     WaitResult,
 )
 from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store
@@ -138,23 +139,15 @@ class SimHost:
 
     def change_token(self) -> str | None:
         """Changes whenever a snapshot could tell a difference that plans look at: after every
-        operation, and when the next boot, shutdown or save due on its own falls due."""
-
-        def read(ctx: Ctx) -> str | None:
-            host_id = ctx.meta("host_id")
-            if host_id is None:
-                return None  # a host made before hosts had ids: no token, every plan reads it whole
-            due = ctx.db.execute(
-                "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
-                "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
-                {"now": ctx.now},
-            ).fetchone()[0]
-            return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}"
-
-        return self._read(read)
+        operation, and when the next boot, shutdown or save falls due by itself."""
+        return self._read(_token)
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)
+
+    def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
+        """The change token and the part of the host ``selection`` names, read at one moment."""
+        return self._read(lambda ctx: (_token(ctx), snapshot.read_state(ctx, selection)))
 
     def domain(self, ref: str) -> Domain:
         """One domain by name or domid (Domain-0 too)."""
@@ -611,3 +604,15 @@ def _initialise(db: sqlite3.Connection, profile: HostProfile, now: float) -> Non
                 "INSERT INTO exports(server, path, digest, by_domain) VALUES (?, ?, ?, 0)",
                 (server, path, digest_of("export", server, path)),
             )
+
+
+def _token(ctx: Ctx) -> str | None:
+    host_id = ctx.meta("host_id")
+    if host_id is None:
+        return None  # a host made before hosts had ids: no token, every plan reads it whole
+    due = ctx.db.execute(
+        "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
+        "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
+        {"now": ctx.now},
+    ).fetchone()[0]
+    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}"

@@ -28,6 +28,7 @@ from xenctl.engine.api import (
     Owner,
     Partition,
     Phase,
+    Selection,
     VolumeGroup,
 )
 from xenctl.engine.sim import domains, memory, timeline
@@ -151,15 +152,55 @@ def read_domain(ctx: Ctx, domid: int) -> Domain:
     return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, _Owners())[0]
 
 
-def read_state(ctx: Ctx) -> HostState:
+def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
+    """The whole host, or (``selection``) the part of it a ``Selection`` names."""
     with collector_paused():
-        return _read_state(ctx)
+        return _read_state(ctx, selection)
 
 
-def _read_state(ctx: Ctx) -> HostState:
+_LV_COLUMNS = "vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written"
+_IN = "IN (SELECT value FROM json_each(?))"  # one parameter for a list of any length
+
+
+def _basename(column: str) -> str:
+    """SQL for the last part of a path (SQLite has no function for it)."""
+    return f"substr({column}, length(rtrim({column}, replace({column}, '/', ''))) + 1)"
+
+
+def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
     db = ctx.db
     owners = _Owners()
-    writes = _Guests(ctx)
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples: LVs can be the largest table read
+    image_query = "SELECT * FROM images"
+    if selection is None:
+        cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
+        lv_rows = cursor.fetchall()
+        image_rows = db.execute(image_query + " ORDER BY path").fetchall()
+        writes = _Guests(ctx)
+    else:
+        names, paths = json.dumps(sorted(selection.volumes)), json.dumps(sorted(selection.paths))
+        cursor.execute(
+            f"SELECT {_LV_COLUMNS} FROM lvs WHERE name {_IN} OR origin {_IN} OR '/dev/' || vg || '/' || name {_IN} "
+            "ORDER BY vg, name",
+            (names, names, paths),
+        )
+        lv_rows = cursor.fetchall()
+        image_query += f" WHERE path {_IN} OR {_basename('path')} {_IN} ORDER BY path"
+        image_rows = db.execute(image_query, (paths, names)).fetchall()
+        # Every guest that holds or writes to what is read, so holders and digests come out whole
+        held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows] + [f"/dev/{row[0]}/{row[5]}" for row in lv_rows if row[5]]
+        held += [row["path"] for row in image_rows]
+        held += [row[0] for row in db.execute("SELECT path FROM partitions")]
+        domids = [
+            row[0]
+            for row in db.execute(
+                f"SELECT domid FROM domains WHERE name {_IN} OR managed_by IS NULL OR managed_by = '' "
+                f"UNION SELECT domid FROM disks WHERE target {_IN}",
+                (json.dumps(sorted(selection.domains)), json.dumps(held)),
+            )
+        ]
+        writes = _Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
     guests = writes.domains(ctx, owners)
     all_domains = tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name))
 
@@ -183,14 +224,8 @@ def _read_state(ctx: Ctx) -> HostState:
             )
         )
 
-    cursor = db.cursor()
-    cursor.row_factory = None  # plain tuples: LVs can be the largest table read
-    cursor.execute(
-        "SELECT vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written "
-        "FROM lvs ORDER BY vg, name"
-    )
     volumes = []
-    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in cursor:
+    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
         path = f"/dev/{vg}/{name}"
         now_digest = writes.digest(path, digest)
         cow_used = 0
@@ -238,7 +273,7 @@ def _read_state(ctx: Ctx) -> HostState:
             holders=writes.holders_of(row["path"]),
             written=bool(row["written"]) or writes.digest(row["path"], row["digest"]) != row["digest"],
         )
-        for row in db.execute("SELECT * FROM images ORDER BY path")
+        for row in image_rows
     )
     exports = tuple(
         NfsExport(
@@ -251,7 +286,7 @@ def _read_state(ctx: Ctx) -> HostState:
         for row in db.execute("SELECT * FROM exports ORDER BY server, path")
     )
     return HostState(
-        host=host_info(ctx, sum(d.memory for d in guests), writes.loops),
+        host=host_info(ctx, sum(d.memory for d in guests), writes.loops) if selection is None else host_info(ctx),
         domains=all_domains,
         partitions=tuple(partitions),
         volume_groups=vgs,

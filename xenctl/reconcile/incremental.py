@@ -1,0 +1,170 @@
+"""Planning again after an edit: the last plan's diff, with only what the edit touched diffed anew.
+
+A plan of 10,000 domains reads every guest and compares every field. After one domain's memory
+is edited in one of a hundred files, all but one of those comparisons come out as they did. When
+the host has not changed since the last plan (the same change token), the autostart entries are
+the same files, and the edit touched only domains and autostart entries, the last diff stands for
+everything else:
+
+- the edited files' models, before and after, name the domains and entries that changed (and an
+  entry changes with its domain: it carries the domain's config);
+- those are diffed again (``diff(..., scope=...)``) against the part of the host that holds them
+  (``Driver.snapshot_of``), and their changes take the place of the old ones;
+- the plan is made as always, from the whole diff, the whole desired state and a part of the host
+  holding every live object the plan's rules and checks look at for those changes.
+
+The specs are still loaded and checked whole, so every spec error is found as before. Anything
+else (a volume, group or export edited, a file added or removed, a group in the plan, a plan of
+many changes) is planned in full. The result is the full plan's, change for change: the tests
+compare the two over edits of every kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from xenctl.engine.api import HostState, Selection
+from xenctl.reconcile.changes import Change, Kind
+from xenctl.reconcile.diff import Diff, DiffOptions, Scope, diff, disk_target
+from xenctl.reconcile.plan import Plan, make_plan
+from xenctl.spec.model import AutostartSpec, DesiredState
+from xenctl.xmconfig.auto import AutoDir, Listing
+
+MAX_CHANGES = 1000  # a plan of more changes than this is made in full, and not kept as a basis
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    path: str
+    digest: str  # of its text
+    model: str  # where its model is cached (``SpecCache.entry``)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a plan leaves for the next one: the host and files it was made from, and its diff."""
+
+    token: str
+    entries: str  # the auto directory's stamp
+    files: tuple[SpecFile, ...]
+    diff: Diff
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+
+
+def edited(basis: Basis, models: Mapping[str, tuple[str, DesiredState]]) -> list[SpecFile] | None:
+    """The files whose text changed since ``basis`` (as it knew them), or None when files came or went."""
+    if [f.path for f in basis.files] != list(models):
+        return None
+    return [f for f in basis.files if text_digest(models[f.path][0]) != f.digest]
+
+
+def changed_objects(before: list[DesiredState], after: list[DesiredState]) -> Scope | None:
+    """The domains and autostart entries that differ between the old and the new models of the
+    edited files; None when anything else differs (a volume, a group, an export)."""
+    for kind in ("volume_groups", "volumes", "nfs_exports"):
+        if [getattr(m, kind) for m in before] != [getattr(m, kind) for m in after]:
+            return None
+    old = {d.name: d for m in before for d in m.domains}
+    new = {d.name: d for m in after for d in m.domains}
+    domains = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+    def entries(models: list[DesiredState]) -> dict[str, tuple[AutostartSpec, str]]:
+        # an entry's header names its spec file: one moved to another file is written again
+        return {a.entry_name: (a, a.origin.file) for m in models for a in m.autostart}
+
+    was, now = entries(before), entries(after)
+    files = {name for name in was.keys() | now.keys() if was.get(name) != now.get(name)}
+    return Scope(frozenset(domains), frozenset(files))
+
+
+def _order(change: Change, declared: set[str]) -> tuple[bool, str]:
+    """Where a domain's or an entry's change stands among its kind: the declared by name, then the rest."""
+    return (change.name not in declared, change.name)
+
+
+def merged(old: Diff, new: Diff, scope: Scope, desired: DesiredState) -> Diff:
+    """The old diff with the changes of what ``scope`` names replaced by ``new``, in ``diff``'s order."""
+
+    def kept(kind: Kind, names: frozenset[str]) -> list[Change]:
+        return [c for c in old.changes if c.kind is kind and c.name not in names]
+
+    def fresh(kind: Kind) -> list[Change]:
+        return [c for c in new.changes if c.kind is kind]
+
+    names = {d.name for d in desired.domains}
+    entries = {a.entry_name for a in desired.autostart}
+    domains = sorted([*kept(Kind.DOMAIN, scope.domains), *fresh(Kind.DOMAIN)], key=lambda c: _order(c, names))
+    autostart = sorted([*kept(Kind.AUTOSTART, scope.entries), *fresh(Kind.AUTOSTART)], key=lambda c: _order(c, entries))
+    rest = [c for c in old.changes if c.kind not in (Kind.DOMAIN, Kind.AUTOSTART)]
+    touched = {(Kind.DOMAIN, n) for n in scope.domains} | {(Kind.AUTOSTART, n) for n in scope.entries}
+    unmanaged = [u for u in old.unmanaged if (u.kind, u.name) not in touched] + list(new.unmanaged)
+    return Diff(tuple(rest + domains + autostart), tuple(sorted(unmanaged, key=lambda u: (u.kind.value, u.name))))
+
+
+def selection(changes: tuple[Change, ...], scope: Scope, desired: DesiredState, storage_root: str) -> Selection | None:
+    """The part of the host a plan of ``changes`` looks at, or None when it would need the whole.
+
+    The plan's rules add edges only between changes, and its checks look at the guests xenctl
+    does not manage (always read), the domains that change and the devices they want, and the
+    volumes that change, their snapshots and the guests that hold them (read by the driver).
+    A volume group's removal looks at every volume in it: such a plan is made in full.
+    """
+    if any(c.kind is Kind.VOLUME_GROUP for c in changes):
+        return None
+    domains = set(scope.domains) | {c.name for c in changes if c.kind is Kind.DOMAIN}
+    volumes = {c.name for c in changes if c.kind is Kind.VOLUME}
+    paths = set()
+    for name in domains:
+        spec = desired.domain(name)
+        for disk in spec.disks if spec else ():
+            paths.add(disk_target(desired, storage_root, disk)[0])
+    return Selection(frozenset(domains), frozenset(volumes), frozenset(paths))
+
+
+def replan(
+    basis: Basis,
+    desired: DesiredState,
+    models: Mapping[str, tuple[str, DesiredState]],
+    earlier: Callable[[SpecFile], DesiredState | None],
+    read: Callable[[Selection], tuple[str | None, HostState]],
+    *,
+    options: DiffOptions,
+    listing: Listing,
+    auto: AutoDir,
+    storage_root: str,
+    target: str | None = None,
+) -> tuple[Plan, Diff] | None:
+    """The plan of ``desired`` made from ``basis``, and its diff; None when it must be made in full.
+
+    ``models``: each spec file's text and model, as ``desired`` was loaded from them;
+    ``earlier``: a file's model as the basis knew it (None if no longer kept);
+    ``read``: the driver's ``snapshot_of``, whose token must still be the basis's;
+    ``storage_root``: the host's (read with the token, before the specs were checked against it).
+    """
+    files = edited(basis, models)
+    if files is None:
+        return None
+    before = [earlier(f) for f in files]
+    if any(m is None for m in before):
+        return None
+    scope = changed_objects([m for m in before if m is not None], [models[f.path][1] for f in files])
+    if scope is None:
+        return None
+    also = {a.entry_name for a in desired.autostart if a.domain in scope.domains}
+    scope = Scope(scope.domains, scope.entries | also)
+    if len(scope.domains) + len(scope.entries) + len(basis.diff.changes) > MAX_CHANGES:
+        return None
+    # What the new diff can hold: the old one's changes, and changes of what the scope names.
+    wanted = selection(basis.diff.changes, scope, desired, storage_root)
+    if wanted is None:
+        return None
+    token, part = read(wanted)
+    if token != basis.token:
+        return None
+    whole = merged(basis.diff, diff(desired, part, options, listing, scope), scope, desired)
+    return make_plan(whole, desired, part, target=target, auto=auto), whole
