@@ -23,10 +23,10 @@ from xenctl.engine.api import (
 )
 from xenctl.errors import EngineError, NotFoundError, PlanError, XenctlError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
-from xenctl.reconcile.diff import MANAGED_BY, domain_config, entry_text, image_path
+from xenctl.reconcile.diff import MANAGED_BY, domain_config, entry_text
 from xenctl.reconcile.plan import Plan
 from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
-from xenctl.spec.model import DesiredPower, DomainSpec, VolumeKind, VolumeSpec
+from xenctl.spec.model import DesiredPower, DomainSpec, VolumeKind, VolumeSpec, image_path
 
 UP_TIMEOUT = 600.0  # simulated seconds a domain may take to boot before its start has failed
 STOP_TIMEOUT = 300.0  # simulated seconds a shutdown may take before the domain is destroyed
@@ -312,7 +312,7 @@ class _Steps:
             self.driver.create_volume_group(spec.name, spec.pvs, owner=self.owner(spec.origin.file))
 
     def export(self, change: Change) -> None:
-        spec = next((e for e in self.desired.nfs_exports if e.name == change.name), None)
+        spec = self.desired.export(change.name)
         if change.action is Action.ADOPT and spec is not None:
             self.driver.set_volume_owner(f"{spec.server}:{spec.path}", Owner(MANAGED_BY, spec.origin.file))
         elif change.action is Action.DELETE:

@@ -41,6 +41,8 @@ from xenctl.spec.model import (
     DomainSpec,
     VolumeKind,
     VolumeSpec,
+    image_path,
+    volume_target,
 )
 from xenctl.xmconfig.auto import Broken, Entry, Listing, Ordering, render_entry
 from xenctl.xmconfig.domain import config_lines
@@ -98,11 +100,6 @@ def diff(
     return Diff(tuple(changes), tuple(sorted(work.unmanaged, key=lambda u: (u.kind.value, u.name))))
 
 
-def image_path(storage_root: str, path: str) -> str:
-    """A spec's image path as the host names it: relative paths live under the storage root."""
-    return "/" + os.path.normpath(os.path.join(storage_root, path)).lstrip("/")
-
-
 def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tuple[str, str]:
     """(host path, backend) of a desired disk: ``/dev/vg/lv`` phy, an image file, a partition."""
     if disk.phy is not None:
@@ -112,11 +109,7 @@ def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tup
     volume = desired.volume(disk.volume or "")
     if volume is None:
         raise PlanError(f"volume {disk.volume} is not declared")
-    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-        return f"/dev/{volume.vg}/{volume.name}", "phy"
-    if volume.kind is VolumeKind.FILE:
-        return image_path(storage_root, volume.path or ""), "file"
-    return volume.path or "", "phy"
+    return volume_target(volume, storage_root)
 
 
 def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) -> DomainConfig:
@@ -127,7 +120,9 @@ def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) ->
         disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend))
     nfs_server = nfs_root = None
     if spec.nfs_root:
-        export = next(e for e in desired.nfs_exports if e.name == spec.nfs_root)
+        export = desired.export(spec.nfs_root)
+        if export is None:
+            raise PlanError(f"NFS export {spec.nfs_root} is not declared")
         nfs_server, nfs_root = export.server, export.path
     return DomainConfig(
         name=spec.name,
@@ -495,7 +490,7 @@ class _Differ:
     def nfs_of(self, spec: DomainSpec) -> tuple[str | None, str | None]:
         if spec.nfs_root is None:
             return (None, None)
-        export = next((e for e in self.desired.nfs_exports if e.name == spec.nfs_root), None)
+        export = self.desired.export(spec.nfs_root)
         return (export.server, export.path) if export else (None, None)
 
 

@@ -28,7 +28,7 @@ from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
-from xenctl.spec.model import DesiredPower, DesiredState, DiskSpec, VolumeKind
+from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
 from xenctl.xmconfig.auto import AutoDir
 
 EXTENT = 4 * 1024 * 1024
@@ -164,37 +164,48 @@ class _Edges:
             if data["change"].kind is kind and data["change"].action in wanted
         ]
 
+    # Each rule below adds the edges into a change of a declared object, so it looks at the
+    # changes and their specs, not at every declared object: a plan of few changes stays cheap.
+
+    def _domains(self) -> list[tuple[str, DomainSpec]]:
+        found = ((c.name, self.desired.domain(c.name)) for c in self._changes(Kind.DOMAIN, Action))
+        return [(name, spec) for name, spec in found if spec is not None]
+
+    def _volumes(self) -> list[tuple[str, VolumeSpec]]:
+        found = ((c.name, self.desired.volume(c.name)) for c in self._changes(Kind.VOLUME, Action))
+        return [(name, spec) for name, spec in found if spec is not None]
+
     def storage_before_users(self) -> None:
-        for domain in self.desired.domains:
+        for name, domain in self._domains():
             for disk in domain.disks:
                 if disk.volume:
-                    self.edge(f"volume.{disk.volume}", f"domain.{domain.name}")
+                    self.edge(f"volume.{disk.volume}", f"domain.{name}")
             if domain.nfs_root:
-                self.edge(f"nfs_export.{domain.nfs_root}", f"domain.{domain.name}")
+                self.edge(f"nfs_export.{domain.nfs_root}", f"domain.{name}")
 
     def groups_before_volumes(self) -> None:
-        for volume in self.desired.volumes:
+        for name, volume in self._volumes():
             if volume.vg:
-                self.edge(f"volume_group.{volume.vg}", f"volume.{volume.name}")
+                self.edge(f"volume_group.{volume.vg}", f"volume.{name}")
 
     def origins_before_snapshots(self) -> None:
-        for volume in self.desired.volumes:
+        for name, volume in self._volumes():
             if volume.snapshot_of:
-                self.edge(f"volume.{volume.snapshot_of}", f"volume.{volume.name}")
+                self.edge(f"volume.{volume.snapshot_of}", f"volume.{name}")
 
     def dependencies_before_dependents(self) -> None:
-        for domain in self.desired.domains:
+        for name, domain in self._domains():
             for other in domain.depends_on:
-                self.edge(f"domain.{other}", f"domain.{domain.name}")
+                self.edge(f"domain.{other}", f"domain.{name}")
             server = nfs_server_domain(self.desired, domain)
             if server:
-                self.edge(f"domain.{server}", f"domain.{domain.name}")
+                self.edge(f"domain.{server}", f"domain.{name}")
 
     def servers_before_exports(self) -> None:
-        names = {d.name for d in self.desired.domains}
-        for export in self.desired.nfs_exports:
-            if export.server in names:
-                self.edge(f"domain.{export.server}", f"nfs_export.{export.name}")
+        for name in [c.name for c in self._changes(Kind.NFS_EXPORT, Action)]:
+            export = self.desired.export(name)
+            if export is not None and self.desired.domain(export.server) is not None:
+                self.edge(f"domain.{export.server}", f"nfs_export.{name}")
 
     def users_go_before_storage_goes(self) -> None:
         """A volume is removed or replaced only once the domains that held it have gone."""
@@ -292,15 +303,10 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
     }
     partitions = {p.path: p for p in live.partitions}
     existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
-    made = set()
     root = live.host.storage_root
-    for volume in desired.volumes:
-        if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-            made.add(f"/dev/{volume.vg}/{volume.name}")
-        elif volume.kind is VolumeKind.FILE:
-            made.add(disk_target(desired, root, DiskSpec(vdev="xvda", volume=volume.name))[0])
+    made: set[str] | None = None  # what the plan makes: looked at only for a device not on the host
     problems = []
-    for spec in desired.domains:
+    for spec, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
         if spec.name not in starting or spec.state is DesiredPower.STOPPED:
             continue
         for vif in spec.vifs:
@@ -309,10 +315,12 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
                     f"bridges: {spec.name} wants bridge {vif.bridge}; the host has "
                     f"{', '.join(live.host.bridges) or 'none'}"
                 )
-        for disk in spec.disks:
-            target, _backend = disk_target(desired, root, disk)
-            if target not in existing and target not in made:
-                problems.append(f"devices: {spec.name} wants {target}, which is not on this host")
+        for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
+            if target not in existing:
+                if made is None:
+                    made = {volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION}
+                if target not in made:
+                    problems.append(f"devices: {spec.name} wants {target}, which is not on this host")
             part = partitions.get(target)
             if part is not None and part.mounted and disk.mode != "w!" and (part.mounted == "rw" or disk.mode == "w"):
                 problems.append(
@@ -367,13 +375,12 @@ def _memory(desired: DesiredState, live: HostState) -> list[str]:
 
 
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
-    root = live.host.storage_root
     users = [
         d.name
-        for d in desired.domains
+        for d, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True)
         if d.state is not DesiredPower.STOPPED
-        for disk in d.disks
-        if disk_target(desired, root, disk)[1] == "file"
+        for _target, backend in targets
+        if backend == "file"
     ]
     declared = {d.name for d in desired.domains}
     kept = sum(
@@ -399,13 +406,13 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
             continue
         for attached in domain.config.disks:
             held.setdefault(attached.target, []).append((domain.name, attached.mode.value))
+    if not held:
+        return []
     problems = []
-    root = live.host.storage_root
-    for spec in desired.domains:
+    for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
         if spec.state is DesiredPower.STOPPED:
             continue
-        for disk in spec.disks:
-            target, _backend = disk_target(desired, root, disk)
+        for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             for other, mode in held.get(target, ()):
                 if {mode, disk.mode} not in ({"r"}, {"w!"}):
                     problems.append(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import graphlib
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from xenctl.spec.model import (
@@ -24,7 +24,9 @@ from xenctl.spec.model import (
     PathPart,
     VolumeKind,
     VolumeSpec,
+    image_path,
     temporary_file_name,
+    volume_target,
 )
 
 
@@ -48,8 +50,9 @@ Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
 def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> list[Finding]:
     findings: list[Finding] = []
     root = capacity.storage_root if capacity else Capacity(0).storage_root
-    for check in (_duplicates, _references, _cycles, _domain_rules, _pv_and_disk):
+    for check in (_duplicates, _references, _cycles, _domain_rules):
         findings.extend(check(desired))
+    findings.extend(_pv_and_disk(desired, root))
     findings.extend(_sharing(desired, root))
     findings.extend(_one_thing_two_names(desired, root))
     findings.extend(_outside_the_storage_root(desired, root))
@@ -59,15 +62,17 @@ def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> li
 
 
 def _duplicates(desired: DesiredState) -> Iterator[Finding]:
-    kinds: list[tuple[str, Iterable[tuple[str, Origin]]]] = [
-        ("domain", ((d.name, d.origin) for d in desired.domains)),
-        ("volume group", ((g.name, g.origin) for g in desired.volume_groups)),
-        ("volume", ((v.name, v.origin) for v in desired.volumes)),
-        ("NFS export", ((e.name, e.origin) for e in desired.nfs_exports)),
-        ("autostart entry for domain", ((a.domain, a.origin) for a in desired.autostart)),
-        ("autostart file", ((a.entry_name, a.origin) for a in desired.autostart)),
+    kinds: list[tuple[str, list[tuple[str, Origin]]]] = [
+        ("domain", [(d.name, d.origin) for d in desired.domains]),
+        ("volume group", [(g.name, g.origin) for g in desired.volume_groups]),
+        ("volume", [(v.name, v.origin) for v in desired.volumes]),
+        ("NFS export", [(e.name, e.origin) for e in desired.nfs_exports]),
+        ("autostart entry for domain", [(a.domain, a.origin) for a in desired.autostart]),
+        ("autostart file", [(a.entry_name, a.origin) for a in desired.autostart]),
     ]
     for kind, items in kinds:
+        if len({name for name, _origin in items}) == len(items):
+            continue  # the usual case, told at the speed of a set
         first: dict[str, Origin] = {}
         for name, origin in items:
             if name in first:
@@ -88,7 +93,10 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
     vgs = {g.name for g in desired.volume_groups}
     exports = {e.name for e in desired.nfs_exports}
     autostarted = {a.domain for a in desired.autostart}
-    for volume in desired.volumes:
+    groups = {v.vg for v in desired.volumes if v.vg is not None}
+    # When every group named is declared, only the snapshots need a look
+    looked_at = desired.volumes if not groups <= vgs else [v for v in desired.volumes if v.snapshot_of is not None]
+    for volume in looked_at:
         if volume.vg is not None and volume.vg not in vgs:
             yield volume.origin, f"volume group {volume.vg} is not declared", (*volume.origin.path, "lvm", "vg")
         if volume.snapshot_of is not None:
@@ -108,16 +116,20 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
                     f"volume group, not {volume.vg}",
                     at,
                 )
+    named = {disk.volume for domain in desired.domains for disk in domain.disks if disk.volume is not None}
+    wanted = {domain.nfs_root for domain in desired.domains if domain.nfs_root is not None}
+    lacking = not named <= volumes.keys() or not wanted <= exports  # else no disk or root needs a look
     for domain in desired.domains:
-        for i, disk in enumerate(domain.disks):
-            if disk.volume is not None and disk.volume not in volumes:
-                yield (
-                    domain.origin,
-                    f"volume {disk.volume} is not declared",
-                    (*domain.origin.path, "disks", i, "volume"),
-                )
-        if domain.nfs_root is not None and domain.nfs_root not in exports:
-            yield domain.origin, f"NFS export {domain.nfs_root} is not declared", (*domain.origin.path, "nfs_root")
+        if lacking:
+            for i, disk in enumerate(domain.disks):
+                if disk.volume is not None and disk.volume not in volumes:
+                    yield (
+                        domain.origin,
+                        f"volume {disk.volume} is not declared",
+                        (*domain.origin.path, "disks", i, "volume"),
+                    )
+            if domain.nfs_root is not None and domain.nfs_root not in exports:
+                yield domain.origin, f"NFS export {domain.nfs_root} is not declared", (*domain.origin.path, "nfs_root")
         for i, other in enumerate(domain.depends_on):
             at = (*domain.origin.path, "depends_on", i)
             if other == domain.name:
@@ -147,13 +159,12 @@ def nfs_server_domain(desired: DesiredState, domain: DomainSpec) -> str | None:
     """The declared domain that serves ``domain``'s NFS root, if one does."""
     if domain.nfs_root is None:
         return None
-    export = next((e for e in desired.nfs_exports if e.name == domain.nfs_root), None)
+    export = desired.export(domain.nfs_root)
     if export is None:
         return None
-    names = {d.name for d in desired.domains}
-    if export.server in names:
+    if desired.domain(export.server) is not None:
         return export.server
-    return next((d.name for d in desired.domains if d.ip == export.server), None)
+    return desired.domain_with_ip(export.server)
 
 
 def dependency_edges(desired: DesiredState) -> dict[str, set[str]]:
@@ -219,39 +230,12 @@ def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
             seen.add(disk.vdev)
 
 
-def _image(root: str, path: str) -> str:
-    return "/" + os.path.normpath(os.path.join(root, path)).lstrip("/")
-
-
-def _volume_device(volume: VolumeSpec, root: str) -> str:
-    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-        return f"/dev/{volume.vg}/{volume.name}"
-    if volume.kind is VolumeKind.FILE:
-        return _image(root, volume.path or "")
-    return volume.path or ""
-
-
-def _volume_devices(desired: DesiredState, root: str) -> dict[str, str]:
-    """Each declared volume's host path, by name (the first declared of a name, as lookups find)."""
-    return {volume.name: _volume_device(volume, root) for volume in reversed(desired.volumes)}
-
-
-def _device_of(domain: DomainSpec, index: int, root: str, volumes: dict[str, str]) -> str:
-    """The host path of a domain's disk: a relative image and its absolute path are one file."""
-    disk = domain.disks[index]
-    if disk.phy is not None:
-        return disk.phy
-    if disk.file is not None:
-        return _image(root, disk.file)
-    return volumes.get(disk.volume or "") or f"volume:{disk.volume}"
-
-
 def _outside_the_storage_root(desired: DesiredState, root: str) -> Iterator[Finding]:
     """An image file the specs would make must be under the storage root (the host refuses others)."""
     top = os.path.normpath(root)
     for volume in desired.volumes:
         if volume.kind is VolumeKind.FILE and volume.path and os.path.isabs(volume.path):
-            path = _image(root, volume.path)
+            path = image_path(root, volume.path)
             if os.path.commonpath([top, path]) != top:
                 yield (
                     volume.origin,
@@ -266,7 +250,7 @@ def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
     for volume in desired.volumes:
         if volume.kind not in (VolumeKind.FILE, VolumeKind.PARTITION):
             continue
-        device = _volume_device(volume, root)
+        device = volume_target(volume, root)[0]
         if device in first and first[device].name != volume.name:
             yield volume.origin, f"{device} is declared as volume {first[device].name} already", None
         first.setdefault(device, volume)
@@ -275,13 +259,12 @@ def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
 def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
     """Two domains that will run at once may share a device only read-only, or both with w!."""
     holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
-    volumes = _volume_devices(desired, root)
-    for domain in desired.domains:
+    for domain, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
         if domain.state is DesiredPower.STOPPED:
             continue
-        for i in range(len(domain.disks)):
-            holders[_device_of(domain, i, root, volumes)].append((domain, i))
-    for device, held in sorted(holders.items()):
+        for i, (device, _backend) in enumerate(targets):
+            holders[device].append((domain, i))
+    for device, held in sorted(item for item in holders.items() if len(item[1]) > 1):
         if len({domain.name for domain, _i in held}) < 2:
             continue
         modes = {domain.disks[i].mode for domain, i in held}
@@ -297,7 +280,7 @@ def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
         )
 
 
-def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
+def _pv_and_disk(desired: DesiredState, root: str) -> Iterator[Finding]:
     pvs: dict[str, str] = {}
     for group in desired.volume_groups:
         listed = [pv for i, pv in enumerate(group.pvs) if pv in group.pvs[:i]]
@@ -307,11 +290,10 @@ def _pv_and_disk(desired: DesiredState) -> Iterator[Finding]:
             if pv in pvs and pvs[pv] != group.name:
                 yield group.origin, f"{pv} is already a physical volume of {pvs[pv]}", None
             pvs.setdefault(pv, group.name)
-    root = Capacity(0).storage_root
-    volumes = _volume_devices(desired, root) if pvs else {}
-    for domain in desired.domains if pvs else ():
-        for i in range(len(domain.disks)):
-            device = _device_of(domain, i, root, volumes)
+    if not pvs:
+        return
+    for domain, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
+        for i, (device, _backend) in enumerate(targets):
             if device in pvs:
                 yield (
                     domain.origin,

@@ -10,6 +10,7 @@ message about it can name the file and line.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -201,11 +202,42 @@ class DesiredState:
     def _volumes_by_name(self) -> dict[str, VolumeSpec]:
         return {v.name: v for v in reversed(self.volumes)}
 
+    @cached_property
+    def _domains_by_ip(self) -> dict[str, str]:
+        return {d.ip: d.name for d in reversed(self.domains) if d.ip}
+
+    @cached_property
+    def _exports_by_name(self) -> dict[str, NfsExportSpec]:
+        return {e.name: e for e in reversed(self.nfs_exports)}
+
     def domain(self, name: str) -> DomainSpec | None:
         return self._domains_by_name.get(name)
 
+    def domain_with_ip(self, ip: str) -> str | None:
+        """The name of the first declared domain with this address."""
+        return self._domains_by_ip.get(ip)
+
+    def export(self, name: str) -> NfsExportSpec | None:
+        return self._exports_by_name.get(name)
+
     def volume(self, name: str) -> VolumeSpec | None:
         return self._volumes_by_name.get(name)
+
+    @cached_property
+    def _disk_tables(self) -> dict[str, tuple[tuple[Target, ...], ...]]:
+        return {}
+
+    def disk_targets(self, storage_root: str) -> tuple[tuple[Target, ...], ...]:
+        """Each declared domain's disks as the host names them, in order, beside ``domains``.
+        A disk naming an undeclared volume is ``volume:NAME``. Made once for each storage root:
+        the checks and the plan look at every disk more than once."""
+        table = self._disk_tables.get(storage_root)
+        if table is None:
+            devices = {v.name: volume_target(v, storage_root) for v in reversed(self.volumes)}
+            table = self._disk_tables[storage_root] = tuple(
+                tuple(_disk_target(disk, storage_root, devices) for disk in d.disks) for d in self.domains
+            )
+        return table
 
     def summary(self) -> str:
         """``3 files: 5 domains, 1 volume group, ...``"""
@@ -222,3 +254,29 @@ class DesiredState:
                 count(len(self.autostart), "autostart entry", "autostart entries"),
             ]
         )
+
+
+# A disk or volume as the host names it: (path, backend), the backend "phy" or "file".
+Target = tuple[str, str]
+
+
+def image_path(storage_root: str, path: str) -> str:
+    """A spec's image path as the host names it: relative paths live under the storage root."""
+    return "/" + os.path.normpath(os.path.join(storage_root, path)).lstrip("/")
+
+
+def volume_target(volume: VolumeSpec, storage_root: str) -> Target:
+    """A declared volume's device: ``/dev/vg/lv``, an image file, a partition."""
+    if volume.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
+        return f"/dev/{volume.vg}/{volume.name}", "phy"
+    if volume.kind is VolumeKind.FILE:
+        return image_path(storage_root, volume.path or ""), "file"
+    return volume.path or "", "phy"
+
+
+def _disk_target(disk: DiskSpec, storage_root: str, devices: dict[str, Target]) -> Target:
+    if disk.phy is not None:
+        return disk.phy, "phy"
+    if disk.file is not None:
+        return image_path(storage_root, disk.file), "file"
+    return devices.get(disk.volume or "") or (f"volume:{disk.volume}", "phy")
