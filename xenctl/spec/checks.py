@@ -169,10 +169,12 @@ def nfs_server_domain(desired: DesiredState, domain: DomainSpec) -> str | None:
 
 def dependency_edges(desired: DesiredState) -> dict[str, set[str]]:
     """Each domain's prerequisites: what it depends on, and the domain serving its NFS root."""
-    names = {d.name for d in desired.domains}
     edges: dict[str, set[str]] = {d.name: set() for d in desired.domains}
     for domain in desired.domains:
-        edges[domain.name].update(n for n in domain.depends_on if n in names and n != domain.name)
+        if domain.depends_on:
+            edges[domain.name].update(
+                n for n in domain.depends_on if desired.domain(n) is not None and n != domain.name
+            )
         server = nfs_server_domain(desired, domain)
         if server is not None and server != domain.name:
             edges[domain.name].add(server)
@@ -181,53 +183,56 @@ def dependency_edges(desired: DesiredState) -> dict[str, set[str]]:
 
 def _cycles(desired: DesiredState) -> Iterator[Finding]:
     """One graph of what must come first: depends_on, NFS-root servers and autostart after."""
-    origins: dict[str, Origin] = {}
+    needs = dependency_edges(desired)  # what must run while it runs
+    edges = dict(needs)
     for domain in desired.domains:
-        origins.setdefault(domain.name, domain.origin)
-    edges = dependency_edges(desired)
-    needs = {name: set(deps) for name, deps in edges.items()}  # what must run while it runs
-    for domain in desired.domains:
-        if nfs_server_domain(desired, domain) == domain.name:
+        if domain.nfs_root is not None and nfs_server_domain(desired, domain) == domain.name:
             yield domain.origin, f"{domain.name} cannot serve its own NFS root", (*domain.origin.path, "nfs_root")
     for entry in desired.autostart:
         if entry.domain in entry.after:
             yield entry.origin, f"{entry.domain} cannot start after itself", (*entry.origin.path, "after")
-        edges.setdefault(entry.domain, set()).update(n for n in entry.after if n in edges and n != entry.domain)
-    yield from _cycle_in(edges, origins, "depends_on, NFS roots and autostart after")
+        later = {n for n in entry.after if n in edges and n != entry.domain}
+        edges[entry.domain] = edges.get(entry.domain, set()) | later
+    yield from _cycle_in(edges, desired, "depends_on, NFS roots and autostart after")
     stopped = {d.name for d in desired.domains if d.state is DesiredPower.STOPPED}
-    for domain in desired.domains:
+    for domain in desired.domains if stopped else ():
         if domain.state is DesiredPower.STOPPED:
             continue
         for needed in sorted(needs.get(domain.name, set()) & stopped):
             yield domain.origin, f"{domain.name} needs {needed} running, but {needed} is declared stopped", None
 
 
-def _cycle_in(edges: dict[str, set[str]], origins: dict[str, Origin], what: str) -> Iterator[Finding]:
+def _cycle_in(edges: dict[str, set[str]], desired: DesiredState, what: str) -> Iterator[Finding]:
+    if not any(edges.values()):
+        return  # no edge, no cycle: specs without dependencies need no graph
     try:
         graphlib.TopologicalSorter(edges).prepare()
     except graphlib.CycleError as exc:
         cycle = list(exc.args[1])
-        members = sorted(set(cycle))
-        first = members[0]
-        yield origins[first], f"dependency cycle through {what}: {' -> '.join(cycle)}", None
+        first = desired.domain(min(cycle))
+        if first is not None:
+            yield first.origin, f"dependency cycle through {what}: {' -> '.join(cycle)}", None
 
 
 def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
     for domain in desired.domains:
         path = domain.origin.path
-        if domain.kernel is None and domain.bootloader is None:
-            yield domain.origin, "a domain needs a kernel or a bootloader", None
-        if domain.kernel is not None and domain.bootloader is not None:
+        if domain.kernel is None:
+            if domain.bootloader is None:
+                yield domain.origin, "a domain needs a kernel or a bootloader", None
+        elif domain.bootloader is not None:
             yield domain.origin, "give a kernel or a bootloader, not both", (*path, "bootloader")
         if domain.maxmem is not None and domain.maxmem < domain.memory:
             yield domain.origin, f"maxmem {domain.maxmem}M is less than memory {domain.memory}M", (*path, "maxmem")
         if domain.maxvcpus is not None and domain.maxvcpus < domain.vcpus:
             yield domain.origin, f"maxvcpus {domain.maxvcpus} is less than vcpus {domain.vcpus}", (*path, "maxvcpus")
-        seen: set[str] = set()
-        for i, disk in enumerate(domain.disks):
-            if disk.vdev in seen:
-                yield domain.origin, f"two disks are named {disk.vdev}", (*path, "disks", i, "vdev")
-            seen.add(disk.vdev)
+        disks = domain.disks
+        if len(disks) > 1 and len({disk.vdev for disk in disks}) < len(disks):
+            seen: set[str] = set()
+            for i, disk in enumerate(disks):
+                if disk.vdev in seen:
+                    yield domain.origin, f"two disks are named {disk.vdev}", (*path, "disks", i, "vdev")
+                seen.add(disk.vdev)
 
 
 def _outside_the_storage_root(desired: DesiredState, root: str) -> Iterator[Finding]:
@@ -258,8 +263,17 @@ def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
 
 def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
     """Two domains that will run at once may share a device only read-only, or both with w!."""
+    table = desired.disk_targets(root)
+    devices = [
+        device
+        for domain, targets in zip(desired.domains, table, strict=True)
+        if domain.state is not DesiredPower.STOPPED
+        for device, _backend in targets
+    ]
+    if len(set(devices)) == len(devices):
+        return  # no device named twice: the usual case, told at the speed of a set
     holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
-    for domain, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
+    for domain, targets in zip(desired.domains, table, strict=True):
         if domain.state is DesiredPower.STOPPED:
             continue
         for i, (device, _backend) in enumerate(targets):
@@ -292,7 +306,9 @@ def _pv_and_disk(desired: DesiredState, root: str) -> Iterator[Finding]:
             pvs.setdefault(pv, group.name)
     if not pvs:
         return
-    for domain, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
+    table = desired.disk_targets(root)
+    on_pvs = not pvs.keys().isdisjoint(device for targets in table for device, _backend in targets)
+    for domain, targets in zip(desired.domains, table, strict=True) if on_pvs else ():
         for i, (device, _backend) in enumerate(targets):
             if device in pvs:
                 yield (

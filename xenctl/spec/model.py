@@ -234,9 +234,18 @@ class DesiredState:
         table = self._disk_tables.get(storage_root)
         if table is None:
             devices = {v.name: volume_target(v, storage_root) for v in reversed(self.volumes)}
-            table = self._disk_tables[storage_root] = tuple(
-                tuple(_disk_target(disk, storage_root, devices) for disk in d.disks) for d in self.domains
-            )
+            rows = []
+            for domain in self.domains:  # a plain loop: this runs over every disk of every domain
+                row = []
+                for disk in domain.disks:
+                    if disk.phy is not None:
+                        row.append((disk.phy, "phy"))
+                    elif disk.file is not None:
+                        row.append((image_path(storage_root, disk.file), "file"))
+                    else:
+                        row.append(devices.get(disk.volume or "") or (f"volume:{disk.volume}", "phy"))
+                rows.append(tuple(row))
+            table = self._disk_tables[storage_root] = tuple(rows)
         return table
 
     def summary(self) -> str:
@@ -272,11 +281,3 @@ def volume_target(volume: VolumeSpec, storage_root: str) -> Target:
     if volume.kind is VolumeKind.FILE:
         return image_path(storage_root, volume.path or ""), "file"
     return volume.path or "", "phy"
-
-
-def _disk_target(disk: DiskSpec, storage_root: str, devices: dict[str, Target]) -> Target:
-    if disk.phy is not None:
-        return disk.phy, "phy"
-    if disk.file is not None:
-        return image_path(storage_root, disk.file), "file"
-    return devices.get(disk.volume or "") or (f"volume:{disk.volume}", "phy")
