@@ -1,7 +1,9 @@
 """No-op plans at scale: 10,000 domains and 30,000 volumes, in sync with specs in 100 files.
 
 Figures: the no-op plan (load specs, snapshot, diff, plan) against ``xenctl list`` on the same
-host, and a plan after editing one of the 100 files. Targets (issue 5): a no-op plan under 0.5 s
+host, and a plan after editing one of the 100 files: the median and the slowest of five edits
+of one domain's memory (the plan made from the last plan's basis), and one volume's size (a
+plan made in full). Targets (issue 5): a no-op plan under 0.5 s
 and under 2x ``list`` with specs unchanged since the last run; under 3 s with nothing cached;
 under 0.7 s after editing one file. Issue 7 adds the same at 1,000 domains (``small_``), the
 growth from 1,000 to 10,000 (per domain, near linear), and the peak memory of a cold plan.
@@ -75,6 +77,14 @@ def big_profile(domains: int) -> dict[str, Any]:
     }
 
 
+def replace_once(path: str, old: str, new: str) -> None:
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    assert old in text, (path, old)
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(text.replace(old, new, 1))
+
+
 def timed(command: list[str], env: dict[str, str], repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
@@ -139,13 +149,17 @@ def measure(domains: int) -> dict[str, float]:
             shutil.rmtree(os.path.join(home, "cache", "plans"), ignore_errors=True)
             read.append(timed([*xenctl, "plan", "--detailed-exitcode", specs], env, repeat=1))
         edited = os.path.join(specs, "part050.yaml")
-        with open(edited, encoding="utf-8") as stream:
-            text = stream.read()
-        with open(edited, "w", encoding="utf-8") as stream:  # a real change: one domain's memory
-            stream.write(text.replace("memory: 64M", "memory: 48M", 1))
-        edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
+        edits = []
+        previous = "memory: 64M"
+        for memory in (48, 40, 56, 32, 60):  # real changes, each new: one domain's memory, five times
+            replace_once(edited, previous, f"memory: {memory}M")
+            previous = f"memory: {memory}M"
+            edits.append(timed([*xenctl, "plan", specs], env, repeat=1))
         planned = subprocess.run([*xenctl, "plan", specs], env=env, capture_output=True, text=True, check=True)
         assert "Plan: 0 to create, 1 to update" in planned.stdout, planned.stdout[-500:]
+        # A volume grown: the plan is made in full (only domain and entry edits take the short way)
+        replace_once(edited, "size: 4M", "size: 8M")
+        volume_edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
         shutil.rmtree(os.path.join(home, "cache"), ignore_errors=True)
         peak = peak_mib(["plan", specs], env)  # cold: every file parsed, the host read, the plan made
         return {
@@ -156,7 +170,9 @@ def measure(domains: int) -> dict[str, float]:
             "noop_plan_cold_s": statistics.median(cold),
             "noop_plan_cached_s": plan_s,
             "noop_plan_host_read_s": statistics.median(read),
-            "plan_after_one_edit_s": edit_s,
+            "plan_after_one_edit_s": statistics.median(edits),
+            "plan_after_one_edit_max_s": max(edits),
+            "plan_after_volume_edit_s": volume_edit_s,
             "plan_over_list": plan_s / list_s,
             "host_read_over_list": statistics.median(read) / list_s,
             "peak_memory_cold_plan_mib": peak,

@@ -93,3 +93,71 @@ def test_the_same_files_named_another_way_keep_the_names_they_were_given(
     monkeypatch.chdir(tmp_path)
     relative = load_specs(["specs"], BIG, cache_dir=str(cache))
     assert relative.domains[0].origin.file == os.path.join("specs", "a.yaml")
+
+
+def _many(specs: Path, count: int) -> None:
+    for i in range(count):
+        _write(specs, f"part{i:02d}.yaml", _guest(f"dom{i:02d}", f"{64 + i}M"))
+
+
+def _forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the helper processes a load starts (each one still runs)."""
+    started: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            started.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return started
+
+
+def test_a_cold_load_of_many_files_shares_the_parsing_with_a_helper_and_gives_the_same_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 20)
+    started = _forks(monkeypatch)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    helped = load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    assert len(started) == 1
+    assert helped == load_specs([str(specs)], BIG)  # the same as a load with no cache at all
+    assert [d.origin.file for d in helped.domains] == sorted(str(p) for p in specs.iterdir())
+    assert len([e for e in _entries(tmp_path / "cache") if e.endswith(".pickle")]) == 20 + 1  # and the whole
+
+
+def test_a_broken_file_in_the_helpers_half_is_reported_as_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 20)
+    _write(specs, "part19.yaml", "domains:\n  - name: dom19\n    memory: lots\n    kernel: /boot/vmlinuz\n")
+    with pytest.raises(SpecError) as alone:
+        load_specs([str(specs)], BIG)
+    started = _forks(monkeypatch)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with pytest.raises(SpecError) as helped:
+        load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    assert len(started) == 1
+    assert str(helped.value) == str(alone.value)
+    assert "part19.yaml:3:13: domains[dom19].memory" in str(helped.value)
+    # mended, but with a name declared twice across the two halves: the checks across files
+    _write(specs, "part19.yaml", _guest("dom00"))
+    with pytest.raises(SpecError) as twice:
+        load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    assert "domain dom00 is declared twice: first in" in str(twice.value)
+
+
+def test_a_one_core_machine_or_a_few_files_start_no_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 20)
+    started = _forks(monkeypatch)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "one-core"))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    _write(tmp_path / "few", "a.yaml", _guest("web1"))
+    load_specs([str(tmp_path / "few")], BIG, cache_dir=str(tmp_path / "few-cache"))
+    assert started == []

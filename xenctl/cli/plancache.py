@@ -22,12 +22,14 @@ import json
 import os
 import pickle
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xenctl.reconcile.incremental import Basis
 from xenctl.spec.cache import code_stamp
 from xenctl.spec.load import spec_files
 from xenctl.xmconfig.auto import AutoDir
+
+if TYPE_CHECKING:
+    from xenctl.reconcile.incremental import Basis
 
 KEEP = 8
 
@@ -91,6 +93,8 @@ class BasisStore:
         return "basis-" + digest.hexdigest()
 
     def get(self, name: str) -> Basis | None:
+        from xenctl.reconcile.incremental import Basis  # the plan's modules: not for a cached plan
+
         try:
             with open(os.path.join(self.directory, name + ".pickle"), "rb") as stream:
                 found = pickle.load(stream)

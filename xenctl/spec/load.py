@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -290,7 +291,10 @@ def _load(
     passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
     locator = _Locator()
     parts: list[DesiredState] = []
+    helper = _Helper.start(cache, texts) if cache else None
     for path, text in texts:
+        if helper is not None:
+            helper.wait_for(path)
         cached = cache.get(path, text) if cache else None
         if cached is not None:
             locator.texts[path] = text  # parsed again only if a check across files names it
@@ -326,6 +330,57 @@ def _load(
     if cache and not passed:
         cache.mark_checked(texts, checked_against)
     return desired
+
+
+class _Helper:
+    """A child process that parses, checks and caches the second half of the files not cached
+    yet, while this process does the first half: a cold load of many files takes half the time
+    on a machine with two cores or more.
+
+    The child only fills the cache, with files that pass every check of their own; whatever it
+    did not cache (a file with a problem, a child that died) this process loads itself, the
+    usual way, so every problem is found and worded as always.
+    """
+
+    SMALLEST = 8  # fewer files to parse than this are not worth a process
+
+    def __init__(self, pid: int, paths: set[str]) -> None:
+        self.pid = pid
+        self.paths = paths
+
+    @classmethod
+    def start(cls, cache: SpecCache, texts: list[tuple[str, str]]) -> _Helper | None:
+        if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+            return None  # forking a process with threads is not safe; one core gains nothing
+        missing = [(path, text) for path, text in texts if not os.path.exists(cache.entry(path, text))]
+        if len(missing) < cls.SMALLEST:
+            return None
+        theirs = missing[len(missing) // 2 :]
+        _fast_check(cache.directory)  # compiled once, before the fork, for both processes
+        try:
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:  # the child: cache what it can, and leave without running anything of the parent's
+            try:
+                for path, text in theirs:
+                    loaded = _read(path, text, [])
+                    if loaded is not None and _valid_quickly(loaded.data, cache):
+                        locator = _Locator()
+                        locator.files[path] = loaded
+                        built = _build_quickly(loaded, locator)
+                        if built is not None:
+                            cache.put(path, text, built)
+            finally:
+                os._exit(0)
+        return cls(pid, {path for path, _text in theirs})
+
+    def wait_for(self, path: str) -> None:
+        """Wait for the child before the first of its files (at most once)."""
+        if self.pid and path in self.paths:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
 
 
 def _read(path: str, text: str, issues: list[SpecIssue]) -> _File | None:
