@@ -74,7 +74,7 @@ def changed_objects(before: list[DesiredState], after: list[DesiredState]) -> Sc
     domains = {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
     def entries(models: list[DesiredState]) -> dict[str, tuple[AutostartSpec, str]]:
-        # an entry's header names its spec file: one moved to another file is written again
+        # an entry's header names its spec file: one moved to another file is diffed again
         return {a.entry_name: (a, a.origin.file) for m in models for a in m.autostart}
 
     was, now = entries(before), entries(after)
