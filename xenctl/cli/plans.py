@@ -129,6 +129,7 @@ def _plan_afresh(
     listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
     paths = spec_paths(args.paths)
     cache_dir = spec_cache(args.home)
+    specs = SpecCache(cache_dir or "")
     bases = BasisStore(os.path.join(home, "cache", "plans"))
     name = bases.name(paths, options, auto) if token and cache_dir and not args.out else None
     basis = bases.get(name) if name else None
@@ -144,7 +145,7 @@ def _plan_afresh(
                 basis,
                 desired,
                 models,
-                lambda f: SpecCache(cache_dir).model_at(f.model),
+                lambda f: specs.model_at(f.model),
                 host.snapshot_of,
                 options=_diff_options(options),
                 listing=listing,
@@ -171,8 +172,7 @@ def _plan_afresh(
             )
     if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
         files = tuple(
-            SpecFile(path, text_digest(text), SpecCache(cache_dir).entry(path, text))
-            for path, (text, _model) in models.items()
+            SpecFile(path, text_digest(text), specs.entry(path, text)) for path, (text, _model) in models.items()
         )
         bases.put(name, Basis(token, stamp, files, result))
     output = render_json(plan) if args.json else render_text(plan, colour=_colour())

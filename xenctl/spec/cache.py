@@ -45,9 +45,6 @@ class SpecCache:
         files = [part for path, text in texts for part in (path, os.path.abspath(path), text)]
         return self._key("checked", checked_against, str(len(texts)), *files)
 
-    def get(self, path: str, text: str) -> DesiredState | None:
-        return self._load(self._key(path, os.path.abspath(path), text))
-
     def entry(self, path: str, text: str) -> str:
         """Where the model of this text of ``path`` is kept (whether or not it is there)."""
         return self._key(path, os.path.abspath(path), text)

@@ -291,11 +291,12 @@ def _load(
     passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
     locator = _Locator()
     parts: list[DesiredState] = []
-    helper = _Helper.start(cache, texts) if cache else None
+    entries = {path: cache.entry(path, text) for path, text in texts} if cache else {}
+    helper = _Helper.start(cache, texts, entries) if cache else None
     for path, text in texts:
         if helper is not None:
             helper.wait_for(path)
-        cached = cache.get(path, text) if cache else None
+        cached = cache.model_at(entries[path]) if cache else None
         if cached is not None:
             locator.texts[path] = text  # parsed again only if a check across files names it
             parts.append(cached)
@@ -349,10 +350,10 @@ class _Helper:
         self.paths = paths
 
     @classmethod
-    def start(cls, cache: SpecCache, texts: list[tuple[str, str]]) -> _Helper | None:
+    def start(cls, cache: SpecCache, texts: list[tuple[str, str]], entries: dict[str, str]) -> _Helper | None:
         if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
             return None  # forking a process with threads is not safe; one core gains nothing
-        missing = [(path, text) for path, text in texts if not os.path.exists(cache.entry(path, text))]
+        missing = [(path, text) for path, text in texts if not os.path.exists(entries[path])]
         if len(missing) < cls.SMALLEST:
             return None
         theirs = missing[len(missing) // 2 :]
