@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import os as _os
 import subprocess
 from collections.abc import Iterable
 from contextlib import redirect_stderr, redirect_stdout
@@ -12,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.helpers import ROOT
-from xenctl.cli.context import xen_root
 from xenctl.cli.main import main
 from xenctl.engine.sim import SimHost, SystemClock, open_host
 from xenctl.reconcile.apply import ApplyResult, apply_plan
@@ -49,7 +49,7 @@ def plan_for(
     desired = load_specs([str(p) for p in paths])
     with connect(home) as host:
         live = host.snapshot()
-    auto = AutoDir(xen_root(None))  # the test's own (conftest), as the command line finds it
+    auto = AutoDir(_os.environ["XENCTL_XEN_ROOT"])  # the test's own (conftest), as the command line finds it
     result = diff(desired, live, DiffOptions(adopt=adopt, destroy_data=destroy_data), auto.listing())
     return make_plan(result, desired, live, target=target, auto=auto)
 

@@ -22,10 +22,11 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from xenctl.errors import SpecError
+from xenctl.filenames import temporary_file_name
 from xenctl.spec import yamlfile
 from xenctl.spec.dump import dump_spec
 from xenctl.spec.load import load_specs
-from xenctl.spec.model import DesiredState, temporary_file_name
+from xenctl.spec.model import DesiredState
 from xenctl.spec.schema import schema
 
 VALIDATOR = jsonschema.Draft202012Validator(schema())

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from xenctl.autostart.order import Order, boot_order, is_barrier, stop_order
-from xenctl.engine.api import DOMAIN0, Driver, Owner, Phase
+from xenctl.engine.api import DOMAIN0, MANAGED_BY, Driver, Owner, Phase
 from xenctl.errors import NotFoundError, XenctlError
-from xenctl.reconcile.diff import MANAGED_BY
 from xenctl.reconcile.walker import STOPPING, Outcome, Pace, PerThread, WallPace, walk
 from xenctl.xmconfig.auto import AutoDir, Broken, Entry, Ordering
 

@@ -33,7 +33,7 @@ from typing import Any
 from xenctl.autostart.runlevels import BOOT_LEVELS, Report
 from xenctl.engine.api import HostInfo
 from xenctl.errors import XenctlError
-from xenctl.spec.model import temporary_file_name
+from xenctl.filenames import temporary_file_name
 from xenctl.xmconfig.auto import AutoDir, Broken, Entry
 
 SPEC_SUFFIXES = (".yaml", ".yml")

@@ -1,39 +1,25 @@
-"""Where a command finds its host: the home directory, the clock, and opening the host."""
+"""Which host a command works on, from the command line and the environment.
+
+``-c/--connect URI`` names the host (as virsh's ``-c``), else ``--home DIR`` (the simulated host
+in DIR), else ``$XENCTL_CONNECT`` (as ``$LIBVIRT_DEFAULT_URI``), else the simulated host in
+``$XENCTL_HOME`` or the default home. ``--xen-root`` or ``$XENCTL_XEN_ROOT`` move the xm config
+files and ``auto/`` away from where the host keeps them; ``$XENCTL_TIME_SCALE`` scales a
+simulated host's durations.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
-import time
-from typing import TYPE_CHECKING
 
+from xenctl.app.host import CONNECT_ENV, Host, Settings, connect, default_home, sim_url
 from xenctl.errors import UsageError
 
-if TYPE_CHECKING:
-    import threading
-
-    from xenctl.engine.sim.host import SimHost
-    from xenctl.engine.sim.lock import HostLock
-
-HOME_ENV = "XENCTL_HOME"
 TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
 XEN_ROOT_ENV = "XENCTL_XEN_ROOT"
-DEFAULT_XEN_ROOT = "/etc/xen"
+OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
 
-
-def xen_root(given: str | None) -> str:
-    """Where xm config files and the auto directory live: ``--xen-root``, ``$XENCTL_XEN_ROOT``, /etc/xen."""
-    root = given if given is not None else os.environ.get(XEN_ROOT_ENV) or DEFAULT_XEN_ROOT
-    if not root:
-        raise UsageError("--xen-root cannot be empty")
-    return root
-
-
-def default_home() -> str:
-    """``$XENCTL_HOME``, else ``$XDG_DATA_HOME/xenctl``, else ``~/.local/share/xenctl``."""
-    if os.environ.get(HOME_ENV):
-        return os.environ[HOME_ENV]
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(data, "xenctl")
+__all__ = ["default_home", "host_of", "host_url", "settings_of", "time_scale"]
 
 
 def time_scale() -> float:
@@ -49,24 +35,51 @@ def time_scale() -> float:
     return scale
 
 
-def open_sim(home: str | None) -> SimHost:
-    from xenctl.engine.sim import SystemClock, open_host
+def _xen_root(given: str | None) -> str | None:
+    root = given if given is not None else os.environ.get(XEN_ROOT_ENV) or None
+    if given is not None and not given:
+        raise UsageError("--xen-root cannot be empty")
+    return root
 
+
+def host_url(args: argparse.Namespace) -> str:
+    """The URI of the host the command line names (see the module's docstring)."""
+    url: str | None = getattr(args, "connect", None)
+    home: str | None = getattr(args, "home", None)
     if home is not None and not home:
         raise UsageError("--home cannot be empty")
-    return open_host(home or default_home(), clock=SystemClock(time_scale()), actor=f"xenctl pid {os.getpid()}")
+    if url is not None and not url:
+        raise UsageError("--connect cannot be empty")
+    if url and home:
+        raise UsageError("give --connect or --home, not both (--home DIR is --connect sim://DIR made absolute)")
+    if url:
+        return url
+    if home:
+        return sim_url(home)
+    return os.environ.get(CONNECT_ENV) or sim_url(default_home())
 
 
-def take_lock(host: SimHost, command: str, timeout: float, stop: threading.Event | None = None) -> HostLock:
-    """The host's lock, waiting up to ``timeout``; with ``stop``, a wait that ends once it is set."""
-    from xenctl.errors import LockError
+def settings_of(args: argparse.Namespace) -> Settings:
+    allowed = bool(getattr(args, "allow_outside_links", False)) or os.environ.get(OUTSIDE_LINKS_ENV, "") in (
+        "1",
+        "yes",
+        "true",
+    )
+    return Settings(
+        xen_root=_xen_root(getattr(args, "xen_root", None)),
+        outside_links=allowed,
+        time_scale=time_scale(),
+        actor=f"xenctl pid {os.getpid()}",
+    )
 
-    if stop is None:
-        return host.acquire_lock(command, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return host.acquire_lock(command, timeout=max(0.0, min(0.5, deadline - time.monotonic())))
-        except LockError:
-            if stop.is_set() or time.monotonic() >= deadline:
-                raise
+
+def host_of(args: argparse.Namespace) -> Host:
+    """The host the command line names, not opened yet; close it (or use ``with``)."""
+    return connect(host_url(args), settings_of(args))
+
+
+def command_line() -> str:
+    """This command as typed, for the host's lock (who holds it, doing what)."""
+    import sys
+
+    return " ".join(["xenctl", *sys.argv[1:]])[:200]

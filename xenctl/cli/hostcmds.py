@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from xenctl.cli.context import default_home, open_sim, time_scale
+from xenctl.cli.context import host_of
 from xenctl.engine.api import Fault, HostState
 from xenctl.engine.sim.profile import DURATION_KEYS, HostProfile
 from xenctl.errors import UsageError
@@ -13,20 +13,19 @@ from xenctl.units import MIB, format_duration, format_size
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from xenctl.engine.sim import SystemClock, init_host
     from xenctl.engine.sim.profile import default_profile, load_profile
 
     profile = load_profile(args.profile) if args.profile else default_profile()
-    home = args.home or default_home()
-    host = init_host(home, profile, clock=SystemClock(time_scale()), force=args.force)
-    host.close()
+    with host_of(args) as handle:
+        home = handle.make_simulated(profile, force=args.force)
     source = args.profile or "the built-in profile"
     print(f"Host {profile.name} made from {source} in {home}.")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with open_sim(args.home) as host:
+    with host_of(args) as handle:
+        host = handle.sim()
         state = host.snapshot()
         profile = host.profile
         home = host.home
@@ -106,8 +105,8 @@ def _mib(value: int) -> str:
 def run_fault_add(args: argparse.Namespace) -> int:
     if args.times is not None and args.times < 1:
         raise UsageError("--times must be 1 or more")
-    with open_sim(args.home) as host:
-        fault_id = host.add_fault(
+    with host_of(args) as handle:
+        fault_id = handle.sim().add_fault(
             Fault(
                 op=args.op,
                 obj=args.object,
@@ -123,8 +122,8 @@ def run_fault_add(args: argparse.Namespace) -> int:
 
 
 def run_fault_list(args: argparse.Namespace) -> int:
-    with open_sim(args.home) as host:
-        faults = host.faults()
+    with host_of(args) as handle:
+        faults = handle.sim().faults()
     if not faults:
         print("No faults.")
     for fault in faults:
@@ -139,8 +138,8 @@ def run_fault_list(args: argparse.Namespace) -> int:
 
 
 def run_fault_clear(args: argparse.Namespace) -> int:
-    with open_sim(args.home) as host:
-        removed = host.clear_faults(args.id)
+    with host_of(args) as handle:
+        removed = handle.sim().clear_faults(args.id)
     if args.id is not None and not removed:
         raise UsageError(f"there is no fault {args.id}")
     print(f"{removed} fault(s) removed.")

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from xenctl.cli.context import open_sim, xen_root
+from xenctl.cli.context import host_of
 from xenctl.errors import UsageError
 
 
@@ -24,15 +24,17 @@ def run_import(args: argparse.Namespace) -> int:
     if args.from_host:
         if pairs:
             raise UsageError("KEY=VALUE goes with config files, not --from-host")
-        with open_sim(args.home) as host:
-            imported = import_host(host.snapshot())
+        with host_of(args) as host:
+            imported = import_host(host.driver.snapshot())
         source = "the live host"
     else:
         from xenctl.cli.xm import load_create_config
 
         read = []
+        with host_of(args) as host:
+            root = host.xen_root or ""
         for config in configs:
-            _path, (_parsed, described) = load_create_config(config, pairs, xen_root(args.xen_root))
+            _path, (_parsed, described) = load_create_config(config, pairs, root)
             read.append((described.config, described.ignored, described.disks))
         imported = import_configs(read)
         source = ", ".join(configs)

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Iterable
 
-from xenctl.cli.context import open_sim
+from xenctl.cli.context import host_of
 from xenctl.engine.api import Domain, Event
 
 HEADER = "%-40s %5s %5s %5s %10s %9s" % ("Name", "ID", "Mem", "VCPUs", "State", "Time(s)")
@@ -31,8 +31,9 @@ def format_list(domains: Iterable[Domain]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with open_sim(args.home) as host:
-        domains = [host.domain(ref) for ref in args.domains] if args.domains else list(host.snapshot().domains)
+    with host_of(args) as host:
+        driver = host.driver
+        domains = [driver.domain(ref) for ref in args.domains] if args.domains else list(driver.snapshot().domains)
     print(format_list(domains))
     return 0
 
@@ -49,8 +50,8 @@ def format_event(event: Event) -> str:
 
 
 def run_events(args: argparse.Namespace) -> int:
-    with open_sim(args.home) as host:
-        events = host.events(since=args.since, limit=args.last)
+    with host_of(args) as host:
+        events = host.driver.events(since=args.since, limit=args.last)
     for event in events:
         if args.json:
             print(

@@ -1,7 +1,8 @@
 """The ``xenctl`` command: parse arguments, run one command, turn errors into text and exit codes.
 
-Command modules are imported only when their command runs, so ``xenctl --help`` and
-``xenctl list`` do not pay for YAML, JSON Schema or networkx.
+Commands run through the table in ``commands``, whose entries import their module only when
+their command runs, so ``xenctl --help`` and ``xenctl list`` do not pay for YAML, JSON Schema or
+networkx.
 
 Exit codes: 0 success; 1 an error, of the command line or of the command (one ``Error: ...`` line
 on stderr, as xm prints; spec problems as ``file:line:column: ...`` lines); 2 only where a command
@@ -11,7 +12,6 @@ says so (``plan --detailed-exitcode``: changes present); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,8 +22,9 @@ from xenctl import __version__
 DESCRIPTION = """\
 xenctl: a declarative manager for Xen hosts, on a simulated Xen 3.x host.
 
-The host lives in XENCTL_HOME (default ~/.local/share/xenctl); XENCTL_TIME_SCALE scales
-its simulated durations (0 makes them instant)."""
+-c URI (or XENCTL_CONNECT) names the host; by default it is the simulated host in XENCTL_HOME
+(default ~/.local/share/xenctl). XENCTL_TIME_SCALE scales its simulated durations (0 makes
+them instant)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,9 +63,18 @@ def count(text: str) -> int:
     return int(text)
 
 
+def lock_timeout(p: argparse.ArgumentParser, default: float = 0.0) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        default=default,
+        metavar="S",
+        help=f"wait up to S seconds for another command holding the host (default {default:g})",
+    )
+
+
 def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """xm's commands, with xm's options, on the simulated host."""
-    xm = "xenctl.cli.xm"
     create = sub.add_parser(
         "create",
         help="create a domain from an xm config file (xm create)",
@@ -77,17 +87,20 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     create.add_argument("-p", dest="paused", action="store_true", help="leave the domain paused")
     create.add_argument("-n", "--dry-run", action="store_true", help="print the configuration; create nothing")
     create.add_argument("--json", action="store_true", help="with --dry-run: the configuration as JSON")
-    create.set_defaults(run=f"{xm}:run_create")
+    create.set_defaults(words="create")
+    lock_timeout(create)
 
-    def domain_command(name: str, help_text: str, run: str) -> argparse.ArgumentParser:
+    def domain_command(name: str, help_text: str, *, mutates: bool = True) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(
             name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
         p.add_argument("domain", metavar="DOMAIN", help="name or domid")
-        p.set_defaults(run=f"{xm}:{run}")
+        p.set_defaults(words=name)
+        if mutates:
+            lock_timeout(p)
         return p
 
-    domain_command("console", "attach to a domain's console (detach with Ctrl-])", "run_console")
+    domain_command("console", "attach to a domain's console (detach with Ctrl-])", mutates=False)
     shutdown = sub.add_parser(
         "shutdown",
         help="ask a domain to shut down (xm shutdown)",
@@ -101,14 +114,15 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     shutdown.add_argument(
         "--timeout", type=seconds, metavar="S", help="with -w: give up after S seconds (xm waited on)"
     )
-    shutdown.set_defaults(run=f"{xm}:run_shutdown")
-    reboot = domain_command("reboot", "reboot a domain (xm reboot)", "run_reboot")
+    shutdown.set_defaults(words="shutdown")
+    lock_timeout(shutdown)
+    reboot = domain_command("reboot", "reboot a domain (xm reboot)")
     reboot.add_argument("-w", "--wait", action="store_true", help="wait until it has rebooted")
     reboot.add_argument("--timeout", type=seconds, metavar="S", help="with -w: give up after S seconds")
-    domain_command("destroy", "destroy a domain at once (xm destroy)", "run_destroy")
-    domain_command("pause", "pause a domain (xm pause)", "run_pause")
-    domain_command("unpause", "unpause a domain (xm unpause)", "run_unpause")
-    save = domain_command("save", "save a domain to a file and stop it (xm save)", "run_save")
+    domain_command("destroy", "destroy a domain at once (xm destroy)")
+    domain_command("pause", "pause a domain (xm pause)")
+    domain_command("unpause", "unpause a domain (xm unpause)")
+    save = domain_command("save", "save a domain to a file and stop it (xm save)")
     save.add_argument("file", metavar="FILE")
     restore = sub.add_parser(
         "restore",
@@ -117,10 +131,11 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("-p", dest="paused", action="store_true", help="leave it paused")
-    restore.set_defaults(run=f"{xm}:run_restore")
-    mem_set = domain_command("mem-set", "set a domain's memory (xm mem-set)", "run_mem_set")
+    restore.set_defaults(words="restore")
+    lock_timeout(restore)
+    mem_set = domain_command("mem-set", "set a domain's memory (xm mem-set)")
     mem_set.add_argument("mib", metavar="MB")
-    vcpu_set = domain_command("vcpu-set", "set a domain's online vCPUs (xm vcpu-set)", "run_vcpu_set")
+    vcpu_set = domain_command("vcpu-set", "set a domain's online vCPUs (xm vcpu-set)")
     vcpu_set.add_argument("count", metavar="N")
     top = sub.add_parser(
         "top",
@@ -129,7 +144,7 @@ def _add_xm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     top.add_argument("--iterations", type=count, default=1, metavar="N", help="how many times (default 1)")
     top.add_argument("--delay", type=seconds, default=3.0, metavar="S", help="seconds between them (default 3)")
-    top.set_defaults(run=f"{xm}:run_top")
+    top.set_defaults(words="top")
 
 
 def _add_import(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -144,11 +159,10 @@ def _add_import(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--from-host", action="store_true", help="the host's live domains and their storage")
     p.add_argument("-o", "--out", metavar="FILE", help="write the spec here (default: standard output)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    p.set_defaults(run="xenctl.cli.importing:run_import")
+    p.set_defaults(words="import")
 
 
 def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    plans = "xenctl.cli.plans"
 
     def reconcile_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: ./specs)")
@@ -163,7 +177,7 @@ def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     plan.add_argument("--out", metavar="FILE", help="save the plan, for 'xenctl apply FILE'")
     plan.add_argument("--json", action="store_true", help="the plan as JSON")
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0: no changes, 1: error, 2: changes")
-    plan.set_defaults(run=f"{plans}:run_plan")
+    plan.set_defaults(words="plan")
     apply = sub.add_parser(
         "apply",
         help="make the host match the specs",
@@ -172,24 +186,22 @@ def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     reconcile_options(apply)
     apply.add_argument("--auto-approve", action="store_true", help="do not ask (for scripts)")
     apply.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
-    apply.add_argument(
-        "--lock-timeout", type=seconds, default=0.0, metavar="S", help="wait up to S seconds for another command"
-    )
-    apply.set_defaults(run=f"{plans}:run_apply")
+    lock_timeout(apply)
+    apply.set_defaults(words="apply")
     graph = sub.add_parser("graph", help="print the plan's graph as DOT", description="The plan graph, for graphviz.")
     reconcile_options(graph)
-    graph.set_defaults(run=f"{plans}:run_graph")
+    graph.set_defaults(words="graph")
     unlock = sub.add_parser(
         "force-unlock", help="remove a host lock left by a command that is gone", description="Remove a host lock."
     )
     unlock.add_argument("lock_id", type=count, metavar="ID")
-    unlock.set_defaults(run=f"{plans}:run_force_unlock")
+    unlock.set_defaults(words="force-unlock")
 
 
 def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("list", help="list domains as xm list does", description="List domains, as xm list.")
     p.add_argument("domains", nargs="*", metavar="DOMAIN", help="names or domids (default: all)")
-    p.set_defaults(run="xenctl.cli.listing:run_list")
+    p.set_defaults(words="list")
 
 
 def _add_events(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -197,7 +209,7 @@ def _add_events(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--since", type=count, default=0, metavar="SEQ", help="only events after this sequence number")
     p.add_argument("-n", "--last", type=count, metavar="N", help="only the last N events")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
-    p.set_defaults(run="xenctl.cli.listing:run_events")
+    p.set_defaults(words="events")
 
 
 def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -205,11 +217,11 @@ def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     hsub = host.add_subparsers(dest="host_command", metavar="COMMAND", required=True)
     show = hsub.add_parser("show", help="the host's profile and what is in use now")
     show.add_argument("--json", action="store_true", help="as one JSON object")
-    show.set_defaults(run="xenctl.cli.hostcmds:run_show")
+    show.set_defaults(words="host show")
     init = hsub.add_parser("init", help="make a new host from a profile", description="Make a new simulated host.")
     init.add_argument("--profile", metavar="FILE", help="a host profile (YAML); default: the built-in one")
     init.add_argument("--force", action="store_true", help="replace an existing host (its state is lost)")
-    init.set_defaults(run="xenctl.cli.hostcmds:run_init")
+    init.set_defaults(words="host init")
     fault = hsub.add_parser(
         "fault", help="inject failures", description="Make operations fail, guests hang or crash, on purpose."
     )
@@ -224,12 +236,12 @@ def _add_host(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     add.add_argument(
         "--rate", type=share, default=1.0, metavar="R", help="fire on this share of them (0.1: one in ten), not all"
     )
-    add.set_defaults(run="xenctl.cli.hostcmds:run_fault_add")
+    add.set_defaults(words="host fault add")
     flist = fsub.add_parser("list", help="list faults")
-    flist.set_defaults(run="xenctl.cli.hostcmds:run_fault_list")
+    flist.set_defaults(words="host fault list")
     clear = fsub.add_parser("clear", help="remove one fault, or all")
     clear.add_argument("id", nargs="?", type=count, help="the fault's id (default: all)")
-    clear.set_defaults(run="xenctl.cli.hostcmds:run_fault_clear")
+    clear.set_defaults(words="host fault clear")
 
 
 def _add_specs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -239,9 +251,9 @@ def _add_specs(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Check spec files: YAML, the schema, and what they say together. Prints ok, or every problem.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: ./specs)")
-    p.set_defaults(run="xenctl.cli.specs:run_validate")
+    p.set_defaults(words="validate")
     s = sub.add_parser("schema", help="print the spec files' JSON Schema", description="Print the JSON Schema.")
-    s.set_defaults(run="xenctl.cli.specs:run_schema")
+    s.set_defaults(words="schema")
 
 
 def _add_new(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -259,17 +271,14 @@ def _add_new(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--location", metavar="URL", help="the install location: nfs:server:/path, ftp://... or http://...")
     p.add_argument("--out", metavar="FILE", help="the spec file to write (default: specs/NAME.yaml)")
     p.add_argument("--force", action="store_true", help="replace the file if it exists")
-    p.set_defaults(run="xenctl.cli.wizard:run_new")
+    p.set_defaults(words="new")
 
 
 def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    cmds = "xenctl.cli.autostart"
 
     def walking(p: argparse.ArgumentParser) -> None:
         p.add_argument("--parallelism", type=count, default=10, metavar="N", help="domains at once (default 10)")
-        p.add_argument(
-            "--lock-timeout", type=seconds, default=0.0, metavar="S", help="wait up to S seconds for another command"
-        )
+        lock_timeout(p)
 
     level = sub.add_parser(
         "runlevel",
@@ -280,21 +289,21 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     level.add_argument("level", type=int, choices=range(7), metavar="N", help="0 to 6")
     walking(level)
-    level.set_defaults(run=f"{cmds}:run_runlevel")
+    level.set_defaults(words="runlevel")
     boot = sub.add_parser(
         "boot",
         help="boot the autostart entries (runlevel 3, or the boot level the host is at)",
         description="Enter runlevel 3 (or stay at 4 or 5) and boot the autostart entries if not booted yet.",
     )
     walking(boot)
-    boot.set_defaults(run=f"{cmds}:run_boot")
+    boot.set_defaults(words="boot")
     halt = sub.add_parser(
         "halt",
         help="stop every guest in reverse boot order (runlevel 0)",
         description="Enter runlevel 0: stop every guest in reverse boot order, each by its entry's stop mode.",
     )
     walking(halt)
-    halt.set_defaults(run=f"{cmds}:run_halt")
+    halt.set_defaults(words="halt")
     watch = sub.add_parser(
         "watch",
         help="keep the host booted and the specs applied as files change",
@@ -305,25 +314,29 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     watch.add_argument("--specs", action="extend", nargs="+", metavar="DIR", help="spec directories to keep applied")
     watch.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
-    watch.add_argument(
-        "--lock-timeout", type=seconds, default=300.0, metavar="S", help="wait up to S seconds for another command"
-    )
+    lock_timeout(watch, 300.0)
     watch.add_argument(
         "--quiet", type=seconds, default=1.0, metavar="S", help="act once files have been still this long (1)"
     )
-    watch.set_defaults(run=f"{cmds}:run_watch")
+    watch.set_defaults(words="watch")
     auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")
     asub = auto.add_subparsers(dest="autostart_command", metavar="COMMAND", required=True)
     alist = asub.add_parser("list", help="every entry: managed or not, its domain, its place in the boot order")
-    alist.set_defaults(run=f"{cmds}:run_list")
+    alist.set_defaults(words="autostart list")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
-    parser.add_argument("--home", metavar="DIR", help="the host's home directory (default: $XENCTL_HOME)")
     parser.add_argument(
-        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT or /etc/xen)"
+        "-c",
+        "--connect",
+        metavar="URI",
+        help="the host, as a URI: sim:///DIR is the simulated host in DIR (default: $XENCTL_CONNECT)",
+    )
+    parser.add_argument("--home", metavar="DIR", help="the simulated host's home directory (default: $XENCTL_HOME)")
+    parser.add_argument(
+        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT, else the host's own)"
     )
     parser.add_argument(
         "--allow-outside-links",
@@ -346,12 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    module_name, _, func_name = args.run.partition(":")
+    from xenctl.cli.commands import COMMANDS
     from xenctl.errors import SpecError, XenctlError
 
     try:
-        func = getattr(importlib.import_module(module_name), func_name)
-        return int(func(args) or 0)
+        return int(COMMANDS[args.words](args) or 0)
     except XenctlError as exc:
         # Spec problems are file:line:column lines, as compilers print them; the rest as xm does.
         lines = exc.message if isinstance(exc, SpecError) else f"Error: {exc.message}"

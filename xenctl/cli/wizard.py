@@ -329,23 +329,14 @@ def render_spec(answers: Answers) -> str:
 # --- the command ----------------------------------------------------------------------------------
 
 
-def host_limits(home: str | None) -> Limits:
-    """The storage root and guest memory of the host in ``home``, or of the built-in profile."""
-    from xenctl.cli.context import default_home, open_sim
-    from xenctl.cli.specs import host_capacity
-    from xenctl.engine.sim import host_exists
-    from xenctl.engine.sim.profile import default_profile
+def host_limits(args: argparse.Namespace) -> Limits:
+    """The storage root and guest memory of the host the command names, or of the built-in profile."""
+    from xenctl.app.plans import host_capacity
+    from xenctl.cli.context import host_of
 
-    capacity = host_capacity(home)
-    if host_exists(home or default_home()):
-        host = open_sim(home)
-        try:
-            root = host.profile.storage_root
-        finally:
-            host.close()
-    else:
-        root = default_profile().storage_root
-    return Limits(storage_root=root, guest_memory=capacity.guest_memory, source=capacity.source)
+    with host_of(args) as host:
+        capacity = host_capacity(host)
+    return Limits(storage_root=capacity.storage_root, guest_memory=capacity.guest_memory, source=capacity.source)
 
 
 def _ask_on_terminal(prompt: str) -> str:
@@ -384,7 +375,7 @@ def write_spec(out: str, text: str, *, force: bool) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    limits = host_limits(args.home)
+    limits = host_limits(args)
     values = parse_flags({q.key: getattr(args, q.key) for q in QUESTIONS}, limits)
     missing = [q for q in QUESTIONS if q.key not in values]
     if missing and not _stdin_is_terminal():

@@ -18,19 +18,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from xenctl.cli.context import open_sim, xen_root
+from xenctl.app import actions
+from xenctl.cli.context import command_line, host_of
 from xenctl.errors import ConfigError, UsageError, XenError
 
 if TYPE_CHECKING:
-    from xenctl.engine.api import Domain
-    from xenctl.engine.sim.host import SimHost
+    from xenctl.app.host import Host
+    from xenctl.engine.api import Domain, Driver
 
 DETACH = "\x1d"  # Ctrl-]
 POLL = 0.1  # seconds between looks at a console or a domain being waited for
 
 
-def _host(args: argparse.Namespace) -> SimHost:
-    return open_sim(args.home)  # a context manager: closed when the command is done
+def _host(args: argparse.Namespace) -> Host:
+    return host_of(args)  # a context manager: closed when the command is done
+
+
+def _locking(args: argparse.Namespace) -> actions.Locking:
+    return actions.Locking(command_line(), getattr(args, "lock_timeout", 0.0))
 
 
 # -- create -------------------------------------------------------------------------------------
@@ -85,7 +90,8 @@ def load_create_config(config: str, pairs: list[str], root: str) -> tuple[str, A
 def run_create(args: argparse.Namespace) -> int:
     if args.json and not args.dry_run:
         raise UsageError("--json goes with --dry-run (-n): it prints the configuration instead of creating")
-    root = xen_root(args.xen_root)
+    with _host(args) as host:
+        root = host.xen_root or ""
     path, (parsed, described) = load_create_config(args.config, args.assignments, root)
     if args.dry_run:
         if args.json:
@@ -103,9 +109,9 @@ def run_create(args: argparse.Namespace) -> int:
         return 0
     print(f'Using config file "{path}".')
     with _host(args) as host:
-        domain = host.create_domain(described.config, paused=args.paused)
+        domain = actions.create(host, described.config, _locking(args), paused=args.paused)
         if args.console:
-            follow_console(host, str(domain.domid), domain.name)  # its first line says it started
+            follow_console(host.driver, str(domain.domid), domain.name)  # its first line says it started
         else:
             print(f"Started domain {domain.name} (id={domain.domid})")
     return 0
@@ -114,7 +120,7 @@ def run_create(args: argparse.Namespace) -> int:
 # -- console ------------------------------------------------------------------------------------
 
 
-def follow_console(host: SimHost, ref: str, name: str) -> None:
+def follow_console(host: Driver, ref: str, name: str) -> None:
     """Print the console as it comes. Without a terminal, return once the boot is over; on a
     terminal, stay attached until Ctrl-] (as xm console), or until the domain is gone."""
     from xenctl.engine.api import Phase
@@ -152,12 +158,13 @@ def _detached() -> bool:
 
 def run_console(args: argparse.Namespace) -> int:
     with _host(args) as host:
-        domain = host.domain(args.domain)
+        driver = host.driver
+        domain = driver.domain(args.domain)
         if sys.stdin.isatty():
             with _raw_terminal():
-                follow_console(host, str(domain.domid), domain.name)
+                follow_console(driver, str(domain.domid), domain.name)
         else:
-            follow_console(host, str(domain.domid), domain.name)
+            follow_console(driver, str(domain.domid), domain.name)
     return 0
 
 
@@ -184,39 +191,29 @@ def run_shutdown(args: argparse.Namespace) -> int:
     if args.all == bool(args.domain):
         raise UsageError("name one domain, or give -a for all of them")
     with _host(args) as host:
-        everyone = [d for d in host.snapshot().domains if d.domid != 0] if args.all else []
-        targets = everyone or ([] if args.all else [host.domain(args.domain)])
-        for domain in targets:
-            host.shutdown_domain(str(domain.domid), reboot=args.reboot)
-        if args.wait:
+        refs = None if args.all else [args.domain]
+        targets = actions.shutdown(host, refs, _locking(args), reboot=args.reboot, wait=args.wait, timeout=args.timeout)
+    if args.wait:
+        if args.all:
+            print("All domains terminated")
+        else:
             for domain in targets:
-                _wait_gone(host, domain, args.timeout)
-                if not args.all:
-                    print(f"Domain {domain.name} {'rebooted' if args.reboot else 'terminated'}")
-            if args.all:
-                print("All domains terminated")
+                print(f"Domain {domain.name} {'rebooted' if args.reboot else 'terminated'}")
     return 0
 
 
-def _wait_gone(host: SimHost, domain: Domain, timeout: float | None) -> None:
-    """xm shutdown -w: poll until this instance of the domain is gone (no timeout unless asked)."""
-    result = host.wait_domain(str(domain.domid), "gone", timeout=timeout)
-    if not result.reached:
-        raise XenError(f"Domain {domain.name} did not shut down within {timeout:g} seconds")
-
-
-def _simple(action: Callable[[SimHost, str], None]) -> Callable[[argparse.Namespace], int]:
+def _simple(action: Callable[[Host, str, actions.Locking], None]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with _host(args) as host:
-            action(host, args.domain)
+            action(host, args.domain, _locking(args))
         return 0
 
     return run
 
 
-run_destroy = _simple(lambda host, ref: host.destroy_domain(ref))
-run_pause = _simple(lambda host, ref: host.pause_domain(ref))
-run_unpause = _simple(lambda host, ref: host.unpause_domain(ref))
+run_destroy = _simple(actions.destroy)
+run_pause = _simple(actions.pause)
+run_unpause = _simple(actions.unpause)
 
 
 def run_reboot(args: argparse.Namespace) -> int:
@@ -226,25 +223,25 @@ def run_reboot(args: argparse.Namespace) -> int:
 
 def run_save(args: argparse.Namespace) -> int:
     with _host(args) as host:
-        host.save_domain(args.domain, args.file)
+        actions.save(host, args.domain, args.file, _locking(args))
     return 0
 
 
 def run_restore(args: argparse.Namespace) -> int:
     with _host(args) as host:
-        host.restore_domain(args.file, paused=args.paused)
+        actions.restore(host, args.file, _locking(args), paused=args.paused)
     return 0
 
 
 def run_mem_set(args: argparse.Namespace) -> int:
     with _host(args) as host:
-        host.set_memory(args.domain, _number(args.mib, "memory"))
+        actions.set_memory(host, args.domain, _number(args.mib, "memory"), _locking(args))
     return 0
 
 
 def run_vcpu_set(args: argparse.Namespace) -> int:
     with _host(args) as host:
-        host.set_vcpus(args.domain, _number(args.count, "vcpu count"))
+        actions.set_vcpus(host, args.domain, _number(args.count, "vcpu count"), _locking(args))
     return 0
 
 
@@ -290,7 +287,7 @@ def run_top(args: argparse.Namespace) -> int:
         for iteration in range(args.iterations):
             if iteration:
                 time.sleep(args.delay)
-            state = host.snapshot()
+            state = host.driver.snapshot()
             now = time.monotonic()
             print(TOP_HEADER)
             for row in top_rows(list(state.domains), state.host.total_memory, previous, now - last):

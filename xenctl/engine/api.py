@@ -15,15 +15,23 @@ boots and shutdowns).
 
 The runlevel and the ``booted`` mark belong to the host: on a real one, init's runlevel and the
 xendomains-style lock file that says the autostart entries were started.
+
+Beyond the state, a driver owns what makes it one host among others: its lock (one mutating
+command at a time, with the holder named), ``capabilities()`` (what it can do and its numbers,
+so that the planner holds no hypervisor's constants), ``config_root()`` (where a Xen host keeps
+its xm config files and ``auto/`` entries; None for a host whose autostart is a flag on the
+domain) and ``close()``.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 DOMAIN0 = "Domain-0"
+MANAGED_BY = "xenctl"  # the ownership mark xenctl leaves on what it makes (``Owner.managed_by``)
 
 
 class DiskMode(str, enum.Enum):
@@ -266,6 +274,56 @@ class NfsExport:
 
 
 @dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a host can do, as its driver reports it: the planner asks, and never plans a step
+    the host says it cannot take (it names the object, the step and the reason instead).
+
+    The numbers are the host's own arithmetic: what the hypervisor takes per guest beyond its
+    memory, and how its volume manager rounds and spends space. A driver that cannot tell
+    reports what is safe (a larger overhead, a coarser extent).
+    """
+
+    live_memory: bool = False  # a running guest's memory changes in place (xm mem-set)
+    live_vcpus: bool = False  # a running guest's online vCPUs change in place (xm vcpu-set)
+    live_disks: bool = False  # block devices attach to and detach from a running guest
+    pause: bool = False  # a guest can be paused and resumed
+    save_restore: bool = False  # a guest can be saved to a file and restored from it
+    console: bool = False  # a guest's console output can be read
+    migration: bool = False  # a guest can move to another host
+    volume_groups: bool = False  # volume groups can be made and removed
+    logical_volumes: bool = False  # logical volumes can be made and removed
+    snapshots: bool = False  # copy-on-write snapshots of logical volumes
+    images: bool = False  # image files under the storage root
+    nfs_exports: bool = False  # NFS exports can be declared (served by the host or a guest)
+    grow: frozenset[str] = frozenset()  # the volume kinds that grow in place: "lvm", "file"
+    loop_devices: bool = False  # each file-backed disk holds one of ``HostInfo.max_loop`` loop devices
+    domain_overhead: int = 0  # MiB the hypervisor needs beyond a guest's memory to build it
+    extent_size: int = 1  # bytes; logical volume sizes round up to it
+    pv_metadata: int = 0  # bytes each physical volume keeps for the volume manager's metadata
+    why_not: tuple[tuple[str, str], ...] = ()  # (capability, reason) for what the host cannot do
+
+    def reason(self, capability: str) -> str:
+        """Why the host cannot do ``capability``, as its driver put it."""
+        return dict(self.why_not).get(capability, "the host's driver does not offer it")
+
+
+@dataclass(frozen=True, slots=True)
+class HostLock:
+    """The host's lock: one mutating command at a time, with who holds it and since when."""
+
+    id: int
+    holder: str
+    pid: int
+    machine: str
+    started: float
+    command: str
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        return f"lock {self.id}: '{self.command}' (pid {self.pid} on {self.machine}, since {when})"
+
+
+@dataclass(frozen=True, slots=True)
 class HostInfo:
     """The host itself: capacity and what is in use now."""
 
@@ -285,6 +343,12 @@ class HostInfo:
     runlevel: int
     now: float
     booted: bool = False  # the autostart entries were booted since the host entered its runlevel
+    capabilities: Capabilities = Capabilities()
+
+    @property
+    def dom0_can_give(self) -> int:
+        """MiB Domain-0 can give up to guests by ballooning down to its floor."""
+        return max(0, self.dom0_memory - self.dom0_min_mem) if self.ballooning else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,8 +476,17 @@ class Driver(Protocol):
     def set_volume_owner(self, path: str, owner: Owner | None) -> None: ...
 
     # the host
+    def capabilities(self) -> Capabilities: ...
+    def config_root(self) -> str | None: ...
     def set_runlevel(self, level: int, *, booted: bool) -> None: ...
     def sleep(self, seconds: float) -> None: ...
+    def close(self) -> None: ...
+
+    # one mutating command at a time
+    def acquire_lock(self, command: str, timeout: float = 0.0) -> HostLock: ...
+    def release_lock(self, held: HostLock) -> None: ...
+    def force_unlock(self, lock_id: int) -> HostLock: ...
+    def lock_holder(self) -> HostLock | None: ...
 
     # the record
     def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None: ...

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from xenctl.engine.api import (
+    MANAGED_BY,
     Driver,
     Owner,
     Phase,
 )
 from xenctl.errors import EngineError, NotFoundError, PlanError, XenctlError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
-from xenctl.reconcile.diff import MANAGED_BY, domain_config, entry_text
+from xenctl.reconcile.diff import domain_config, entry_text
 from xenctl.reconcile.plan import Plan
 from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
 from xenctl.spec.model import DesiredPower, DomainSpec, VolumeKind, VolumeSpec, image_path

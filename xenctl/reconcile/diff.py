@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from xenctl.engine.api import (
+    MANAGED_BY,
     DiskMode,
     Domain,
     DomainConfig,
@@ -46,8 +47,6 @@ from xenctl.spec.model import (
 )
 from xenctl.xmconfig.auto import Broken, Entry, Listing, Ordering, render_entry
 from xenctl.xmconfig.domain import config_lines
-
-MANAGED_BY = "xenctl"
 
 
 @dataclass(frozen=True)
@@ -321,7 +320,9 @@ class _Differ:
         if identity:
             return [self.data_change(Kind.VOLUME, spec.name, identity[0], "what it is", more=identity[1:])]
         live_size = lv.cow_size if lv.is_snapshot else lv.size
-        return self.size_and_filesystem(spec, live_size, lv.filesystem, lv.written, round_to=4 * 1024 * 1024)
+        return self.size_and_filesystem(
+            spec, live_size, lv.filesystem, lv.written, round_to=self.live.host.capabilities.extent_size
+        )
 
     def image_volume(self, spec: VolumeSpec, path: str, image: ImageFile | None) -> list[Change]:
         if image is None:

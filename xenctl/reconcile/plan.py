@@ -27,11 +27,10 @@ from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
-from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
+from xenctl.spec.checks import nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
 from xenctl.xmconfig.auto import AutoDir
 
-EXTENT = 4 * 1024 * 1024
 _TAKES = (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE, Action.RESUME)
 _FREES = (Action.DELETE, Action.STOP, Action.RESTART, Action.UPDATE)
 _GOES = (Action.DELETE, Action.REPLACE, Action.STOP, Action.RESTART, Action.START)
@@ -45,7 +44,7 @@ class Plan:
     graph: nx.DiGraph
     unmanaged: tuple[Unmanaged, ...]
     desired: DesiredState
-    storage_root: str = "/var/lib/xen/images"
+    storage_root: str = ""  # the host's, where its image files live
     auto: AutoDir | None = None  # where autostart entries are written; None: they are left out
 
     def change(self, address: str) -> Change:
@@ -362,7 +361,8 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
 def _memory(desired: DesiredState, live: HostState) -> list[str]:
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
-    need = sum(d.memory + OVERHEAD_MIB for d in desired.domains if d.state is not DesiredPower.STOPPED)
+    overhead = live.host.capabilities.domain_overhead
+    need = sum(d.memory + overhead for d in desired.domains if d.state is not DesiredPower.STOPPED)
     held = sum(d.memory for d in kept)
     limit = live.host.guest_memory_max
     if need + held <= limit:
@@ -433,7 +433,8 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
         volume = desired.volume(change.name)
         if volume is None or volume.kind not in (VolumeKind.LVM, VolumeKind.SNAPSHOT) or not volume.vg:
             continue
-        size = -(-(volume.size or 0) // EXTENT) * EXTENT
+        extent = live.host.capabilities.extent_size
+        size = -(-(volume.size or 0) // extent) * extent
         if change.action is Action.UPDATE:
             size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
         need[volume.vg] = need.get(volume.vg, 0) + size
@@ -449,4 +450,5 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
 
 def _new_group_size(live: HostState, pvs: tuple[str, ...]) -> int:
     sizes = {p.path: p.size for p in live.partitions}
-    return sum(max(0, (sizes.get(pv, 0) - 1024 * 1024) // EXTENT) * EXTENT for pv in pvs)
+    caps = live.host.capabilities
+    return sum(max(0, (sizes.get(pv, 0) - caps.pv_metadata) // caps.extent_size) * caps.extent_size for pv in pvs)

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from xenctl.filenames import temporary_file_name
 from xenctl.spec.model import (
     DesiredPower,
     DesiredState,
@@ -25,7 +26,6 @@ from xenctl.spec.model import (
     VolumeKind,
     VolumeSpec,
     image_path,
-    temporary_file_name,
     volume_target,
 )
 
@@ -38,9 +38,7 @@ class Capacity:
     guest_memory: int
     source: str = "the host"
     storage_root: str = "/var/lib/xen/images"
-
-
-OVERHEAD_MIB = 2  # what xend needs beyond a domain's memory to build it (shared/XEN.md, section 3)
+    overhead: int = 2  # MiB the hypervisor needs beyond a domain's memory to build it (xend: 2)
 
 
 # A finding: the object's origin, the message, and a more precise path to point at (or None).
@@ -327,22 +325,22 @@ def _pv_and_disk(desired: DesiredState, root: str) -> Iterator[Finding]:
 
 def _memory(desired: DesiredState, capacity: Capacity) -> Iterator[Finding]:
     running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
-    most = capacity.guest_memory - OVERHEAD_MIB
+    most = capacity.guest_memory - capacity.overhead
     for domain in running:
         if domain.memory > most:
             yield (
                 domain.origin,
                 f"memory {domain.memory}M is more than {capacity.source} can ever give a guest "
                 f"({most}M: {capacity.guest_memory}M with Domain-0 at its minimum, less xend's "
-                f"{OVERHEAD_MIB}M to build it)",
+                f"{capacity.overhead}M to build it)",
                 (*domain.origin.path, "memory"),
             )
-    total = sum(d.memory + OVERHEAD_MIB for d in running)
+    total = sum(d.memory + capacity.overhead for d in running)
     if running and total > capacity.guest_memory and all(d.memory <= most for d in running):
         biggest = max(running, key=lambda d: d.memory)
         yield (
             biggest.origin,
-            f"the running domains need {total}M together (with xend's {OVERHEAD_MIB}M each); "
+            f"the running domains need {total}M together (with xend's {capacity.overhead}M each); "
             f"{capacity.source} can give its guests at most {capacity.guest_memory}M with Domain-0 at its minimum",
             None,
         )

@@ -26,16 +26,6 @@ def volume_name_from(text: str) -> str:
     return ("_" + name if name.startswith("-") else name)[:127]
 
 
-_TEMPORARY = re.compile(r"^\.|~$|^#.*#$|\.(sw[a-p]|swx|tmp|bak|orig|rej|rpmnew|rpmsave|dpkg-[a-z]+)$|^4913$")
-
-
-def temporary_file_name(name: str) -> bool:
-    """A name editors, packages and xenctl itself give passing files: dot files, ``name~``,
-    ``#name#``, vim's ``.swp`` and its ``4913`` probe, ``.tmp``, ``.bak``, ``.rpmnew``, ``.dpkg-old``.
-    The auto directory and the watcher pass over them, so no entry may be called so."""
-    return bool(_TEMPORARY.search(name))
-
-
 @dataclass(frozen=True)
 class Origin:
     """Where an object was declared: a file and the path of the object inside it."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from xenctl.engine.api import DomainConfig
 from xenctl.errors import ConfigError, XenctlError
-from xenctl.spec.model import temporary_file_name
+from xenctl.filenames import temporary_file_name
 from xenctl.xmconfig.domain import to_domain_config, write_config
 from xenctl.xmconfig.reader import parse_config
 

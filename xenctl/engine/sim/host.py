@@ -23,12 +23,14 @@ from typing import TypeVar
 
 from xenctl.engine.api import (
     DOMAIN0,
+    Capabilities,
     ConsoleLine,
     Domain,
     DomainConfig,
     DomainDisk,
     Event,
     Fault,
+    HostLock,
     HostState,
     Owner,
     Phase,
@@ -37,9 +39,9 @@ from xenctl.engine.api import (
 )
 from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store
 from xenctl.engine.sim.blockdevs import digest_of
+from xenctl.engine.sim.capabilities import CAPABILITIES
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.lock import HostLock
 from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
 from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError, XenError
 
@@ -134,6 +136,15 @@ class SimHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- what this host is --------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def config_root(self) -> str:
+        """The simulated host's own /etc/xen: its xm config files and its auto/ directory."""
+        return os.path.join(self.home, "etc", "xen")
 
     # -- reading --------------------------------------------------------------------------
 
@@ -423,6 +434,9 @@ class SimHost:
 
     def release_lock(self, held: HostLock) -> None:
         lock.release(self.db, held)
+
+    def lock_holder(self) -> HostLock | None:
+        return lock.holder(self.db)
 
     def force_unlock(self, lock_id: int) -> HostLock:
         removed = lock.force_unlock(self.db, lock_id)

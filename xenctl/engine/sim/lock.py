@@ -13,8 +13,8 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from xenctl.engine.api import HostLock
 from xenctl.engine.sim import store
 from xenctl.errors import LockError
 
@@ -28,20 +28,6 @@ CREATE TABLE IF NOT EXISTS host_lock (
     command TEXT NOT NULL
 )
 """
-
-
-@dataclass(frozen=True)
-class HostLock:
-    id: int
-    holder: str
-    pid: int
-    machine: str
-    started: float
-    command: str
-
-    def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
-        return f"lock {self.id}: '{self.command}' (pid {self.pid} on {self.machine}, since {when})"
 
 
 def _alive(pid: int) -> bool:

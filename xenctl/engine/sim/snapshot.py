@@ -33,6 +33,7 @@ from xenctl.engine.api import (
 )
 from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.blockdevs import next_digest
+from xenctl.engine.sim.capabilities import CAPABILITIES
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import MODES, config_from_dict
 
@@ -321,4 +322,5 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         runlevel=int(runlevel) if isinstance(runlevel, int) else p.runlevel,
         now=ctx.now,
         booted=ctx.meta("booted") is True,
+        capabilities=CAPABILITIES,
     )

@@ -1,0 +1,240 @@
+"""A host you connect to: ``connect(url)`` gives a ``Host`` handle over one driver.
+
+The handle owns what every caller of a host needs, so that the command line, a web page and a
+loop over many hosts each get it the same way:
+
+- the driver, opened when first used (``Host.driver``), and a fresh one per worker thread
+  (``Host.open_driver``: a SQLite connection is not shared between threads);
+- the host's lock (``Host.locked``): one mutating command at a time, waiting up to a timeout or
+  refused naming the holder;
+- its autostart entries (``Host.autostart``): for a Xen host the files in ``<xen root>/auto``,
+  the xen root being the driver's own unless the caller points elsewhere;
+- its caches (``Host.cache_dir``): validated spec files and plans, under the simulated host's
+  home, or under the user's cache directory keyed by the URL for any other host;
+- how time passes on it (``Host.pace``): a simulated host scales its durations.
+
+URLs name the driver by scheme, as libvirt's do: ``sim:///PATH`` is the embedded simulated Xen
+host whose home is PATH (``sim://`` alone: the default home). Drivers are found in ``SCHEMES``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xenctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from xenctl.engine.api import Driver, HostLock
+    from xenctl.engine.sim.host import SimHost
+    from xenctl.engine.sim.profile import HostProfile
+    from xenctl.reconcile.walker import Pace
+    from xenctl.xmconfig.auto import AutoDir
+
+HOME_ENV = "XENCTL_HOME"
+CONNECT_ENV = "XENCTL_CONNECT"
+SIM_SCHEME = "sim"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a caller wants the host it connects to: where its xm configs are (None: where the
+    driver keeps them), whether ``auto/`` symlinks may leave the xen root, how fast simulated
+    time runs (1: real time, 0: instant), and who is acting (for the host's event log)."""
+
+    xen_root: str | None = None
+    outside_links: bool = False
+    time_scale: float = 1.0
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed host URL: the scheme that picks the driver, and the rest as the driver reads it."""
+
+    url: str
+    scheme: str
+    path: str
+
+
+def default_home() -> str:
+    """``$XENCTL_HOME``, else ``$XDG_DATA_HOME/xenctl``, else ``~/.local/share/xenctl``."""
+    if os.environ.get(HOME_ENV):
+        return os.environ[HOME_ENV]
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "xenctl")
+
+
+def sim_url(home: str) -> str:
+    """The URL of the simulated host whose home is ``home``."""
+    return f"{SIM_SCHEME}://{os.path.abspath(home)}"
+
+
+def parse_url(url: str) -> Location:
+    """A host URL, checked; an unknown scheme is one line naming it and the schemes known."""
+    scheme, sep, rest = url.partition(":")
+    known = ", ".join(f"{s}://" for s in sorted(SCHEMES))
+    if not sep or not scheme or not scheme.replace("+", "").replace("-", "").isalnum():
+        raise UsageError(f"{url!r} is not a host URI; write SCHEME://..., with a scheme xenctl knows: {known}")
+    if scheme not in SCHEMES:
+        raise UsageError(f"unknown host URI scheme {scheme!r} in {url!r}; xenctl knows {known}")
+    if scheme == SIM_SCHEME:
+        if rest in ("", "//"):
+            return Location(url, scheme, default_home())
+        if not rest.startswith("///") or "\0" in rest:
+            raise UsageError(f"{url!r}: a simulated host is sim:///ABSOLUTE/PATH (its home), or sim:// for the default")
+        return Location(url, scheme, os.path.normpath(rest[2:]))
+    return Location(url, scheme, rest)
+
+
+def _open_sim(where: Location, settings: Settings) -> SimHost:
+    from xenctl.engine.sim import SystemClock, open_host
+
+    return open_host(where.path, clock=SystemClock(settings.time_scale), actor=settings.actor)
+
+
+# Every driver xenctl knows, by URL scheme: what opens one connection to the host.
+SCHEMES: dict[str, Callable[[Location, Settings], Driver]] = {SIM_SCHEME: _open_sim}
+
+
+class Host:
+    """One host, connected: see the module's docstring. Close it, or use it as a context manager."""
+
+    def __init__(self, where: Location, settings: Settings) -> None:
+        self.where = where
+        self.settings = settings
+        self._driver: Driver | None = None
+        self._auto: AutoDir | None = None
+
+    @property
+    def url(self) -> str:
+        return self.where.url
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.where.scheme == SIM_SCHEME
+
+    def exists(self) -> bool:
+        """Whether there is a host to read: a simulated home is made by the first command that
+        opens it, and some commands (validate, new) only read one that is there."""
+        if not self.is_simulated:
+            return True
+        from xenctl.engine.sim import host_exists
+
+        return host_exists(self.where.path)
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            self._driver = self.open_driver()
+        return self._driver
+
+    def open_driver(self) -> Driver:
+        """A connection of its own: for a worker thread, or to close early."""
+        return SCHEMES[self.where.scheme](self.where, self.settings)
+
+    def sim(self) -> SimHost:
+        """The simulated host behind this handle, for what only it has (profile, faults)."""
+        from xenctl.engine.sim import SimHost
+
+        driver = self.driver
+        if not isinstance(driver, SimHost):
+            raise UsageError(f"{self.url} is not a simulated host; only sim:// hosts have a profile and faults")
+        return driver
+
+    def make_simulated(self, profile: HostProfile, *, force: bool = False) -> str:
+        """Make the simulated host anew from ``profile`` (``force``: replacing one that is there);
+        returns its home."""
+        from xenctl.engine.sim import SystemClock, init_host
+
+        if not self.is_simulated:
+            raise UsageError(f"{self.url} is not a simulated host; only sim:// hosts are made from a profile")
+        self.close()
+        init_host(self.where.path, profile, clock=SystemClock(self.settings.time_scale), force=force).close()
+        return self.where.path
+
+    @property
+    def xen_root(self) -> str | None:
+        """Where this host's xm config files and ``auto/`` live: the caller's, else the driver's."""
+        if self.settings.xen_root is not None:
+            return self.settings.xen_root
+        if self.is_simulated:  # known without opening the host (and so without making one)
+            return os.path.join(self.where.path, "etc", "xen")
+        return self.driver.config_root()
+
+    @property
+    def autostart(self) -> AutoDir:
+        if self._auto is None:
+            from xenctl.xmconfig.auto import AutoDir
+
+            root = self.xen_root
+            if root is None:
+                raise UsageError(f"{self.url} keeps no xm config files; its autostart is a flag on each domain")
+            self._auto = AutoDir(root, outside_links=self.settings.outside_links)
+        return self._auto
+
+    @property
+    def cache_dir(self) -> str:
+        """Where this host's caches live (not made here: a cache that cannot be written is a miss)."""
+        if self.is_simulated:
+            return os.path.join(self.where.path, "cache")
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "xenctl", hashlib.blake2b(self.url.encode(), digest_size=8).hexdigest())
+
+    def spec_cache(self) -> str | None:
+        """Validated spec files, once the host has a home (reading specs never makes one)."""
+        home = self.where.path if self.is_simulated else os.path.dirname(self.cache_dir)
+        return os.path.join(self.cache_dir, "specs") if os.path.isdir(home) else None
+
+    @property
+    def pace(self) -> Pace:
+        from xenctl.reconcile.walker import ScaledPace, WallPace
+
+        return ScaledPace(self.settings.time_scale) if self.is_simulated else WallPace()
+
+    @contextlib.contextmanager
+    def locked(self, command: str, timeout: float = 0.0, stop: threading.Event | None = None) -> Iterator[HostLock]:
+        """Hold the host's lock for the block, waiting up to ``timeout`` seconds (a LockError names
+        the holder); with ``stop``, a wait that ends once it is set."""
+        held = self._take_lock(command[:200], timeout, stop)
+        try:
+            yield held
+        finally:
+            self.driver.release_lock(held)
+
+    def _take_lock(self, command: str, timeout: float, stop: threading.Event | None) -> HostLock:
+        from xenctl.errors import LockError
+
+        if stop is None:
+            return self.driver.acquire_lock(command, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.driver.acquire_lock(command, timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except LockError:
+                if stop.is_set() or time.monotonic() >= deadline:
+                    raise
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(url: str | None = None, settings: Settings | None = None) -> Host:
+    """The host at ``url`` (default: ``$XENCTL_CONNECT``, else the simulated host in the default
+    home). Nothing is opened until the handle is used."""
+    chosen = url or os.environ.get(CONNECT_ENV) or sim_url(default_home())
+    return Host(parse_url(chosen), settings or Settings())

@@ -1,0 +1,231 @@
+"""Plans of a host: the specs compared with what the host holds, rendered, cached, saved.
+
+``plan`` is the pipeline behind ``xenctl plan``: load the specs, read the host, diff, make the
+plan, render it. Three caches make it cheap when little changed (``plancache``): the rendered
+plan of unchanged specs on an unchanged host, each spec file's checked model, and the last
+plan's basis, from which a plan after an edit diffs again only what the edit touched. A plan
+saved with ``out`` is never made from a basis: it records every live object it read.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xenctl.app.options import PlanOptions
+from xenctl.engine.api import Selection
+
+if TYPE_CHECKING:
+    from xenctl.app.host import Host
+    from xenctl.app.plancache import BasisStore
+    from xenctl.engine.api import HostInfo, HostState
+    from xenctl.reconcile.diff import Diff, DiffOptions
+    from xenctl.reconcile.plan import Plan
+    from xenctl.spec.checks import Capacity
+    from xenctl.spec.model import DesiredState
+    from xenctl.xmconfig.auto import AutoDir, Listing
+
+FORMS = ("text", "colour", "json")
+_NONE: tuple[None, None, None] = (None, None, None)
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    """A plan as rendered (``form``), and whether it has anything to do."""
+
+    text: str
+    actionable: bool
+
+
+def quiet_collector() -> None:
+    """A plan builds a few hundred thousand small objects that live until the command ends, and
+    makes no cycles worth collecting: the cyclic collector would only walk them again and again."""
+    gc.disable()
+
+
+def capacity_of(info: HostInfo) -> Capacity:
+    """What the spec checks may count on: the host's guest memory, its storage root, its overhead."""
+    from xenctl.spec.checks import Capacity
+
+    return Capacity(info.guest_memory_max, f"host {info.name}", info.storage_root, info.capabilities.domain_overhead)
+
+
+def host_capacity(host: Host) -> Capacity:
+    """What the host can give its guests; the built-in profile's when a simulated host is not made yet."""
+    if host.exists():
+        return capacity_of(host.driver.snapshot().host)
+    from xenctl.engine.sim.capabilities import CAPABILITIES
+    from xenctl.engine.sim.profile import default_profile
+    from xenctl.spec.checks import Capacity
+
+    profile = default_profile()
+    return Capacity(
+        profile.memory - profile.xen_reserved - profile.dom0_min_mem,
+        "the built-in host profile",
+        profile.storage_root,
+        CAPABILITIES.domain_overhead,
+    )
+
+
+def diff_options(options: PlanOptions) -> DiffOptions:
+    from xenctl.reconcile.diff import DiffOptions
+
+    return DiffOptions(adopt=options.adopt, destroy_data=options.destroy_data)
+
+
+def desired_state(
+    host: Host, paths: list[str], live: HostState, models: dict[str, tuple[str, DesiredState]] | None = None
+) -> DesiredState:
+    """The specs, checked against the capacity of the host just read (one snapshot a command)."""
+    from xenctl.spec.load import load_specs
+
+    return load_specs(paths, capacity_of(live.host), cache_dir=host.spec_cache(), models=models)
+
+
+def plan_and_diff(
+    live: HostState, desired: DesiredState, options: PlanOptions, auto: AutoDir, listing: Listing | None = None
+) -> tuple[Plan, Diff]:
+    """The plan of ``desired`` against ``live`` and the auto directory (``listing``: as already read)."""
+    from xenctl.reconcile.diff import diff
+    from xenctl.reconcile.plan import make_plan
+
+    result = diff(desired, live, diff_options(options), listing if listing is not None else auto.listing())
+    return make_plan(result, desired, live, target=options.target, auto=auto), result
+
+
+def make_plan_for(
+    live: HostState, desired: DesiredState, options: PlanOptions, auto: AutoDir, listing: Listing | None = None
+) -> Plan:
+    return plan_and_diff(live, desired, options, auto, listing)[0]
+
+
+def plan(
+    host: Host, paths: list[str], options: PlanOptions, *, form: str = "text", out: str | None = None
+) -> PlanReport:
+    """The plan of the specs at ``paths`` against ``host``, rendered as ``form``; with ``out``,
+    also saved there for ``apply``."""
+    from xenctl.app.plancache import PlanCache
+
+    quiet_collector()
+    auto = host.autostart
+    cache = PlanCache(os.path.join(host.cache_dir, "plans"))
+    token = host.driver.change_token()
+    key = None if out else cache.key(token, paths, options.to_json(), form, auto)
+    found = cache.get(key) if key else None
+    if found is not None:
+        return PlanReport(*found)
+    report = _plan_afresh(host, paths, options, form, out, token)
+    # Kept only if the files are still what the key says: one edited while the plan read them
+    # would file this plan under the other text.
+    if key and key == cache.key(token, paths, options.to_json(), form, auto):
+        cache.put(key, report.text, report.actionable)
+    return report
+
+
+def _plan_afresh(
+    host: Host, paths: list[str], options: PlanOptions, form: str, out: str | None, token: str | None
+) -> PlanReport:
+    """Plan (from the last plan's basis when only a few domains changed, else reading the host
+    whole), render, and leave a basis for the next plan (or, with ``out``, save the plan)."""
+    from xenctl.app.plancache import BasisStore
+    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, text_digest
+    from xenctl.reconcile.render import render_json, render_text
+    from xenctl.spec.cache import SpecCache
+
+    auto = host.autostart
+    listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
+    cache_dir = host.spec_cache()
+    bases = BasisStore(os.path.join(host.cache_dir, "plans"))
+    name = bases.name(paths, options.to_json(), auto) if token and cache_dir and not out else None
+    models: dict[str, tuple[str, DesiredState]] = {}
+    made, desired, capacity = _from_basis(host, paths, options, listing, bases, name, token, models) if name else _NONE
+    if made is not None:
+        the_plan, result = made
+    else:
+        live = host.driver.snapshot()
+        if desired is None or capacity != capacity_of(live.host):
+            models.clear()
+            desired = desired_state(host, paths, live, models)
+        the_plan, result = plan_and_diff(live, desired, options, auto, listing)
+        if out:
+            _save(out, the_plan, options, live, listing)
+    if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
+        from xenctl.app.plancache import entries_stamp
+
+        specs = SpecCache(cache_dir)
+        files = tuple(
+            SpecFile(path, text_digest(text), specs.entry(path, text)) for path, (text, _model) in models.items()
+        )
+        bases.put(name, Basis(token, entries_stamp(auto), files, result))
+    text = render_json(the_plan) if form == "json" else render_text(the_plan, colour=form == "colour")
+    return PlanReport(text, bool(the_plan.actionable))
+
+
+def _from_basis(
+    host: Host,
+    paths: list[str],
+    options: PlanOptions,
+    listing: Listing,
+    bases: BasisStore,
+    name: str,
+    token: str | None,
+    models: dict[str, tuple[str, DesiredState]],
+) -> tuple[tuple[Plan, Diff] | None, DesiredState | None, Capacity | None]:
+    """The plan made from the last plan's basis when it still holds (else None), and the specs
+    if they were loaded on the way, with the capacity they were checked against."""
+    from xenctl.app.plancache import entries_stamp
+    from xenctl.reconcile.incremental import replan
+    from xenctl.spec.cache import SpecCache
+
+    basis = bases.get(name)
+    cache_dir = host.spec_cache()
+    if basis is None or basis.token != token or basis.entries != entries_stamp(host.autostart) or not cache_dir:
+        return _NONE
+    now, part = host.driver.snapshot_of(Selection())
+    if now != token:
+        return _NONE
+    desired = desired_state(host, paths, part, models)
+    capacity = capacity_of(part.host)
+    specs = SpecCache(cache_dir)
+    return (
+        replan(
+            basis,
+            desired,
+            models,
+            lambda f: specs.model_at(f.model),
+            host.driver.snapshot_of,
+            options=diff_options(options),
+            listing=listing,
+            auto=host.autostart,
+            storage_root=part.host.storage_root,
+            target=options.target,
+        ),
+        desired,
+        capacity,
+    )
+
+
+def _save(out: str, the_plan: Plan, options: PlanOptions, live: HostState, listing: Listing) -> None:
+    from xenctl.reconcile.planfile import write_planfile
+    from xenctl.reconcile.render import plan_to_json
+    from xenctl.spec.load import read_sources
+
+    write_planfile(
+        out,
+        options=options.to_json(),
+        sources=read_sources(the_plan.desired),
+        plan=plan_to_json(the_plan),
+        live=live,
+        entries=listing,
+    )
+
+
+def graph(host: Host, paths: list[str], options: PlanOptions) -> str:
+    """The plan's graph in DOT, for graphviz."""
+    from xenctl.reconcile.render import render_dot
+
+    quiet_collector()
+    live = host.driver.snapshot()
+    return render_dot(make_plan_for(live, desired_state(host, paths, live), options, host.autostart))
