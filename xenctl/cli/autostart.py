@@ -12,12 +12,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from xenctl.cli.context import default_home, open_sim, take_lock, time_scale, xen_root
 
 if TYPE_CHECKING:
     from xenctl.autostart.runlevels import Report, Step, Transition
+    from xenctl.autostart.xendomains import Settings as XendomainsSettings
     from xenctl.engine.api import HostInfo, HostState
     from xenctl.reconcile.plan import Plan
     from xenctl.reconcile.walker import ScaledPace
@@ -78,9 +80,7 @@ def render_report(report: Report, transition: Transition | None = None) -> str:
         for step in sorted(report.steps, key=lambda s: (s.began, s.domain)):
             detail = f": {step.detail}" if step.detail else ""
             lines.append(f"  {step.domain:<{width}}  {step.began:>6.1f}s  {step.ended:>6.1f}s  {step.result}{detail}")
-    for broken in report.broken:
-        lines.append(f"  broken entry {broken.file}: {broken.reason}")
-    return "\n".join(lines)
+    return "\n".join(lines)  # broken entries: said once, by the caller
 
 
 def _check_parallelism(args: argparse.Namespace) -> None:
@@ -117,8 +117,12 @@ def _lock_and_run(args: argparse.Namespace, level: int | None) -> int:
         return 0
     print()
     print(render_report(transition.report, transition))
-    for broken in transition.report.broken:
-        print(f"Error: broken autostart entry {broken.path}: {broken.reason}", file=sys.stderr)
+    for broken in transition.report.broken:  # said once: a boot could not start it; a stop needs none
+        where = broken.reason if broken.reason.startswith(broken.path) else f"{broken.path}: {broken.reason}"
+        if transition.report.action == "boot":
+            print(f"Error: broken autostart entry: {where}", file=sys.stderr)
+        else:
+            print(f"Warning: broken autostart entry passed over: {where}", file=sys.stderr)
     return 0 if transition.report.ok else 1
 
 
@@ -136,9 +140,12 @@ def run_halt(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from xenctl.autostart.order import boot_order
+    from xenctl.autostart.stopping import stop_mode
+    from xenctl.autostart.xendomains import read_settings
     from xenctl.engine.api import Phase
 
     auto = auto_dir(args)
+    settings = read_settings(auto.xen_root)
     entries, broken = auto.read()
     with open_sim(args.home) as host:
         live = host.snapshot()
@@ -167,7 +174,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "-" if o.order is None else str(o.order),
                 ",".join(o.after) or "-",
                 f"{o.up:g}s",
-                f"{o.stop}/{o.stop_timeout:g}s/{o.on_timeout}",
+                stop_mode(entry, settings, live.host.save_dir).describe(),
                 state,
             )
         )
@@ -182,6 +189,9 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"  {entry_file} cannot start: {reason}")
     for entry_file, root in sorted(blocked.items()):
         print(f"  {entry_file} would be skipped: it needs {root}, which cannot start")
+    others = {d.name for d in live.domains if d.domid != 0} - {e.domain for e in entries}
+    if any(not e.has_metadata for e in entries) or (others and not settings.auto_only):
+        print(f"  {describe_settings(settings, live.host.save_dir)}")
     for name in auto.passed_over():
         print(f"  {name}: passed over (an editor's or a package's file, not an entry)")
     for bad in broken:
@@ -319,3 +329,19 @@ def run_watch(args: argparse.Namespace) -> int:
     )
     progress.say("Stopped.")
     return 0
+
+
+def describe_settings(settings: XendomainsSettings, host_save_dir: str) -> str:
+    """One line: how the guests stop that no ``xenctl-autostart`` line speaks for."""
+    from xenctl.autostart.stopping import stop_mode
+
+    mode = stop_mode(None, replace(settings, auto_only=False), host_save_dir)
+    steps = [f"not migrated to {mode.migrate} (xenctl cannot migrate yet)"] if mode.migrate else []
+    if mode.save_dir:
+        steps.append(f"saved to {mode.save_dir}")
+    if mode.shutdown:
+        steps.append("shut down" + (f" within {mode.timeout:g}s, then destroyed" if mode.wait else ", not waited for"))
+    who = "Entries without an xenctl-autostart line"
+    if not settings.auto_only:
+        who += " and guests without an entry"
+    return f"{who} stop as {settings.source} says: {', else '.join(steps) or 'left running'}"
