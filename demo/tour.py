@@ -249,13 +249,13 @@ def tour(host: SimHost, home: str) -> None:
     xenctl("boot")
     xenctl("list")
 
-    heading("17. Leaving runlevel 3: stop in reverse order; db is saved, a hung web2 destroyed after 60s")
+    heading("17. Leaving runlevel 3: stop in reverse order; db and mail saved, a hung web2 destroyed")
     xenctl("host", "fault", "add", "shutdown", "web2", "--kind", "ignore-shutdown")
     xenctl("halt")
     xenctl("host", "fault", "clear")
     xenctl("list")
 
-    heading("18. Back to runlevel 3: db comes back from its save file (a new domid), then the rest start")
+    heading("18. Back to runlevel 3: db and mail come back from their save files (new domids), then the rest start")
     xenctl("runlevel", "3")
     xenctl("list")
 

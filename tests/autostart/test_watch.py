@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.helpers import domain as domain_config
 from tests.reconcile.support import connect, ok, xenctl
 from xenctl.autostart.watch import Batch, Watcher, unfinished
 from xenctl.engine.api import HostInfo
 from xenctl.reconcile.walker import STOPPING, Outcome, walk
-from xenctl.xmconfig.auto import AutoDir
+from xenctl.xmconfig.auto import AutoDir, Ordering, render_entry
 
 CONFIG = 'kernel = "/boot/vmlinuz-2.6.18-xen"\nmemory = 128\nname = "{name}"\n'
 SPEC = (ROOT / "specs" / "examples" / "image-file" / "gtes11vm.yaml").read_text()
@@ -359,3 +360,31 @@ def test_entries_the_watchers_own_apply_writes_do_not_start_a_domain_declared_st
     wait_until(lambda: "other" in domains(home), timeout=5)
     watcher.drain(0.5)
     assert "cold" not in domains(home)  # it starts with the host, not with the watcher's apply
+
+
+def test_an_entry_dropped_in_while_the_watchers_apply_runs_is_still_started(xen_root: Path, tmp_path: Path) -> None:
+    calls = Calls()
+    watcher = make_watcher(xen_root, calls, tmp_path)
+    auto = AutoDir(str(xen_root))
+
+    def apply_while_an_entry_is_dropped() -> None:
+        auto.write("managed", render_entry(domain_config("managed"), Ordering(), "specs/a.yaml"))
+        (xen_root / "auto" / "dropped").write_text(CONFIG.format(name="dropped"))
+
+    watcher.apply = apply_while_an_entry_is_dropped
+    watcher.handle(Batch(specs={str(tmp_path / "a.yaml")}))
+    assert calls.booted_files == []
+    watcher.handle(Batch(auto=True))  # the drop's own events, after the apply
+
+    assert calls.booted_files == [{"dropped"}]  # not the apply's own entry: that is the specs' business
+
+
+def test_a_hand_placed_entry_removed_while_the_watchers_apply_runs_is_reported(xen_root: Path, tmp_path: Path) -> None:
+    calls = Calls()
+    (xen_root / "auto").mkdir(parents=True)
+    (xen_root / "auto" / "mail").write_text(CONFIG.format(name="mail"))
+    watcher = make_watcher(xen_root, calls, tmp_path)
+    watcher.apply = lambda: (xen_root / "auto" / "mail").unlink()
+    watcher.handle(Batch(specs={str(tmp_path / "a.yaml")}))
+    watcher.handle(Batch(auto=True))
+    assert any("entry mail removed" in line for line in calls.said)

@@ -2,7 +2,8 @@
 
 Boot (xendomains' start, in dependency order and in parallel):
 
-1. Restore the domains saved at the last stop: every file in the save directory that starts
+1. Restore the domains saved at the last stop (unless ``XENDOMAINS_RESTORE`` is false): every
+   file in the host's save directory (and ``XENDOMAINS_SAVE``'s, if that is another) that starts
    with ``LinuxGuestRecord``, in name order, side by side. A restored domain's file is removed;
    a file that will not restore stays, and its domain is not started afresh (that would throw
    its saved state away).
@@ -10,10 +11,8 @@ Boot (xendomains' start, in dependency order and in parallel):
    that domain's ``up`` delay has passed. A domain already there is skipped and said so. A
    failed start skips only what needs it.
 
-Stop (xendomains' stop, in reverse dependency order and in parallel): each guest by its entry's
-stop mode, ``save`` (to ``<save dir>/<name>``; if the save fails, a shutdown) or ``shutdown``;
-one that has not gone after its stop timeout is destroyed, or left running if its entry says so.
-Guests without an entry are shut down first, with the defaults.
+Stop (xendomains' stop, in reverse dependency order and in parallel): ``stopping.stop``; each
+guest as its entry's line says, or as xendomains' settings say (``xendomains``).
 
 Every step is reported (``Hooks``) as it starts and ends, and returned in a ``Report``.
 """
@@ -24,116 +23,23 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
-from xenctl.autostart.order import Order, boot_order, is_barrier, stop_order
-from xenctl.engine.api import DOMAIN0, MANAGED_BY, Driver, Owner, Phase
+from xenctl.autostart.order import Order, boot_order, is_barrier
+from xenctl.autostart.report import Hooks, Report, Run, Step, summary
+from xenctl.autostart.stopping import stop
+from xenctl.autostart.xendomains import Settings, read_settings
+from xenctl.engine.api import MANAGED_BY, Driver, Owner, Phase
 from xenctl.errors import NotFoundError, XenctlError
-from xenctl.reconcile.walker import STOPPING, Outcome, Pace, PerThread, WallPace, walk
-from xenctl.xmconfig.auto import AutoDir, Broken, Entry, Ordering
+from xenctl.reconcile.walker import Outcome, Pace
+from xenctl.xmconfig.auto import AutoDir, Entry
+
+__all__ = ["BOOT_LEVELS", "Hooks", "Report", "Step", "Transition", "boot", "change_runlevel", "stop", "summary"]
 
 BOOT_LEVELS = (3, 4, 5)
 SAVE_SIGNATURE = b"LinuxGuestRecord"  # xm save's header; xendomains restores only such files
 UP_TIMEOUT = 600.0  # simulated seconds a guest may take to come up
-
-
-@dataclass(frozen=True)
-class Step:
-    """What happened to one domain: ``result`` is restored, started, already running, saved,
-    shut down, destroyed, left running, failed or skipped; times in seconds from the run's start."""
-
-    domain: str
-    result: str
-    ok: bool
-    began: float
-    ended: float
-    entry: str | None = None
-    detail: str = ""
-
-
-@dataclass
-class Report:
-    """A boot or a stop: every step, the entries that could not be read, and the time it took."""
-
-    action: str  # "boot" or "stop"
-    steps: list[Step] = field(default_factory=list)
-    broken: tuple[Broken, ...] = ()
-    took: float = 0.0
-
-    @property
-    def failed(self) -> list[Step]:
-        return [s for s in self.steps if not s.ok]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.broken
-
-
-class Hooks(Protocol):
-    """Progress, called from worker threads: a step begins (``doing`` says what), a step ends."""
-
-    def began(self, domain: str, doing: str) -> None: ...
-    def ended(self, step: Step) -> None: ...
-
-
-class _Quiet:
-    def began(self, domain: str, doing: str) -> None:
-        return None
-
-    def ended(self, step: Step) -> None:
-        return None
-
-
-class _Run:
-    """What one boot or stop shares across its threads: drivers, the clock, the report."""
-
-    def __init__(
-        self,
-        action: str,
-        connect: Callable[[], Driver],
-        pace: Pace | None,
-        hooks: Hooks | None,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self.stop = stop
-        self.drivers = PerThread(connect)
-        self.pace = pace or WallPace()
-        self.hooks = hooks or _Quiet()
-        self.report = Report(action)
-        self.start = self.pace.now()
-
-    def elapsed(self) -> float:
-        return self.pace.now() - self.start
-
-    def step(
-        self, domain: str, result: str, ok: bool, began: float, entry: str | None = None, detail: str = ""
-    ) -> Outcome:
-        step = Step(domain, result, ok, began, self.elapsed(), entry, detail)
-        self.report.steps.append(step)  # list.append is atomic: threads may add at once
-        self.hooks.ended(step)
-        return Outcome(entry or domain, ok, step.ended - began, None if ok else detail)
-
-    def walk(
-        self, order: Order, run: Callable[[str], Outcome], parallelism: int, shown: Callable[[str], str | None]
-    ) -> None:
-        """Walk ``order``; a skipped node is reported under the domain ``shown`` names (None: a
-        barrier or a node outside this run, skipped without a word)."""
-
-        def skip(node: str, root: str) -> Outcome:
-            name = shown(node)
-            if name is None:
-                return Outcome(node, False, skipped_because=root)
-            why = "not started: xenctl is stopping" if root == STOPPING else f"{root} did not start"
-            entry = node if node in order.entries else None
-            return self.step(name, "skipped", False, self.elapsed(), entry, why)
-
-        walk(order.waits_on, run, skip, parallelism=parallelism, pace=self.pace, needs=order.needs, stop=self.stop)
-
-    def finish(self) -> Report:
-        self.drivers.close()
-        self.report.took = self.elapsed()
-        return self.report
+stop_guests = stop  # the name change_runlevel uses: its own ``stop`` is the event that ends a boot early
 
 
 def saved_files(save_dir: str) -> list[str]:
@@ -165,14 +71,19 @@ def boot(
     only: Collection[str] | None = None,
     up_timeout: float = UP_TIMEOUT,
     stop: threading.Event | None = None,
+    settings: Settings | None = None,
 ) -> Report:
     """Restore the saved domains, then start the entries in order. ``only``: start just these
-    entries (by file name); the others count as done if their domain runs, failed if not."""
-    run = _Run("boot", connect, pace, hooks, stop)
+    entries (by file name); the others count as done if their domain runs, failed if not.
+    ``settings``: xendomains' (read beside the xen root when not given)."""
+    settings = settings if settings is not None else read_settings(auto.xen_root)
+    run = Run("boot", connect, pace, hooks, stop)
     try:
         kept: dict[str, str] = {}  # domain -> a save file that would not restore
-        if restore:
-            kept = _restore(run, run.drivers.get().snapshot().host.save_dir, parallelism)
+        if restore and settings.restore:
+            host_save_dir = run.drivers.get().snapshot().host.save_dir
+            save_dirs = dict.fromkeys([host_save_dir, settings.save_dir(host_save_dir) or host_save_dir])
+            kept = _restore(run, list(save_dirs), parallelism)
         entries, broken = auto.read()
         run.report.broken = broken
         live = run.drivers.get().snapshot()
@@ -202,8 +113,8 @@ def boot(
     return report
 
 
-def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
-    files = saved_files(save_dir)
+def _restore(run: Run, save_dirs: list[str], parallelism: int) -> dict[str, str]:
+    files = [path for save_dir in save_dirs for path in saved_files(save_dir)]
     kept: dict[str, str] = {}
 
     def restore_one(path: str) -> Outcome:
@@ -240,7 +151,7 @@ def _restore(run: _Run, save_dir: str, parallelism: int) -> dict[str, str]:
     return kept
 
 
-def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: float, kept: str | None) -> Outcome:
+def _start(run: Run, driver: Driver, entry: Entry, began: float, up_timeout: float, kept: str | None) -> Outcome:
     """Start an entry's domain unless it is there; ``kept``: its save file, which did not restore."""
     name, node = entry.domain, entry.file
     try:
@@ -283,9 +194,7 @@ def _start(run: _Run, driver: Driver, entry: Entry, began: float, up_timeout: fl
     return _until_up(run, driver, entry, began, made.domid, up_timeout, "started")
 
 
-def _until_up(
-    run: _Run, driver: Driver, entry: Entry, began: float, domid: int, timeout: float, result: str
-) -> Outcome:
+def _until_up(run: Run, driver: Driver, entry: Entry, began: float, domid: int, timeout: float, result: str) -> Outcome:
     """Wait until the domain is up, then its ``up`` delay, before its dependents may start."""
     name, node = entry.domain, entry.file
     try:
@@ -300,97 +209,6 @@ def _until_up(
     except XenctlError as exc:
         return run.step(name, "failed", False, began, node, exc.message)
     return run.step(name, result, True, began, node, detail)
-
-
-def stop(
-    connect: Callable[[], Driver],
-    auto: AutoDir,
-    *,
-    parallelism: int = 10,
-    pace: Pace | None = None,
-    hooks: Hooks | None = None,
-    stop: threading.Event | None = None,
-) -> Report:
-    """Stop every guest: reverse boot order, each by its entry's stop mode and timeout."""
-    run = _Run("stop", connect, pace, hooks, stop)
-    try:
-        entries, broken = auto.read()
-        run.report.broken = broken
-        live = run.drivers.get().snapshot()
-        save_dir = live.host.save_dir
-        order = stop_order(entries, [d for d in live.domains if d.name != DOMAIN0])
-
-        def stop_node(node: str) -> Outcome:
-            if node.startswith("/domain/"):
-                name, ordering, file = node[len("/domain/") :], Ordering(), None
-            elif node in order.entries:
-                entry = order.entries[node]
-                name, ordering, file = entry.domain, entry.ordering, node
-            else:
-                return Outcome(node, True)  # a barrier, or an entry whose domain is not running
-            run.hooks.began(name, "saving" if ordering.stop == "save" else "shutting down")
-            _stop(run, run.drivers.get(), name, ordering, file, save_dir)
-            return Outcome(node, True)  # a stop never cancels another: the host is going down
-
-        def shown(node: str) -> str | None:
-            if node.startswith("/domain/"):
-                return node[len("/domain/") :]
-            return order.entries[node].domain if node in order.entries else None
-
-        run.walk(order, stop_node, parallelism, shown)
-    finally:
-        report = run.finish()
-    return report
-
-
-stop_guests = stop  # the name change_runlevel uses: its own ``stop`` is the event that ends a boot early
-
-
-def _stop(run: _Run, driver: Driver, name: str, ordering: Ordering, file: str | None, save_dir: str) -> None:
-    began = run.elapsed()
-    note = ""
-    try:
-        domain = driver.domain(name)
-        if domain.phase in (Phase.SHUTDOWN, Phase.CRASHED):
-            driver.destroy_domain(str(domain.domid))
-            run.step(name, "destroyed", True, began, file, f"it had {domain.phase.value}; its remains cleared")
-            return
-        if domain.phase is Phase.SAVING:  # a save under way (a halt cut short): let it finish
-            waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout or None)
-            if waited.reached:
-                run.step(name, "saved", True, began, file, "a save already under way finished")
-            else:
-                run.step(name, "failed", False, began, file, f"its save did not finish in {ordering.stop_timeout:g}s")
-            return
-        if ordering.stop == "save" and domain.phase is not Phase.SHUTTING_DOWN:
-            path = os.path.join(save_dir, name)
-            try:
-                driver.save_domain(str(domain.domid), path)
-            except XenctlError as exc:
-                note = f"save failed ({exc.message}), so "
-            else:
-                run.step(name, "saved", True, began, file, f"to {path}")
-                return
-        if domain.phase is Phase.PAUSED:
-            driver.unpause_domain(str(domain.domid))  # a paused guest cannot hear the request
-        if domain.phase is not Phase.SHUTTING_DOWN:
-            driver.shutdown_domain(str(domain.domid))
-        waited = driver.wait_domain(str(domain.domid), "gone", timeout=ordering.stop_timeout or None)  # 0: no limit
-        if waited.reached:
-            # A save that failed lost the state the entry asked to keep: the domain is down, but not as asked.
-            detail = f"{note[:1].upper()}{note[1:]}shut down instead" if note else ""
-            run.step(name, "shut down", not note, began, file, detail)
-            return
-        late = f"{note}it did not stop within {ordering.stop_timeout:g}s"
-        if ordering.on_timeout == "leave":
-            run.step(name, "left running", False, began, file, f"{late}; its entry says leave it")
-            return
-        driver.destroy_domain(str(domain.domid))
-        run.step(name, "destroyed", True, began, file, late)
-    except NotFoundError:
-        run.step(name, "shut down", True, began, file, "gone already")
-    except XenctlError as exc:
-        run.step(name, "failed", False, began, file, f"{note}{exc.message}")
 
 
 @dataclass
@@ -420,7 +238,9 @@ def change_runlevel(
     runs again (starting what is not running) when the host is next asked to be at 3-5, and so
     does a boot with a failed start. Outside 3-5 a stop runs every time: ``halt`` after a halt
     cut short stops what still runs. ``stop`` (SIGTERM) ends a boot early: nothing new starts.
+    xendomains' settings are read first: a malformed file changes nothing.
     """
+    settings = read_settings(auto.xen_root)
     driver = connect()
     try:
         host = driver.snapshot().host
@@ -429,13 +249,13 @@ def change_runlevel(
                 driver.set_runlevel(level, booted=True)
                 return Transition(host.runlevel, level, None, "already booted")
             driver.set_runlevel(level, booted=False)
-            report = boot(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, stop=stop)
+            report = boot(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, stop=stop, settings=settings)
             # Booted only when every start went through: after a failure (a fault since cleared, a
             # save file that would not restore), the next boot or watch tries what did not start.
             driver.set_runlevel(level, booted=not report.failed)
         else:
             driver.set_runlevel(level, booted=False)
-            report = stop_guests(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks)
+            report = stop_guests(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, settings=settings)
         driver.record_event(
             "runlevel", str(level), "ok" if report.ok else "error", f"{report.action}: {summary(report)}"
         )
@@ -444,14 +264,3 @@ def change_runlevel(
         close = getattr(driver, "close", None)
         if close is not None:
             close()
-
-
-def summary(report: Report) -> str:
-    """``3 started, 1 already running, 1 failed, 1 skipped; 2 broken entries; 12.0s``."""
-    counts: dict[str, int] = {}
-    for step in report.steps:
-        counts[step.result] = counts.get(step.result, 0) + 1
-    parts = [f"{n} {result}" for result, n in counts.items()] or ["nothing to do"]
-    if report.broken:
-        parts.append(f"{len(report.broken)} broken {'entry' if len(report.broken) == 1 else 'entries'}")
-    return f"{', '.join(parts)}; {report.took:.1f}s"

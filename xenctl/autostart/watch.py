@@ -72,10 +72,9 @@ class Watcher:
         self.boot_new = boot_new
         self.apply = apply
         self.say = say
-        self.known: dict[str, str] = self._listing()
-
-    def _listing(self) -> dict[str, str]:
-        return _stamps(*self.auto.read())
+        entries, broken = self.auto.read()
+        self.known: dict[str, str] = _stamps(entries, broken)
+        self.managed: set[str] = _managed(entries, broken)  # the entries an apply writes and removes
 
     def classify(self, path: str) -> Batch:
         """The batch one event's path belongs to (empty: not ours to act on)."""
@@ -102,8 +101,19 @@ class Watcher:
 
     def _applied(self) -> None:
         """Entries the watcher's own apply wrote or removed are the specs' business: an apply
-        starts and stops their domains as the specs say (a domain declared stopped stays so)."""
-        self.known = self._listing()
+        starts and stops their domains as the specs say (a domain declared stopped stays so).
+
+        Only those are taken as known: an apply writes and removes managed entries alone, so a
+        hand-placed entry dropped in while it ran (or just before) is still new to ``_entries``,
+        which starts it when its events come; a hand-placed one changed or removed meanwhile is
+        still reported so.
+        """
+        entries, broken = self.auto.read()
+        now = _stamps(entries, broken)
+        managed = _managed(entries, broken)
+        kept = {file: stamp for file, stamp in self.known.items() if file not in managed and file not in self.managed}
+        self.known = {**kept, **{file: now[file] for file in managed}}
+        self.managed = managed
 
     def _apply(self, changed: set[str]) -> None:
         what = f"specs changed ({', '.join(sorted(_shown(p) for p in changed))})" if changed else "specs"
@@ -124,6 +134,7 @@ class Watcher:
         entries, broken = self.auto.read()
         now = _stamps(entries, broken)
         before, self.known = self.known, now
+        self.managed = _managed(entries, broken)
         for file in sorted(set(before) - set(now)):
             self.say(f"entry {file} removed: its domain keeps running; it will not start at the next boot")
         new = {f for f in now if f not in before}
@@ -146,6 +157,10 @@ class Watcher:
             self.boot_new(startable)
         except XenctlError as exc:
             self.say(f"could not start new entries: {exc.message}")
+
+
+def _managed(entries: Iterable[Entry], broken: Iterable[Broken]) -> set[str]:
+    return {e.file for e in entries if e.managed} | {b.file for b in broken if b.managed}
 
 
 def _stamps(entries: Iterable[Entry], broken: Iterable[Broken]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xenctl.app.options import RunOptions
@@ -18,7 +19,7 @@ from xenctl.cli.context import command_line, host_of
 from xenctl.cli.progress import StepProgress, WatchOutput, render_report
 
 if TYPE_CHECKING:
-    pass
+    from xenctl.autostart.xendomains import Settings as XendomainsSettings
 
 
 def _run_level(args: argparse.Namespace, level: int | None) -> int:
@@ -32,8 +33,12 @@ def _run_level(args: argparse.Namespace, level: int | None) -> int:
         return 0
     print()
     print(render_report(transition.report, transition))
-    for broken in transition.report.broken:
-        print(f"Error: broken autostart entry {broken.path}: {broken.reason}", file=sys.stderr)
+    for broken in transition.report.broken:  # said once: a boot could not start it; a stop needs none
+        where = broken.reason if broken.reason.startswith(broken.path) else f"{broken.path}: {broken.reason}"
+        if transition.report.action == "boot":
+            print(f"Error: broken autostart entry: {where}", file=sys.stderr)
+        else:
+            print(f"Warning: broken autostart entry passed over: {where}", file=sys.stderr)
     return 0 if transition.report.ok else 1
 
 
@@ -51,10 +56,13 @@ def run_halt(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from xenctl.autostart.order import boot_order
+    from xenctl.autostart.stopping import stop_mode
+    from xenctl.autostart.xendomains import read_settings
     from xenctl.engine.api import Phase
 
     with host_of(args) as host:
         auto = host.autostart
+        settings = read_settings(auto.xen_root)
         entries, broken = auto.read()
         live = host.driver.snapshot()
     running = {d.name: d for d in live.domains}
@@ -82,7 +90,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "-" if o.order is None else str(o.order),
                 ",".join(o.after) or "-",
                 f"{o.up:g}s",
-                f"{o.stop}/{o.stop_timeout:g}s/{o.on_timeout}",
+                stop_mode(entry, settings, live.host.save_dir).describe(),
                 state,
             )
         )
@@ -97,6 +105,9 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"  {entry_file} cannot start: {reason}")
     for entry_file, root in sorted(blocked.items()):
         print(f"  {entry_file} would be skipped: it needs {root}, which cannot start")
+    others = {d.name for d in live.domains if d.domid != 0} - {e.domain for e in entries}
+    if any(not e.has_metadata for e in entries) or (others and not settings.auto_only):
+        print(f"  {describe_settings(settings, live.host.save_dir)}")
     for name in auto.passed_over():
         print(f"  {name}: passed over (an editor's or a package's file, not an entry)")
     for bad in broken:
@@ -104,6 +115,22 @@ def run_list(args: argparse.Namespace) -> int:
     if not entries and not broken:
         print("  (none)")
     return 1 if broken else 0
+
+
+def describe_settings(settings: XendomainsSettings, host_save_dir: str) -> str:
+    """One line: how the guests stop that no ``xenctl-autostart`` line speaks for."""
+    from xenctl.autostart.stopping import stop_mode
+
+    mode = stop_mode(None, replace(settings, auto_only=False), host_save_dir)
+    steps = [f"not migrated to {mode.migrate} (xenctl cannot migrate yet)"] if mode.migrate else []
+    if mode.save_dir:
+        steps.append(f"saved to {mode.save_dir}")
+    if mode.shutdown:
+        steps.append("shut down" + (f" within {mode.timeout:g}s, then destroyed" if mode.wait else ", not waited for"))
+    who = "Entries without an xenctl-autostart line"
+    if not settings.auto_only:
+        who += " and guests without an entry"
+    return f"{who} stop as {settings.source} says: {', else '.join(steps) or 'left running'}"
 
 
 def run_watch(args: argparse.Namespace) -> int:

@@ -133,9 +133,7 @@ def render_report(report: Report, transition: Transition | None = None) -> str:
         for step in sorted(report.steps, key=lambda s: (s.began, s.domain)):
             detail = f": {step.detail}" if step.detail else ""
             lines.append(f"  {step.domain:<{width}}  {step.began:>6.1f}s  {step.ended:>6.1f}s  {step.result}{detail}")
-    for broken in report.broken:
-        lines.append(f"  broken entry {broken.file}: {broken.reason}")
-    return "\n".join(lines)
+    return "\n".join(lines)  # broken entries: said once, by the caller
 
 
 class WatchOutput(StepProgress):
