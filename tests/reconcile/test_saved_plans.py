@@ -89,3 +89,57 @@ def test_a_saved_plan_runs_the_specs_it_was_made_from_not_the_files_as_they_are_
         live = host.snapshot().domain(name)
     assert live is not None and live.target == 320
     assert [c.address for c in plan_for(home, [specs]).changes] == [f"domain.{name}"]
+
+
+DATA_VOLUME = """\
+storage:
+  volume_groups:
+    - {name: vg, pvs: [/dev/sda10]}
+  volumes:
+    - name: data
+      lvm: {vg: vg, size: 64M}
+"""
+
+
+def test_a_saved_destroy_data_plan_is_refused_after_a_guest_wrote_to_the_volume_it_would_delete(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from tests.helpers import disk
+    from xenctl.engine.sim import SystemClock, open_host
+
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    specs.mkdir()
+    (specs / "data.yaml").write_text(DATA_VOLUME)
+    converge(home, [specs])
+    (specs / "data.yaml").write_text(DATA_VOLUME.split("  volumes:")[0])  # the volume leaves the specs
+    planfile = tmp_path / "p.json"
+    made = ok(xenctl(home, "plan", "--destroy-data", "--out", str(planfile), str(specs)))
+    assert "volume.data" in made.stdout and "delete" in made.stdout
+
+    # A guest made by hand writes to the volume, and is gone again: only the data changed.
+    with open_host(str(home), clock=SystemClock(1.0)) as writer:
+        writer.create_domain(domain("scribe", 64, disks=[disk("/dev/vg/data", "sda1", "w")]))
+        time.sleep(0.5)
+        writer.destroy_domain("scribe")
+
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1
+    assert "stale" in refused.stderr and "lv./dev/vg/data changed: content" in refused.stderr
+    with connect(home) as host:
+        assert [lv.name for lv in host.snapshot().logical_volumes] == ["data"]
+
+
+def test_a_saved_destroy_data_plan_still_applies_when_the_data_is_untouched(tmp_path: Path) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    specs.mkdir()
+    (specs / "data.yaml").write_text(DATA_VOLUME)
+    converge(home, [specs])
+    (specs / "data.yaml").write_text(DATA_VOLUME.split("  volumes:")[0])
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--destroy-data", "--out", str(planfile), str(specs)))
+    applied = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert applied.returncode == 0, applied.stderr
+    with connect(home) as host:
+        assert host.snapshot().logical_volumes == ()

@@ -111,7 +111,8 @@ def _saved_plan(live: HostState, saved: SavedPlan, auto: AutoDir) -> Plan:
     from xenctl.spec.load import load_spec_texts
 
     listing = auto.listing()
-    changed = stale(saved.fingerprints, fingerprints(live, listing))
+    destroys = frozenset(a[a.index(".") + 1 :] for a, f in saved.fingerprints.items() if "content" in f)
+    changed = stale(saved.fingerprints, fingerprints(live, listing, destroys))
     if changed:
         raise PlanError(
             "the saved plan is stale; the host changed since it was made:\n  "

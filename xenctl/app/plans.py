@@ -208,7 +208,7 @@ def _from_basis(
 
 
 def _save(out: str, the_plan: Plan, options: PlanOptions, live: HostState, listing: Listing) -> None:
-    from xenctl.reconcile.planfile import write_planfile
+    from xenctl.reconcile.planfile import destroyed_paths, write_planfile
     from xenctl.reconcile.render import plan_to_json
     from xenctl.spec.load import read_sources
 
@@ -219,6 +219,7 @@ def _save(out: str, the_plan: Plan, options: PlanOptions, live: HostState, listi
         plan=plan_to_json(the_plan),
         live=live,
         entries=listing,
+        destroys=destroyed_paths(the_plan.actionable, live, the_plan.desired),
     )
 
 

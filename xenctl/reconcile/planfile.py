@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from xenctl.engine.api import HostState
 from xenctl.errors import PlanError
+from xenctl.reconcile.changes import Action, Change, Kind
+from xenctl.spec.model import DesiredState, volume_target
 from xenctl.xmconfig.auto import Listing
 
 FORMAT = "xenctl-plan/1"
@@ -37,9 +40,25 @@ def _owner(owner: object) -> list[str] | None:
     return [getattr(owner, "managed_by", ""), getattr(owner, "source", "")]
 
 
-def fingerprints(live: HostState, entries: Listing | None = None) -> dict[str, dict[str, Any]]:
+def destroyed_paths(changes: Iterable[Change], live: HostState, desired: DesiredState) -> frozenset[str]:
+    """The host paths of the volumes a plan deletes or replaces: what ``--destroy-data`` loses."""
+    going = {c.name for c in changes if c.kind is Kind.VOLUME and c.action in (Action.DELETE, Action.REPLACE)}
+    paths = {lv.path for lv in live.logical_volumes if lv.name in going}
+    paths |= {i.path for i in live.images if i.path.rsplit("/", 1)[-1] in going}
+    for name in going:
+        spec = desired.volume(name)
+        if spec is not None:
+            paths.add(volume_target(spec, live.host.storage_root)[0])
+    return frozenset(paths)
+
+
+def fingerprints(
+    live: HostState, entries: Listing | None = None, destroys: frozenset[str] = frozenset()
+) -> dict[str, dict[str, Any]]:
     """Every live object the diff reads, by address, with the fields it reads; with ``entries``,
-    each autostart entry's bytes (as a digest) and whether it is managed, or why it is broken."""
+    each autostart entry's bytes (as a digest) and whether it is managed, or why it is broken.
+    For the volumes at ``destroys`` (what the plan would delete or replace), their content too:
+    a plan made to destroy data is refused once anything was written to it since."""
     found: dict[str, dict[str, Any]] = {}
     if entries is not None:
         for entry in entries.entries:
@@ -67,16 +86,22 @@ def fingerprints(live: HostState, entries: Listing | None = None) -> dict[str, d
             "filesystem": lv.filesystem,
             "owner": _owner(lv.owner),
         }
+        if lv.path in destroys:
+            found[f"lv.{lv.path}"]["content"] = lv.digest
     for image in live.images:
         found[f"image.{image.path}"] = {
             "size": image.size,
             "filesystem": image.filesystem,
             "owner": _owner(image.owner),
         }
+        if image.path in destroys:
+            found[f"image.{image.path}"]["content"] = image.digest
     for export in live.nfs_exports:
         found[f"nfs_export.{export.address}"] = {"owner": _owner(export.owner)}
     for part in live.partitions:
         found[f"partition.{part.path}"] = {"filesystem": part.filesystem, "vg": part.vg}
+        if part.path in destroys:
+            found[f"partition.{part.path}"]["content"] = part.digest
     return found
 
 
@@ -114,13 +139,14 @@ def write_planfile(
     plan: dict[str, Any],
     live: HostState,
     entries: Listing | None = None,
+    destroys: frozenset[str] = frozenset(),
 ) -> None:
     data = {  # "format" first: looks_like_planfile reads only the head of a file
         "format": FORMAT,
         "options": options,
         "sources": [{"path": name, "text": text} for name, text in sources],
         "plan": plan,
-        "fingerprints": fingerprints(live, entries),
+        "fingerprints": fingerprints(live, entries, destroys),
     }
     directory = os.path.dirname(os.path.abspath(path))
     try:
