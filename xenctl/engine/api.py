@@ -295,7 +295,7 @@ class Capabilities:
     snapshots: bool = False  # copy-on-write snapshots of logical volumes
     images: bool = False  # image files under the storage root
     nfs_exports: bool = False  # NFS exports can be declared (served by the host or a guest)
-    grow: frozenset[str] = frozenset()  # the volume kinds that grow in place: "lvm", "file"
+    grow: frozenset[str] = frozenset()  # the volume kinds that grow in place: "lvm", "snapshot", "file"
     loop_devices: bool = False  # each file-backed disk holds one of ``HostInfo.max_loop`` loop devices
     domain_overhead: int = 0  # MiB the hypervisor needs beyond a guest's memory to build it
     extent_size: int = 1  # bytes; logical volume sizes round up to it

@@ -471,8 +471,12 @@ class _Differ:
             compare("maxmem", config.memory_ceiling, spec.maxmem)
         if spec.maxvcpus is not None:
             compare("maxvcpus", config.vcpu_ceiling, spec.maxvcpus)
-        compare("memory", live.target, spec.memory, live_or_restart(spec.memory, config.memory_ceiling))
-        compare("vcpus", live.vcpus, spec.vcpus, live_or_restart(spec.vcpus, config.vcpu_ceiling))
+        caps = self.live.host.capabilities
+        restart = ChangeClass.RESTART
+        compare(
+            "memory", live.target, spec.memory, live_or_restart(spec.memory, config.memory_ceiling, caps.live_memory)
+        )
+        compare("vcpus", live.vcpus, spec.vcpus, live_or_restart(spec.vcpus, config.vcpu_ceiling, caps.live_vcpus))
         for name in ("kernel", "ramdisk", "bootloader", "root", "extra", "ip"):
             compare(name, getattr(config, name), getattr(spec, name))
         for name in ("on_poweroff", "on_reboot", "on_crash"):
@@ -483,7 +487,9 @@ class _Differ:
         live_disks = sorted((d.vdev, d.target, d.mode.value, d.backend) for d in config.disks)
         root = self.live.host.storage_root
         wanted_disks = sorted((d.vdev, *disk_target(self.desired, root, d), d.mode) for d in spec.disks)
-        compare("disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks])
+        compare(
+            "disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks], None if caps.live_disks else restart
+        )
         paused = live.phase is Phase.PAUSED
         compare("state", "paused" if paused else "running", spec.state.value)
         return fields

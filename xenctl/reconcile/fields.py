@@ -63,6 +63,7 @@ def change_class(kind: Kind, field: str) -> ChangeClass:
     return FIELDS[kind][field]
 
 
-def live_or_restart(wanted: int, ceiling: int) -> ChangeClass:
-    """memory and vcpus: live up to the domain's ceiling, a restart beyond it."""
-    return LIVE if wanted <= ceiling else RESTART
+def live_or_restart(wanted: int, ceiling: int, live: bool = True) -> ChangeClass:
+    """memory and vcpus: live up to the domain's ceiling on a host that changes them live, a
+    restart beyond it (or on a host that cannot)."""
+    return LIVE if live and wanted <= ceiling else RESTART

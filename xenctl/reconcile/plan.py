@@ -25,6 +25,7 @@ import networkx as nx
 
 from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
+from xenctl.reconcile.capable import unsupported_steps
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.spec.checks import nfs_server_domain
@@ -288,6 +289,7 @@ def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]
         *_devices(desired, live, changes),
         *_space(desired, live, changes),
         *_storage_in_use(live, changes),
+        *unsupported_steps(desired, live, changes),
     ]
     if problems:
         raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(problems))
