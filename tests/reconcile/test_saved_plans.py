@@ -143,3 +143,40 @@ def test_a_saved_destroy_data_plan_still_applies_when_the_data_is_untouched(tmp_
     assert applied.returncode == 0, applied.stderr
     with connect(home) as host:
         assert host.snapshot().logical_volumes == ()
+
+
+def test_a_saved_plan_runs_with_the_values_it_was_made_with_even_when_its_specs_are_gone(tmp_path: Path) -> None:
+    home, specs, name = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    shutil.rmtree(specs)  # apply reads no spec: the plan holds what it needs
+    applied = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert applied.returncode == 0, applied.stderr
+    with connect(home) as host:
+        assert host.domain(name).target == 320
+
+
+def test_a_plan_file_whose_values_were_tampered_with_is_refused_naming_the_field(tmp_path: Path) -> None:
+    import json
+
+    home, specs, name = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    data = json.loads(planfile.read_text())
+    data["values"][f"domain.{name}"]["values"]["config"]["memory"] = "lots"
+    planfile.write_text(json.dumps(data))
+    before = host_state(home)
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1
+    assert f"values[domain.{name}].config.memory: not a whole number" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert host_state(home) == before
+
+
+def test_a_plan_file_of_an_older_format_is_refused_with_a_word_on_what_to_do(tmp_path: Path) -> None:
+    home, specs, _name = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    planfile.write_text(planfile.read_text().replace('"xenctl-plan/2"', '"xenctl-plan/1"', 1))
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1 and "make a new plan" in refused.stderr

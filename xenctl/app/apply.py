@@ -3,7 +3,8 @@
 One path for ``xenctl apply`` (specs, or a plan saved by ``plan --out``) and for ``watch``:
 ``reconcile`` takes the lock before it reads the host, so the plan it shows is the plan it
 runs, and nothing else mutates the host while it runs. A saved plan runs only if every live
-object it read is as it was (``planfile.stale``) and its specs still give the same changes.
+object it read is as it was (``planfile.stale``), with the values it was made with: no spec is
+read again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from xenctl.app.options import PlanOptions, RunOptions
-from xenctl.app.plans import capacity_of, desired_state, make_plan_for, quiet_collector
+from xenctl.app.plans import desired_state, make_plan_for, quiet_collector
 from xenctl.errors import PlanError
 
 if TYPE_CHECKING:
@@ -106,10 +107,11 @@ def apply_saved(host: Host, saved: SavedPlan, run: RunOptions, hooks: ApplyHooks
 
 
 def _saved_plan(live: HostState, saved: SavedPlan, auto: AutoDir) -> Plan:
+    """The saved plan, as it was made, if every live object it read is as it was then."""
     from xenctl.reconcile.planfile import fingerprints, stale
-    from xenctl.reconcile.render import plan_to_json
-    from xenctl.spec.load import load_spec_texts
+    from xenctl.reconcile.saved import saved_plan
 
+    plan = saved_plan(saved, live.host.storage_root, auto)  # checked whole before the host is compared
     listing = auto.listing()
     destroys = frozenset(a[a.index(".") + 1 :] for a, f in saved.fingerprints.items() if "content" in f)
     changed = stale(saved.fingerprints, fingerprints(live, listing, destroys))
@@ -119,10 +121,4 @@ def _saved_plan(live: HostState, saved: SavedPlan, auto: AutoDir) -> Plan:
             + "\n  ".join(changed)
             + "\nMake a new plan: xenctl plan --out FILE"
         )
-    desired = load_spec_texts(saved.sources, capacity_of(live.host))
-    plan = make_plan_for(live, desired, PlanOptions.from_json(saved.options), auto, listing)
-    made = [(c["address"], c["change"]["xenctl_action"]) for c in plan_to_json(plan)["resource_changes"]]
-    kept = [(c["address"], c["change"]["xenctl_action"]) for c in saved.plan.get("resource_changes", [])]
-    if made != kept:
-        raise PlanError("the saved plan no longer matches what its specs and this host give; make a new plan")
     return plan

@@ -150,7 +150,7 @@ def _plan_afresh(
             desired = desired_state(host, paths, live, models)
         the_plan, result = plan_and_diff(live, desired, options, auto, listing)
         if out:
-            _save(out, the_plan, options, live, listing)
+            _save(out, the_plan, desired, options, live, listing)
     if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
         from xenctl.app.plancache import entries_stamp
 
@@ -207,19 +207,22 @@ def _from_basis(
     )
 
 
-def _save(out: str, the_plan: Plan, options: PlanOptions, live: HostState, listing: Listing) -> None:
-    from xenctl.reconcile.planfile import destroyed_paths, write_planfile
+def _save(
+    out: str, the_plan: Plan, desired: DesiredState, options: PlanOptions, live: HostState, listing: Listing
+) -> None:
+    from xenctl.reconcile.planfile import destroyed_paths, values_json, write_planfile
     from xenctl.reconcile.render import plan_to_json
     from xenctl.spec.load import read_sources
 
     write_planfile(
         out,
         options=options.to_json(),
-        sources=read_sources(the_plan.desired),
+        sources=read_sources(desired),
         plan=plan_to_json(the_plan),
         live=live,
         entries=listing,
-        destroys=destroyed_paths(the_plan.actionable, live, the_plan.desired),
+        destroys=destroyed_paths(the_plan.actionable, live, desired),
+        values=values_json(the_plan.changes),
     )
 
 

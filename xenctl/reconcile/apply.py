@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from xenctl.engine.api import (
     MANAGED_BY,
@@ -24,15 +24,15 @@ from xenctl.engine.api import (
 )
 from xenctl.errors import EngineError, NotFoundError, PlanError, XenctlError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, Kind
-from xenctl.reconcile.diff import domain_config, entry_text
 from xenctl.reconcile.plan import Plan
+from xenctl.reconcile.values import DomainValues, EntryValues, ExportValues, GroupValues, VolumeValues
 from xenctl.reconcile.walker import Outcome, Pace, PerThread, WallPace, walk
-from xenctl.spec.model import DesiredPower, DomainSpec, VolumeKind, VolumeSpec, image_path
+from xenctl.spec.model import DesiredPower, VolumeKind
 
 UP_TIMEOUT = 600.0  # simulated seconds a domain may take to boot before its start has failed
 STOP_TIMEOUT = 300.0  # simulated seconds a shutdown may take before the domain is destroyed
 
-__all__ = ["ApplyResult", "Hooks", "Outcome", "Pace", "WallPace", "apply_plan", "domain_config"]
+__all__ = ["ApplyResult", "Hooks", "Outcome", "Pace", "WallPace", "apply_plan"]
 
 
 class Hooks(Protocol):
@@ -127,18 +127,13 @@ def _record(driver: Driver, change: Change, outcome: Outcome) -> None:
 
 
 class _Steps:
-    """The engine calls that carry out one change."""
+    """The engine calls that carry out one change, from the values the plan gave it."""
 
     def __init__(self, driver: Driver, plan: Plan, up_timeout: float, stop_timeout: float) -> None:
         self.driver = driver
-        self.desired = plan.desired
-        self.storage_root = plan.storage_root
         self.auto = plan.auto
         self.up_timeout = up_timeout
         self.stop_timeout = stop_timeout
-
-    def owner(self, origin_file: str) -> Owner:
-        return Owner(MANAGED_BY, origin_file)
 
     def run(self, change: Change) -> None:
         if change.action is Action.RETAIN:
@@ -155,38 +150,41 @@ class _Steps:
     # -- domains ----------------------------------------------------------------------------
 
     def domain(self, change: Change) -> None:
-        spec = self.desired.domain(change.name)
         action = change.action
-        if action is Action.ADOPT:
-            self.driver.set_domain_owner(change.name, Owner(MANAGED_BY, spec.origin.file if spec else ""))
-            if spec is not None and any(f.change_class is ChangeClass.RESTART for f in change.fields):
-                self.stop(change.name)
-                self.create_domain(spec)
-            elif spec is not None and change.fields:
-                self.update_domain(spec, change)
-        elif action in (Action.DELETE, Action.STOP):
+        if action in (Action.DELETE, Action.STOP):
             self.stop(change.name)
-        elif action is Action.PAUSE:
+            return
+        if action is Action.PAUSE:
             self.driver.pause_domain(change.name)
-        elif action is Action.RESUME:
+            return
+        if action is Action.RESUME:
             self.driver.unpause_domain(change.name)
-        elif action is Action.UPDATE and spec is not None:
-            self.update_domain(spec, change)
-        elif action in (Action.CREATE, Action.START, Action.RESTART) and spec is not None:
+            return
+        values = _values(change, DomainValues)
+        if action is Action.ADOPT:
+            self.driver.set_domain_owner(change.name, Owner(MANAGED_BY, values.source))
+            if any(f.change_class is ChangeClass.RESTART for f in change.fields):
+                self.stop(change.name)
+                self.create_domain(values)
+            elif change.fields:
+                self.update_domain(values, change)
+        elif action is Action.UPDATE:
+            self.update_domain(values, change)
+        elif action in (Action.CREATE, Action.START, Action.RESTART):
             if action is not Action.CREATE:
                 self.stop(change.name)
-            self.create_domain(spec)
+            self.create_domain(values)
 
-    def create_domain(self, spec: DomainSpec) -> None:
-        config = domain_config(spec, self.desired, self.storage_root)
-        paused = spec.state is DesiredPower.PAUSED
-        made = self.driver.create_domain(config, owner=self.owner(spec.origin.file), paused=paused)
+    def create_domain(self, values: DomainValues) -> None:
+        paused = values.power == DesiredPower.PAUSED.value
+        made = self.driver.create_domain(values.config, owner=Owner(MANAGED_BY, values.source), paused=paused)
         if paused:
             return
         waited = self.driver.wait_domain(str(made.domid), "up", timeout=self.up_timeout)
         if not waited.reached:
             what = waited.phase.value if waited.phase else "gone"
-            raise EngineError(f"domain {spec.name} did not come up ({what})", op="create", obj=spec.name)
+            name = values.config.name
+            raise EngineError(f"domain {name} did not come up ({what})", op="create", obj=name)
 
     def stop(self, name: str) -> None:
         """Shut a domain down; destroy it if it will not go within the stop timeout."""
@@ -205,27 +203,27 @@ class _Steps:
         except NotFoundError:
             return  # gone already: what stopping it was for
 
-    def update_domain(self, spec: DomainSpec, change: Change) -> None:
-        fields = {f.name: f for f in change.fields}
+    def update_domain(self, values: DomainValues, change: Change) -> None:
+        fields = {f.name for f in change.fields}
+        name, config = change.name, values.config
         if "memory" in fields:
-            self.driver.set_memory(spec.name, spec.memory)
+            self.driver.set_memory(name, config.memory)
         if "vcpus" in fields:
-            self.driver.set_vcpus(spec.name, spec.vcpus)
+            self.driver.set_vcpus(name, config.vcpus)
         if "disks" in fields:
-            config = domain_config(spec, self.desired, self.storage_root)
             wanted = {d.vdev: d for d in config.disks}
-            live = {d.vdev: d for d in self.driver.domain(spec.name).config.disks}
+            live = {d.vdev: d for d in self.driver.domain(name).config.disks}
             for vdev, disk in live.items():
                 if wanted.get(vdev) != disk:
-                    self.driver.detach_disk(spec.name, vdev)
+                    self.driver.detach_disk(name, vdev)
             for vdev, disk in wanted.items():
                 if live.get(vdev) != disk:
-                    self.driver.attach_disk(spec.name, disk)
+                    self.driver.attach_disk(name, disk)
         if "state" in fields:
-            if spec.state is DesiredPower.PAUSED:
-                self.driver.pause_domain(spec.name)
+            if values.power == DesiredPower.PAUSED.value:
+                self.driver.pause_domain(name)
             else:
-                self.driver.unpause_domain(spec.name)
+                self.driver.unpause_domain(name)
 
     # -- autostart entries ----------------------------------------------------------------
 
@@ -235,89 +233,95 @@ class _Steps:
         if change.action is Action.DELETE:
             self.auto.remove(change.name)
             return
-        spec = next((a for a in self.desired.autostart if a.entry_name == change.name), None)
-        if spec is not None:
-            self.auto.write(change.name, entry_text(self.desired, self.storage_root, spec))
+        self.auto.write(change.name, _values(change, EntryValues).text)
 
     # -- storage ----------------------------------------------------------------------------
 
     def volume(self, change: Change) -> None:
-        spec = self.desired.volume(change.name)
-        if change.action is Action.ADOPT and spec is not None:
-            self.driver.set_volume_owner(self.path_of(spec), Owner(MANAGED_BY, spec.origin.file))
-        elif change.action is Action.DELETE:
-            self.remove_live_volume(change.name)
-        elif change.action is Action.REPLACE and spec is not None:
-            if spec.kind is not VolumeKind.PARTITION:
-                self.remove_live_volume(change.name)
-                self.create_volume(spec)
-            elif spec.filesystem:
-                self.driver.format_volume(self.path_of(spec), spec.filesystem)
-        elif change.action is Action.CREATE and spec is not None:
-            self.create_volume(spec)
-        elif change.action is Action.UPDATE and spec is not None:
-            fields = {f.name: f for f in change.fields}
-            if "size" in fields:
-                if spec.kind is VolumeKind.FILE:
-                    self.driver.grow_image(self.path_of(spec), int(fields["size"].after))  # type: ignore[call-overload]
-                else:
-                    self.driver.grow_logical_volume(spec.vg or "", spec.name, int(fields["size"].after))  # type: ignore[call-overload]
-            # A volume is formatted or filled in place only while nothing was ever put on it.
-            if "filesystem" in fields and spec.filesystem:
-                self.driver.format_volume(self.path_of(spec), spec.filesystem, blank_only=True)
-            if "populate" in fields and spec.populate:
-                self.driver.populate_volume(self.path_of(spec), spec.populate, blank_only=True)
-
-    def path_of(self, spec: VolumeSpec) -> str:
-        if spec.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-            return f"/dev/{spec.vg}/{spec.name}"
-        if spec.kind is VolumeKind.FILE:
-            return image_path(self.storage_root, spec.path or "")
-        return spec.path or ""
-
-    def create_volume(self, spec: VolumeSpec) -> None:
-        owner = self.owner(spec.origin.file)
-        if spec.kind is VolumeKind.LVM:
-            self.driver.create_logical_volume(spec.vg or "", spec.name, spec.size or 0, owner=owner)
-        elif spec.kind is VolumeKind.SNAPSHOT:
-            self.driver.create_snapshot(spec.vg or "", spec.name, spec.snapshot_of or "", spec.size or 0, owner=owner)
-        elif spec.kind is VolumeKind.FILE:
-            self.driver.create_image(spec.path or "", spec.size or 0, sparse=spec.sparse, owner=owner)
-        if spec.kind is VolumeKind.SNAPSHOT:
-            return  # a snapshot holds its origin's filesystem and data
-        if spec.filesystem and spec.kind is not VolumeKind.PARTITION:
-            self.driver.format_volume(self.path_of(spec), spec.filesystem)
-        if spec.populate:
-            self.driver.populate_volume(self.path_of(spec), spec.populate)
-
-    def remove_live_volume(self, name: str) -> None:
-        state = self.driver.snapshot()
-        lv = next((v for v in state.logical_volumes if v.name == name), None)
-        if lv is not None:
-            self.driver.remove_logical_volume(lv.vg, lv.name)
+        if change.action is Action.DELETE:
+            self.remove_live_volume(change)
             return
-        image = next((i for i in state.images if i.path.rsplit("/", 1)[-1] == name), None)
-        spec = self.desired.volume(name)
-        if image is None and spec is not None and spec.kind is VolumeKind.FILE:
-            image = next((i for i in state.images if i.path == self.path_of(spec)), None)
-        if image is not None:
-            self.driver.remove_image(image.path)
+        values = _values(change, VolumeValues)
+        if change.action is Action.ADOPT:
+            self.driver.set_volume_owner(values.path, Owner(MANAGED_BY, values.source))
+        elif change.action is Action.REPLACE:
+            if values.kind != VolumeKind.PARTITION.value:
+                self.remove_live_volume(change)
+                self.create_volume(values)
+            elif values.filesystem:
+                self.driver.format_volume(values.path, values.filesystem)
+        elif change.action is Action.CREATE:
+            self.create_volume(values)
+        elif change.action is Action.UPDATE:
+            self.update_volume(values, {f.name for f in change.fields})
+
+    def update_volume(self, values: VolumeValues, fields: set[str]) -> None:
+        if "size" in fields:
+            if values.kind == VolumeKind.FILE.value:
+                self.driver.grow_image(values.path, values.size)
+            else:
+                self.driver.grow_logical_volume(values.vg or "", values.name, values.size)
+        # A volume is formatted or filled in place only while nothing was ever put on it.
+        if "filesystem" in fields and values.filesystem:
+            self.driver.format_volume(values.path, values.filesystem, blank_only=True)
+        if "populate" in fields and values.populate:
+            self.driver.populate_volume(values.path, values.populate, blank_only=True)
+
+    def create_volume(self, values: VolumeValues) -> None:
+        owner = Owner(MANAGED_BY, values.source)
+        kind = VolumeKind(values.kind)
+        if kind is VolumeKind.LVM:
+            self.driver.create_logical_volume(values.vg or "", values.name, values.size, owner=owner)
+        elif kind is VolumeKind.SNAPSHOT:
+            self.driver.create_snapshot(values.vg or "", values.name, values.origin or "", values.size, owner=owner)
+            return  # a snapshot holds its origin's filesystem and data
+        elif kind is VolumeKind.FILE:
+            self.driver.create_image(values.image or "", values.size, sparse=values.sparse, owner=owner)
+        if values.filesystem and kind is not VolumeKind.PARTITION:
+            self.driver.format_volume(values.path, values.filesystem)
+        if values.populate:
+            self.driver.populate_volume(values.path, values.populate)
+
+    def remove_live_volume(self, change: Change) -> None:
+        """Remove what the plan found of the volume on the host when it was made."""
+        removal = change.removes
+        if removal is None or removal.what == "none":
+            return
+        if removal.what == "lv":
+            self.driver.remove_logical_volume(removal.vg, removal.name)
+        else:
+            self.driver.remove_image(removal.path)
 
     def volume_group(self, change: Change) -> None:
-        spec = next((g for g in self.desired.volume_groups if g.name == change.name), None)
-        if change.action is Action.ADOPT and spec is not None:
-            self.driver.set_volume_owner(f"/dev/{spec.name}", Owner(MANAGED_BY, spec.origin.file))
-        elif change.action in (Action.DELETE, Action.REPLACE):
+        if change.action is Action.DELETE:
             self.driver.remove_volume_group(change.name)
-        if change.action in (Action.CREATE, Action.REPLACE) and spec is not None:
-            self.driver.create_volume_group(spec.name, spec.pvs, owner=self.owner(spec.origin.file))
+            return
+        values = _values(change, GroupValues)
+        if change.action is Action.ADOPT:
+            self.driver.set_volume_owner(f"/dev/{values.name}", Owner(MANAGED_BY, values.source))
+            return
+        if change.action is Action.REPLACE:
+            self.driver.remove_volume_group(change.name)
+        if change.action in (Action.CREATE, Action.REPLACE):
+            self.driver.create_volume_group(values.name, values.pvs, owner=Owner(MANAGED_BY, values.source))
 
     def export(self, change: Change) -> None:
-        spec = self.desired.export(change.name)
-        if change.action is Action.ADOPT and spec is not None:
-            self.driver.set_volume_owner(f"{spec.server}:{spec.path}", Owner(MANAGED_BY, spec.origin.file))
-        elif change.action is Action.DELETE:
+        if change.action is Action.DELETE:
             server, _, path = change.name.partition(":")
             self.driver.remove_nfs_export(server, path)
-        elif change.action is Action.CREATE and spec is not None:
-            self.driver.create_nfs_export(spec.server, spec.path, owner=self.owner(spec.origin.file))
+            return
+        values = _values(change, ExportValues)
+        if change.action is Action.ADOPT:
+            self.driver.set_volume_owner(f"{values.server}:{values.path}", Owner(MANAGED_BY, values.source))
+        elif change.action is Action.CREATE:
+            self.driver.create_nfs_export(values.server, values.path, owner=Owner(MANAGED_BY, values.source))
+
+
+V = TypeVar("V")
+
+
+def _values(change: Change, kind: type[V]) -> V:
+    """The values the plan gave ``change``; a plan without them cannot be carried out."""
+    if not isinstance(change.values, kind):
+        raise PlanError(f"{change.address}: the plan holds no values to {change.action.value} it with")
+    return change.values

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from xenctl.reconcile.values import Removal, Values
+
 
 class Action(str, enum.Enum):
     CREATE = "create"  # the object does not exist: make it
@@ -60,6 +62,8 @@ class Change:
     action: Action
     fields: tuple[FieldChange, ...] = ()
     reason: str = ""
+    values: Values | None = None  # what apply makes it with (``attach``): None for what it removes
+    removes: Removal | None = None  # the live volume a delete or a replacement removes
 
     @property
     def address(self) -> str:

@@ -25,6 +25,7 @@ import networkx as nx
 
 from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
+from xenctl.reconcile.attach import with_values
 from xenctl.reconcile.capable import unsupported_steps
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
@@ -39,12 +40,13 @@ _GOES = (Action.DELETE, Action.REPLACE, Action.STOP, Action.RESTART, Action.STAR
 
 @dataclass(frozen=True)
 class Plan:
-    """A complete plan: the changes, their order, and what was left alone."""
+    """A complete plan: the changes (each with the values apply uses), their order, and what was
+    left alone; ``desired``, the specs it was made from (None for a plan read back from a file)."""
 
     changes: tuple[Change, ...]
     graph: nx.DiGraph
     unmanaged: tuple[Unmanaged, ...]
-    desired: DesiredState
+    desired: DesiredState | None
     storage_root: str = ""  # the host's, where its image files live
     auto: AutoDir | None = None  # where autostart entries are written; None: they are left out
 
@@ -80,7 +82,7 @@ def make_plan(
     result: Diff, desired: DesiredState, live: HostState, *, target: str | None = None, auto: AutoDir | None = None
 ) -> Plan:
     graph = nx.DiGraph()
-    changes = list(result.changes)
+    changes = with_values(list(result.changes), desired, live)
     for change in changes:
         graph.add_node(change.address, change=change)
     builder = _Edges(graph, desired, live)

@@ -1,10 +1,12 @@
 """Saved plans: ``plan --out FILE`` and ``apply FILE``.
 
 A plan file is JSON: the format, the options the plan was made with, the text of every spec
-file it was made from, the plan itself (as ``render.plan_to_json``), and a fingerprint of every
-live object the plan read: the fields diff looks at. ``apply FILE`` takes a fresh snapshot and
-refuses the plan if any fingerprint changed, naming each object and how; otherwise it plans
-again from the saved specs, which gives the same changes (diff is deterministic), and applies.
+file it was made from (for the record), the plan itself (as ``render.plan_to_json``: its changes
+and their order), the values each change is carried out with (``values``), and a fingerprint of
+every live object the plan read: the fields diff looks at, and the content of every volume the
+plan would destroy. ``apply FILE`` takes a fresh snapshot and refuses the plan if any
+fingerprint changed, naming each object and how; otherwise it runs the saved changes with their
+saved values (``saved_plan``), reading no spec. Every field is checked: a plan file is input.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xenctl.engine.api import HostState
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind
+from xenctl.reconcile.values import to_json
 from xenctl.spec.model import DesiredState, volume_target
 from xenctl.xmconfig.auto import Listing
 
-FORMAT = "xenctl-plan/1"
+FORMAT = "xenctl-plan/2"  # 2: each change carries its values; 1 was planned again from its specs
+FORMAT_PREFIX = "xenctl-plan/"
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
@@ -32,6 +36,22 @@ class SavedPlan:
     sources: list[tuple[str, str]]
     plan: dict[str, Any]
     fingerprints: dict[str, dict[str, Any]]
+    values: dict[str, Any] = field(default_factory=dict)  # by address: what each change is made with
+    path: str = ""
+
+
+def values_json(changes: Iterable[Change]) -> dict[str, Any]:
+    """Each change's values (and what it removes), by address, as a plan file keeps them."""
+    found: dict[str, Any] = {}
+    for change in changes:
+        kept = {}
+        if change.values is not None:
+            kept["values"] = to_json(change.values)
+        if change.removes is not None:
+            kept["removes"] = to_json(change.removes)
+        if kept:
+            found[change.address] = kept
+    return found
 
 
 def _owner(owner: object) -> list[str] | None:
@@ -140,6 +160,7 @@ def write_planfile(
     live: HostState,
     entries: Listing | None = None,
     destroys: frozenset[str] = frozenset(),
+    values: dict[str, Any] | None = None,
 ) -> None:
     data = {  # "format" first: looks_like_planfile reads only the head of a file
         "format": FORMAT,
@@ -147,6 +168,7 @@ def write_planfile(
         "sources": [{"path": name, "text": text} for name, text in sources],
         "plan": plan,
         "fingerprints": fingerprints(live, entries, destroys),
+        "values": values or {},
     }
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -165,7 +187,7 @@ def looks_like_planfile(path: str) -> bool:
             head = stream.read(256)
     except OSError:
         return False
-    return head.lstrip().startswith(b"{") and f'"format": "{FORMAT}"'.encode() in head
+    return head.lstrip().startswith(b"{") and f'"format": "{FORMAT_PREFIX}'.encode() in head
 
 
 def read_planfile(path: str) -> SavedPlan:
@@ -181,6 +203,9 @@ def read_planfile(path: str) -> SavedPlan:
         raise PlanError(f"{path}: not a plan file written by xenctl plan --out") from None
     try:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
+            written = data.get("format") if isinstance(data, dict) else None
+            if isinstance(written, str) and written.startswith(FORMAT_PREFIX):
+                raise PlanError(f"{path}: a plan file of another xenctl ({written[:40]}); make a new plan")
             raise TypeError
         sources = [(str(s["path"]), str(s["text"])) for s in data["sources"]]
         options, plan, prints = data["options"], data["plan"], data["fingerprints"]
@@ -207,4 +232,7 @@ def read_planfile(path: str) -> SavedPlan:
             raise TypeError
     except (TypeError, KeyError):
         raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})") from None
-    return SavedPlan(options, sources, plan, prints)
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})")
+    return SavedPlan(options, sources, plan, prints, values, path)
