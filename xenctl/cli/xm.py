@@ -87,6 +87,10 @@ def run_create(args: argparse.Namespace) -> int:
         raise UsageError("--json goes with --dry-run (-n): it prints the configuration instead of creating")
     root = xen_root(args.xen_root)
     path, (parsed, described) = load_create_config(args.config, args.assignments, root)
+    if described.config.name.startswith("-"):  # xend takes it, but then `xenctl destroy -rf` reads as options
+        raise XenError(
+            f"Invalid VM Name: {described.config.name[:80]!r} starts with '-'; xenctl would read it as an option"
+        )
     if args.dry_run:
         if args.json:
             data = dict(parsed.options)
