@@ -34,13 +34,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def seconds(text: str) -> float:
-    """A finite number of seconds, 0 or more."""
+    """A duration as specs write one (10s, 2m, 250ms, or 90 seconds), finite, 0 or more."""
+    from xenctl.units import UnitError, parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
+        value = parse_duration(text)
+    except UnitError:
         value = -1.0
-    if not 0 <= value <= 1e9:  # refuses nan and inf too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 up")
+    if not 0 <= value <= 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write 10s, 2m or a number of seconds")
     return value
 
 
