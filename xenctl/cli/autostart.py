@@ -41,7 +41,7 @@ def auto_dir(args: argparse.Namespace) -> AutoDir:
         "yes",
         "true",
     )
-    return AutoDir(xen_root(args.xen_root), outside_links=allowed)
+    return AutoDir(xen_root(args.xen_root, args.home), outside_links=allowed)
 
 
 class Progress:

@@ -17,15 +17,20 @@ if TYPE_CHECKING:
 HOME_ENV = "XENCTL_HOME"
 TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
 XEN_ROOT_ENV = "XENCTL_XEN_ROOT"
-DEFAULT_XEN_ROOT = "/etc/xen"
 
 
-def xen_root(given: str | None) -> str:
-    """Where xm config files and the auto directory live: ``--xen-root``, ``$XENCTL_XEN_ROOT``, /etc/xen."""
-    root = given if given is not None else os.environ.get(XEN_ROOT_ENV) or DEFAULT_XEN_ROOT
+def xen_root(given: str | None, home: str | None = None) -> str:
+    """Where xm config files and the auto directory live: ``--xen-root``, ``$XENCTL_XEN_ROOT``, else
+    the simulated host's own ``<home>/etc/xen``: the host is a simulation, so its /etc/xen is too,
+    and the machine's real /etc/xen is never written unless a user points there."""
+    root = given if given is not None else os.environ.get(XEN_ROOT_ENV) or default_xen_root(home)
     if not root:
         raise UsageError("--xen-root cannot be empty")
     return root
+
+
+def default_xen_root(home: str | None = None) -> str:
+    return os.path.join(home or default_home(), "etc", "xen")
 
 
 def default_home() -> str:

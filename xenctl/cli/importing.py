@@ -32,7 +32,7 @@ def run_import(args: argparse.Namespace) -> int:
 
         read = []
         for config in configs:
-            _path, (_parsed, described) = load_create_config(config, pairs, xen_root(args.xen_root))
+            _path, (_parsed, described) = load_create_config(config, pairs, xen_root(args.xen_root, args.home))
             read.append((described.config, described.ignored, described.disks))
         imported = import_configs(read)
         source = ", ".join(configs)

@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
     parser.add_argument("--home", metavar="DIR", help="the host's home directory (default: $XENCTL_HOME)")
     parser.add_argument(
-        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT or /etc/xen)"
+        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT, else <home>/etc/xen)"
     )
     parser.add_argument(
         "--allow-outside-links",

@@ -85,7 +85,7 @@ def load_create_config(config: str, pairs: list[str], root: str) -> tuple[str, A
 def run_create(args: argparse.Namespace) -> int:
     if args.json and not args.dry_run:
         raise UsageError("--json goes with --dry-run (-n): it prints the configuration instead of creating")
-    root = xen_root(args.xen_root)
+    root = xen_root(args.xen_root, args.home)
     path, (parsed, described) = load_create_config(args.config, args.assignments, root)
     if described.config.name.startswith("-"):  # xend takes it, but then `xenctl destroy -rf` reads as options
         raise XenError(
