@@ -29,9 +29,7 @@ def test_create_reads_configs_from_the_xen_root_inside_the_home(home: Path, tmp_
     assert f'Using config file "{home}/etc/xen/myvm".' in created.stdout
 
 
-def test_apply_writes_its_autostart_entries_into_the_home_not_the_machine_s_etc_xen(
-    home: Path, tmp_path: Path
-) -> None:
+def test_apply_writes_its_autostart_entries_into_the_home_not_the_machine_s_etc_xen(home: Path, tmp_path: Path) -> None:
     spec = tmp_path / "specs" / "rootcheck.yaml"
     spec.parent.mkdir()
     spec.write_text(SPEC)
