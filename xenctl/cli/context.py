@@ -59,7 +59,10 @@ def open_sim(home: str | None) -> SimHost:
 
     if home is not None and not home:
         raise UsageError("--home cannot be empty")
-    return open_host(home or default_home(), clock=SystemClock(time_scale()), actor=f"xenctl pid {os.getpid()}")
+    home = home or default_home()
+    # The xen root's xend-config.sxp decides Domain-0's ballooning and CPUs, as xend's would.
+    clock, actor = SystemClock(time_scale()), f"xenctl pid {os.getpid()}"
+    return open_host(home, clock=clock, actor=actor, xen_root=xen_root(None, home))
 
 
 def take_lock(host: SimHost, command: str, timeout: float, stop: threading.Event | None = None) -> HostLock:

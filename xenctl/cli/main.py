@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.xen_root is not None:  # one xen root for the whole command, as XENCTL_XEN_ROOT gives
+        from xenctl.cli.context import XEN_ROOT_ENV  # its xm configs, auto/ and xend-config.sxp
+
+        os.environ[XEN_ROOT_ENV] = args.xen_root
     module_name, _, func_name = args.run.partition(":")
     from xenctl.errors import SpecError, XenctlError
 
