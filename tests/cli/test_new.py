@@ -316,7 +316,7 @@ def test_the_spec_text_says_how_to_make_it_again_with_flags() -> None:
     assert "filesystem" not in text  # the guest's installer makes it
 
 
-_names = st.from_regex(r"\A[A-Za-z0-9_.:+-]{1,64}\Z").filter(
+_names = st.from_regex(r"\A[A-Za-z0-9_.:+][A-Za-z0-9_.:+-]{0,63}\Z").filter(
     lambda n: not n.isdigit() and n not in (".", "..", "Domain-0")
 )
 _file = st.from_regex(r"\A[A-Za-z0-9 _.#:'\"!&*%@-]{1,20}\Z").filter(lambda f: f not in (".", ".."))

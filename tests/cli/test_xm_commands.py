@@ -194,6 +194,16 @@ def test_top_prints_xentops_columns_for_every_domain(xen: tuple[Path, Path]) -> 
     assert vm1[0][4] == str(64 * 1024) and vm1[0][6] == str(128 * 1024) and vm1[0][12] == "2"
 
 
+def test_top_shows_domain0_s_maxmem_as_the_ceiling_mem_set_keeps(xen: tuple[Path, Path]) -> None:
+    code, out, err = xm(xen, "top")
+    assert code == 0, err
+    dom0 = next(line.split() for line in out.splitlines() if line.split()[0] == "Domain-0")
+    assert dom0[6] == str(1024 * 1024)  # booted with 1024 MiB (dom0_mem): its memory_static_max
+    assert xm(xen, "mem-set", "0", "1024")[0] == 0
+    code, _out, err = xm(xen, "mem-set", "0", "1025")
+    assert code == 1 and "memory_static_max" in err
+
+
 def test_a_hung_guest_keeps_shutdown_w_waiting_until_its_timeout(xen: tuple[Path, Path]) -> None:
     assert xm(xen, "create", "myvmconf", "vmid=1")[0] == 0
     assert xm(xen, "host", "fault", "add", "shutdown", "VM1", "--kind", "ignore-shutdown")[0] == 0
@@ -229,3 +239,40 @@ def test_the_guest_kernel_is_given_ip_and_nfsroot_as_xm_built_them(xen: tuple[Pa
     code, out, err = xm(xen, "create", "-c", "nfsvm")
     assert code == 0, err
     assert "Kernel command line: root=/dev/nfs ip=2.3.4.10 nfsroot=2.3.4.5:/path/to/root" in out
+
+
+def test_create_c_of_a_guest_that_dies_at_boot_says_so_and_fails(xen: tuple[Path, Path]) -> None:
+    # An NFS root whose server does not answer: the guest panics at the end of its boot.
+    (xen[1] / "lostroot").write_text(
+        'kernel = "/boot/vmlinuz"\nname = "lostroot"\nroot = "/dev/nfs"\n'
+        'nfs_server = "10.9.9.9"\nnfs_root = "/nowhere"\non_crash = "destroy"\n'
+    )
+    code, out, err = xm(xen, "create", "-c", "lostroot")
+    assert code == 1
+    assert "Started domain lostroot (id=1)" in out
+    assert err == (
+        "Error: Domain lostroot crashed (VFS: Unable to mount root fs via NFS, trying floppy.); "
+        "on_crash=destroy: destroyed\n"
+    )
+    assert "lostroot" not in xm(xen, "list")[1]
+
+
+def test_create_c_of_a_guest_restarted_after_its_crash_still_fails(xen: tuple[Path, Path]) -> None:
+    (xen[1] / "lostroot").write_text(
+        'kernel = "/boot/vmlinuz"\nname = "lostroot"\nroot = "/dev/nfs"\nnfs_server = "10.9.9.9"\nnfs_root = "/x"\n'
+    )
+    code, _out, err = xm(xen, "create", "-c", "lostroot")  # on_crash=restart, xm's default
+    assert code == 1
+    assert err.startswith("Error: Domain lostroot crashed (VFS: Unable to mount root fs via NFS")
+    assert "Refusing to restart to avoid loops." in err
+
+
+def test_the_console_replays_only_what_the_guest_printed(xen: tuple[Path, Path]) -> None:
+    code, created, err = xm(xen, "create", "myvmconf", "vmid=1")
+    assert code == 0, err
+    assert created.splitlines()[-1] == "Started domain VM1 (id=1)"  # xm create's own line
+    code, out, err = xm(xen, "console", "VM1")
+    assert code == 0, err
+    assert "Started domain" not in out
+    assert out.splitlines()[0] == "Linux version 2.6.18-xen (/boot/vmlinuz-2.6.10-xenU) #1 SMP"
+    assert out.splitlines()[-1] == "VM1 login:"

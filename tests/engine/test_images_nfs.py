@@ -34,6 +34,33 @@ def test_a_non_sparse_image_takes_four_seconds_a_gib_to_write(host: SimHost, clo
     assert host.snapshot().images[0].sparse is False
 
 
+def test_a_guest_whose_root_disk_is_a_blank_image_cannot_mount_root_and_crashes(
+    host: SimHost, clock: VirtualClock
+) -> None:
+    path = host.create_image("blank.img", GIB)  # never formatted: no filesystem on it
+    config = domain("blank", disks=[(path, "sda1", "w", "file")], root="/dev/sda1 ro", on_crash=OnEvent.PRESERVE)
+    host.create_domain(config)
+    clock.advance(BOOT)
+    assert host.domain("blank").state == "----c-"
+    texts = [line.text for line in host.console("blank")]
+    assert "blank login:" not in texts
+    assert texts[-3:] == [
+        'VFS: Cannot open root device "sda1" or unknown-block(8,1)',
+        'Please append a correct "root=" boot option',
+        "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(8,1)",
+    ]
+    assert host.events()[-1].message.startswith('crashed (VFS: Cannot open root device "sda1"')
+
+
+def test_the_same_image_once_formatted_boots_to_a_login(host: SimHost, clock: VirtualClock) -> None:
+    path = host.create_image("root.img", GIB)
+    host.format_volume(path, "ext3")
+    host.create_domain(domain("formatted", disks=[(path, "sda1", "w", "file")], root="/dev/sda1 ro"))
+    clock.advance(BOOT)
+    assert host.domain("formatted").phase is Phase.RUNNING
+    assert [line.text for line in host.console("formatted")][-1] == "formatted login:"
+
+
 def test_an_image_in_a_subdirectory_of_the_storage_root_is_allowed(host: SimHost) -> None:
     assert host.create_image("guests/web/disk.img", GIB) == f"{ROOT}/guests/web/disk.img"
 

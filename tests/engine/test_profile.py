@@ -162,7 +162,9 @@ def test_a_profile_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "- hda\n- sda\n")
     with pytest.raises(ProfileError) as caught:
         load_profile(str(path))
-    assert str(caught.value) == f"{path}: expected a mapping, found a list"
+    assert str(caught.value) == (
+        f"{path}: not a host profile (a YAML mapping of host settings, such as 'memory: 16G'); found a list"
+    )
 
 
 def test_invalid_yaml_is_reported_with_its_line_number(tmp_path: Path) -> None:

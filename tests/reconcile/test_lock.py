@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.helpers import ROOT, run_xenctl
 from tests.reconcile.support import EXAMPLES, connect, host_state, ok
+from xenctl.cli.main import seconds
 
 SPEC = EXAMPLES / "nfs-root"
 
@@ -33,6 +34,19 @@ def test_apply_takes_the_lock_once_its_holder_lets_go(home: Path) -> None:
         holder.release_lock(held)
     result = run_xenctl(home, "apply", "--auto-approve", "--lock-timeout", "0.2", str(SPEC))
     assert result.returncode == 0, result.stderr
+
+
+def test_lock_timeout_takes_durations_as_specs_write_them(home: Path) -> None:
+    with connect(home) as holder:
+        held = holder.acquire_lock("xenctl apply by the test")
+        waited = run_xenctl(home, "apply", "--auto-approve", "--lock-timeout", "200ms", str(SPEC))
+        holder.release_lock(held)
+    assert waited.returncode == 1 and "xenctl apply by the test" in waited.stderr  # it waited, then gave up
+    assert [seconds(text) for text in ("10s", "2m", "90", "1.5")] == [10.0, 120.0, 90.0, 1.5]
+    applied = run_xenctl(home, "apply", "--auto-approve", "--lock-timeout", "10s", str(SPEC))
+    assert applied.returncode == 0, applied.stderr
+    refused = run_xenctl(home, "apply", "--auto-approve", "--lock-timeout", "10 parsecs", str(SPEC))
+    assert refused.returncode != 0 and "'10 parsecs' is not a duration" in refused.stderr
 
 
 def _lock_and_die(home: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -180,3 +181,38 @@ def test_a_plan_file_of_an_older_format_is_refused_with_a_word_on_what_to_do(tmp
     planfile.write_text(planfile.read_text().replace('"xenctl-plan/2"', '"xenctl-plan/1"', 1))
     refused = xenctl(home, "apply", "--auto-approve", str(planfile))
     assert refused.returncode == 1 and "make a new plan" in refused.stderr
+
+
+# A saved plan is input like any other: each damage, the field the one-line refusal names.
+DAMAGES = {
+    "a lone surrogate in a spec's text": (("sources", 0, "text"), "domains: []\n# \ud800\n", "sources[0].text"),
+    "a lone surrogate in an address": (("fingerprints",), {"domain.\udc00": {}}, "fingerprints.domain.\\udc00"),
+    "an option of the wrong type": (("options", "adopt"), "yes", "options.adopt"),
+    "an option xenctl never writes": (("options", "force"), True, "options.force"),
+    "a spec without its text": (("sources", 0), {"path": "a.yaml"}, "sources[0].text"),
+    "a spec path that is a number": (("sources", 0, "path"), 7, "sources[0].path"),
+    "a change without an action": (("plan", "resource_changes"), [{"address": "domain.x", "change": {}}],
+                                   "plan.resource_changes[0].change.xenctl_action"),
+    "a fingerprint that is not an object": (("fingerprints", "domain.web1"), [1], "fingerprints[domain.web1]"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_saved_plan_is_refused_in_one_line_naming_the_file_and_the_field(damage: str, tmp_path: Path) -> None:
+    home, specs, _name = _edited("a small host", tmp_path)
+    planfile = tmp_path / "p.json"
+    ok(xenctl(home, "plan", "--out", str(planfile), str(specs)))
+    where, value, field = DAMAGES[damage]
+    data = json.loads(planfile.read_text())
+    parent = data
+    for part in where[:-1]:
+        parent = parent[part]
+    parent[where[-1]] = value
+    planfile.write_text(json.dumps(data))  # JSON escapes a lone surrogate as \ud800, as a hand could
+    before = host_state(home)
+
+    refused = xenctl(home, "apply", "--auto-approve", str(planfile))
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"Error: {planfile}: {field}: ")
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert host_state(home) == before

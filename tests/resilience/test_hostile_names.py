@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import domain
 from tests.reconcile.support import connect, write_spec, xenctl
 from xenctl.errors import XenctlError
 from xenctl.xmconfig.auto import AutoDir, Broken, EntryError
@@ -60,6 +61,38 @@ def test_xm_create_refuses_a_name_or_a_disk_that_escapes(tmp_path: Path, xen_roo
         assert result.returncode == 1 and result.stderr.startswith("Error: "), result.stderr
     with connect(home) as host:
         assert [d.name for d in host.snapshot().domains] == ["Domain-0"]
+
+
+def test_a_domain_named_like_an_option_is_refused_by_the_spec_create_and_new(tmp_path: Path, xen_root: Path) -> None:
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "specs", "domains:\n  - {name: -rf, kernel: /boot/vmlinuz}\n")
+    validated = xenctl(home, "validate", str(spec))
+    assert validated.returncode == 1 and "domains[-rf].name" in validated.stderr
+    assert "not starting with -" in validated.stderr
+    xen_root.mkdir(parents=True, exist_ok=True)
+    (xen_root / "rf").write_text('name = "-rf"\nkernel = "/boot/vmlinuz"\n')
+    created = xenctl(home, "create", "rf")
+    assert created.returncode == 1
+    assert created.stderr == "Error: Invalid VM Name: '-rf' starts with '-'; xenctl would read it as an option\n"
+    asked = xenctl(home, "new", "--name=-rf", "--ram", "256", "--disk", "rf.img", "--disk-size", "1",
+                   "--graphics", "no", "--location", "ftp://mirror/rf", "--out", str(tmp_path / "rf.yaml"))  # fmt: skip
+    assert asked.returncode == 1 and "'-rf' starts with '-'" in asked.stderr
+    assert not (tmp_path / "rf.yaml").exists()
+    with connect(home) as host:
+        assert [d.name for d in host.snapshot().domains] == ["Domain-0"]
+
+
+def test_destroy_after_a_double_dash_reaches_a_hand_made_domain_named_like_an_option(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with connect(home) as host:
+        host.create_domain(domain("-rf", 64))  # Xen's own rule allows it: made by hand, not by xenctl
+    assert xenctl(home, "destroy", "-rf").returncode != 0
+    with connect(home) as host:
+        assert host.snapshot().domain("-rf") is not None
+    destroyed = xenctl(home, "destroy", "--", "-rf")
+    assert destroyed.returncode == 0, destroyed.stderr
+    with connect(home) as host:
+        assert host.snapshot().domain("-rf") is None
 
 
 @pytest.mark.parametrize("name", ["../evil", "/etc/cron.d/evil", "a/b", "", ".", "..", "x\x00y", ".hidden", "x~"])

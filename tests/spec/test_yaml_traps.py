@@ -336,6 +336,19 @@ def test_a_merge_of_several_templates_takes_the_first_template_s_value(tmp_path:
     assert (desired.domains[0].memory, desired.domains[0].kernel) == (128, "/boot/vmlinuz-2.6.18-xen")
 
 
+def test_a_merge_key_given_twice_is_a_duplicate_key_like_any_other(tmp_path: Path) -> None:
+    text = (
+        "x-guest: &guest {kernel: /boot/vmlinuz-2.6.18-xen, memory: 256M}\n"
+        "domains:\n"
+        "  - <<: *guest\n"
+        "    <<: *guest\n"
+        "    name: web1\n"
+    )
+    issue = _only_issue(_write(tmp_path, text))
+    assert (issue.line, issue.column) == (4, 5)
+    assert issue.message.startswith("duplicate key '<<' (first at line 3)")
+
+
 def test_a_mistake_brought_in_by_a_template_points_at_the_template_s_line(tmp_path: Path) -> None:
     text = (
         "x-guest: &guest\n  kernel: /boot/vmlinuz-2.6.18-xen\n  memory: 512 MB\n"

@@ -96,7 +96,14 @@ def parse_url(url: str) -> Location:
 def _open_sim(where: Location, settings: Settings) -> SimHost:
     from xenctl.engine.sim import SystemClock, open_host
 
-    return open_host(where.path, clock=SystemClock(settings.time_scale), actor=settings.actor)
+    # Its xen root holds xend-config.sxp, whose settings win over the host profile's.
+    root = settings.xen_root or _sim_xen_root(where)
+    return open_host(where.path, clock=SystemClock(settings.time_scale), actor=settings.actor, xen_root=root)
+
+
+def _sim_xen_root(where: Location) -> str:
+    """A simulated host's own /etc/xen: with the host, never the machine's."""
+    return os.path.join(where.path, "etc", "xen")
 
 
 # Every driver xenctl knows, by URL scheme: what opens one connection to the host.
@@ -165,7 +172,7 @@ class Host:
         if self.settings.xen_root is not None:
             return self.settings.xen_root
         if self.is_simulated:  # known without opening the host (and so without making one)
-            return os.path.join(self.where.path, "etc", "xen")
+            return _sim_xen_root(self.where)
         return self.driver.config_root()
 
     @property

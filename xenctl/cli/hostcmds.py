@@ -8,6 +8,7 @@ import json
 from xenctl.cli.context import host_of
 from xenctl.engine.api import Fault, HostState
 from xenctl.engine.sim.profile import DURATION_KEYS, HostProfile
+from xenctl.engine.sim.xendconfig import XendConfig
 from xenctl.errors import UsageError
 from xenctl.units import MIB, format_duration, format_size
 
@@ -29,11 +30,39 @@ def run_show(args: argparse.Namespace) -> int:
         state = host.snapshot()
         profile = host.profile
         home = host.home
+        xend = xend_settings(host.stored_profile, host.xend)
     if args.json:
-        print(json.dumps({"home": home, "profile": profile.to_dict(), "live": _live(state)}, indent=2))
+        settings = {key: {"value": value, "source": source} for key, value, source in xend}
+        shown = {"home": home, "profile": profile.to_dict(), "xend": settings, "live": _live(state)}
+        print(json.dumps(shown, indent=2))
     else:
         print(describe(profile, state, home))
+        print("xend (Domain-0's settings, and relocation), and where each comes from:")
+        for key, value, source in xend:
+            print(f"  {key:<28} {value!s:<24}  {source}")
     return 0
+
+
+def xend_settings(profile: HostProfile, xend: XendConfig | None) -> list[tuple[str, object, str]]:
+    """What xend decides on the host: (key, value, where it comes from). Without an
+    xend-config.sxp, Domain-0's settings come from the host profile and relocation is not set."""
+    if xend is not None:
+        return [(s.key, _plain(s.value), s.source) for s in xend.settings]
+    source = "host profile (no xend-config.sxp in the xen root)"
+    return [
+        ("dom0-min-mem", profile.dom0_min_mem, source),
+        ("enable-dom0-ballooning", "yes" if profile.dom0_ballooning else "no", source),
+        ("dom0-cpus", profile.dom0_vcpus or 0, source),
+        ("xend-relocation-server", "no", "not set (no xend-config.sxp)"),
+    ]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    return value
 
 
 def _live(state: HostState) -> dict[str, object]:

@@ -35,13 +35,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def seconds(text: str) -> float:
-    """A finite number of seconds, 0 or more."""
+    """A duration as specs write one (10s, 2m, 250ms, or 90 seconds), finite, 0 or more."""
+    from xenctl.units import UnitError, parse_duration
+
     try:
-        value = float(text)
-    except ValueError:
+        value = parse_duration(text)
+    except UnitError:
         value = -1.0
-    if not 0 <= value <= 1e9:  # refuses nan and inf too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 up")
+    if not 0 <= value <= 1e9:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write 10s, 2m or a number of seconds")
     return value
 
 
@@ -336,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--home", metavar="DIR", help="the simulated host's home directory (default: $XENCTL_HOME)")
     parser.add_argument(
-        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT, else the host's own)"
+        "--xen-root", metavar="DIR", help="xm configs and auto/ (default: $XENCTL_XEN_ROOT, else <home>/etc/xen)"
     )
     parser.add_argument(
         "--allow-outside-links",

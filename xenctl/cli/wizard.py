@@ -97,6 +97,8 @@ def parse_name(text: str, limits: Limits | None = None) -> str:
         raise BadAnswer(f"{name!r} has {shown}; a name is letters, digits and _ - . : +")
     if len(name) > 64:
         raise BadAnswer(f"{name!r} is {len(name)} characters long; a name has at most 64")
+    if name.startswith("-"):
+        raise BadAnswer(f"{name!r} starts with '-', which xenctl's commands would take for an option")
     if name.isdigit():
         raise BadAnswer(f"{name!r} is only digits, which xm would take for a domain id; add a letter")
     if name in (".", ".."):

@@ -93,6 +93,10 @@ def run_create(args: argparse.Namespace) -> int:
     with _host(args) as host:
         root = host.xen_root or ""
     path, (parsed, described) = load_create_config(args.config, args.assignments, root)
+    if described.config.name.startswith("-"):  # xend takes it, but then `xenctl destroy -rf` reads as options
+        raise XenError(
+            f"Invalid VM Name: {described.config.name[:80]!r} starts with '-'; xenctl would read it as an option"
+        )
     if args.dry_run:
         if args.json:
             data = dict(parsed.options)
@@ -109,12 +113,25 @@ def run_create(args: argparse.Namespace) -> int:
         return 0
     print(f'Using config file "{path}".')
     with _host(args) as host:
+        driver = host.driver
+        logged = driver.events(limit=1)
         domain = actions.create(host, described.config, _locking(args), paused=args.paused)
+        print(f"Started domain {domain.name} (id={domain.domid})", flush=True)
         if args.console:
-            follow_console(host.driver, str(domain.domid), domain.name)  # its first line says it started
-        else:
-            print(f"Started domain {domain.name} (id={domain.domid})")
+            follow_console(driver, str(domain.domid), domain.name)
+            crashed = _crashes(driver, domain.name, logged[-1].seq if logged else 0)
+            if crashed:  # the console has shown the panic; say what became of the domain
+                raise XenError(f"Domain {domain.name} {crashed[-1]}", op="create", obj=domain.name)
     return 0
+
+
+def _crashes(host: Driver, name: str, since: int) -> list[str]:
+    """What xend logged of the domain's crashes since ``since``: its death at boot, and after."""
+    return [
+        event.message
+        for event in host.events(since=since)
+        if event.obj == name and event.actor == "xend" and event.message.startswith("crashed")
+    ]
 
 
 # -- console ------------------------------------------------------------------------------------
@@ -268,7 +285,7 @@ def top_rows(domains: list[Domain], total_mib: int, previous: dict[int, float], 
         if domain.domid in previous and interval > 0:
             cpu_pct = max(0.0, domain.cpu_time - previous[domain.domid]) / interval * 100
         mem_k = domain.memory * 1024
-        ceiling = domain.config.memory_ceiling if domain.domid else total_mib
+        ceiling = domain.config.memory_ceiling  # memory_static_max, Domain-0's too: what mem-set allows
         rows.append(
             f"{domain.name[:10]:>10} {domain.state:>6} {int(domain.cpu_time):>10} {cpu_pct:>6.1f} "
             f"{mem_k:>10} {mem_k / (total_mib * 1024) * 100:>6.1f} {ceiling * 1024:>10} "

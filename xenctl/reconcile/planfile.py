@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xenctl.engine.api import HostState
-from xenctl.errors import PlanError
+from xenctl.errors import PlanError, one_line
 from xenctl.reconcile.changes import Action, Change, Kind
 from xenctl.reconcile.values import to_json
 from xenctl.spec.model import DesiredState, volume_target
@@ -191,7 +191,8 @@ def looks_like_planfile(path: str) -> bool:
 
 
 def read_planfile(path: str) -> SavedPlan:
-    """A saved plan; any file that is not one is a PlanError naming it."""
+    """A saved plan, every field of it checked: a plan file is input like any other, and the
+    first thing wrong in it is a PlanError naming the file and the field."""
     try:
         if os.path.getsize(path) > MAX_PLAN_BYTES:
             raise PlanError(f"{path}: larger than any plan xenctl writes")
@@ -201,38 +202,111 @@ def read_planfile(path: str) -> SavedPlan:
         raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise PlanError(f"{path}: not a plan file written by xenctl plan --out") from None
-    try:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            written = data.get("format") if isinstance(data, dict) else None
-            if isinstance(written, str) and written.startswith(FORMAT_PREFIX):
-                raise PlanError(f"{path}: a plan file of another xenctl ({written[:40]}); make a new plan")
-            raise TypeError
-        sources = [(str(s["path"]), str(s["text"])) for s in data["sources"]]
-        options, plan, prints = data["options"], data["plan"], data["fingerprints"]
-        if not all(isinstance(x, dict) for x in (options, plan, prints)):
-            raise TypeError
-        if not all(isinstance(v, dict) for v in prints.values()):
-            raise TypeError
-        # What apply reads of it: the options a plan is made with, and each change's address and action.
-        target = options.get("target")
-        if not (
-            isinstance(options.get("adopt"), bool)
-            and isinstance(options.get("destroy_data"), bool)
-            and (target is None or isinstance(target, str))
-        ):
-            raise TypeError
-        changes = plan.get("resource_changes", [])
-        if not isinstance(changes, list) or not all(
-            isinstance(c, dict)
-            and isinstance(c.get("address"), str)
-            and isinstance(c.get("change"), dict)
-            and isinstance(c["change"].get("xenctl_action"), str)
-            for c in changes
-        ):
-            raise TypeError
-    except (TypeError, KeyError):
-        raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})") from None
-    values = data.get("values", {})
-    if not isinstance(values, dict):
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        written = data.get("format") if isinstance(data, dict) else None
+        if isinstance(written, str) and written.startswith(FORMAT_PREFIX):
+            raise PlanError(one_line(f"{path}: a plan file of another xenctl ({written[:40]}); make a new plan"))
         raise PlanError(f"{path}: not a plan file written by this xenctl ({FORMAT})")
-    return SavedPlan(options, sources, plan, prints, values, path)
+    try:
+        return _checked(data, path)
+    except _Bad as bad:
+        raise PlanError(one_line(f"{path}: {bad.field}: {bad.problem}")) from None
+    except RecursionError:
+        raise PlanError(f"{path}: nests deeper than any plan xenctl writes") from None
+
+
+class _Bad(Exception):
+    """A field of a plan file that is not what xenctl writes there."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+_FIELDS = ("format", "options", "sources", "plan", "fingerprints", "values")
+_OPTIONS: dict[str, type | tuple[type, ...]] = {"adopt": bool, "destroy_data": bool, "target": (str, type(None))}
+
+
+def _checked(data: dict[str, Any], path: str) -> SavedPlan:
+    _text_everywhere(data, "")
+    _keys(data, _FIELDS, "", required=_FIELDS)
+    options = _object(data["options"], "options")
+    _keys(options, tuple(_OPTIONS), "options.", required=("adopt", "destroy_data"))
+    for key, kind in _OPTIONS.items():
+        if key in options and not isinstance(options[key], kind):
+            raise _Bad(f"options.{key}", f"{_shown(options[key])} is not what xenctl writes here")
+    sources = data["sources"]
+    if not isinstance(sources, list):
+        raise _Bad("sources", "must be a list of spec files")
+    for index, source in enumerate(sources):
+        where = f"sources[{index}]"
+        _keys(_object(source, where), ("path", "text"), f"{where}.", required=("path", "text"))
+        for key in ("path", "text"):
+            if not isinstance(source[key], str):
+                raise _Bad(f"{where}.{key}", f"must be text, not {_shown(source[key])}")
+        if not source["path"] or "\x00" in source["path"]:
+            raise _Bad(f"{where}.path", "is not a file name")
+    plan = _object(data["plan"], "plan")
+    changes = plan.get("resource_changes", [])
+    if not isinstance(changes, list):
+        raise _Bad("plan.resource_changes", "must be a list")
+    for index, change in enumerate(changes):
+        where = f"plan.resource_changes[{index}]"
+        if not isinstance(_object(change, where).get("address"), str):
+            raise _Bad(f"{where}.address", "must be text")
+        if not isinstance(_object(change.get("change"), f"{where}.change").get("xenctl_action"), str):
+            raise _Bad(f"{where}.change.xenctl_action", "must be text")
+    prints = _object(data["fingerprints"], "fingerprints")
+    for address, fingerprint in prints.items():
+        _object(fingerprint, f"fingerprints[{address}]")
+    values = _object(data["values"], "values")  # each change's, read whole by ``saved.saved_plan``
+    return SavedPlan(options, [(s["path"], s["text"]) for s in sources], plan, prints, values, path)
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Bad(field, f"must be an object, not {_shown(value)}")
+    return value
+
+
+def _keys(value: dict[str, Any], known: tuple[str, ...], prefix: str, *, required: tuple[str, ...]) -> None:
+    for key in value:
+        if key not in known:
+            raise _Bad(f"{prefix}{key}", "is not a field of a plan file")
+    for key in required:
+        if key not in value:
+            raise _Bad(f"{prefix}{key}", "is missing")
+
+
+def _text_everywhere(value: Any, field: str) -> None:
+    """Every string in the file (keys too) is Unicode text: JSON's escapes can spell a lone
+    surrogate (\\ud800), which no file name, spec or terminal can take."""
+    if isinstance(value, str):
+        _text(value, field or "format")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _text_everywhere(item, f"{field}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{field}.{key}" if field else key
+            _text(key, where)
+            _text_everywhere(item, where)
+
+
+def _text(text: str, field: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Bad(
+            one_line(field.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")),
+            f"holds an unpaired surrogate (\\u{ord(text[exc.start]):04x}), which is not Unicode text",
+        ) from None
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    return _short(value)

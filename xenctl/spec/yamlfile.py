@@ -122,6 +122,10 @@ def needs_quotes(value: str) -> bool:
 def _flatten_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> None:
     """YAML's merge key: ``<<: *t`` or ``<<: [*a, *b]`` brings in the templates' keys; the
     mapping's own keys win, then the first template listed, then the next."""
+    keys = [key for key, _value in node.value if key.tag == _MERGE]
+    if len(keys) > 1:  # a key like any other: twice is refused (one key merges a list of templates)
+        why = f"duplicate key '<<' (first at line {keys[0].start_mark.line + 1}); merge several with <<: [*a, *b]"
+        raise yaml.constructor.ConstructorError(None, None, why, keys[1].start_mark)
     merged: list[tuple[yaml.Node, yaml.Node]] = []
     own: list[tuple[yaml.Node, yaml.Node]] = []
     for key_node, value_node in node.value:

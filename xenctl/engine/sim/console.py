@@ -7,12 +7,14 @@ printed so far. The text follows a Xen 3.x paravirtualised Linux guest (2.6.18-x
 from __future__ import annotations
 
 from xenctl.engine.api import DomainConfig
+from xenctl.engine.devices import vdev_number
 
 
 def boot_lines(
-    config: DomainConfig, domid: int, start: float, up: float, *, crash: str | None = None
+    config: DomainConfig, start: float, up: float, *, crash: tuple[str, ...] = ()
 ) -> list[tuple[float, str]]:
-    """A boot from ``start`` to ``up``; ``crash`` names why the guest panics at the end, if it does."""
+    """A boot from ``start`` to ``up``; ``crash``: the lines with which the guest panics at the end,
+    if it does. Only the guest's own words: ``Started domain`` is xm create's, not the console's."""
     span = max(up - start, 0.0)
 
     def at(fraction: float) -> float:
@@ -25,11 +27,11 @@ def boot_lines(
     if config.nfs_server and config.nfs_root:
         parts.append(f"nfsroot={config.nfs_server}:{config.nfs_root}")
     cmdline = " ".join(part for part in parts if part)
-    lines: list[tuple[float, str]] = [(at(0.0), f"Started domain {config.name} (id={domid})")]
+    lines: list[tuple[float, str]] = []
     if config.bootloader:
         lines.append((at(0.0), f"{config.bootloader}: booting the default entry"))
     lines += [
-        (at(0.02), f"Linux version 2.6.18-xen ({kernel}) #1 SMP"),
+        (at(0.01), f"Linux version 2.6.18-xen ({kernel}) #1 SMP"),
         (at(0.03), f"Kernel command line: {cmdline}".rstrip()),
         (at(0.05), f"Memory: {config.memory * 1024}k available"),
         (at(0.10), "Xen virtual console successfully installed as xvc0"),
@@ -41,7 +43,7 @@ def boot_lines(
     if config.nfs_root:
         lines.append((at(0.40), f"Looking up port of RPC 100003/2 on {config.nfs_server}"))
     if crash:
-        return [*lines, (up, crash), (up, "Kernel panic - not syncing: Attempted to kill init!")]
+        return [*lines, *((up, line) for line in crash)]
     fs = "nfs" if config.nfs_root else "ext3"
     lines += [
         (at(0.50), f"VFS: Mounted root ({fs} filesystem) readonly."),
@@ -62,5 +64,31 @@ def shutdown_lines(reason: str, start: float, end: float) -> list[tuple[float, s
     ]
 
 
-NFS_ROOT_FAILURE = "VFS: Unable to mount root fs via NFS, trying floppy."
-INJECTED_CRASH = "Oops: 0000 [#1] SMP (injected crash at boot)"
+KILLED_INIT = "Kernel panic - not syncing: Attempted to kill init!"
+NFS_ROOT_FAILURE = ("VFS: Unable to mount root fs via NFS, trying floppy.", KILLED_INIT)
+INJECTED_CRASH = ("Oops: 0000 [#1] SMP (injected crash at boot)", KILLED_INIT)
+
+
+def no_root_filesystem(vdev: str) -> tuple[str, ...]:
+    """Linux's panic when the root device holds no filesystem it can mount."""
+    block = _block_numbers(vdev)
+    return (
+        f'VFS: Cannot open root device "{vdev}" or unknown-block({block})',
+        'Please append a correct "root=" boot option',
+        f"Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block({block})",
+    )
+
+
+def _block_numbers(vdev: str) -> str:
+    """major,minor of a Linux disk name, as the kernel prints them (sda1 is 8,1)."""
+    number = vdev_number(vdev) or 0
+    return f"{number // 256},{number % 256}"
+
+
+def crash_reason(texts: list[str]) -> str:
+    """Why a guest crashed, from its console: the first line of its panic."""
+    starts = (NFS_ROOT_FAILURE[0], INJECTED_CRASH[0], "VFS: Cannot open root device")
+    for text in texts:
+        if text.startswith(starts):
+            return text
+    return next((text for text in texts if text.startswith("Kernel panic")), "")

@@ -37,12 +37,13 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store
+from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store, xendconfig
 from xenctl.engine.sim.blockdevs import digest_of
 from xenctl.engine.sim.capabilities import CAPABILITIES
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
+from xenctl.engine.sim.xendconfig import XendConfig
 from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError, XenError
 
 T = TypeVar("T")
@@ -56,10 +57,20 @@ def _owner(owner: Owner | None) -> tuple[str | None, str | None]:
 class SimHost:
     """A persistent simulated Xen 3.x host; implements ``xenctl.engine.api.Driver``."""
 
-    def __init__(self, home: str, db: sqlite3.Connection, profile: HostProfile, clock: Clock, actor: str = "") -> None:
+    def __init__(
+        self,
+        home: str,
+        db: sqlite3.Connection,
+        profile: HostProfile,
+        clock: Clock,
+        actor: str = "",
+        xend: XendConfig | None = None,
+    ) -> None:
         self.home = home
         self.db = db
-        self.profile = profile
+        self.stored_profile = profile  # as made; ``profile`` is what the host runs by
+        self.xend = xend  # xend-config.sxp, when the xen root has one: its values win
+        self.profile = xendconfig.overlay(profile, xend)
         self.clock = clock
         self.actor = actor or f"pid {os.getpid()}"
 
@@ -511,9 +522,18 @@ def host_exists(home: str) -> bool:
         return True  # something else is there: not ours to overwrite without --force
 
 
-def open_host(home: str, *, clock: Clock | None = None, profile: HostProfile | None = None, actor: str = "") -> SimHost:
-    """Open the host in ``home``, making it from ``profile`` (default: built-in) if there is none."""
+def open_host(
+    home: str,
+    *,
+    clock: Clock | None = None,
+    profile: HostProfile | None = None,
+    actor: str = "",
+    xen_root: str | None = None,
+) -> SimHost:
+    """Open the host in ``home``, making it from ``profile`` (default: built-in) if there is none;
+    with ``xen_root``, what its ``xend-config.sxp`` decides wins over the profile's settings."""
     clock = clock or SystemClock()
+    xend = xendconfig.read_xend_config(xen_root) if xen_root else None
     db = _connect(home)
     try:
         version = store.schema_version(db)
@@ -537,7 +557,11 @@ def open_host(home: str, *, clock: Clock | None = None, profile: HostProfile | N
     except BaseException:
         db.close()
         raise
-    return SimHost(home, db, _resolve_profile(stored, home), clock, actor)
+    try:
+        return SimHost(home, db, _resolve_profile(stored, home), clock, actor, xend)
+    except BaseException:
+        db.close()
+        raise
 
 
 def _connect(home: str) -> sqlite3.Connection:

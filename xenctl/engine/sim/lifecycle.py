@@ -13,7 +13,7 @@ import json
 import sqlite3
 import uuid as uuidlib
 
-from xenctl.engine.api import DOMAIN0, DomainConfig, OnEvent, Phase
+from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, OnEvent, Phase
 from xenctl.engine.sim import blockdevs, console, faults, memory, timeline
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import config_from_dict, config_to_dict, disk_from_dict
@@ -108,7 +108,7 @@ def start_instance(
     lines = (
         [(start, f"Restored domain {config.name} (id={domid})"), (up_at, f"{config.name} login:")]
         if restored
-        else console.boot_lines(config, domid, start, up_at, crash=crash)
+        else console.boot_lines(config, start, up_at, crash=crash or ())
     )
     ctx.db.executemany(
         "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)", [(domid, at, text) for at, text in lines]
@@ -116,13 +116,37 @@ def start_instance(
     return domid
 
 
-def _boot_crash(ctx: Ctx, config: DomainConfig, up_at: float) -> str | None:
-    """Why the guest will panic at the end of its boot, if it will."""
+def _boot_crash(ctx: Ctx, config: DomainConfig, up_at: float) -> tuple[str, ...] | None:
+    """How the guest will panic at the end of its boot, if it will: its last console lines."""
     if faults.take(ctx, "crash-at-boot", "create", config.name):
         return console.INJECTED_CRASH
-    if config.nfs_root and not nfs_root_available(ctx, config, up_at):
-        return console.NFS_ROOT_FAILURE
+    if config.nfs_root:
+        return None if nfs_root_available(ctx, config, up_at) else console.NFS_ROOT_FAILURE
+    vdev = root_device(config)
+    for disk in config.disks:
+        if vdev is not None and disk.vdev.split(":")[0] == vdev and not _mountable(ctx, disk):
+            return console.no_root_filesystem(vdev)  # Linux finds nothing to mount as root
     return None
+
+
+def _mountable(ctx: Ctx, disk: DomainDisk) -> bool:
+    """Whether a root disk holds a filesystem. Image files and logical volumes are made blank and
+    known to be so until formatted; a partition the host profile gives no filesystem is only not
+    described (the built-in profile's sda10 is xmexample2's VM3 root and the LVM examples' PV),
+    unless it is known to hold swap or an LVM physical volume."""
+    target = blockdevs.find_target(ctx, blockdevs.disk_path(disk))
+    if target is None:
+        return True
+    filesystem = target.row["filesystem"]
+    return filesystem not in ("swap", "LVM2_member") and (filesystem is not None or target.kind == "partition")
+
+
+def root_device(config: DomainConfig) -> str | None:
+    """The guest device its kernel mounts as root (``root=/dev/sda1 ro`` is sda1), if one is named."""
+    words = (config.root or "").split()
+    if not words or not words[0].startswith("/dev/") or words[0] == "/dev/nfs":
+        return None
+    return words[0][len("/dev/") :]
 
 
 def nfs_root_available(ctx: Ctx, config: DomainConfig, when: float) -> bool:
@@ -192,7 +216,7 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
         ctx.event("exit", name, message="saved and destroyed", at=at, by=XEND)
         return
     action = {"poweroff": config.on_poweroff, "reboot": config.on_reboot, "crash": config.on_crash}[kind]
-    what = {"poweroff": "shut down", "reboot": "rebooted", "crash": "crashed"}[kind]
+    what = {"poweroff": "shut down", "reboot": "rebooted"}.get(kind) or f"crashed{_why_crashed(ctx, row)}"
     if action in (OnEvent.RESTART, OnEvent.RENAME_RESTART, OnEvent.COREDUMP_RESTART) and kind == "crash":
         restarted = row["restarted_at"]
         since = at - float(restarted) if restarted is not None else None
@@ -202,7 +226,7 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
                 "exit",
                 name,
                 "error",
-                f"crashed; VM {name} restarting too fast ({since:f} seconds since the last restart).  "
+                f"{what}; VM {name} restarting too fast ({since:f} seconds since the last restart).  "
                 "Refusing to restart to avoid loops.",
                 at=at,
                 by=XEND,
@@ -216,6 +240,13 @@ def _exit(ctx: Ctx, row: sqlite3.Row) -> None:
         ctx.event("exit", name, message=f"{what}; on_{kind}=preserve: kept", at=at, by=XEND)
     else:
         _restart(ctx, row, config, at, why=f"{what}; on_{kind}={action.value}", rename=action is OnEvent.RENAME_RESTART)
+
+
+def _why_crashed(ctx: Ctx, row: sqlite3.Row) -> str:
+    query = "SELECT text FROM console WHERE domid = ? ORDER BY at, seq"
+    texts = [text for (text,) in ctx.db.execute(query, (row["domid"],))]
+    reason = console.crash_reason(texts)
+    return f" ({reason})" if reason else ""
 
 
 def _restart(ctx: Ctx, row: sqlite3.Row, config: DomainConfig, at: float, *, why: str, rename: bool) -> None:

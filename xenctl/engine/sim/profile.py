@@ -207,21 +207,35 @@ def load_profile(path: str) -> HostProfile:
     """Read a profile file; any mistake is one ``ProfileError`` naming the file and field."""
     import yaml
 
+    not_one = "not a host profile (a YAML mapping of host settings, such as 'memory: 16G')"
     try:
         with open(path, encoding="utf-8") as stream:
-            data = yaml.safe_load(stream)
+            text = stream.read(4 * 1024 * 1024)
+        if any(line.lstrip().startswith("(") for line in _code_lines(text)):
+            raise ProfileError(
+                "this is xend's configuration (an xend-config.sxp), not a host profile; "
+                "xenctl reads it from <xen root>/xend-config.sxp",
+                file=path,
+            )
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ProfileError(f"cannot read the profile: {exc.strerror}", file=path) from None
     except UnicodeDecodeError:
-        raise ProfileError("the profile is not UTF-8 text", file=path) from None
+        raise ProfileError(f"{not_one}: it is not UTF-8 text", file=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ProfileError(f"{problem}", file=where) from None
+        raise ProfileError(f"{not_one}: this line is not YAML", file=where) from None
     if data is None:
         data = {}
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{not_one}; found {_kind(data)}", file=path)
     return profile_from_dict(data, file=path)
+
+
+def _code_lines(text: str) -> list[str]:
+    """The first lines of a file that are not blank or comments: where an S-expression shows."""
+    return [line for line in text.splitlines()[:50] if line.strip() and not line.lstrip().startswith("#")][:3]
 
 
 class _Reader:

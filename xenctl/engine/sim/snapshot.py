@@ -143,7 +143,13 @@ def domain0(ctx: Ctx) -> Domain:
         target=dom0_mem,
         vcpus=vcpus,
         cpu_time=max(0.0, ctx.now - started) * 0.05 * vcpus,
-        config=DomainConfig(name=DOMAIN0, memory=dom0_mem, vcpus=vcpus, maxvcpus=domains.dom0_vcpu_ceiling(ctx)),
+        config=DomainConfig(
+            name=DOMAIN0,
+            memory=dom0_mem,
+            maxmem=ctx.profile.dom0_initial_memory,  # its memory_static_max: the mem-set ceiling
+            vcpus=vcpus,
+            maxvcpus=domains.dom0_vcpu_ceiling(ctx),
+        ),
         created_at=started,
         up_at=started,
     )
