@@ -263,7 +263,9 @@ class _Differ(StorageDiff):
         adopted = self.claim(Kind.DOMAIN, spec.name, live.owner)
         if adopted is not None:
             differs = tuple(self.domain_fields(spec, live)) if live.phase is not Phase.SAVING else ()
+            restarts = any(f.change_class is ChangeClass.RESTART for f in differs)
             later = "; the fields below change as well" if differs else ""
+            later = "; the domain restarts for the fields below" if restarts else later
             return Change(Kind.DOMAIN, spec.name, Action.ADOPT, differs, reason=adopted.reason + later)
         if not self.managed(live.owner):
             return None

@@ -72,7 +72,7 @@ class Plan:
         }
         counts = dict.fromkeys(("create", "update", "restart", "replace", "delete", "retained"), 0)
         for change in self.changes:
-            counts[names[change.action]] += 1
+            counts[names[change.effect]] += 1
         return counts
 
 
@@ -161,7 +161,7 @@ class _Edges:
         return [
             data["change"]
             for _n, data in self.graph.nodes(data=True)
-            if data["change"].kind is kind and data["change"].action in wanted
+            if data["change"].kind is kind and data["change"].effect in wanted
         ]
 
     # Each rule below adds the edges into a change of a declared object, so it looks at the
@@ -263,7 +263,7 @@ class _Edges:
         for change in self._changes(Kind.DOMAIN, (Action.CREATE, Action.START, Action.UPDATE)):
             spec = self.desired.domain(change.name)
             grows = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "memory")  # type: ignore[call-overload]
-            if change.action is Action.UPDATE:
+            if change.effect is Action.UPDATE:
                 if grows > 0:
                     takes.append(change)
                     wanted += grows
@@ -299,7 +299,7 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
     starting = {
         c.name
         for c in changes
-        if c.kind is Kind.DOMAIN and c.action in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
+        if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
     }
     partitions = {p.path: p for p in live.partitions}
     existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
