@@ -27,6 +27,7 @@ from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
+from xenctl.reconcile.names import capped, count, few, natural
 from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
 from xenctl.xmconfig.auto import AutoDir
@@ -291,7 +292,7 @@ def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]
         *_storage_in_use(live, changes),
     ]
     if problems:
-        raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(problems))
+        raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(capped(problems)))
 
 
 def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
@@ -305,29 +306,44 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
     existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
     root = live.host.storage_root
     made: set[str] | None = None  # what the plan makes: looked at only for a device not on the host
-    problems = []
+    bridges: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    mounted: dict[tuple[str, str], list[str]] = {}
     for spec, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
         if spec.name not in starting or spec.state is DesiredPower.STOPPED:
             continue
         for vif in spec.vifs:
             if vif.bridge not in live.host.bridges:
-                problems.append(
-                    f"bridges: {spec.name} wants bridge {vif.bridge}; the host has "
-                    f"{', '.join(live.host.bridges) or 'none'}"
-                )
+                bridges.setdefault(vif.bridge, []).append(spec.name)
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             if target not in existing:
                 if made is None:
                     made = {volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION}
                 if target not in made:
-                    problems.append(f"devices: {spec.name} wants {target}, which is not on this host")
+                    missing.setdefault(target, []).append(spec.name)
             part = partitions.get(target)
             if part is not None and part.mounted and disk.mode != "w!" and (part.mounted == "rw" or disk.mode == "w"):
-                problems.append(
-                    f"devices: {target} is mounted {part.mounted} in Domain-0 (on {part.mountpoint}); "
-                    f"{spec.name} cannot have it {'read-write' if disk.mode == 'w' else 'read-only'}"
-                )
+                mounted.setdefault((target, "read-write" if disk.mode == "w" else "read-only"), []).append(spec.name)
+    problems = [
+        f"bridges: {_who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
+        for bridge, names in sorted(bridges.items())
+    ]
+    problems += [f"devices: {_who(names)} {target}, which is not on this host" for target, names in missing.items()]
+    for (target, how), names in mounted.items():
+        part = partitions[target]
+        problems.append(
+            f"devices: {target} is mounted {part.mounted} in Domain-0 (on {part.mountpoint}); "
+            f"{few(names)} cannot have it {how}"
+        )
     return problems
+
+
+def _who(names: list[str]) -> str:
+    """``web1 wants`` or ``2,000 domains (web1, web2, ... and 1,995 others) want``."""
+    unique = set(names)
+    if len(unique) == 1:
+        return f"{names[0]} wants"
+    return f"{count(len(unique), 'domain')} ({few(unique)}) want"
 
 
 def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
@@ -341,36 +357,40 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
         held = [h for h in lv.holders if h not in stopping]
         if held:
             problems.append(
-                f"in use: volume {lv.name} is held by {', '.join(held)}; stop "
+                f"in use: volume {lv.name} is held by {few(held)}; stop "
                 f"{'it' if len(held) == 1 else 'them'} first (state: stopped), then change the volume"
             )
         snapshots = [s.name for s in live.logical_volumes if s.origin == lv.name and s.vg == lv.vg]
         if [s for s in snapshots if s not in going]:
-            problems.append(f"in use: volume {lv.name} is the origin of {', '.join(snapshots)}; remove them first")
+            problems.append(f"in use: volume {lv.name} is the origin of {few(snapshots)}; remove them first")
     for image in live.images:
         name = image.path.rsplit("/", 1)[-1]
         if name in going and [h for h in image.holders if h not in stopping]:
-            problems.append(f"in use: image {image.path} is held by {', '.join(image.holders)}; stop it first")
+            problems.append(f"in use: image {image.path} is held by {few(image.holders)}; stop it first")
     for change in changes:
         if change.kind is Kind.VOLUME_GROUP and change.action in (Action.DELETE, Action.REPLACE):
             inside = [lv.name for lv in live.logical_volumes if lv.vg == change.name and lv.name not in going]
             if inside:
-                problems.append(f"in use: volume group {change.name} holds {', '.join(inside)}, which would be lost")
+                problems.append(f"in use: volume group {change.name} holds {few(inside)}, which would be lost")
     return problems
 
 
 def _memory(desired: DesiredState, live: HostState) -> list[str]:
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
-    need = sum(d.memory + OVERHEAD_MIB for d in desired.domains if d.state is not DesiredPower.STOPPED)
+    running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
+    need = sum(d.memory + OVERHEAD_MIB for d in running)
     held = sum(d.memory for d in kept)
     limit = live.host.guest_memory_max
     if need + held <= limit:
         return []
-    others = f" beside {held}M of domains xenctl does not manage" if held else ""
+    largest = sorted(running, key=lambda d: (-d.memory, natural(d.name)))
+    named = ", ".join(f"{d.name} {d.memory}M" for d in largest[:3])
+    named = f"the largest {named} and {count(len(largest) - 3, 'other')}" if len(largest) > 3 else named
+    others = f" beside {held}M of {count(len(kept), 'domain')} xenctl does not manage ({few(d.name for d in kept)})"
     return [
-        f"memory: the declared domains need {need}M{others}; the host can give guests at most {limit}M "
-        f"(Domain-0 at its minimum of {live.host.dom0_min_mem}M)"
+        f"memory: {count(len(running), 'declared domain')} ({named}) need {need}M{others if held else ''}; "
+        f"the host can give guests at most {limit}M (Domain-0 at its minimum of {live.host.dom0_min_mem}M)"
     ]
 
 
@@ -389,10 +409,15 @@ def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if len(users) + kept <= live.host.max_loop:
         return []
     return [
-        f"loop devices: {', '.join(sorted(set(users)))} need {len(users)} file: disks"
-        + (f" beside {kept} held by other domains" if kept else "")
-        + f"; the host has {live.host.max_loop} loop devices (max_loop)"
+        f"loop devices: {count(len(users), 'file-backed disk')} ({_of_domains(users)})"
+        + (f" beside {kept:,} held by other domains" if kept else "")
+        + f"; the host has {count(live.host.max_loop, 'loop device')} (max_loop)"
     ]
+
+
+def _of_domains(names: list[str]) -> str:
+    unique = set(names)
+    return f"of {few(unique)}" if len(unique) <= 1 else f"of {count(len(unique), 'domain')}: {few(unique)}"
 
 
 def _sharing(desired: DesiredState, live: HostState) -> list[str]:
@@ -408,18 +433,19 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
             held.setdefault(attached.target, []).append((domain.name, attached.mode.value))
     if not held:
         return []
-    problems = []
+    wanting: dict[tuple[str, str, str], list[str]] = {}
     for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
         if spec.state is DesiredPower.STOPPED:
             continue
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             for other, mode in held.get(target, ()):
                 if {mode, disk.mode} not in ({"r"}, {"w!"}):
-                    problems.append(
-                        f"device sharing: {target} is held by {other} ({mode}), which xenctl does not manage, "
-                        f"and {spec.name} wants it ({disk.mode})"
-                    )
-    return problems
+                    wanting.setdefault((target, other, mode), []).append(f"{spec.name} ({disk.mode})")
+    return [
+        f"device sharing: {target} is held by {other} ({mode}), which xenctl does not manage, "
+        f"and {few(names)} {'wants' if len(names) == 1 else f'({len(set(names)):,} domains) want'} it"
+        for (target, other, mode), names in wanting.items()
+    ]
 
 
 def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
@@ -427,6 +453,7 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
     for group in desired.volume_groups:
         free.setdefault(group.name, _new_group_size(live, group.pvs))
     need: dict[str, int] = {}
+    names: dict[str, list[str]] = {}
     for change in changes:
         if change.kind is not Kind.VOLUME or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
             continue
@@ -437,14 +464,13 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
         if change.action is Action.UPDATE:
             size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
         need[volume.vg] = need.get(volume.vg, 0) + size
-    problems = []
-    for vg, size in sorted(need.items()):
-        if size > free.get(vg, 0):
-            problems.append(
-                f"space: volume group {vg} needs {size // (1024 * 1024)}M more for its volumes and has "
-                f"{free.get(vg, 0) // (1024 * 1024)}M free"
-            )
-    return problems
+        names.setdefault(volume.vg, []).append(volume.name)
+    return [
+        f"space: volume group {vg} needs {size // (1024 * 1024)}M more for "
+        f"{count(len(names[vg]), 'volume')} ({few(names[vg])}) and has {free.get(vg, 0) // (1024 * 1024)}M free"
+        for vg, size in sorted(need.items())
+        if size > free.get(vg, 0)
+    ]
 
 
 def _new_group_size(live: HostState, pvs: tuple[str, ...]) -> int:
