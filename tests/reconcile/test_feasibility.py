@@ -149,3 +149,33 @@ def test_a_refusal_over_thousands_of_domains_names_a_few_and_counts_the_rest(cas
         assert word in result.stderr, (word, result.stderr)
     assert len(result.stderr) < 1200, result.stderr
     assert "d1999" not in result.stderr and "loop1999" not in result.stderr and "v1999" not in result.stderr
+
+
+CLONES = f"""
+storage:
+  volume_groups: [{{name: vg, pvs: [/dev/sda10]}}]
+  volumes:
+    - {{name: base, lvm: {{vg: vg, size: 1G}}}}
+    - {{name: clone1, lvm: {{vg: vg, snapshot_of: base, size: 64M}}}}
+    - {{name: clone2, lvm: {{vg: vg, snapshot_of: base, size: 64M}}}}
+domains:
+  - {{name: big1, memory: 15600M, kernel: {KERNEL}}}
+"""
+
+
+@pytest.mark.parametrize("cost", ["512M", "0"])
+def test_the_snapshots_a_plan_makes_count_against_the_memory_domain0_can_give(cost: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    profile = write_spec(tmp_path, f"snapshot_memory: {cost}\n", "profile.yaml")
+    assert xenctl(home, "host", "init", "--profile", str(profile)).returncode == 0
+    spec = write_spec(tmp_path / "specs", CLONES)
+    before = host_state(home)
+
+    result = xenctl(home, "apply", "--auto-approve", str(spec))
+    if cost == "0":  # 15600M + 2M fit the 16124M guests may have when snapshots cost nothing
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "memory: 1 declared domain (big1 15600M) need 15602M" in result.stderr
+    assert "at most 15100M (Domain-0 at its minimum of 196M, and 1024M for 2 LVM snapshots)" in result.stderr
+    assert host_state(home) == before

@@ -30,6 +30,7 @@ from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.reconcile.names import capped, count, few, natural
 from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
+from xenctl.units import format_size
 from xenctl.xmconfig.auto import AutoDir
 
 EXTENT = 4 * 1024 * 1024
@@ -256,7 +257,8 @@ class _Edges:
         """If the host cannot hold the new memory beside the old, what gives memory back goes first:
         domains deleted, stopped or restarted, and domains whose memory is set lower."""
         host = self.live.host
-        balloon = max(0, host.dom0_memory - host.dom0_min_mem) if host.ballooning else 0
+        floor = host.dom0_min_mem + host.snapshots * host.snapshot_memory
+        balloon = max(0, host.dom0_memory - floor) if host.ballooning else 0
         room = host.free_memory + balloon
         takes: list[Change] = []
         frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
@@ -284,12 +286,13 @@ class _Edges:
 def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]) -> None:
     """Refuse a plan the host could not carry out, naming the objects and the numbers."""
     problems = [
-        *_memory(desired, live),
+        *_memory(desired, live, changes),
         *_loops(desired, live),
         *_sharing(desired, live),
         *_devices(desired, live, changes),
         *_space(desired, live, changes),
         *_storage_in_use(live, changes),
+        *_invalid_snapshots(desired, live, changes),
     ]
     if problems:
         raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(capped(problems)))
@@ -346,6 +349,27 @@ def _who(names: list[str]) -> str:
     return f"{count(len(unique), 'domain')} ({few(unique)}) want"
 
 
+def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    """No domain starts on a snapshot whose COW space filled, unless the plan makes it again."""
+    remade = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.REPLACE}
+    invalid = {lv.path: lv for lv in live.logical_volumes if lv.invalid and lv.name not in remade}
+    if not invalid:
+        return []
+    starting = {
+        c.name for c in changes if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART)
+    }
+    users: dict[str, list[str]] = {}
+    for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
+        for target, _backend in targets if spec.name in starting else ():
+            if target in invalid:
+                users.setdefault(target, []).append(spec.name)
+    return [
+        f"snapshots: {_who(names)} {path}, which is invalid: its copy-on-write space filled "
+        f"({format_size(invalid[path].cow_size)}); make it again with --destroy-data (what it held is lost already)"
+        for path, names in sorted(users.items())
+    ]
+
+
 def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
     """A volume or VG is replaced or deleted only if nothing that stays still holds it."""
     stopping = {c.name for c in changes if c.kind is Kind.DOMAIN and c.action in (Action.DELETE, Action.STOP)}
@@ -375,23 +399,45 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
     return problems
 
 
-def _memory(desired: DesiredState, live: HostState) -> list[str]:
+def _memory(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    """The running domains against what the host can give guests once the plan's snapshots are
+    made and gone: each holds ``snapshot_memory`` of Domain-0, which it cannot give away."""
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
     running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
     need = sum(d.memory + OVERHEAD_MIB for d in running)
     held = sum(d.memory for d in kept)
-    limit = live.host.guest_memory_max
+    host = live.host
+    snapshots = host.snapshots + _snapshots_made(desired, live, changes)
+    limit = host.guest_memory_max - (snapshots - host.snapshots) * host.snapshot_memory * host.ballooning
     if need + held <= limit:
         return []
+    snapped = snapshots > 0 and host.snapshot_memory > 0 and host.ballooning
     largest = sorted(running, key=lambda d: (-d.memory, natural(d.name)))
     named = ", ".join(f"{d.name} {d.memory}M" for d in largest[:3])
     named = f"the largest {named} and {count(len(largest) - 3, 'other')}" if len(largest) > 3 else named
     others = f" beside {held}M of {count(len(kept), 'domain')} xenctl does not manage ({few(d.name for d in kept)})"
     return [
         f"memory: {count(len(running), 'declared domain')} ({named}) need {need}M{others if held else ''}; "
-        f"the host can give guests at most {limit}M (Domain-0 at its minimum of {live.host.dom0_min_mem}M)"
+        f"the host can give guests at most {limit}M (Domain-0 at its minimum of {host.dom0_min_mem}M"
+        + (f", and {snapshots * host.snapshot_memory}M for {count(snapshots, 'LVM snapshot')})" if snapped else ")")
     ]
+
+
+def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change]) -> int:
+    """Snapshots the plan makes, less those it removes."""
+    live_snapshots = {lv.name for lv in live.logical_volumes if lv.is_snapshot}
+    made = 0
+    for change in changes:
+        if change.kind is not Kind.VOLUME:
+            continue
+        spec = desired.volume(change.name)
+        now, then = change.name in live_snapshots, spec is not None and spec.kind is VolumeKind.SNAPSHOT
+        if change.action in (Action.CREATE, Action.REPLACE) and then and not now:
+            made += 1
+        elif change.action in (Action.DELETE, Action.REPLACE) and now and not then:
+            made -= 1
+    return made
 
 
 def _loops(desired: DesiredState, live: HostState) -> list[str]:

@@ -28,6 +28,9 @@ The fields, with xend's and Linux's names where they have one::
     save_dir: save                # where stop-by-save writes; relative to the home directory
     runlevel: 3
     guest_write_rate: 1M          # what a running guest writes to each read-write disk a second
+    snapshot_memory: 8M           # Domain-0 memory each LVM snapshot holds (device-mapper's
+                                  # exception store): Domain-0 cannot balloon it away, so it comes
+                                  # out of what Domain-0 can give to guests; 0 leaves it out
     durations: {boot: 8s, shutdown: 4s, save: 3s, restore: 2s, lv_create: 500ms,
                 image_create: 4s, mkfs: 2s}   # image_create is per GiB of a non-sparse image
 """
@@ -91,6 +94,7 @@ class HostProfile:
     save_dir: str = "save"
     runlevel: int = 3
     guest_write_rate: int = MIB  # bytes a second
+    snapshot_memory: int = 8  # MiB of Domain-0 each LVM snapshot holds
     durations: Durations = field(default_factory=Durations)
 
     @property
@@ -142,6 +146,7 @@ class HostProfile:
             "save_dir": self.save_dir,
             "runlevel": self.runlevel,
             "guest_write_rate": format_size(self.guest_write_rate),
+            "snapshot_memory": format_size(self.snapshot_memory * MIB) if self.snapshot_memory else 0,
             "durations": asdict(self.durations),  # seconds, exactly
         }
 
@@ -186,6 +191,7 @@ _DEFAULT_PROFILE: dict[str, Any] = {
     "save_dir": "save",
     "runlevel": 3,
     "guest_write_rate": "1M",
+    "snapshot_memory": "8M",
     "durations": {
         "boot": "8s",
         "shutdown": "4s",
@@ -339,6 +345,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
             "save_dir",
             "runlevel",
             "guest_write_rate",
+            "snapshot_memory",
             "durations",
         )
     )
@@ -399,6 +406,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         save_dir=save_dir,
         runlevel=top.integer("runlevel", base.runlevel, 0, 6),
         guest_write_rate=_write_rate(top, base.guest_write_rate),
+        snapshot_memory=_snapshot_memory(top, base.snapshot_memory),
         durations=durations,
     )
 
@@ -408,6 +416,13 @@ def _write_rate(top: _Reader, default: int) -> int:
     if rate > 1 << 30:
         raise top.fail("guest_write_rate", "is more than a guest of this era could write (at most 1G a second)")
     return rate
+
+
+def _snapshot_memory(top: _Reader, default: int) -> int:
+    cost = top.size_mib("snapshot_memory", default) or 0
+    if cost > 1024:
+        raise top.fail("snapshot_memory", f"{cost}M is more than a snapshot of this era held (at most 1G)")
+    return cost
 
 
 def _read_disks(data: object, file: str) -> list[DiskProfile]:
