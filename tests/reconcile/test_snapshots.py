@@ -6,6 +6,7 @@ two seconds of a running guest's writes; the tests wait for it on the wall clock
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -61,6 +62,10 @@ def test_a_snapshot_that_filled_is_shown_by_plan_with_the_domains_it_breaks_and_
     assert "snapshot of base, COW 2G of 2G used (100%), INVALID" in clone and "held by web1" in clone
     assert any("vg/base" in line and "ext3" in line for line in shown.splitlines())
     assert "Domain-0 1G (min 196M + 8M for 1 LVM snapshot, ballooning on)" in shown
+    live = json.loads(ok(xenctl(home, "host", "show", "--json")).stdout)["live"]
+    (listed,) = [v for v in live["volumes"] if v["path"] == "/dev/vg/clone"]
+    assert (listed["origin"], listed["invalid"], listed["cow_used"]) == ("base", True, listed["cow_size"])
+    assert live["snapshots"] == {"count": 1, "dom0_memory_each": 8}
 
 
 def test_after_the_guest_stops_the_plan_is_refused_until_destroy_data_makes_the_snapshot_again(

@@ -47,3 +47,16 @@ def capped(lines: list[str], limit: int = LINES) -> list[str]:
             dropped[kind] = dropped.get(kind, 0) + 1
     kept += [f"{kind}: {count(n, 'more problem')} of this kind" for kind, n in dropped.items()]
     return kept
+
+
+def who(names: list[str]) -> str:
+    """``web1 wants`` or ``2,000 domains (web1, web2, ... and 1,995 others) want``."""
+    unique = set(names)
+    if len(unique) == 1:
+        return f"{names[0]} wants"
+    return f"{count(len(unique), 'domain')} ({few(unique)}) want"
+
+
+def of_domains(names: list[str]) -> str:
+    unique = set(names)
+    return f"of {few(unique)}" if len(unique) <= 1 else f"of {count(len(unique), 'domain')}: {few(unique)}"

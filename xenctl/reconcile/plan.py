@@ -27,7 +27,7 @@ from xenctl.engine.api import HostState, Phase
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
-from xenctl.reconcile.names import capped, count, few, natural
+from xenctl.reconcile.names import capped, count, few, natural, of_domains, who
 from xenctl.spec.checks import OVERHEAD_MIB, nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
 from xenctl.units import format_size
@@ -328,10 +328,10 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
             if part is not None and part.mounted and disk.mode != "w!" and (part.mounted == "rw" or disk.mode == "w"):
                 mounted.setdefault((target, "read-write" if disk.mode == "w" else "read-only"), []).append(spec.name)
     problems = [
-        f"bridges: {_who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
+        f"bridges: {who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
         for bridge, names in sorted(bridges.items())
     ]
-    problems += [f"devices: {_who(names)} {target}, which is not on this host" for target, names in missing.items()]
+    problems += [f"devices: {who(names)} {target}, which is not on this host" for target, names in missing.items()]
     for (target, how), names in mounted.items():
         part = partitions[target]
         problems.append(
@@ -339,14 +339,6 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
             f"{few(names)} cannot have it {how}"
         )
     return problems
-
-
-def _who(names: list[str]) -> str:
-    """``web1 wants`` or ``2,000 domains (web1, web2, ... and 1,995 others) want``."""
-    unique = set(names)
-    if len(unique) == 1:
-        return f"{names[0]} wants"
-    return f"{count(len(unique), 'domain')} ({few(unique)}) want"
 
 
 def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
@@ -364,7 +356,7 @@ def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Cha
             if target in invalid:
                 users.setdefault(target, []).append(spec.name)
     return [
-        f"snapshots: {_who(names)} {path}, which is invalid: its copy-on-write space filled "
+        f"snapshots: {who(names)} {path}, which is invalid: its copy-on-write space filled "
         f"({format_size(invalid[path].cow_size)}); make it again with --destroy-data (what it held is lost already)"
         for path, names in sorted(users.items())
     ]
@@ -455,15 +447,10 @@ def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if len(users) + kept <= live.host.max_loop:
         return []
     return [
-        f"loop devices: {count(len(users), 'file-backed disk')} ({_of_domains(users)})"
+        f"loop devices: {count(len(users), 'file-backed disk')} ({of_domains(users)})"
         + (f" beside {kept:,} held by other domains" if kept else "")
         + f"; the host has {count(live.host.max_loop, 'loop device')} (max_loop)"
     ]
-
-
-def _of_domains(names: list[str]) -> str:
-    unique = set(names)
-    return f"of {few(unique)}" if len(unique) <= 1 else f"of {count(len(unique), 'domain')}: {few(unique)}"
 
 
 def _sharing(desired: DesiredState, live: HostState) -> list[str]:

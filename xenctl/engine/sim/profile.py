@@ -42,8 +42,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xenctl.engine.sim.profile_fields import Reader
 from xenctl.errors import ProfileError
-from xenctl.units import MIB, UnitError, format_size, parse_duration, parse_size
+from xenctl.units import MIB, format_size
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
@@ -230,85 +231,6 @@ def load_profile(path: str) -> HostProfile:
     return profile_from_dict(data, file=path)
 
 
-class _Reader:
-    """Reads one mapping of a profile, naming the field in every error."""
-
-    def __init__(self, data: object, file: str, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ProfileError(f"expected a mapping, found {_kind(data)}", file=file, path=path or None)
-        self.data = data
-        self.file = file
-        self.path = path
-
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str, message: str) -> ProfileError:
-        return ProfileError(message, file=self.file, path=self.where(key))
-
-    def check_keys(self, allowed: tuple[str, ...]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                raise ProfileError(
-                    f"unknown field; expected one of: {', '.join(allowed)}",
-                    file=self.file,
-                    path=self.where(str(key)),
-                )
-
-    def size_mib(self, key: str, default: int | None) -> int | None:
-        if self.data.get(key) is None:
-            return default
-        return self.size(key, 0) // MIB
-
-    def size(self, key: str, default: int | None) -> int:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise self.fail(key, "is required")
-            return default
-        try:
-            return parse_size(value, default_unit="M")
-        except UnitError as exc:
-            raise self.fail(key, str(exc)) from None
-
-    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"{value!r} is not a whole number")
-        if not minimum <= value <= maximum:
-            raise self.fail(key, f"{value} is out of range ({minimum} to {maximum})")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"{value!r} is not true or false")
-        return value
-
-    def string(self, key: str, default: str | None) -> str | None:
-        value = self.data.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(key, f"{value!r} is not a string")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        try:
-            return parse_duration(value)
-        except UnitError as exc:
-            raise self.fail(key, str(exc)) from None
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
-
-
 def _with_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     """The built-in profile overlaid by ``data``: ``dom0`` and ``durations`` field by field, the rest
     whole (a profile that names its disks names all of them)."""
@@ -328,8 +250,8 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     Any field ``data`` leaves out takes the built-in profile's value.
     """
     base = HostProfile()
-    top = _Reader(data, file, "")
-    top = _Reader(_with_defaults(top.data), file, "")
+    top = Reader(data, file, "")
+    top = Reader(_with_defaults(top.data), file, "")
     top.check_keys(
         (
             "name",
@@ -360,7 +282,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         raise top.fail("xen_reserved", "leaves no memory for Domain-0")
     cpus = top.integer("cpus", base.cpus, 1, 4096)
 
-    dom0 = _Reader(top.data.get("dom0", {}), file, "dom0")
+    dom0 = Reader(top.data.get("dom0", {}), file, "dom0")
     dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
     dom0_memory = dom0.size_mib("memory", None)  # null: all the memory Xen leaves
     dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
@@ -386,7 +308,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     if "\0" in save_dir:
         raise top.fail("save_dir", "must be a path")
 
-    durations_reader = _Reader(top.data.get("durations", {}), file, "durations")
+    durations_reader = Reader(top.data.get("durations", {}), file, "durations")
     durations_reader.check_keys(DURATION_KEYS)
     durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in DURATION_KEYS})
     return HostProfile(
@@ -411,14 +333,14 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     )
 
 
-def _write_rate(top: _Reader, default: int) -> int:
+def _write_rate(top: Reader, default: int) -> int:
     rate = top.size("guest_write_rate", default)
     if rate > 1 << 30:
         raise top.fail("guest_write_rate", "is more than a guest of this era could write (at most 1G a second)")
     return rate
 
 
-def _snapshot_memory(top: _Reader, default: int) -> int:
+def _snapshot_memory(top: Reader, default: int) -> int:
     cost = top.size_mib("snapshot_memory", default) or 0
     if cost > 1024:
         raise top.fail("snapshot_memory", f"{cost}M is more than a snapshot of this era held (at most 1G)")
@@ -426,16 +348,16 @@ def _snapshot_memory(top: _Reader, default: int) -> int:
 
 
 def _read_disks(data: object, file: str) -> list[DiskProfile]:
-    disks_reader = _Reader(data, file, "disks")
+    disks_reader = Reader(data, file, "disks")
     disks = []
     seen: set[str] = set()
     for disk_name, disk_data in disks_reader.data.items():
-        disk = _Reader(disk_data, file, f"disks.{disk_name}")
+        disk = Reader(disk_data, file, f"disks.{disk_name}")
         disk.check_keys(("size", "partitions"))
         if not isinstance(disk_name, str) or not re.match(r"^(hd|sd|xvd)[a-z]+$", disk_name):
             raise disks_reader.fail(str(disk_name), "is not a disk name such as hda or sda")
         size = disk.size("size", None)
-        parts_reader = _Reader(disk.data.get("partitions", {}), file, f"disks.{disk_name}.partitions")
+        parts_reader = Reader(disk.data.get("partitions", {}), file, f"disks.{disk_name}.partitions")
         partitions = []
         used = 0
         for part_name, part_data in parts_reader.data.items():
@@ -444,7 +366,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
             if part_name in seen:
                 raise parts_reader.fail(part_name, "is declared twice")
             seen.add(part_name)
-            part = _Reader(part_data, file, f"{parts_reader.path}.{part_name}")
+            part = Reader(part_data, file, f"{parts_reader.path}.{part_name}")
             part.check_keys(("size", "filesystem", "mount", "mode"))
             mount = part.string("mount", None)
             mode = part.string("mode", "rw" if mount else None)
@@ -461,7 +383,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
 
 
 def _read_nfs(data: object, file: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    reader = _Reader(data, file, "nfs_servers")
+    reader = Reader(data, file, "nfs_servers")
     servers = []
     for server, paths in reader.data.items():
         if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
