@@ -203,3 +203,32 @@ def test_with_destroy_data_a_volume_that_changes_kind_is_made_as_declared_and_co
     ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
     assert "/dev/vg/other" in volumes(home) and "/var/lib/xen/images/other" not in volumes(home)
     assert "No changes" in ok(xenctl(home, "plan", str(spec))).stdout
+
+
+def test_a_guest_on_a_volume_that_changes_kind_is_never_planned_onto_a_volume_that_will_not_exist(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    used = BASE + (
+        "domains:\n  - {name: web1, memory: 128M, kernel: /boot/vmlinuz-2.6.18-xen, "
+        "disks: [{volume: other, vdev: sda1}]}\n"
+    )
+    spec = write_spec(tmp_path / "specs", used)
+    converge(home, [spec])
+    spec.write_text(used.replace("      lvm: {vg: vg, size: 1G}\n", "      file: {path: other.img, size: 1G}\n"))
+
+    kept = xenctl(home, "plan", str(spec))
+    assert kept.returncode == 1 and "Traceback" not in kept.stderr
+    assert "web1 wants /var/lib/xen/images/other.img, which the plan does not make" in kept.stderr
+    assert "volume.other is retained" in kept.stderr
+    held = xenctl(home, "plan", "--destroy-data", str(spec))
+    assert held.returncode == 1 and "volume other is held by web1; stop it first" in held.stderr
+
+    spec.write_text(spec.read_text().replace("disks: [{volume: other", "state: stopped, disks: [{volume: other"))
+    ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
+    spec.write_text(spec.read_text().replace("state: stopped, ", ""))
+    ok(xenctl(home, "apply", "--auto-approve", str(spec)))
+    with connect(home) as host:
+        web1 = host.snapshot().domain("web1")
+    assert web1 is not None and web1.config.disks[0].target == "/var/lib/xen/images/other.img"
+    assert "No changes" in ok(xenctl(home, "plan", str(spec))).stdout

@@ -98,6 +98,7 @@ def make_plan(
     ):
         rule()
     if not nx.is_directed_acyclic_graph(graph):
+        check_feasible(desired, live, changes)  # a volume replaced under a guest that keeps it: say so first
         cycle = nx.find_cycle(graph)  # only searched when there is one: it is slow on large graphs
         raise PlanError("the plan has a dependency cycle: " + " -> ".join([a for a, _b in cycle] + [cycle[0][0]]))
     if target is not None:
@@ -169,8 +170,8 @@ class _Edges:
     # Each rule below adds the edges into a change of a declared object, so it looks at the
     # changes and their specs, not at every declared object: a plan of few changes stays cheap.
 
-    def _domains(self) -> list[tuple[str, DomainSpec]]:
-        found = ((c.name, self.desired.domain(c.name)) for c in self._changes(Kind.DOMAIN, Action))
+    def _domains(self, actions: Iterable[Action] = Action) -> list[tuple[str, DomainSpec]]:
+        found = ((c.name, self.desired.domain(c.name)) for c in self._changes(Kind.DOMAIN, actions))
         return [(name, spec) for name, spec in found if spec is not None]
 
     def _volumes(self) -> list[tuple[str, VolumeSpec]]:
@@ -178,7 +179,8 @@ class _Edges:
         return [(name, spec) for name, spec in found if spec is not None]
 
     def storage_before_users(self) -> None:
-        for name, domain in self._domains():
+        """Not for a domain that only stops or pauses: it needs nothing made first."""
+        for name, domain in self._domains(set(Action) - {Action.STOP, Action.PAUSE}):
             for disk in domain.disks:
                 if disk.volume:
                     self.edge(f"volume.{disk.volume}", f"domain.{name}")
@@ -321,7 +323,7 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             if target not in existing:
                 if made is None:
-                    made = {volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION}
+                    made = _made(desired, root, changes)
                 if target not in made:
                     missing.setdefault(target, []).append(spec.name)
             part = partitions.get(target)
@@ -331,7 +333,9 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
         f"bridges: {who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
         for bridge, names in sorted(bridges.items())
     ]
-    problems += [f"devices: {who(names)} {target}, which is not on this host" for target, names in missing.items()]
+    problems += [
+        f"devices: {who(names)} {target}, {_absent(target, desired, root)}" for target, names in missing.items()
+    ]
     for (target, how), names in mounted.items():
         part = partitions[target]
         problems.append(
@@ -339,6 +343,21 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
             f"{few(names)} cannot have it {how}"
         )
     return problems
+
+
+def _made(desired: DesiredState, root: str, changes: list[Change]) -> set[str]:
+    """The devices the declared volumes will be: not those the plan retains as they are."""
+    kept = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.RETAIN}
+    return {
+        volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION and v.name not in kept
+    }
+
+
+def _absent(target: str, desired: DesiredState, root: str) -> str:
+    volume = next((v for v in desired.volumes if volume_target(v, root)[0] == target), None)
+    if volume is None:
+        return "which is not on this host"
+    return f"which the plan does not make: volume.{volume.name} is retained as it is (--destroy-data replaces it)"
 
 
 def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
