@@ -333,8 +333,9 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
         f"bridges: {who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
         for bridge, names in sorted(bridges.items())
     ]
+    declared = {volume_target(v, root)[0]: v.name for v in desired.volumes} if missing else {}
     problems += [
-        f"devices: {who(names)} {target}, {_absent(target, desired, root)}" for target, names in missing.items()
+        f"devices: {who(names)} {target}, {_absent(declared.get(target))}" for target, names in missing.items()
     ]
     for (target, how), names in mounted.items():
         part = partitions[target]
@@ -353,11 +354,10 @@ def _made(desired: DesiredState, root: str, changes: list[Change]) -> set[str]:
     }
 
 
-def _absent(target: str, desired: DesiredState, root: str) -> str:
-    volume = next((v for v in desired.volumes if volume_target(v, root)[0] == target), None)
+def _absent(volume: str | None) -> str:
     if volume is None:
         return "which is not on this host"
-    return f"which the plan does not make: volume.{volume.name} is retained as it is (--destroy-data replaces it)"
+    return f"which the plan does not make: volume.{volume} is retained as it is (--destroy-data replaces it)"
 
 
 def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
