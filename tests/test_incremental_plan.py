@@ -831,7 +831,7 @@ def test_taking_over_the_hand_made_guest_with_adopt(world: World) -> None:
     world.write_specs()
     changed, _ = world.compare("--adopt")
     assert_from_basis(changed)
-    assert "the fields below change as well" in changed.stdout
+    assert "the domain restarts for the fields below" in changed.stdout and "1 to restart" in changed.stdout
 
     world.specs["back.yaml"]["domains"].pop()  # given up again, and db edited (not the first plan's text)
     edit(world, "kernel")

@@ -213,3 +213,53 @@ def test_memory_given_back_by_mem_set_serves_the_next_guest_without_ballooning(h
     info = host.snapshot().host
     assert info.dom0_memory == 1024
     assert info.free_memory == 2
+
+
+# -- LVM snapshots hold Domain-0 memory ---------------------------------------------------------
+
+SNAPSHOT_HOST = {"snapshot_memory": "64M", "disks": {"sda": {"size": "20G", "partitions": {"sda10": {"size": "10G"}}}}}
+
+
+def _snapshots(host: SimHost, count: int) -> None:
+    host.create_volume_group("vg", ("/dev/sda10",))
+    host.create_logical_volume("vg", "base", 1024 * 1024 * 1024)
+    for i in range(count):
+        host.create_snapshot("vg", f"clone{i}", "base", 64 * 1024 * 1024)
+
+
+def test_each_snapshot_takes_its_memory_from_what_domain0_can_give_guests(make_host: Callable[..., SimHost]) -> None:
+    host = make_host(**SNAPSHOT_HOST)
+    before = host.snapshot().host.guest_memory_max
+    _snapshots(host, 3)
+    info = host.snapshot().host
+    assert (info.snapshots, info.snapshot_memory) == (3, 64)
+    assert info.guest_memory_max == before - 3 * 64
+    assert info.dom0_memory == 1024  # far above its floor: nothing moves yet
+
+
+def test_domain0_will_not_balloon_below_what_its_snapshots_hold(make_host: Callable[..., SimHost]) -> None:
+    host = make_host(**SNAPSHOT_HOST)
+    _snapshots(host, 2)
+    free = host.snapshot().host.free_memory
+    too_big = free + (1024 - 196 - 2 * 64) + 1  # one MiB more than ballooning down to the new floor gives
+    with pytest.raises(XenError, match="LVM snapshots hold 131072 KiB"):
+        host.create_domain(domain("big", too_big - OVERHEAD_KIB // 1024))
+    host.create_domain(domain("big", too_big - 1 - OVERHEAD_KIB // 1024))
+    assert host.snapshot().host.dom0_memory == 196 + 2 * 64
+
+
+def test_a_snapshot_on_a_domain0_at_its_floor_grows_it_from_free_memory_or_fails(
+    make_host: Callable[..., SimHost],
+) -> None:
+    host = make_host(**SNAPSHOT_HOST)
+    _snapshots(host, 0)
+    fill = host.snapshot().host.free_memory + (1024 - 196) - OVERHEAD_KIB // 1024
+    host.create_domain(domain("big", fill))  # Domain-0 ballooned to its floor, 2M (xend's overhead) left free
+    assert host.snapshot().host.dom0_memory == 196
+    with pytest.raises(XenError, match="Cannot allocate memory"):
+        host.create_snapshot("vg", "clone", "base", 64 * 1024 * 1024)
+    assert host.snapshot().host.snapshots == 0  # refused whole
+    host.destroy_domain("big")
+    host.create_snapshot("vg", "clone", "base", 64 * 1024 * 1024)
+    info = host.snapshot().host
+    assert (info.snapshots, info.dom0_memory) == (1, 196 + 64)

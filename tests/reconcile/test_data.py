@@ -156,3 +156,79 @@ def test_growing_a_volume_keeps_its_content(made: tuple[Path, Path]) -> None:
     size, digest = volumes(home)["/dev/vg/data"]
     assert size == 3 * 1024**3
     assert digest == before["/dev/vg/data"][1]
+
+
+AS_IMAGE = BASE.replace("      lvm: {vg: vg, size: 1G}\n", "      file: {path: other.img, size: 1G}\n")
+
+
+def test_a_volume_that_becomes_an_image_file_is_one_retained_replacement(made: tuple[Path, Path]) -> None:
+    home, spec = made
+    spec.write_text(AS_IMAGE)
+    before = volumes(home)
+
+    text = ok(xenctl(home, "plan", str(spec))).stdout
+    (line,) = [line for line in text.splitlines() if "volume.other" in line]
+    assert line.lstrip().startswith("!") and "(kind forces it)" in line
+    assert "/dev/vg/other" in line and "/var/lib/xen/images/other.img" in line and "--destroy-data" in line
+    assert "Plan: 0 to create, 0 to update, 0 to restart, 0 to replace, 0 to delete, 1 retained" in text
+    ok(xenctl(home, "apply", "--auto-approve", str(spec)))
+    assert volumes(home) == before
+    assert actions(plan_for(home, [spec])) == {"volume.other": "retain"}
+
+
+def test_with_destroy_data_a_volume_that_changes_kind_is_made_as_declared_and_converges(
+    made: tuple[Path, Path],
+) -> None:
+    home, spec = made
+    spec.write_text(AS_IMAGE)
+    (change,) = by_address(plan_json(home, "--destroy-data", str(spec))).values()
+    assert change["address"] == "volume.other"
+    assert change["change"]["actions"] == ["delete", "create"]
+    assert change["change"]["replace_paths"] == [["kind"]]
+
+    ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
+    after = volumes(home)
+    assert "/dev/vg/other" not in after and "/var/lib/xen/images/other.img" in after
+    with connect(home) as host:
+        (image,) = [i for i in host.snapshot().images if i.path.endswith("/other.img")]
+    assert (image.filesystem, image.written) == ("ext3", True)  # formatted and filled, as declared
+    assert "No changes" in ok(xenctl(home, "plan", str(spec))).stdout
+    assert "No changes" in ok(xenctl(home, "plan", "--destroy-data", str(spec))).stdout
+
+    # and back: the image, named as the volume, becomes a logical volume again
+    spec.write_text(AS_IMAGE.replace("path: other.img", "path: other"))
+    ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
+    spec.write_text(BASE)
+    assert actions(plan_for(home, [spec])) == {"volume.other": "retain"}
+    ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
+    assert "/dev/vg/other" in volumes(home) and "/var/lib/xen/images/other" not in volumes(home)
+    assert "No changes" in ok(xenctl(home, "plan", str(spec))).stdout
+
+
+def test_a_guest_on_a_volume_that_changes_kind_is_never_planned_onto_a_volume_that_will_not_exist(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    used = BASE + (
+        "domains:\n  - {name: web1, memory: 128M, kernel: /boot/vmlinuz-2.6.18-xen, "
+        "disks: [{volume: other, vdev: sda1}]}\n"
+    )
+    spec = write_spec(tmp_path / "specs", used)
+    converge(home, [spec])
+    spec.write_text(used.replace("      lvm: {vg: vg, size: 1G}\n", "      file: {path: other.img, size: 1G}\n"))
+
+    kept = xenctl(home, "plan", str(spec))
+    assert kept.returncode == 1 and "Traceback" not in kept.stderr
+    assert "web1 wants /var/lib/xen/images/other.img, which the plan does not make" in kept.stderr
+    assert "volume.other is retained" in kept.stderr
+    held = xenctl(home, "plan", "--destroy-data", str(spec))
+    assert held.returncode == 1 and "volume other is held by web1; stop it first" in held.stderr
+
+    spec.write_text(spec.read_text().replace("disks: [{volume: other", "state: stopped, disks: [{volume: other"))
+    ok(xenctl(home, "apply", "--auto-approve", "--destroy-data", str(spec)))
+    spec.write_text(spec.read_text().replace("state: stopped, ", ""))
+    ok(xenctl(home, "apply", "--auto-approve", str(spec)))
+    with connect(home) as host:
+        web1 = host.snapshot().domain("web1")
+    assert web1 is not None and web1.config.disks[0].target == "/var/lib/xen/images/other.img"
+    assert "No changes" in ok(xenctl(home, "plan", str(spec))).stdout

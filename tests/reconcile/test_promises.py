@@ -128,6 +128,27 @@ def test_adopting_a_domain_that_differs_from_its_spec_shows_the_differences_and_
     assert plan_for(home, [spec]).changes == ()
 
 
+def test_adopting_a_domain_that_needs_a_restart_is_counted_and_shown_as_the_restart_apply_makes(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    domid, _uuid = _handy(home)
+    spec = write_spec(tmp_path / "specs", HANDY + "    extra: console=tty\n")
+
+    text = ok(xenctl(home, "plan", "--adopt", str(spec))).stdout
+    (line,) = [line for line in text.splitlines() if "domain.handy" in line]
+    assert line.lstrip().startswith("-/+") and "restart" in line and "(extra forces it)" in line
+    assert "Plan: 0 to create, 0 to update, 1 to restart," in text
+    (change,) = plan_json(home, "--adopt", str(spec))["resource_changes"]
+    assert change["change"]["actions"] == ["delete", "create"] and change["change"]["replace_paths"] == [["extra"]]
+
+    ok(xenctl(home, "apply", "--auto-approve", "--adopt", str(spec)))
+    with connect(home) as host:
+        adopted = host.snapshot().domain("handy")
+    assert adopted is not None and adopted.domid != domid  # restarted, as the plan said
+    assert adopted.config.extra == "console=tty"
+
+
 def test_a_hand_made_volume_in_a_managed_group_is_never_touched(tmp_path: Path) -> None:
     home = tmp_path / "home"
     spec = write_spec(tmp_path / "specs", "storage:\n  volume_groups: [{name: vg, pvs: [/dev/sda10]}]\n")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from xenctl.cli.context import host_of
-from xenctl.engine.api import Fault, HostState
+from xenctl.engine.api import Fault, HostState, ImageFile, LogicalVolume
 from xenctl.engine.sim.profile import DURATION_KEYS, HostProfile
 from xenctl.engine.sim.xendconfig import XendConfig
 from xenctl.errors import UsageError
@@ -77,6 +77,27 @@ def _live(state: HostState) -> dict[str, object]:
         ],
         "logical_volumes": len(state.logical_volumes),
         "images": len(state.images),
+        "snapshots": {"count": h.snapshots, "dom0_memory_each": h.snapshot_memory},
+        "volumes": [_lv_json(lv) for lv in state.logical_volumes],
+        "image_files": [_image_json(image) for image in state.images],
+    }
+
+
+def _lv_json(lv: LogicalVolume) -> dict[str, object]:
+    found: dict[str, object] = {"path": lv.path, "size": lv.size, "filesystem": lv.filesystem}
+    if lv.is_snapshot:
+        found.update(origin=lv.origin, cow_size=lv.cow_size, cow_used=lv.cow_used, invalid=lv.invalid)
+    return {**found, "holders": list(lv.holders), "managed": lv.owner is not None}
+
+
+def _image_json(image: ImageFile) -> dict[str, object]:
+    return {
+        "path": image.path,
+        "size": image.size,
+        "sparse": image.sparse,
+        "filesystem": image.filesystem,
+        "holders": list(image.holders),
+        "managed": image.owner is not None,
     }
 
 
@@ -87,7 +108,7 @@ def describe(profile: HostProfile, state: HostState, home: str) -> str:
     lines = [
         f"Host {profile.name}, runlevel {h.runlevel}, state in {home}",
         f"Memory:       {_mib(h.total_memory)} total: Xen {_mib(profile.xen_reserved)}, "
-        f"Domain-0 {_mib(h.dom0_memory)} (min {_mib(h.dom0_min_mem)}, ballooning {ballooning}), "
+        f"Domain-0 {_mib(h.dom0_memory)} (min {_mib(h.dom0_min_mem)}{_held(state)}, ballooning {ballooning}), "
         f"guests {_mib(guests)}, free {_mib(h.free_memory)}",
         f"CPUs:         {h.pcpus}",
         f"Domains:      {len(state.domains) - 1} besides Domain-0",
@@ -114,6 +135,7 @@ def describe(profile: HostProfile, state: HostState, home: str) -> str:
     lines.append("Volume groups:" + ("" if state.volume_groups else " (none)"))
     for vg in state.volume_groups:
         lines.append(f"  {vg.name:<12} {format_size(vg.size):>6}, {format_size(vg.free)} free, on {', '.join(vg.pvs)}")
+    lines += _volume_lines(state)
     lines.append("NFS exports:" + ("" if state.nfs_exports else " (none)"))
     for export in state.nfs_exports:
         by = "served by a domain" if export.served_by_domain else "outside the host"
@@ -125,6 +147,36 @@ def describe(profile: HostProfile, state: HostState, home: str) -> str:
         + " (image_create per GiB written)"
     )
     return "\n".join(lines)
+
+
+def _held(state: HostState) -> str:
+    h = state.host
+    if not h.snapshots or not h.snapshot_memory:
+        return ""
+    return f" + {_mib(h.snapshots * h.snapshot_memory)} for {h.snapshots} LVM snapshot{'s' if h.snapshots > 1 else ''}"
+
+
+def _volume_lines(state: HostState) -> list[str]:
+    """Logical volumes (snapshots with their COW fill and state), then image files."""
+    lines = ["Logical volumes:" + ("" if state.logical_volumes else " (none)")]
+    for lv in state.logical_volumes:
+        what = [lv.filesystem or "-"]
+        if lv.is_snapshot:
+            share = lv.cow_used * 100 // lv.cow_size if lv.cow_size else 100
+            what = [
+                f"snapshot of {lv.origin}, COW {format_size(lv.cow_used)} of {format_size(lv.cow_size)} used "
+                f"({share}%), {'INVALID: its COW space filled' if lv.invalid else 'valid'}"
+            ]
+        if lv.holders:
+            what.append("held by " + ", ".join(lv.holders))
+        lines.append(f"  {lv.vg + '/' + lv.name:<24} {format_size(lv.size):>6}  {'; '.join(what)}")
+    lines.append("Image files:" + ("" if state.images else " (none)"))
+    for image in state.images:
+        what = ["sparse" if image.sparse else "allocated", image.filesystem or "-"]
+        if image.holders:
+            what.append("held by " + ", ".join(image.holders))
+        lines.append(f"  {image.path:<40} {format_size(image.size):>6}  {', '.join(what)}")
+    return lines
 
 
 def _mib(value: int) -> str:

@@ -343,6 +343,8 @@ class HostInfo:
     runlevel: int
     now: float
     booted: bool = False  # the autostart entries were booted since the host entered its runlevel
+    snapshots: int = 0  # LVM snapshots on the host
+    snapshot_memory: int = 0  # MiB of Domain-0 each LVM snapshot holds: out of guest_memory_max when ballooning
     capabilities: Capabilities = Capabilities()
 
     @property

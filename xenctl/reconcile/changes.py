@@ -69,13 +69,22 @@ class Change:
     def address(self) -> str:
         return f"{self.kind.value}.{self.name}"
 
+    @property
+    def effect(self) -> Action:
+        """What apply does to the object: an adoption that changes a restart-class field restarts
+        the domain, one that changes others updates it in place. Counted and shown as such."""
+        if self.action is Action.ADOPT and self.fields:
+            restarts = any(f.change_class is ChangeClass.RESTART for f in self.fields)
+            return Action.RESTART if restarts else Action.UPDATE
+        return self.action
+
     def forced_by(self) -> tuple[str, ...]:
         """The fields that force a restart, a replacement or a retention (what the plan names)."""
         forcing = {
             Action.RESTART: (ChangeClass.RESTART,),
             Action.REPLACE: (ChangeClass.REPLACE, ChangeClass.GROW_ONLY),
             Action.RETAIN: (ChangeClass.REPLACE, ChangeClass.GROW_ONLY),
-        }.get(self.action, ())
+        }.get(self.effect, ())
         return tuple(f.name for f in self.fields if f.change_class in forcing)
 
 

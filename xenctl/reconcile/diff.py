@@ -5,16 +5,14 @@ the same order (by kind, then name). Every field's change class comes from ``fie
 action follows from the classes: any restart-class field makes a domain RESTART, live-class
 fields make an UPDATE, a volume that would lose data is RETAINED unless ``destroy_data``.
 
-Ownership decides what may be touched. Objects marked ``managed_by`` this tool are xenctl's: a
-managed domain missing from the specs is deleted, a managed volume retained (or deleted with
-``destroy_data``). Unmanaged objects are listed and never touched; a spec that names one is an
-error unless ``adopt``.
+Ownership decides what may be touched (``ownership``): objects marked ``managed_by`` this tool
+are xenctl's, unmanaged ones are listed and never touched. Volume groups and volumes are diffed
+in ``storagediff``; domains, NFS exports and autostart entries here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,8 +23,6 @@ from xenctl.engine.api import (
     DomainConfig,
     DomainDisk,
     HostState,
-    ImageFile,
-    LogicalVolume,
     OnEvent,
     Phase,
     Vif,
@@ -34,26 +30,24 @@ from xenctl.engine.api import (
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, FieldChange, Kind, Unmanaged
 from xenctl.reconcile.fields import FIELDS, live_or_restart
+from xenctl.reconcile.ownership import DiffOptions
+from xenctl.reconcile.storagediff import StorageDiff
 from xenctl.spec.model import (
     AutostartSpec,
     DesiredPower,
     DesiredState,
     DiskSpec,
     DomainSpec,
-    VolumeKind,
-    VolumeSpec,
     image_path,
     volume_target,
 )
 from xenctl.xmconfig.auto import Broken, Entry, Listing, Ordering, render_entry
 from xenctl.xmconfig.domain import config_lines
 
+__all__ = ["MANAGED_BY", "Diff", "DiffOptions", "Scope", "diff", "disk_target", "domain_config", "entry_text"]
 
-@dataclass(frozen=True)
-class DiffOptions:
-    adopt: bool = False
-    destroy_data: bool = False
-    managed_by: str = MANAGED_BY
+
+_DEFAULT_OPTIONS = DiffOptions()
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ class Scope:
 def diff(
     desired: DesiredState,
     live: HostState,
-    options: DiffOptions = DiffOptions(),
+    options: DiffOptions = _DEFAULT_OPTIONS,
     auto: Listing | None = None,
     scope: Scope | None = None,
 ) -> Diff:
@@ -163,27 +157,7 @@ def entry_digest(desired: DesiredState, storage_root: str, spec: AutostartSpec, 
     return hashlib.sha256(entry_text(desired, storage_root, spec, source).encode("utf-8")).hexdigest()
 
 
-class _Differ:
-    def __init__(self, desired: DesiredState, live: HostState, options: DiffOptions) -> None:
-        self.desired = desired
-        self.live = live
-        self.options = options
-        self.clashes: list[str] = []
-        self.entry_clashes: list[str] = []
-        self.unmanaged: list[Unmanaged] = []
-
-    def managed(self, owner: object) -> bool:
-        return getattr(owner, "managed_by", None) == self.options.managed_by
-
-    def claim(self, kind: Kind, name: str, owner: object) -> Change | None:
-        """For a declared object that exists: None if it is ours, ADOPT if it may become ours."""
-        if self.managed(owner):
-            return None
-        if self.options.adopt:
-            return Change(kind, name, Action.ADOPT, reason="made by hand; --adopt makes it xenctl's")
-        self.clashes.append(f"{kind.value}.{name}")
-        return None
-
+class _Differ(StorageDiff):
     # -- autostart entries ----------------------------------------------------------------
 
     def autostart(self, auto: Listing, only: frozenset[str] | None = None) -> list[Change]:
@@ -245,153 +219,6 @@ class _Differ:
             if now.get(key) != then.get(key):
                 yield FieldChange(f"config.{key}", now.get(key), then.get(key), ChangeClass.LIVE)
 
-    # -- volume groups ----------------------------------------------------------------------
-
-    def volume_groups(self) -> list[Change]:
-        live = {vg.name: vg for vg in self.live.volume_groups}
-        changes = []
-        for spec in self.desired.volume_groups:
-            group = live.pop(spec.name, None)
-            if group is None:
-                changes.append(Change(Kind.VOLUME_GROUP, spec.name, Action.CREATE, reason="not on the host"))
-                continue
-            adopted = self.claim(Kind.VOLUME_GROUP, spec.name, group.owner)
-            if adopted is not None or not self.managed(group.owner):
-                changes.extend([adopted] if adopted else [])
-                continue
-            if sorted(spec.pvs) != sorted(group.pvs):
-                field = FieldChange("pvs", list(group.pvs), list(spec.pvs), ChangeClass.REPLACE)
-                changes.append(self.data_change(Kind.VOLUME_GROUP, spec.name, field, "its physical volumes"))
-        for group in live.values():
-            self.gone(Kind.VOLUME_GROUP, group.name, group.owner, changes, holds_data=True)
-        return changes
-
-    # -- volumes ----------------------------------------------------------------------------
-
-    def volumes(self) -> list[Change]:
-        lvs = {(lv.vg, lv.name): lv for lv in self.live.logical_volumes}
-        images = {image.path: image for image in self.live.images}
-        partitions = {p.path: p for p in self.live.partitions}
-        seen_lvs: set[tuple[str, str]] = set()
-        seen_images: set[str] = set()
-        changes: list[Change] = []
-        for spec in self.desired.volumes:
-            if spec.kind in (VolumeKind.LVM, VolumeKind.SNAPSHOT):
-                lv = lvs.get((spec.vg or "", spec.name)) or next(
-                    (v for (_vg, name), v in sorted(lvs.items()) if name == spec.name), None
-                )
-                if lv is not None:
-                    seen_lvs.add((lv.vg, lv.name))
-                changes.extend(self.lvm_volume(spec, lv))
-            elif spec.kind is VolumeKind.FILE:
-                path = image_path(self.live.host.storage_root, spec.path or "")
-                image = images.get(path)
-                seen_images.add(path)
-                changes.extend(self.image_volume(spec, path, image))
-            else:
-                partition = partitions.get(spec.path or "")
-                if partition is None:
-                    raise PlanError(f"volume {spec.name}: partition {spec.path} is not on this host")
-                if spec.filesystem and partition.filesystem != spec.filesystem:
-                    field = FieldChange("filesystem", partition.filesystem, spec.filesystem, ChangeClass.REPLACE)
-                    changes.append(self.data_change(Kind.VOLUME, spec.name, field, "its filesystem"))
-        for key, lv in sorted(lvs.items()):
-            if key not in seen_lvs:
-                self.gone(Kind.VOLUME, lv.name, lv.owner, changes, holds_data=True)
-        for path, image in sorted(images.items()):
-            if path not in seen_images:
-                self.gone(Kind.VOLUME, os.path.basename(path), image.owner, changes, holds_data=True)
-        return changes
-
-    def lvm_volume(self, spec: VolumeSpec, lv: LogicalVolume | None) -> list[Change]:
-        if lv is None:
-            return [Change(Kind.VOLUME, spec.name, Action.CREATE, reason="not on the host")]
-        adopted = self.claim(Kind.VOLUME, spec.name, lv.owner)
-        if adopted is not None or not self.managed(lv.owner):
-            return [adopted] if adopted else []
-        identity = [
-            FieldChange(name, before, after, ChangeClass.REPLACE)
-            for name, before, after in (
-                ("vg", lv.vg, spec.vg),
-                ("snapshot_of", lv.origin, spec.snapshot_of),
-            )
-            if before != after
-        ]
-        if identity:
-            return [self.data_change(Kind.VOLUME, spec.name, identity[0], "what it is", more=identity[1:])]
-        live_size = lv.cow_size if lv.is_snapshot else lv.size
-        return self.size_and_filesystem(
-            spec, live_size, lv.filesystem, lv.written, round_to=self.live.host.capabilities.extent_size
-        )
-
-    def image_volume(self, spec: VolumeSpec, path: str, image: ImageFile | None) -> list[Change]:
-        if image is None:
-            return [Change(Kind.VOLUME, spec.name, Action.CREATE, reason="not on the host")]
-        adopted = self.claim(Kind.VOLUME, spec.name, image.owner)
-        if adopted is not None or not self.managed(image.owner):
-            return [adopted] if adopted else []
-        return self.size_and_filesystem(spec, image.size, image.filesystem, image.written, round_to=1)
-
-    def size_and_filesystem(
-        self, spec: VolumeSpec, live_size: int, live_fs: str | None, written: bool, *, round_to: int
-    ) -> list[Change]:
-        """Grow, format and fill a volume in place; what would lose data is retained (or replaced).
-        A volume nothing was ever put on (an apply cut short after lvcreate or mkfs) loses nothing
-        to mkfs or a copy: it is finished as its creation would have."""
-        wanted = -(-(spec.size or 0) // round_to) * round_to  # LVM rounds up to whole extents
-        if spec.filesystem is not None and live_fs is not None and spec.filesystem != live_fs:
-            field = FieldChange("filesystem", live_fs, spec.filesystem, ChangeClass.REPLACE)
-            return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
-        fields = []
-        if wanted > live_size:
-            fields.append(FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY))
-        elif wanted < live_size:
-            field = FieldChange("size", live_size, wanted, ChangeClass.GROW_ONLY)
-            return [self.data_change(Kind.VOLUME, spec.name, field, "a smaller size")]
-        if spec.filesystem is not None and live_fs is None:
-            if not written:
-                fields.append(FieldChange("filesystem", None, spec.filesystem, ChangeClass.LIVE))
-            else:
-                # mkfs on a volume that exists: whatever a guest wrote to it would be lost
-                field = FieldChange("filesystem", None, spec.filesystem, ChangeClass.REPLACE)
-                return [self.data_change(Kind.VOLUME, spec.name, field, "its filesystem")]
-        if spec.populate and not written and spec.kind is not VolumeKind.SNAPSHOT:
-            fields.append(FieldChange("populate", None, spec.populate, ChangeClass.LIVE))
-        if not fields:
-            return []
-        return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow, format or fill in place")]
-
-    def data_change(
-        self, kind: Kind, name: str, field: FieldChange, what: str, *, more: list[FieldChange] | None = None
-    ) -> Change:
-        """A change that destroys data: REPLACE with --destroy-data, else RETAIN, saying why."""
-        fields = (field, *(more or []))
-        if self.options.destroy_data:
-            return Change(kind, name, Action.REPLACE, fields, reason=f"{what} changes, and --destroy-data allows it")
-        return Change(
-            kind,
-            name,
-            Action.RETAIN,
-            fields,
-            reason=f"{what} would change, which destroys its data; kept as it is (--destroy-data allows it)",
-        )
-
-    def gone(self, kind: Kind, name: str, owner: object, changes: list[Change], *, holds_data: bool) -> None:
-        """A live object the specs do not declare."""
-        if not self.managed(owner):
-            self.unmanaged.append(Unmanaged(kind, name))
-        elif holds_data and not self.options.destroy_data:
-            changes.append(
-                Change(
-                    kind,
-                    name,
-                    Action.RETAIN,
-                    reason="no longer in the specs; kept with its data (--destroy-data deletes it)",
-                )
-            )
-        else:
-            changes.append(Change(kind, name, Action.DELETE, reason="no longer in the specs"))
-
     # -- NFS exports ------------------------------------------------------------------------
 
     def exports(self) -> list[Change]:
@@ -437,7 +264,9 @@ class _Differ:
         adopted = self.claim(Kind.DOMAIN, spec.name, live.owner)
         if adopted is not None:
             differs = tuple(self.domain_fields(spec, live)) if live.phase is not Phase.SAVING else ()
+            restarts = any(f.change_class is ChangeClass.RESTART for f in differs)
             later = "; the fields below change as well" if differs else ""
+            later = "; the domain restarts for the fields below" if restarts else later
             return Change(Kind.DOMAIN, spec.name, Action.ADOPT, differs, reason=adopted.reason + later)
         if not self.managed(live.owner):
             return None
@@ -472,10 +301,8 @@ class _Differ:
         if spec.maxvcpus is not None:
             compare("maxvcpus", config.vcpu_ceiling, spec.maxvcpus)
         caps = self.live.host.capabilities
-        restart = ChangeClass.RESTART
-        compare(
-            "memory", live.target, spec.memory, live_or_restart(spec.memory, config.memory_ceiling, caps.live_memory)
-        )
+        memory = live_or_restart(spec.memory, config.memory_ceiling, caps.live_memory)
+        compare("memory", live.target, spec.memory, memory)
         compare("vcpus", live.vcpus, spec.vcpus, live_or_restart(spec.vcpus, config.vcpu_ceiling, caps.live_vcpus))
         for name in ("kernel", "ramdisk", "bootloader", "root", "extra", "ip"):
             compare(name, getattr(config, name), getattr(spec, name))
@@ -487,9 +314,8 @@ class _Differ:
         live_disks = sorted((d.vdev, d.target, d.mode.value, d.backend) for d in config.disks)
         root = self.live.host.storage_root
         wanted_disks = sorted((d.vdev, *disk_target(self.desired, root, d), d.mode) for d in spec.disks)
-        compare(
-            "disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks], None if caps.live_disks else restart
-        )
+        disks = None if caps.live_disks else ChangeClass.RESTART  # attached in place where the host can
+        compare("disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks], disks)
         paused = live.phase is Phase.PAUSED
         compare("state", "paused" if paused else "running", spec.state.value)
         return fields

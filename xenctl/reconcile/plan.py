@@ -29,8 +29,10 @@ from xenctl.reconcile.attach import with_values
 from xenctl.reconcile.capable import unsupported_steps
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
 from xenctl.reconcile.diff import Diff, disk_target
+from xenctl.reconcile.names import capped, count, few, natural, of_domains, who
 from xenctl.spec.checks import nfs_server_domain
 from xenctl.spec.model import DesiredPower, DesiredState, DomainSpec, VolumeKind, VolumeSpec, volume_target
+from xenctl.units import format_size
 from xenctl.xmconfig.auto import AutoDir
 
 _TAKES = (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE, Action.RESUME)
@@ -74,7 +76,7 @@ class Plan:
         }
         counts = dict.fromkeys(("create", "update", "restart", "replace", "delete", "retained"), 0)
         for change in self.changes:
-            counts[names[change.action]] += 1
+            counts[names[change.effect]] += 1
         return counts
 
 
@@ -98,6 +100,7 @@ def make_plan(
     ):
         rule()
     if not nx.is_directed_acyclic_graph(graph):
+        check_feasible(desired, live, changes)  # a volume replaced under a guest that keeps it: say so first
         cycle = nx.find_cycle(graph)  # only searched when there is one: it is slow on large graphs
         raise PlanError("the plan has a dependency cycle: " + " -> ".join([a for a, _b in cycle] + [cycle[0][0]]))
     if target is not None:
@@ -163,14 +166,14 @@ class _Edges:
         return [
             data["change"]
             for _n, data in self.graph.nodes(data=True)
-            if data["change"].kind is kind and data["change"].action in wanted
+            if data["change"].kind is kind and data["change"].effect in wanted
         ]
 
     # Each rule below adds the edges into a change of a declared object, so it looks at the
     # changes and their specs, not at every declared object: a plan of few changes stays cheap.
 
-    def _domains(self) -> list[tuple[str, DomainSpec]]:
-        found = ((c.name, self.desired.domain(c.name)) for c in self._changes(Kind.DOMAIN, Action))
+    def _domains(self, actions: Iterable[Action] = Action) -> list[tuple[str, DomainSpec]]:
+        found = ((c.name, self.desired.domain(c.name)) for c in self._changes(Kind.DOMAIN, actions))
         return [(name, spec) for name, spec in found if spec is not None]
 
     def _volumes(self) -> list[tuple[str, VolumeSpec]]:
@@ -178,7 +181,8 @@ class _Edges:
         return [(name, spec) for name, spec in found if spec is not None]
 
     def storage_before_users(self) -> None:
-        for name, domain in self._domains():
+        """Not for a domain that only stops or pauses: it needs nothing made first."""
+        for name, domain in self._domains(set(Action) - {Action.STOP, Action.PAUSE}):
             for disk in domain.disks:
                 if disk.volume:
                     self.edge(f"volume.{disk.volume}", f"domain.{name}")
@@ -257,7 +261,8 @@ class _Edges:
         """If the host cannot hold the new memory beside the old, what gives memory back goes first:
         domains deleted, stopped or restarted, and domains whose memory is set lower."""
         host = self.live.host
-        balloon = max(0, host.dom0_memory - host.dom0_min_mem) if host.ballooning else 0
+        floor = host.dom0_min_mem + host.snapshots * host.snapshot_memory
+        balloon = max(0, host.dom0_memory - floor) if host.ballooning else 0
         room = host.free_memory + balloon
         takes: list[Change] = []
         frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
@@ -265,7 +270,7 @@ class _Edges:
         for change in self._changes(Kind.DOMAIN, (Action.CREATE, Action.START, Action.UPDATE)):
             spec = self.desired.domain(change.name)
             grows = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "memory")  # type: ignore[call-overload]
-            if change.action is Action.UPDATE:
+            if change.effect is Action.UPDATE:
                 if grows > 0:
                     takes.append(change)
                     wanted += grows
@@ -285,16 +290,17 @@ class _Edges:
 def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]) -> None:
     """Refuse a plan the host could not carry out, naming the objects and the numbers."""
     problems = [
-        *_memory(desired, live),
+        *_memory(desired, live, changes),
         *_loops(desired, live),
         *_sharing(desired, live),
         *_devices(desired, live, changes),
         *_space(desired, live, changes),
         *_storage_in_use(live, changes),
+        *_invalid_snapshots(desired, live, changes),
         *unsupported_steps(desired, live, changes),
     ]
     if problems:
-        raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(problems))
+        raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(capped(problems)))
 
 
 def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
@@ -302,35 +308,80 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
     starting = {
         c.name
         for c in changes
-        if c.kind is Kind.DOMAIN and c.action in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
+        if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
     }
     partitions = {p.path: p for p in live.partitions}
     existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
     root = live.host.storage_root
     made: set[str] | None = None  # what the plan makes: looked at only for a device not on the host
-    problems = []
+    bridges: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    mounted: dict[tuple[str, str], list[str]] = {}
     for spec, targets in zip(desired.domains, desired.disk_targets(root), strict=True):
         if spec.name not in starting or spec.state is DesiredPower.STOPPED:
             continue
         for vif in spec.vifs:
             if vif.bridge not in live.host.bridges:
-                problems.append(
-                    f"bridges: {spec.name} wants bridge {vif.bridge}; the host has "
-                    f"{', '.join(live.host.bridges) or 'none'}"
-                )
+                bridges.setdefault(vif.bridge, []).append(spec.name)
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             if target not in existing:
                 if made is None:
-                    made = {volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION}
+                    made = _made(desired, root, changes)
                 if target not in made:
-                    problems.append(f"devices: {spec.name} wants {target}, which is not on this host")
+                    missing.setdefault(target, []).append(spec.name)
             part = partitions.get(target)
             if part is not None and part.mounted and disk.mode != "w!" and (part.mounted == "rw" or disk.mode == "w"):
-                problems.append(
-                    f"devices: {target} is mounted {part.mounted} in Domain-0 (on {part.mountpoint}); "
-                    f"{spec.name} cannot have it {'read-write' if disk.mode == 'w' else 'read-only'}"
-                )
+                mounted.setdefault((target, "read-write" if disk.mode == "w" else "read-only"), []).append(spec.name)
+    problems = [
+        f"bridges: {who(names)} bridge {bridge}; the host has {', '.join(live.host.bridges) or 'none'}"
+        for bridge, names in sorted(bridges.items())
+    ]
+    declared = {volume_target(v, root)[0]: v.name for v in desired.volumes} if missing else {}
+    problems += [
+        f"devices: {who(names)} {target}, {_absent(declared.get(target))}" for target, names in missing.items()
+    ]
+    for (target, how), names in mounted.items():
+        part = partitions[target]
+        problems.append(
+            f"devices: {target} is mounted {part.mounted} in Domain-0 (on {part.mountpoint}); "
+            f"{few(names)} cannot have it {how}"
+        )
     return problems
+
+
+def _made(desired: DesiredState, root: str, changes: list[Change]) -> set[str]:
+    """The devices the declared volumes will be: not those the plan retains as they are."""
+    kept = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.RETAIN}
+    return {
+        volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION and v.name not in kept
+    }
+
+
+def _absent(volume: str | None) -> str:
+    if volume is None:
+        return "which is not on this host"
+    return f"which the plan does not make: volume.{volume} is retained as it is (--destroy-data replaces it)"
+
+
+def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    """No domain starts on a snapshot whose COW space filled, unless the plan makes it again."""
+    remade = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.REPLACE}
+    invalid = {lv.path: lv for lv in live.logical_volumes if lv.invalid and lv.name not in remade}
+    if not invalid:
+        return []
+    starting = {
+        c.name for c in changes if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART)
+    }
+    users: dict[str, list[str]] = {}
+    for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
+        for target, _backend in targets if spec.name in starting else ():
+            if target in invalid:
+                users.setdefault(target, []).append(spec.name)
+    return [
+        f"snapshots: {who(names)} {path}, which is invalid: its copy-on-write space filled "
+        f"({format_size(invalid[path].cow_size)}); make it again with --destroy-data (what it held is lost already)"
+        for path, names in sorted(users.items())
+    ]
 
 
 def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
@@ -344,38 +395,64 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
         held = [h for h in lv.holders if h not in stopping]
         if held:
             problems.append(
-                f"in use: volume {lv.name} is held by {', '.join(held)}; stop "
+                f"in use: volume {lv.name} is held by {few(held)}; stop "
                 f"{'it' if len(held) == 1 else 'them'} first (state: stopped), then change the volume"
             )
         snapshots = [s.name for s in live.logical_volumes if s.origin == lv.name and s.vg == lv.vg]
         if [s for s in snapshots if s not in going]:
-            problems.append(f"in use: volume {lv.name} is the origin of {', '.join(snapshots)}; remove them first")
+            problems.append(f"in use: volume {lv.name} is the origin of {few(snapshots)}; remove them first")
     for image in live.images:
         name = image.path.rsplit("/", 1)[-1]
         if name in going and [h for h in image.holders if h not in stopping]:
-            problems.append(f"in use: image {image.path} is held by {', '.join(image.holders)}; stop it first")
+            problems.append(f"in use: image {image.path} is held by {few(image.holders)}; stop it first")
     for change in changes:
         if change.kind is Kind.VOLUME_GROUP and change.action in (Action.DELETE, Action.REPLACE):
             inside = [lv.name for lv in live.logical_volumes if lv.vg == change.name and lv.name not in going]
             if inside:
-                problems.append(f"in use: volume group {change.name} holds {', '.join(inside)}, which would be lost")
+                problems.append(f"in use: volume group {change.name} holds {few(inside)}, which would be lost")
     return problems
 
 
-def _memory(desired: DesiredState, live: HostState) -> list[str]:
+def _memory(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+    """The running domains against what the host can give guests once the plan's snapshots are
+    made and gone: each holds ``snapshot_memory`` of Domain-0, which it cannot give away."""
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
     overhead = live.host.capabilities.domain_overhead
-    need = sum(d.memory + overhead for d in desired.domains if d.state is not DesiredPower.STOPPED)
+    running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
+    need = sum(d.memory + overhead for d in running)
     held = sum(d.memory for d in kept)
-    limit = live.host.guest_memory_max
+    host = live.host
+    snapshots = host.snapshots + _snapshots_made(desired, live, changes)
+    limit = host.guest_memory_max - (snapshots - host.snapshots) * host.snapshot_memory * host.ballooning
     if need + held <= limit:
         return []
-    others = f" beside {held}M of domains xenctl does not manage" if held else ""
+    snapped = snapshots > 0 and host.snapshot_memory > 0 and host.ballooning
+    largest = sorted(running, key=lambda d: (-d.memory, natural(d.name)))
+    named = ", ".join(f"{d.name} {d.memory}M" for d in largest[:3])
+    named = f"the largest {named} and {count(len(largest) - 3, 'other')}" if len(largest) > 3 else named
+    others = f" beside {held}M of {count(len(kept), 'domain')} xenctl does not manage ({few(d.name for d in kept)})"
     return [
-        f"memory: the declared domains need {need}M{others}; the host can give guests at most {limit}M "
-        f"(Domain-0 at its minimum of {live.host.dom0_min_mem}M)"
+        f"memory: {count(len(running), 'declared domain')} ({named}) need {need}M{others if held else ''}; "
+        f"the host can give guests at most {limit}M (Domain-0 at its minimum of {host.dom0_min_mem}M"
+        + (f", and {snapshots * host.snapshot_memory}M for {count(snapshots, 'LVM snapshot')})" if snapped else ")")
     ]
+
+
+def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change]) -> int:
+    """Snapshots the plan makes, less those it removes."""
+    live_snapshots = {lv.name for lv in live.logical_volumes if lv.is_snapshot}
+    made = 0
+    for change in changes:
+        if change.kind is not Kind.VOLUME:
+            continue
+        spec = desired.volume(change.name)
+        now, then = change.name in live_snapshots, spec is not None and spec.kind is VolumeKind.SNAPSHOT
+        if change.action in (Action.CREATE, Action.REPLACE) and then and not now:
+            made += 1
+        elif change.action in (Action.DELETE, Action.REPLACE) and now and not then:
+            made -= 1
+    return made
 
 
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
@@ -393,9 +470,9 @@ def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if len(users) + kept <= live.host.max_loop:
         return []
     return [
-        f"loop devices: {', '.join(sorted(set(users)))} need {len(users)} file: disks"
-        + (f" beside {kept} held by other domains" if kept else "")
-        + f"; the host has {live.host.max_loop} loop devices (max_loop)"
+        f"loop devices: {count(len(users), 'file-backed disk')} ({of_domains(users)})"
+        + (f" beside {kept:,} held by other domains" if kept else "")
+        + f"; the host has {count(live.host.max_loop, 'loop device')} (max_loop)"
     ]
 
 
@@ -412,18 +489,19 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
             held.setdefault(attached.target, []).append((domain.name, attached.mode.value))
     if not held:
         return []
-    problems = []
+    wanting: dict[tuple[str, str, str], list[str]] = {}
     for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
         if spec.state is DesiredPower.STOPPED:
             continue
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
             for other, mode in held.get(target, ()):
                 if {mode, disk.mode} not in ({"r"}, {"w!"}):
-                    problems.append(
-                        f"device sharing: {target} is held by {other} ({mode}), which xenctl does not manage, "
-                        f"and {spec.name} wants it ({disk.mode})"
-                    )
-    return problems
+                    wanting.setdefault((target, other, mode), []).append(f"{spec.name} ({disk.mode})")
+    return [
+        f"device sharing: {target} is held by {other} ({mode}), which xenctl does not manage, "
+        f"and {few(names)} {'wants' if len(names) == 1 else f'({len(set(names)):,} domains) want'} it"
+        for (target, other, mode), names in wanting.items()
+    ]
 
 
 def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
@@ -431,6 +509,7 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
     for group in desired.volume_groups:
         free.setdefault(group.name, _new_group_size(live, group.pvs))
     need: dict[str, int] = {}
+    names: dict[str, list[str]] = {}
     for change in changes:
         if change.kind is not Kind.VOLUME or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
             continue
@@ -442,14 +521,13 @@ def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> lis
         if change.action is Action.UPDATE:
             size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
         need[volume.vg] = need.get(volume.vg, 0) + size
-    problems = []
-    for vg, size in sorted(need.items()):
-        if size > free.get(vg, 0):
-            problems.append(
-                f"space: volume group {vg} needs {size // (1024 * 1024)}M more for its volumes and has "
-                f"{free.get(vg, 0) // (1024 * 1024)}M free"
-            )
-    return problems
+        names.setdefault(volume.vg, []).append(volume.name)
+    return [
+        f"space: volume group {vg} needs {size // (1024 * 1024)}M more for "
+        f"{count(len(names[vg]), 'volume')} ({few(names[vg])}) and has {free.get(vg, 0) // (1024 * 1024)}M free"
+        for vg, size in sorted(need.items())
+        if size > free.get(vg, 0)
+    ]
 
 
 def _new_group_size(live: HostState, pvs: tuple[str, ...]) -> int:

@@ -87,8 +87,10 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
 
 
 def _change_lines(change: Change, colour: bool) -> list[str]:
-    symbol = SYMBOLS[change.action]
+    symbol = SYMBOLS[change.effect]
     what = change.action.value if change.action is not Action.RETAIN else "retained"
+    if change.action is Action.ADOPT and change.effect is Action.RESTART:
+        what = "adopt and restart"
     forced = change.forced_by()
     if forced:
         what += f" ({', '.join(forced)} {'forces' if len(forced) == 1 else 'force'} it)"
@@ -119,7 +121,7 @@ def _change_json(change: Change) -> dict[str, Any]:
         "type": change.kind.value,
         "name": change.name,
         "change": {
-            "actions": _JSON_ACTIONS[change.action],
+            "actions": _JSON_ACTIONS[change.effect],
             "xenctl_action": change.action.value,
             "before": {f.name: f.before for f in change.fields},
             "after": {f.name: f.after for f in change.fields},
@@ -139,7 +141,7 @@ def render_dot(plan: Plan) -> str:
     lines = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
     for address in sorted(plan.graph.nodes):
         change = plan.change(address)
-        lines.append(f'  "{address}" [label="{SYMBOLS[change.action]} {address}"];')
+        lines.append(f'  "{address}" [label="{SYMBOLS[change.effect]} {address}"];')
     for before, after in sorted(plan.graph.edges()):
         lines.append(f'  "{before}" -> "{after}";')
     lines.append("}")

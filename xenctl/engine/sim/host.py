@@ -161,7 +161,7 @@ class SimHost:
 
     def change_token(self) -> str | None:
         """Changes whenever a snapshot could tell a difference that plans look at: after every
-        operation, and when the next boot, shutdown or save falls due by itself."""
+        operation, and when the next boot, shutdown or save falls due, or a snapshot fills, by itself."""
         return self._read(_token)
 
     def snapshot(self) -> HostState:
@@ -653,4 +653,4 @@ def _token(ctx: Ctx) -> str | None:
         "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
         {"now": ctx.now},
     ).fetchone()[0]
-    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}"
+    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}"

@@ -4,6 +4,11 @@ Xen does not overcommit. Creating or restoring a domain needs its memory plus sh
 overhead free; when there is less, xend shrinks Domain-0's balloon by the shortfall, never below
 ``dom0-min-mem``, and otherwise aborts with one of its three messages (shared/XEN.md, section 3).
 Memory a guest gives back is not returned to Domain-0: it stays free for the next guest.
+
+Many LVM snapshots cost Domain-0 memory: each holds the profile's ``snapshot_memory`` in Domain-0
+(device-mapper's exception store), which the balloon cannot give away. Domain-0's floor is
+``dom0-min-mem`` plus that for every snapshot; creating a snapshot grows Domain-0 from free
+memory when it is at its floor already, and fails as device-mapper does when nothing is free.
 """
 
 from __future__ import annotations
@@ -21,6 +26,34 @@ def dom0_memory(ctx: Ctx) -> int:
 
 def guest_memory(ctx: Ctx) -> int:
     return int(ctx.db.execute("SELECT value FROM totals WHERE key = 'guest_memory'").fetchone()[0])
+
+
+def snapshots(ctx: Ctx) -> int:
+    return int(ctx.db.execute("SELECT COUNT(*) FROM lvs WHERE origin IS NOT NULL").fetchone()[0])
+
+
+def dom0_floor(ctx: Ctx, count: int | None = None) -> int:
+    """MiB Domain-0 cannot balloon below: dom0-min-mem and what its ``count`` snapshots hold."""
+    p = ctx.profile
+    return p.dom0_min_mem + (snapshots(ctx) if count is None else count) * p.snapshot_memory
+
+
+def hold_for_snapshot(ctx: Ctx, obj: str) -> None:
+    """Room in Domain-0 for one more snapshot, from free memory when Domain-0 is at its floor."""
+    p = ctx.profile
+    if not p.ballooning or not p.snapshot_memory:
+        return  # Domain-0 keeps all it has: the snapshot lives inside it
+    short = dom0_floor(ctx, snapshots(ctx) + 1) - dom0_memory(ctx)
+    if short <= 0:
+        return
+    if free_memory(ctx) < short:
+        raise XenError(
+            "device-mapper: reload ioctl failed: Cannot allocate memory "
+            f"(Domain-0 needs {short}M more for the snapshot and {max(free_memory(ctx), 0)}M is free)",
+            op="snapshot-create",
+            obj=obj,
+        )
+    ctx.set_meta("dom0_memory", dom0_memory(ctx) + short)
 
 
 def free_memory(ctx: Ctx) -> int:
@@ -46,14 +79,16 @@ def claim(ctx: Ctx, memory: int, shadow: int = 0) -> None:
             op="create",
         )
     dom0_kib = dom0_memory(ctx) * 1024
-    min_kib = p.dom0_min_mem * 1024
+    min_kib = dom0_floor(ctx) * 1024
     if dom0_kib <= min_kib:
         raise XenError("Not enough memory is available, and dom0 cannot be shrunk any further", op="create")
     new_dom0_kib = dom0_kib - (need_kib - free_kib)
     if new_dom0_kib < min_kib:
+        held = min_kib - p.dom0_min_mem * 1024
+        also = f" (and its LVM snapshots hold {held} KiB)" if held else ""
         raise XenError(
-            f"I need {need_kib} KiB, but dom0_min_mem is {min_kib} and shrinking to {min_kib} KiB "
-            f"would leave only {free_kib + dom0_kib - min_kib} KiB free.",
+            f"I need {need_kib} KiB, but dom0_min_mem is {p.dom0_min_mem * 1024}{also} and shrinking to "
+            f"{min_kib} KiB would leave only {free_kib + dom0_kib - min_kib} KiB free.",
             op="create",
         )
     # Every quantity here is whole MiB, so the new balloon target is too.

@@ -28,6 +28,9 @@ The fields, with xend's and Linux's names where they have one::
     save_dir: save                # where stop-by-save writes; relative to the home directory
     runlevel: 3
     guest_write_rate: 1M          # what a running guest writes to each read-write disk a second
+    snapshot_memory: 8M           # Domain-0 memory each LVM snapshot holds (device-mapper's
+                                  # exception store): Domain-0 cannot balloon it away, so it comes
+                                  # out of what Domain-0 can give to guests; 0 leaves it out
     durations: {boot: 8s, shutdown: 4s, save: 3s, restore: 2s, lv_create: 500ms,
                 image_create: 4s, mkfs: 2s}   # image_create is per GiB of a non-sparse image
 """
@@ -39,8 +42,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xenctl.engine.sim.profile_fields import Reader, kind_of
 from xenctl.errors import ProfileError
-from xenctl.units import MIB, UnitError, format_size, parse_duration, parse_size
+from xenctl.units import MIB, format_size
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
@@ -91,6 +95,7 @@ class HostProfile:
     save_dir: str = "save"
     runlevel: int = 3
     guest_write_rate: int = MIB  # bytes a second
+    snapshot_memory: int = 8  # MiB of Domain-0 each LVM snapshot holds
     durations: Durations = field(default_factory=Durations)
 
     @property
@@ -142,6 +147,7 @@ class HostProfile:
             "save_dir": self.save_dir,
             "runlevel": self.runlevel,
             "guest_write_rate": format_size(self.guest_write_rate),
+            "snapshot_memory": format_size(self.snapshot_memory * MIB) if self.snapshot_memory else 0,
             "durations": asdict(self.durations),  # seconds, exactly
         }
 
@@ -186,6 +192,7 @@ _DEFAULT_PROFILE: dict[str, Any] = {
     "save_dir": "save",
     "runlevel": 3,
     "guest_write_rate": "1M",
+    "snapshot_memory": "8M",
     "durations": {
         "boot": "8s",
         "shutdown": "4s",
@@ -229,92 +236,13 @@ def load_profile(path: str) -> HostProfile:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ProfileError(f"{not_one}; found {_kind(data)}", file=path)
+        raise ProfileError(f"{not_one}; found {kind_of(data)}", file=path)
     return profile_from_dict(data, file=path)
 
 
 def _code_lines(text: str) -> list[str]:
     """The first lines of a file that are not blank or comments: where an S-expression shows."""
     return [line for line in text.splitlines()[:50] if line.strip() and not line.lstrip().startswith("#")][:3]
-
-
-class _Reader:
-    """Reads one mapping of a profile, naming the field in every error."""
-
-    def __init__(self, data: object, file: str, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ProfileError(f"expected a mapping, found {_kind(data)}", file=file, path=path or None)
-        self.data = data
-        self.file = file
-        self.path = path
-
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str, message: str) -> ProfileError:
-        return ProfileError(message, file=self.file, path=self.where(key))
-
-    def check_keys(self, allowed: tuple[str, ...]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                raise ProfileError(
-                    f"unknown field; expected one of: {', '.join(allowed)}",
-                    file=self.file,
-                    path=self.where(str(key)),
-                )
-
-    def size_mib(self, key: str, default: int | None) -> int | None:
-        if self.data.get(key) is None:
-            return default
-        return self.size(key, 0) // MIB
-
-    def size(self, key: str, default: int | None) -> int:
-        value = self.data.get(key)
-        if value is None:
-            if default is None:
-                raise self.fail(key, "is required")
-            return default
-        try:
-            return parse_size(value, default_unit="M")
-        except UnitError as exc:
-            raise self.fail(key, str(exc)) from None
-
-    def integer(self, key: str, default: int, minimum: int, maximum: int) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"{value!r} is not a whole number")
-        if not minimum <= value <= maximum:
-            raise self.fail(key, f"{value} is out of range ({minimum} to {maximum})")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"{value!r} is not true or false")
-        return value
-
-    def string(self, key: str, default: str | None) -> str | None:
-        value = self.data.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(key, f"{value!r} is not a string")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        try:
-            return parse_duration(value)
-        except UnitError as exc:
-            raise self.fail(key, str(exc)) from None
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
 
 
 def _with_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -336,8 +264,8 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     Any field ``data`` leaves out takes the built-in profile's value.
     """
     base = HostProfile()
-    top = _Reader(data, file, "")
-    top = _Reader(_with_defaults(top.data), file, "")
+    top = Reader(data, file, "")
+    top = Reader(_with_defaults(top.data), file, "")
     top.check_keys(
         (
             "name",
@@ -353,6 +281,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
             "save_dir",
             "runlevel",
             "guest_write_rate",
+            "snapshot_memory",
             "durations",
         )
     )
@@ -367,7 +296,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         raise top.fail("xen_reserved", "leaves no memory for Domain-0")
     cpus = top.integer("cpus", base.cpus, 1, 4096)
 
-    dom0 = _Reader(top.data.get("dom0", {}), file, "dom0")
+    dom0 = Reader(top.data.get("dom0", {}), file, "dom0")
     dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
     dom0_memory = dom0.size_mib("memory", None)  # null: all the memory Xen leaves
     dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
@@ -393,7 +322,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     if "\0" in save_dir:
         raise top.fail("save_dir", "must be a path")
 
-    durations_reader = _Reader(top.data.get("durations", {}), file, "durations")
+    durations_reader = Reader(top.data.get("durations", {}), file, "durations")
     durations_reader.check_keys(DURATION_KEYS)
     durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in DURATION_KEYS})
     return HostProfile(
@@ -413,28 +342,36 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         save_dir=save_dir,
         runlevel=top.integer("runlevel", base.runlevel, 0, 6),
         guest_write_rate=_write_rate(top, base.guest_write_rate),
+        snapshot_memory=_snapshot_memory(top, base.snapshot_memory),
         durations=durations,
     )
 
 
-def _write_rate(top: _Reader, default: int) -> int:
+def _write_rate(top: Reader, default: int) -> int:
     rate = top.size("guest_write_rate", default)
     if rate > 1 << 30:
         raise top.fail("guest_write_rate", "is more than a guest of this era could write (at most 1G a second)")
     return rate
 
 
+def _snapshot_memory(top: Reader, default: int) -> int:
+    cost = top.size_mib("snapshot_memory", default) or 0
+    if cost > 1024:
+        raise top.fail("snapshot_memory", f"{cost}M is more than a snapshot of this era held (at most 1G)")
+    return cost
+
+
 def _read_disks(data: object, file: str) -> list[DiskProfile]:
-    disks_reader = _Reader(data, file, "disks")
+    disks_reader = Reader(data, file, "disks")
     disks = []
     seen: set[str] = set()
     for disk_name, disk_data in disks_reader.data.items():
-        disk = _Reader(disk_data, file, f"disks.{disk_name}")
+        disk = Reader(disk_data, file, f"disks.{disk_name}")
         disk.check_keys(("size", "partitions"))
         if not isinstance(disk_name, str) or not re.match(r"^(hd|sd|xvd)[a-z]+$", disk_name):
             raise disks_reader.fail(str(disk_name), "is not a disk name such as hda or sda")
         size = disk.size("size", None)
-        parts_reader = _Reader(disk.data.get("partitions", {}), file, f"disks.{disk_name}.partitions")
+        parts_reader = Reader(disk.data.get("partitions", {}), file, f"disks.{disk_name}.partitions")
         partitions = []
         used = 0
         for part_name, part_data in parts_reader.data.items():
@@ -443,7 +380,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
             if part_name in seen:
                 raise parts_reader.fail(part_name, "is declared twice")
             seen.add(part_name)
-            part = _Reader(part_data, file, f"{parts_reader.path}.{part_name}")
+            part = Reader(part_data, file, f"{parts_reader.path}.{part_name}")
             part.check_keys(("size", "filesystem", "mount", "mode"))
             mount = part.string("mount", None)
             mode = part.string("mode", "rw" if mount else None)
@@ -460,7 +397,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
 
 
 def _read_nfs(data: object, file: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    reader = _Reader(data, file, "nfs_servers")
+    reader = Reader(data, file, "nfs_servers")
     servers = []
     for server, paths in reader.data.items():
         if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):

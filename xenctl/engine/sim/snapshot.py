@@ -310,6 +310,7 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
     if loops_used is None:
         loops_used = int(ctx.db.execute("SELECT COUNT(*) FROM disks WHERE loop IS NOT NULL").fetchone()[0])
     dom0_mem = memory.dom0_memory(ctx)
+    snapshots = memory.snapshots(ctx)
     runlevel = ctx.meta("runlevel")
     return HostInfo(
         name=p.name,
@@ -318,7 +319,7 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         dom0_memory=dom0_mem,
         dom0_min_mem=p.dom0_min_mem,
         ballooning=p.ballooning,
-        guest_memory_max=p.memory - p.xen_reserved - (p.dom0_min_mem if p.ballooning else dom0_mem),
+        guest_memory_max=p.memory - p.xen_reserved - (memory.dom0_floor(ctx, snapshots) if p.ballooning else dom0_mem),
         pcpus=p.cpus,
         max_loop=p.max_loop,
         loops_used=loops_used,
@@ -328,5 +329,40 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         runlevel=int(runlevel) if isinstance(runlevel, int) else p.runlevel,
         now=ctx.now,
         booted=ctx.meta("booted") is True,
+        snapshots=snapshots,
+        snapshot_memory=p.snapshot_memory,
         capabilities=CAPABILITIES,
     )
+
+
+def cow_deadline(ctx: Ctx) -> str:
+    """When the next copy-on-write snapshot fills by itself, and how many have filled since their
+    writes were last counted: part of the host's change token, so that a plan made before a
+    snapshot went invalid is not taken for the answer after it."""
+    rows = ctx.db.execute(
+        "SELECT vg, name, origin, cow_size, cow_base FROM lvs WHERE origin IS NOT NULL AND invalid = 0"
+    ).fetchall()
+    if not rows:
+        return ""
+    targets = sorted({f"/dev/{r['vg']}/{n}" for r in rows for n in (r["name"], r["origin"])})
+    writers = _Guests(
+        ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
+    )
+    running: dict[str, int] = defaultdict(int)
+    for row in writers.rows:
+        if row["run_since"] is not None and (row["exit_at"] is None or row["exit_at"] > ctx.now):
+            for disk in writers.disks.get(row["domid"], ()):
+                if disk.mode.writes:
+                    running[disk.target] += 1
+    rate = ctx.profile.guest_write_rate
+    filled, due = 0, None
+    for row in rows:
+        path, origin = f"/dev/{row['vg']}/{row['name']}", f"/dev/{row['vg']}/{row['origin']}"
+        left = row["cow_size"] - row["cow_base"] - writers.written(path) - writers.written(origin)
+        streams = running[path] + running[origin]
+        if left <= 0:
+            filled += 1
+        elif streams and rate:
+            at = round(ctx.now + left / (rate * streams), 1)
+            due = at if due is None else min(due, at)
+    return f"{filled}:{due!r}"

@@ -20,7 +20,7 @@ from typing import cast
 
 from xenctl.engine.api import EMPTY_DIGEST
 from xenctl.engine.devices import device_path
-from xenctl.engine.sim import blockdevs
+from xenctl.engine.sim import blockdevs, memory
 from xenctl.engine.sim.blockdevs import Target, digest_of, find_target
 from xenctl.engine.sim.context import Ctx
 from xenctl.errors import NotFoundError, XenError
@@ -162,6 +162,7 @@ def create_snapshot(ctx: Ctx, vg: str, name: str, origin: str, cow_size: int, ow
         raise XenError("Size must be larger than 0", op="snapshot-create", obj=f"{vg}/{name}")
     extents = _extents(cow_size)
     _need_space(ctx, vg, extents, "snapshot-create")
+    memory.hold_for_snapshot(ctx, f"{vg}/{name}")
     # The snapshot freezes the origin as it is now: count what its writers wrote so far.
     origin_path = f"/dev/{vg}/{origin}"
     blockdevs.fold_target(ctx, origin_path)
