@@ -28,6 +28,7 @@ import ast
 import math
 import re
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,11 @@ def parse_config(text: str, path: str = "<config>", variables: Mapping[str, str]
     if "\0" in text:
         raise ConfigError("the file holds a NUL byte; it is not a config file", file=path)
     try:
-        tree = ast.parse(text, filename=path, mode="exec")  # parses only: nothing is compiled or run
+        with warnings.catch_warnings():
+            # Python's warnings about the source (``1if``, ``"\\d"``) would print between the lines
+            # of xenctl's one-line error: xm's Python 2 took those forms silently, and so does xenctl.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path, mode="exec")  # parses only: nothing is compiled or run
     except SyntaxError as exc:
         raise ConfigError(f"not a config file: {exc.msg}", file=path, line=exc.lineno) from None
     except (ValueError, RecursionError, MemoryError):
