@@ -4,8 +4,10 @@
 (default: the file's base name), ``memory`` (MiB, default 128), ``maxmem``, ``vcpus``,
 ``maxvcpus`` (xl), ``kernel``, ``ramdisk``, ``bootloader``, ``builder``, ``root``, ``extra``,
 ``disk``, ``vif``, ``on_poweroff``/``on_reboot``/``on_crash``, ``nfs_server`` + ``nfs_root``,
-``ip``, ``uuid``, ``shadow_memory``. Keys it does not carry (``vfb``, ``pci``, ``cpus``, ...) are
-listed in ``ignored`` so callers can say what was left behind.
+``ip``, ``uuid``, ``shadow_memory``, and for an HVM guest (``builder = 'hvm'``) its device model
+and emulated hardware (``xmconfig.hvm``). A bare ``hvmloader`` or ``pv-grub*.gz`` kernel is the
+file in Xen's boot directory, where xend looked for it. Keys it does not carry (``vfb``, ``pci``,
+``cpus``, ...) are listed in ``ignored`` so callers can say what was left behind.
 
 ``write_config`` writes a domain as a file of plain literals: valid Python for xm and valid
 ``KEY = VALUE`` for xl, and read back by ``read_config`` to the same domain.
@@ -21,6 +23,8 @@ from typing import Any
 from xenctl.engine.api import DomainConfig, OnEvent
 from xenctl.errors import ConfigError
 from xenctl.xmconfig.disks import DiskSpecError, XmDisk, format_disk, format_vif, parse_disk, parse_vif
+from xenctl.xmconfig.hvm import HVMLOADER, XEN_BOOT_DIR, hvm_lines, is_hvm, read_hvm, xen_path
+from xenctl.xmconfig.hvm import KEYS as HVM_KEYS
 from xenctl.xmconfig.reader import INTEGER, ConfigFile
 
 CARRIED = (
@@ -106,11 +110,12 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         return OnEvent(value)
 
     disks: list[XmDisk] = []
-    for entry in strings("disk"):
-        try:
+    try:
+        for entry in strings("disk"):
             disks.append(parse_disk(entry))
-        except DiskSpecError as exc:
-            raise fail("disk", exc.reason) from None
+        connected = tuple(d.to_domain_disk() for d in disks)
+    except DiskSpecError as exc:
+        raise fail("disk", exc.reason) from None
     try:
         vifs = tuple(parse_vif(v) for v in strings("vif"))
     except DiskSpecError as exc:
@@ -121,19 +126,26 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         raise fail(given, "Must set nfs root and nfs server")
     memory = integer("memory", 128)
     vcpus = integer("vcpus", 1)
+    builder = text("builder") or "linux"
+    hvm = read_hvm(options, fail) if is_hvm(builder) else None
+    kernel = text("kernel")
+    if hvm is not None:
+        builder, kernel = "hvm", xen_path(kernel or HVMLOADER, XEN_BOOT_DIR)
+    elif kernel is not None and kernel.startswith("pv-grub"):
+        kernel = xen_path(kernel, XEN_BOOT_DIR)
     config = DomainConfig(
         name=name,
         memory=128 if memory is None else memory,  # 0 or less is Xen's to refuse, not ours to mend
         maxmem=integer("maxmem", None),
         vcpus=1 if vcpus is None else vcpus,
         maxvcpus=integer("maxvcpus", None),
-        kernel=text("kernel"),
+        kernel=kernel,
         ramdisk=text("ramdisk"),
         bootloader=text("bootloader"),
-        builder=text("builder") or "linux",
+        builder=builder,
         root=text("root"),
         extra=text("extra"),
-        disks=tuple(d.to_domain_disk() for d in disks if d.target),
+        disks=connected,
         vifs=vifs,
         on_poweroff=on_event("on_poweroff", OnEvent.DESTROY),
         on_reboot=on_event("on_reboot", OnEvent.RESTART),
@@ -143,8 +155,9 @@ def to_domain_config(parsed: ConfigFile) -> ConfigDomain:
         ip=text("ip"),
         uuid=text("uuid"),
         shadow_memory=integer("shadow_memory", 0) or 0,
+        hvm=hvm,
     )
-    ignored = tuple(key for key in options if key not in CARRIED)
+    ignored = tuple(key for key in options if key not in CARRIED and (hvm is None or key not in HVM_KEYS))
     return ConfigDomain(config, tuple(disks), ignored)
 
 
@@ -169,6 +182,8 @@ def config_lines(config: DomainConfig) -> list[tuple[str, Any]]:
             items.append((key, getattr(config, key)))
     if config.builder != "linux":
         items.append(("builder", config.builder))
+    if config.hvm is not None:
+        items += hvm_lines(config.hvm)
     items.append(("memory", config.memory))
     if config.maxmem is not None:
         items.append(("maxmem", config.maxmem))

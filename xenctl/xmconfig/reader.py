@@ -11,6 +11,9 @@ only reads; nothing is compiled or run) and walks the statements itself:
 - The boilerplate of xmexample2 is recognised and skipped without being run: ``import`` of
   standard modules, a ``def`` of a checking function, ``xm_vars.var(...)`` (which declares a
   command-line variable) and ``xm_vars.check()``.
+- The architecture test of Xen's stock HVM examples (``arch = os.uname()[4]`` and ``if
+  re.search('64', arch): ... else: ...``) is answered with the host's machine name, given to
+  the reader; see ``hostcalls``.
 - Anything else (a call to ``os.system``, attribute access, ``__import__``, ``open``, a loop, a
   comprehension, a lambda, subscripts) is refused with the file, line and construct named.
 
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xenctl.errors import ConfigError
+from xenctl.xmconfig.hostcalls import DEFAULT_MACHINE, is_uname_machine, plain_search, regex_function
 
 MAX_STRING = 1 << 20  # the longest string a config may build
 MAX_ITEMS = 10_000  # the longest list
@@ -64,7 +68,7 @@ class ConfigFile:
     variables: dict[str, XmVariable] = field(default_factory=dict)
 
 
-def read_config(path: str, variables: Mapping[str, str] | None = None) -> ConfigFile:
+def read_config(path: str, variables: Mapping[str, str] | None = None, *, machine: str = DEFAULT_MACHINE) -> ConfigFile:
     """Read an xm or xl config file without running it; raises ConfigError naming file and line."""
     try:
         with open(path, "rb") as stream:
@@ -77,10 +81,17 @@ def read_config(path: str, variables: Mapping[str, str] | None = None) -> Config
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")  # xm read bytes; old configs may hold Latin-1 comments
-    return parse_config(text, path, variables)
+    return parse_config(text, path, variables, machine=machine)
 
 
-def parse_config(text: str, path: str = "<config>", variables: Mapping[str, str] | None = None) -> ConfigFile:
+def parse_config(
+    text: str,
+    path: str = "<config>",
+    variables: Mapping[str, str] | None = None,
+    *,
+    machine: str = DEFAULT_MACHINE,
+) -> ConfigFile:
+    """Read a config's text; ``machine`` answers ``os.uname()[4]`` (the host's architecture)."""
     if "\0" in text:
         raise ConfigError("the file holds a NUL byte; it is not a config file", file=path)
     try:
@@ -93,12 +104,14 @@ def parse_config(text: str, path: str = "<config>", variables: Mapping[str, str]
         raise ConfigError(f"not a config file: {exc.msg}", file=path, line=exc.lineno) from None
     except (ValueError, RecursionError, MemoryError):
         raise ConfigError("not a config file", file=path) from None
-    return _Evaluator(path, dict(variables or {})).run(tree)
+    return _Evaluator(path, dict(variables or {}), machine).run(tree)
 
 
 class _Evaluator:
-    def __init__(self, path: str, given: dict[str, str]) -> None:
+    def __init__(self, path: str, given: dict[str, str], machine: str = DEFAULT_MACHINE) -> None:
         self.path = path
+        self.machine = machine
+        self.modules: set[str] = set()  # imported modules' names, for os.uname() and re.search
         self.given = given
         self.config = ConfigFile(path)
         self.names: dict[str, Any] = dict(given)
@@ -145,10 +158,22 @@ class _Evaluator:
             self.skipped.add(node.name)
         elif isinstance(node, ast.Pass):
             return
+        elif isinstance(node, ast.If) and regex_function(node.test, self.modules):
+            self.if_statement(node, node.test)
         else:
             raise self.refuse(node, f"{_article(_construct(node))} statement")
 
+    def if_statement(self, node: ast.If, test: Any) -> None:
+        """``if re.search('64', arch):``, the stock HVM examples' test, and only that kind."""
+        function = regex_function(test, self.modules) or ""
+        found = plain_search(function, self.value(test.args[0]), self.value(test.args[1]))
+        if found is None:
+            raise self.refuse(node, f"re.{function} of other than plain text and a string")
+        for statement in node.body if found else node.orelse:
+            self.statement(statement)
+
     def bind(self, name: str, value: Any, node: ast.stmt) -> None:
+        self.modules.discard(name)
         if name in self.skipped:
             self.skipped.discard(name)
         if name.startswith("__"):
@@ -228,6 +253,8 @@ class _Evaluator:
         bound = node.names
         for alias in bound:
             self.skipped.add((alias.asname or alias.name).split(".")[0])
+            if isinstance(node, ast.Import) and alias.asname is None and alias.name in ("os", "re"):
+                self.modules.add(alias.name)
 
     # -- expressions ------------------------------------------------------------------------
 
@@ -262,6 +289,8 @@ class _Evaluator:
             raise self.refuse(node, "a sign on something not a number")
         if isinstance(node, ast.Call):
             return self.call(node)
+        if is_uname_machine(node, self.modules):
+            return self.machine  # the stock HVM examples' arch = os.uname()[4]
         if isinstance(node, ast.Attribute):
             raise self.refuse(node, f"attribute access '{_source(node)}'")
         raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")

@@ -26,6 +26,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\-.:+]+$")
 MAX_NAME = 64
 MAX_VIRT_CPUS = 32  # Xen 3.x's limit of vCPUs per domain
 LIVE = (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN)
+# xend's HVMRequired, when the host's xen_caps list no hvm-3.0-* (shared/XEN.md's xend 3.3).
+HVM_REQUIRED = "HVM guest support is unavailable: is VT/AMD-V supported by your CPU and enabled in your BIOS?"
 
 
 def check_name(name: str) -> None:
@@ -104,6 +106,8 @@ def _check_config(ctx: Ctx, config: DomainConfig) -> None:
         )
     if bool(config.nfs_server) != bool(config.nfs_root):
         raise XenError("Must set nfs root and nfs server", op="create", obj=config.name)
+    if config.hvm is not None and not ctx.profile.hvm:
+        raise XenError(HVM_REQUIRED, op="create", obj=config.name)
     for index, vif in enumerate(config.vifs):
         if vif.bridge not in ctx.profile.bridges:
             raise XenError(
