@@ -243,7 +243,8 @@ class _Edges:
         for change in coming:
             spec = self.desired.domain(change.name)
             for disk in spec.disks if spec else ():
-                wanted.setdefault(disk_target(self.desired, root, disk)[0], []).append(change.name)
+                if not disk.empty:
+                    wanted.setdefault(disk_target(self.desired, root, disk)[0], []).append(change.name)
         for domain in self.live.domains:
             if domain.name not in going:
                 continue
@@ -315,7 +316,9 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
                     f"bridges: {spec.name} wants bridge {vif.bridge}; the host has "
                     f"{', '.join(live.host.bridges) or 'none'}"
                 )
-        for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
+        for disk, (target, backend) in zip(spec.disks, targets, strict=True):
+            if backend in ("nbd", "empty"):
+                continue  # a network block device, or an empty drive: nothing of this host's
             if target not in existing:
                 if made is None:
                     made = {volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION}
