@@ -488,7 +488,12 @@ class _Differ:
         for name in ("kernel", "ramdisk", "bootloader", "root", "extra", "ip"):
             compare(name, getattr(config, name), getattr(wanted or spec, name))
         if wanted is not None:
-            compare("hvm", _hvm_fields(config.hvm), _hvm_fields(wanted.hvm))
+            before, after = _hvm_fields(config.hvm), _hvm_fields(wanted.hvm)
+            if before is None or after is None:
+                compare("hvm", before, after)
+            else:
+                for key in sorted(before.keys() | after.keys()):
+                    compare(f"hvm.{key}", before.get(key), after.get(key), FIELDS[Kind.DOMAIN]["hvm"])
         for name in ("on_poweroff", "on_reboot", "on_crash"):
             compare(name, getattr(config, name).value, getattr(spec, name))
         compare("nfs_root", (config.nfs_server, config.nfs_root), self.nfs_of(spec))

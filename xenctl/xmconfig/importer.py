@@ -88,9 +88,7 @@ def _domain_spec(
     if hvm is None and config.kernel is None and config.bootloader is None:
         builder.notes.append(f"{config.name}: no kernel or bootloader in the config; add one to the spec")
     if hvm is None and any(v.type == "ioemu" or v.model for v in config.vifs):
-        builder.notes.append(
-            f"{config.name}: type=ioemu (an emulated card) is an HVM guest's; not carried over"
-        )
+        builder.notes.append(f"{config.name}: type=ioemu (an emulated card) is an HVM guest's; not carried over")
     pv = hvm is None
     return DomainSpec(
         name=config.name,
