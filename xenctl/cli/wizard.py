@@ -17,8 +17,15 @@ What is accepted:
   no unprintable characters, and not a directory (a trailing ``/``, ``.``, or the storage root itself).
 - disk size: gigabytes, a whole number or a decimal that makes whole megabytes (``0.5``, ``1.25``;
   not ``0.1``, which is 102.4M), more than 0 and at most 2048.
+- fully virtualized: yes or no, as graphics; asked only on a host that can run such a guest (its
+  profile's ``hvm``), where yes makes an HVM guest (``hvm:``, an emulated disk and network card,
+  graphics on the device model's VNC server) and no a paravirtualised one booting with pygrub.
 - graphics: yes, no, y or n, in any case.
 - location: ``nfs:server:/path``, ``ftp://server/...``, ``http://server/...`` or ``https://server/...``.
+
+Not a question, as in virt-install: ``-x``/``--extra-args`` gives the installer's kernel
+arguments; its ``ks=URL`` becomes the install's kickstart file, the other words the domain's
+``extra``.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from xenctl.cli.wizard_answers import (
     Limits,
     parse_disk,
     parse_disk_size,
+    parse_extra_args,
     parse_graphics,
+    parse_hvm,
     parse_location,
     parse_name,
     parse_ram,
@@ -47,6 +56,7 @@ from xenctl.spec.model import (
     DesiredState,
     DiskSpec,
     DomainSpec,
+    HvmSpec,
     InstallSpec,
     VifSpec,
     VolumeKind,
@@ -59,6 +69,7 @@ DEFAULT_SPEC_DIR = "specs"
 BRIDGE = "xenbr0"
 BOOTLOADER = "pygrub"
 VDEV = "xvda"
+HVM_VDEV = "hda"  # the emulated IDE disk an unmodified OS finds
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,9 @@ class Answers:
     disk_size: int  # bytes, whole MiB
     graphics: bool
     location: str
+    hvm: bool = False  # fully virtualised
+    kickstart: str | None = None  # from -x ks=URL
+    extra: str | None = None  # the rest of -x
 
 
 # --- the questions, as virt-install asked them ----------------------------------------------------
@@ -87,6 +101,13 @@ class Question:
 QUESTIONS: tuple[Question, ...] = (
     Question("name", "--name", "What is the name of your virtual machine?", parse_name),
     Question("ram", "--ram", "How much RAM should be allocated (in megabytes)?", parse_ram),
+    Question(
+        "hvm",
+        "--hvm",
+        "Would you like a fully virtualized guest (yes or no)?  "
+        "This will allow you to run unmodified operating systems.",
+        parse_hvm,
+    ),
     Question("disk", "--disk", "What would you like to use as the disk (file path)?", parse_disk),
     Question("disk_size", "--disk-size", "How large would you like the disk to be (in gigabytes)?", parse_disk_size),
     Question("graphics", "--graphics", "Would you like to enable graphics support? (yes or no)", parse_graphics),
@@ -137,22 +158,36 @@ def volume_name(name: str) -> str:
 
 
 def answers_to_desired(answers: Answers) -> DesiredState:
-    """One domain booting with pygrub from one image-file volume, installing from the location."""
+    """One domain on one image-file volume, installing from the location: paravirtualised with
+    pygrub, or fully virtualised with an emulated disk and card and its display on VNC."""
     disk = VolumeSpec(
         name=volume_name(answers.name),
         kind=VolumeKind.FILE,
         size=answers.disk_size,
         path=answers.disk,
     )
-    domain = DomainSpec(
-        name=answers.name,
-        memory=answers.ram,
-        bootloader=BOOTLOADER,
-        disks=(DiskSpec(vdev=VDEV, mode="w", volume=disk.name),),
-        vifs=(VifSpec(bridge=BRIDGE),),
-        install=InstallSpec(location=answers.location),
-        graphics=answers.graphics,
-    )
+    install = InstallSpec(location=answers.location, kickstart=answers.kickstart)
+    if answers.hvm:
+        domain = DomainSpec(
+            name=answers.name,
+            memory=answers.ram,
+            extra=answers.extra,
+            hvm=HvmSpec(vnc=answers.graphics, serial="pty"),
+            disks=(DiskSpec(vdev=HVM_VDEV, mode="w", volume=disk.name),),
+            vifs=(VifSpec(bridge=BRIDGE, type="ioemu"),),
+            install=install,
+        )
+    else:
+        domain = DomainSpec(
+            name=answers.name,
+            memory=answers.ram,
+            bootloader=BOOTLOADER,
+            extra=answers.extra,
+            disks=(DiskSpec(vdev=VDEV, mode="w", volume=disk.name),),
+            vifs=(VifSpec(bridge=BRIDGE),),
+            install=install,
+            graphics=answers.graphics,
+        )
     return DesiredState(domains=(domain,), volumes=(disk,))
 
 
@@ -168,11 +203,15 @@ def flag_form(answers: Answers) -> str:
         "xenctl", "new",
         "--name", answers.name,
         "--ram", str(answers.ram),
+        "--hvm", "yes" if answers.hvm else "no",
         "--disk", answers.disk,
         "--disk-size", gigabytes(answers.disk_size),
         "--graphics", "yes" if answers.graphics else "no",
         "--location", answers.location,
     ]  # fmt: skip
+    extra = " ".join(part for part in (f"ks={answers.kickstart}" if answers.kickstart else "", answers.extra) if part)
+    if extra:
+        words += ["-x", extra]
     return shlex.join(words)
 
 
@@ -191,7 +230,7 @@ def render_spec(answers: Answers) -> str:
 
 
 def host_limits(home: str | None) -> Limits:
-    """The storage root and guest memory of the host in ``home``, or of the built-in profile."""
+    """The storage root, guest memory and HVM support of the host in ``home``, or of the built-in profile."""
     from xenctl.cli.context import default_home, open_sim
     from xenctl.cli.specs import host_capacity
     from xenctl.engine.sim import host_exists
@@ -201,12 +240,12 @@ def host_limits(home: str | None) -> Limits:
     if host_exists(home or default_home()):
         host = open_sim(home)
         try:
-            root = host.profile.storage_root
+            profile = host.profile
         finally:
             host.close()
     else:
-        root = default_profile().storage_root
-    return Limits(storage_root=root, guest_memory=capacity.guest_memory, source=capacity.source)
+        profile = default_profile()
+    return Limits(profile.storage_root, capacity.guest_memory, capacity.source, profile.hvm)
 
 
 def _ask_on_terminal(prompt: str) -> str:
@@ -247,6 +286,13 @@ def write_spec(out: str, text: str, *, force: bool) -> None:
 def run_new(args: argparse.Namespace) -> int:
     limits = host_limits(args.home)
     values = parse_flags({q.key: getattr(args, q.key) for q in QUESTIONS}, limits)
+    if not limits.hvm:  # as virt-install, no question a host without HVM support could only answer no
+        values.setdefault("hvm", False)
+    if args.extra_args is not None:
+        try:
+            values["kickstart"], values["extra"] = parse_extra_args(args.extra_args)
+        except BadAnswer as bad:
+            raise UsageError(f"--extra-args: {bad}") from None
     missing = [q for q in QUESTIONS if q.key not in values]
     if missing and not _stdin_is_terminal():
         flags = " ".join(q.flag for q in missing)

@@ -30,6 +30,7 @@ class Limits:
     storage_root: str = "/var/lib/xen/images"
     guest_memory: int | None = None  # MiB; None: no limit known
     source: str = "the host"
+    hvm: bool = True  # the host can run fully virtualised guests (VT-x or AMD-V)
 
 
 # --- the validators: text in, value out, or BadAnswer with the reason --------------------------------
@@ -161,3 +162,34 @@ def parse_location(text: str, limits: Limits | None = None) -> str:
             f"{location!r} is not an install location; write nfs:server:/path, ftp://server/path or http://server/path"
         )
     return location
+
+
+def parse_hvm(text: str, limits: Limits | None = None) -> bool:
+    """Fully virtualised or not: yes or no, and yes only on a host that can run such a guest."""
+    wanted = parse_graphics(text, limits)
+    if wanted and limits is not None and not limits.hvm:
+        raise BadAnswer(
+            f"{limits.source} cannot run fully virtualized guests (no VT-x or AMD-V); "
+            "answer no for a paravirtualized one"
+        )
+    return wanted
+
+
+_KICKSTART = re.compile(r"^(https?|ftp|nfs|file):[^\s]+$")
+
+
+def parse_extra_args(text: str) -> tuple[str | None, str | None]:
+    """virt-install's ``-x``: the installer's kernel arguments, as (kickstart URL, the other words).
+
+    ``ks=URL`` names the kickstart file (http, https, ftp, nfs or file); the rest is kept as the
+    domain's kernel command line."""
+    words = text.split()
+    if not text.isprintable():
+        raise BadAnswer(f"{text!r} has a control or unprintable character; kernel arguments cannot")
+    kickstarts = [word.removeprefix("ks=") for word in words if word.startswith("ks=")]
+    if len(kickstarts) > 1:
+        raise BadAnswer("ks= is given twice; give one kickstart file")
+    if kickstarts and not _KICKSTART.match(kickstarts[0]):
+        raise BadAnswer(f"ks={kickstarts[0]} is not a kickstart URL; write ks=http://server/path/ks.cfg")
+    rest = " ".join(word for word in words if not word.startswith("ks="))
+    return (kickstarts[0] if kickstarts else None), (rest or None)
