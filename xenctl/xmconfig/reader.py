@@ -38,6 +38,7 @@ from typing import Any
 
 from xenctl.errors import ConfigError
 from xenctl.xmconfig.hostcalls import DEFAULT_MACHINE, is_uname_machine, plain_search, regex_function
+from xenctl.xmconfig.words import article, brief, construct, kind, operator, source
 
 MAX_STRING = 1 << 20  # the longest string a config may build
 MAX_ITEMS = 10_000  # the longest list
@@ -161,7 +162,7 @@ class _Evaluator:
         elif isinstance(node, ast.If) and regex_function(node.test, self.modules):
             self.if_statement(node, node.test)
         else:
-            raise self.refuse(node, f"{_article(_construct(node))} statement")
+            raise self.refuse(node, f"{article(construct(node))} statement")
 
     def if_statement(self, node: ast.If, test: Any) -> None:
         """``if re.search('64', arch):``, the stock HVM examples' test, and only that kind."""
@@ -197,7 +198,7 @@ class _Evaluator:
                 if value.func.attr == "check" and not value.args and not value.keywords:
                     self.check_variables(value)
                     return
-        raise self.refuse(node, f"the expression '{_source(node)}'")
+        raise self.refuse(node, f"the expression '{source(node)}'")
 
     def declare(self, call: ast.Call) -> None:
         if not call.args or not isinstance(call.args[0], ast.Constant) or not isinstance(call.args[0].value, str):
@@ -262,7 +263,7 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (str, int, float, bool)) or node.value is None:
                 return self.sane(node.value, node)
-            raise self.refuse(node, f"the constant {_brief(node.value)}")
+            raise self.refuse(node, f"the constant {brief(node.value)}")
         if isinstance(node, ast.Name):
             return self.lookup(node.id, node)
         if isinstance(node, (ast.List, ast.Tuple)):
@@ -277,7 +278,7 @@ class _Evaluator:
             for key_node, value_node in zip(node.keys, node.values, strict=True):
                 key = self.value(key_node) if key_node is not None else None
                 if not isinstance(key, (str, int, float, bool)):
-                    raise self.refuse(node, f"a dict key that is {_kind(key)}")
+                    raise self.refuse(node, f"a dict key that is {kind(key)}")
                 result[key] = self.value(value_node)
             return self.bounded(result, node)
         if isinstance(node, ast.BinOp):
@@ -292,8 +293,8 @@ class _Evaluator:
         if is_uname_machine(node, self.modules):
             return self.machine  # the stock HVM examples' arch = os.uname()[4]
         if isinstance(node, ast.Attribute):
-            raise self.refuse(node, f"attribute access '{_source(node)}'")
-        raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")
+            raise self.refuse(node, f"attribute access '{source(node)}'")
+        raise self.refuse(node, f"{construct(node)} '{source(node)}'")
 
     def sane(self, value: Any, node: ast.AST) -> Any:
         """A single value within what configs hold: 64-bit integers, finite floats, real text."""
@@ -352,16 +353,14 @@ class _Evaluator:
                 raise self.refuse(node, f"{func.id}() with other than one argument")
             argument = self.value(node.args[0])
             if not isinstance(argument, (str, int, float, bool)):
-                raise self.refuse(node, f"{func.id}() of {_kind(argument)}")
+                raise self.refuse(node, f"{func.id}() of {kind(argument)}")
             if func.id == "str":
                 return _check_length(str(argument), node, self)
             try:
                 return self.sane(int(argument), node)
             except (TypeError, ValueError, OverflowError):
-                raise ConfigError(
-                    f"int({_brief(argument)}) is not a number", file=self.path, line=node.lineno
-                ) from None
-        raise self.refuse(node, f"calling '{_source(func)}'")
+                raise ConfigError(f"int({brief(argument)}) is not a number", file=self.path, line=node.lineno) from None
+        raise self.refuse(node, f"calling '{source(func)}'")
 
     def binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST) -> Any:
         if isinstance(op, ast.Add):
@@ -377,7 +376,7 @@ class _Evaluator:
             return self.sane(left - right if isinstance(op, ast.Sub) else left * right, node)
         elif isinstance(op, ast.Mod) and isinstance(left, str):
             return self.format(left, right, node)
-        raise self.refuse(node, f"'{_operator(op)}' between {_kind(left)} and {_kind(right)}")
+        raise self.refuse(node, f"'{operator(op)}' between {kind(left)} and {kind(right)}")
 
     def format(self, template: str, args: Any, node: ast.AST) -> str:
         """``template % args``, with xm's leniency: ``%d`` takes an integer-like string."""
@@ -399,8 +398,8 @@ class _Evaluator:
             items = list(args) if isinstance(args, tuple) else [args]
             coerced = []
             for index, item in enumerate(items):
-                kind = specs[index][2] if index < len(specs) else "s"
-                if kind in "diouxX" and isinstance(item, str) and INTEGER.match(item):
+                conversion = specs[index][2] if index < len(specs) else "s"
+                if conversion in "diouxX" and isinstance(item, str) and INTEGER.match(item):
                     item = int(item)
                 coerced.append(item)
             values = tuple(coerced)
@@ -439,15 +438,6 @@ def _conversions(template: str) -> list[tuple[str | None, str | None, str]] | No
             found.append((match.group(2), match.group(3), match.group(4)))
 
 
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
-
-
 def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
     if len(text) > MAX_STRING:
         raise evaluator.refuse(node, "a string this long")
@@ -456,63 +446,3 @@ def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    return {
-        str: "a string",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        tuple: "a tuple",
-        bool: "a boolean",
-        dict: "a dict",
-    }.get(type(value), "nothing" if value is None else type(value).__name__)
-
-
-def _operator(op: ast.operator) -> str:
-    return {
-        ast.Add: "+",
-        ast.Sub: "-",
-        ast.Mult: "*",
-        ast.Div: "/",
-        ast.Mod: "%",
-        ast.Pow: "**",
-        ast.FloorDiv: "//",
-    }.get(type(op), type(op).__name__)
-
-
-def _construct(node: ast.AST) -> str:
-    names = {
-        ast.If: "if",
-        ast.For: "for",
-        ast.While: "while",
-        ast.With: "with",
-        ast.Try: "try",
-        ast.ClassDef: "class",
-        ast.Delete: "del",
-        ast.Global: "global",
-        ast.Lambda: "lambda",
-        ast.ListComp: "list comprehension",
-        ast.DictComp: "dict comprehension",
-        ast.SetComp: "set comprehension",
-        ast.GeneratorExp: "generator expression",
-        ast.Subscript: "subscript",
-        ast.JoinedStr: "f-string",
-        ast.AsyncFunctionDef: "async def",
-        ast.Return: "return",
-        ast.Raise: "raise",
-        ast.Assert: "assert",
-        ast.Compare: "comparison",
-        ast.BoolOp: "boolean operator",
-        ast.IfExp: "conditional expression",
-        ast.Set: "set",
-        ast.Starred: "starred expression",
-        ast.NamedExpr: "walrus",
-    }
-    return names.get(type(node), type(node).__name__)
-
-
-def _source(node: ast.AST) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= 60 else text[:57] + "..."
