@@ -43,3 +43,19 @@ def test_an_hvm_guest_with_an_nbd_disk_and_an_empty_cdrom_validates_applies_and_
     ]
     again = run_xenctl(home, "plan", str(specs))
     assert again.returncode == 0 and "No changes" in again.stdout, again.stdout
+
+
+def test_an_empty_cdrom_added_to_a_running_guest_is_attached_live_and_the_plan_then_converges(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = specs / "desktop.yaml"
+    spec.write_text(SPEC.replace("      - {vdev: hdc, cdrom: true}\n", ""))
+    home = tmp_path / "home"
+    assert run_xenctl(home, "apply", "--auto-approve", str(specs)).returncode == 0
+    spec.write_text(SPEC)
+    planned = run_xenctl(home, "plan", str(specs))
+    assert "~ domain.desktop" in planned.stdout, planned.stdout  # a live change, no restart
+    applied = run_xenctl(home, "apply", "--auto-approve", str(specs))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    again = run_xenctl(home, "plan", str(specs))
+    assert again.returncode == 0 and "No changes" in again.stdout, again.stdout

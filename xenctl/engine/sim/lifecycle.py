@@ -150,6 +150,17 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
     return config_from_dict(json.loads(row["config"]), disks)
 
 
+def mark_cdrom(ctx: Ctx, row: sqlite3.Row, vdev: str, cdrom: bool) -> None:
+    """Which disks are removable drives lives in the domain's config (the disks table has no column for it)."""
+    data = json.loads(row["config"])
+    cdroms = [v for v in data.get("cdroms", ()) if v != vdev] + ([vdev] if cdrom else [])
+    if cdroms:
+        data["cdroms"] = cdroms
+    else:
+        data.pop("cdroms", None)
+    ctx.db.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(data), row["domid"]))
+
+
 def remove(ctx: Ctx, row: sqlite3.Row) -> None:
     """The domain is gone: fold its writes, free its devices, memory and console."""
     blockdevs.release(ctx, row["domid"])
