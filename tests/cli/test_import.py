@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -113,9 +114,98 @@ def test_import_says_what_of_a_disk_entry_it_cannot_carry(tmp_path: Path) -> Non
         "name = 'vm'\nkernel = '/boot/vmlinuz'\n"
         "disk = [ 'phy:hda3,sda1,w', ',hdc:cdrom,r', '/var/lib/xen/images/x.qcow2,qcow2,xvdb,w' ]\n"
     )
-    (root / "again").write_text("name = 'vm'\nkernel = '/boot/vmlinuz'\n")
-    result = run_xenctl(tmp_path / "home", "--xen-root", str(root), "import", "vm", "again")
+    result = run_xenctl(tmp_path / "home", "--xen-root", str(root), "import", "vm")
     assert result.returncode == 0, result.stderr
-    assert "the empty cdrom hdc is not carried over" in result.stderr
     assert "xvdb's format qcow2 is not carried over" in result.stderr
-    assert "two configs name this domain" in result.stderr
+    assert {"vdev": "hdc", "cdrom": True} in yaml.safe_load(result.stdout)["domains"][0]["disks"]
+
+
+def test_an_import_that_would_not_validate_is_refused_with_the_reason_in_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "etc-xen"
+    root.mkdir()
+    (root / "vm").write_text("name = 'vm'\nkernel = '/boot/vmlinuz'\n")
+    (root / "again").write_text("name = 'vm'\nkernel = '/boot/vmlinuz'\n")
+    (root / "relative").write_text("name = 'rel'\nkernel = 'vmlinuz-2.6.18-xen'\n")
+    out = tmp_path / "specs" / "vm.yaml"
+    for configs, reason in (
+        (["vm", "again"], "domain vm is declared twice"),
+        (["relative"], "domains[rel].kernel: 'vmlinuz-2.6.18-xen' is not an absolute path"),
+    ):
+        result = run_xenctl(tmp_path / "home", "--xen-root", str(root), "import", *configs, "-o", str(out))
+        assert result.returncode == 1
+        assert result.stderr.startswith("Error: cannot import ") and reason in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert not out.exists()
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "xmconfig" / "examples"
+XEN_EXAMPLES = ["xmexample.hvm", "xmexample.hvm-stubdom", "xmexample.nbd", "xmexample.pv-grub"]
+
+
+@pytest.mark.parametrize("example", [*XEN_EXAMPLES, "xmexample.vmx", "xmexample.vti"])
+def test_xens_own_examples_import_to_specs_that_validate(tmp_path: Path, example: str) -> None:
+    out = tmp_path / "specs" / f"{example}.yaml"
+    made = run_xenctl(tmp_path / "home", "import", str(EXAMPLES / example), "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    checked = run_xenctl(tmp_path / "home", "validate", str(out))
+    assert checked.returncode == 0, checked.stderr
+
+
+def _imported(tmp_path: Path, example: str) -> dict[str, Any]:
+    result = run_xenctl(tmp_path / "home", "import", str(EXAMPLES / example))
+    assert result.returncode == 0, result.stderr
+    domains: list[dict[str, Any]] = yaml.safe_load(result.stdout)["domains"]
+    return domains[0]
+
+
+def test_an_hvm_example_imports_as_an_hvm_guest_not_a_pv_one_with_hvmloader_for_kernel(tmp_path: Path) -> None:
+    guest = _imported(tmp_path, "xmexample.hvm")
+    assert "kernel" not in guest
+    # xm's bare hvmloader and qemu-dm are xend's own, which are the spec's defaults
+    hardware = {"vnc": True, "vncpasswd": "", "sdl": False, "opengl": True, "stdvga": False, "serial": "pty"}
+    assert guest["hvm"] == hardware
+    assert guest["disks"] == [{"file": "/var/images/min-el3-i386.img", "vdev": "hda"}, {"vdev": "hdc", "cdrom": True}]
+    assert guest["vifs"] == [{"bridge": "xenbr0", "type": "ioemu"}]
+    stubdom = _imported(tmp_path, "xmexample.hvm-stubdom")
+    assert stubdom["hvm"]["device_model"] == "/usr/lib/xen/bin/stubdom-dm"
+
+
+def test_the_architecture_test_of_the_oldest_examples_is_answered_with_the_hosts_machine(tmp_path: Path) -> None:
+    vmx = _imported(tmp_path, "xmexample.vmx")  # builder 'vmx': Xen 3.0's word for hvm
+    assert vmx["hvm"]["loader"] == "/usr/lib/xen/boot/vmxloader"
+    assert vmx["hvm"]["device_model"] == "/usr/lib64/xen/bin/qemu-dm"  # re.search('64', 'x86_64')
+    assert vmx["disks"] == [{"file": "/var/images/min-el3-i386.img", "vdev": "hda"}]  # ioemu:hda
+    vti = _imported(tmp_path, "xmexample.vti")
+    assert vti["hvm"] == {"loader": "/usr/lib/xen/boot/guest_firmware.bin", "vnc": False, "sdl": True,
+                          "stdvga": False, "serial": "pty"}  # fmt: skip
+
+
+def test_a_network_block_device_and_a_pv_grub_kernel_import_as_themselves(tmp_path: Path) -> None:
+    nbd = _imported(tmp_path, "xmexample.nbd")
+    assert nbd["disks"] == [{"nbd": {"host": "134.100.233.115", "port": 20004}, "vdev": "hda1"}]
+    grub = _imported(tmp_path, "xmexample.pv-grub")
+    assert grub["kernel"] == "/usr/lib/xen/boot/pv-grub.gz"  # xend's boot directory, where pv-grub lives
+    assert grub["extra"] == "(hd0,0)/boot/grub/menu.lst"
+
+
+def test_imported_hvm_and_nbd_guests_plan_apply_list_and_then_plan_no_changes(tmp_path: Path) -> None:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    for example in ("xmexample.hvm-stubdom", "xmexample.nbd"):
+        made = run_xenctl(home, "import", str(EXAMPLES / example), "-o", str(specs / f"{example}.yaml"))
+        assert made.returncode == 0, made.stderr
+    planned = run_xenctl(home, "plan", str(specs))
+    assert planned.returncode == 0, planned.stderr
+    assert "+ domain.xmexample.hvm" in planned.stdout and "+ domain.nbd4" in planned.stdout
+    applied = run_xenctl(home, "apply", "--auto-approve", str(specs))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    listed = run_xenctl(home, "list").stdout
+    assert "xmexample.hvm" in listed and "nbd4" in listed
+    console = run_xenctl(home, "console", "xmexample.hvm").stdout
+    assert "Device model /usr/lib/xen/bin/stubdom-dm started" in console and "HVM Loader" in console
+    again = run_xenctl(home, "plan", str(specs))
+    assert again.returncode == 0 and "No changes" in again.stdout, again.stdout
+    # the device model is fixed when the domain is built: changing it restarts the guest
+    spec = specs / "xmexample.hvm-stubdom.yaml"
+    spec.write_text(spec.read_text().replace("/usr/lib/xen/bin/stubdom-dm", "/usr/lib/xen/bin/qemu-dm"))
+    changed = run_xenctl(home, "plan", str(specs))
+    assert "restart (hvm.device_model forces it)" in changed.stdout, changed.stdout

@@ -30,6 +30,7 @@ from xenctl.cli.wizard import (
     gigabytes,
     parse_disk,
     parse_disk_size,
+    parse_extra_args,
     parse_flags,
     parse_graphics,
     parse_location,
@@ -41,7 +42,16 @@ from xenctl.cli.wizard import (
 from xenctl.engine.sim import SimHost
 from xenctl.errors import UsageError, XenctlError
 from xenctl.spec.load import load_specs
-from xenctl.spec.model import DesiredState, DiskSpec, DomainSpec, InstallSpec, VifSpec, VolumeKind, VolumeSpec
+from xenctl.spec.model import (
+    DesiredState,
+    DiskSpec,
+    DomainSpec,
+    HvmSpec,
+    InstallSpec,
+    VifSpec,
+    VolumeKind,
+    VolumeSpec,
+)
 from xenctl.units import GIB, MIB
 
 LIMITS = Limits(storage_root="/var/lib/xen/images", guest_memory=15104, source="the built-in host profile")
@@ -50,6 +60,8 @@ ROOT = "/var/lib/xen/images"
 PROMPTS = {
     "name": "What is the name of your virtual machine?",
     "ram": "How much RAM should be allocated (in megabytes)?",
+    "hvm": "Would you like a fully virtualized guest (yes or no)?  "
+    "This will allow you to run unmodified operating systems.",
     "disk": "What would you like to use as the disk (file path)?",
     "disk_size": "How large would you like the disk to be (in gigabytes)?",
     "graphics": "Would you like to enable graphics support? (yes or no)",
@@ -60,6 +72,7 @@ PROMPTS = {
 RIGHT = {
     "name": "web1",
     "ram": "512",
+    "hvm": "no",
     "disk": f"{ROOT}/web1.img",
     "disk_size": "8",
     "graphics": "no",
@@ -68,6 +81,7 @@ RIGHT = {
 WRONG = {
     "name": ("web 1", "'web 1' has ' '; a name is letters, digits and _ - . : +"),
     "ram": ("128", "128 megabytes is too little; a guest needs at least 256"),
+    "hvm": ("full", "'full' is not yes or no"),
     "disk": (
         "/tmp/web1.img",
         f"'/tmp/web1.img' is outside the storage root {ROOT}; give a path in it, or just a file name",
@@ -310,7 +324,7 @@ def test_the_spec_text_says_how_to_make_it_again_with_flags() -> None:
     text = render_spec(WEB1)
     assert text.splitlines()[:2] == [
         "# web1: made by xenctl new from virt-install's questions.",
-        f"# The same answers as flags: xenctl new --name web1 --ram 512 --disk {ROOT}/web1.img --disk-size 8 "
+        f"# The same answers as flags: xenctl new --name web1 --ram 512 --hvm no --disk {ROOT}/web1.img --disk-size 8 "
         "--graphics yes --location http://mirror.example.com/debian",
     ]
     assert "filesystem" not in text  # the guest's installer makes it
@@ -340,6 +354,9 @@ _answers = st.builds(
     disk_size=st.integers(1, 2048 * 1024).map(lambda mib: mib * MIB),
     graphics=st.booleans(),
     location=_locations,
+    hvm=st.booleans(),
+    kickstart=st.none() | st.sampled_from(["http://ks.example.com/web.cfg", "nfs:server:/ks/ks.cfg"]),
+    extra=st.none() | st.sampled_from(["console=xvc0", "text noipv6"]),
 )
 
 
@@ -350,6 +367,7 @@ def test_any_good_answers_write_a_spec_that_loads_back_the_same(answers: Answers
     words = shlex.split(render_spec(answers).splitlines()[1].removeprefix("# The same answers as flags: "))
     flags = dict(zip(words[2::2], words[3::2], strict=True))
     again = parse_flags({q.key: flags[q.flag] for q in QUESTIONS}, LIMITS)
+    again["kickstart"], again["extra"] = parse_extra_args(flags["-x"]) if "-x" in flags else (None, None)
     assert Answers(**again) == answers
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "spec.yaml")
@@ -565,6 +583,7 @@ def test_a_wrong_answer_to_each_question_then_the_right_one_writes_what_the_flag
 def test_only_the_answers_missing_from_the_flags_are_asked(tmp_path: Path, terminal: Callable[..., Terminal]) -> None:
     given = {key: RIGHT[key] for key in ("name", "ram", "disk", "disk_size")}
     term = terminal(*flags_for(given))
+    term.answer(PROMPTS["hvm"], "n")
     term.answer(PROMPTS["graphics"], "y")
     term.answer(PROMPTS["location"], RIGHT["location"])
     assert term.wait() == 0, term.screen
@@ -579,6 +598,7 @@ def test_the_end_of_input_mid_wizard_is_an_error_and_writes_nothing(
     term = terminal()
     term.answer(PROMPTS["name"], "web1")
     term.answer(PROMPTS["ram"], "1024")
+    term.answer(PROMPTS["hvm"], "no")
     term.expect(PROMPTS["disk"] + " ")
     term.type("\x04")  # Ctrl-D at the start of a line: the end of input
     assert term.wait() == 1
@@ -630,7 +650,7 @@ def test_missing_answers_without_a_terminal_name_the_flags_to_give(tmp_path: Pat
     assert result.returncode == 1
     assert result.stderr == (
         "Error: stdin is not a terminal to ask on; give the missing answers as flags: "
-        "--ram --disk --disk-size --location\n"
+        "--ram --hvm --disk --disk-size --location\n"
     )
     assert result.stdout == ""
     assert not (tmp_path / "specs").exists()
@@ -659,3 +679,73 @@ def test_the_hosts_memory_and_storage_root_bound_the_answers(tmp_path: Path, mak
     )
     fits = run_new(home, *flags_for({**RIGHT, "disk": "/srv/xen/web1.img"}), cwd=tmp_path)
     assert fits.returncode == 0, fits.stderr
+
+
+# --- fully virtualized guests, and the installer's arguments ----------------------------------------
+
+
+def test_a_fully_virtualized_guest_is_an_hvm_domain_with_an_emulated_disk_and_card() -> None:
+    answers = Answers("win1", 1024, "win1.img", 8 * GIB, True, "http://mirror/centos", hvm=True)
+    (domain,) = answers_to_desired(answers).domains
+    assert domain == DomainSpec(
+        name="win1",
+        memory=1024,
+        hvm=HvmSpec(vnc=True, serial="pty"),  # graphics on the device model's VNC server
+        disks=(DiskSpec(vdev="hda", mode="w", volume="win1-disk"),),
+        vifs=(VifSpec(bridge="xenbr0", type="ioemu"),),
+        install=InstallSpec(location="http://mirror/centos"),
+    )
+
+
+def test_hvm_yes_writes_an_hvm_spec_that_validates_and_applies(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run_new(home, *flags_for({**RIGHT, "hvm": "yes", "disk": "web1.img"}), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (domain,) = load_specs([str(tmp_path / "specs" / "web1.yaml")]).domains
+    assert domain.hvm is not None and domain.bootloader is None
+    applied = run_xenctl(home, "apply", "--auto-approve", "specs", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "HVM Loader" in run_xenctl(home, "console", "web1").stdout
+
+
+def test_a_host_without_hvm_support_is_not_asked_and_refuses_a_fully_virtualized_guest(
+    tmp_path: Path, make_host: Callable[..., SimHost]
+) -> None:
+    host = make_host(name="old", hvm=False)
+    home = Path(host.home)
+    host.close()
+    not_asked = {key: value for key, value in RIGHT.items() if key != "hvm"}
+    made = run_new(home, *flags_for(not_asked), cwd=tmp_path)  # stdin is no terminal: nothing may be missing
+    assert made.returncode == 0, made.stderr
+    assert load_specs([str(tmp_path / "specs" / "web1.yaml")]).domains[0].hvm is None
+    refused = run_new(home, *flags_for({**RIGHT, "hvm": "yes"}), "--force", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "Error: --hvm: host old cannot run fully virtualized guests (no VT-x or AMD-V); "
+        "answer no for a paravirtualized one\n"
+    )
+
+
+def test_x_ks_url_names_the_kickstart_file_and_the_rest_is_the_kernel_command_line(tmp_path: Path) -> None:
+    result = run_new(
+        tmp_path / "home", *flags_for(RIGHT), "-x", "ks=http://ks.example.com/web1.cfg console=xvc0", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    (domain,) = load_specs([str(tmp_path / "specs" / "web1.yaml")]).domains
+    assert domain.install == InstallSpec(RIGHT["location"], kickstart="http://ks.example.com/web1.cfg")
+    assert domain.extra == "console=xvc0"
+    assert "-x 'ks=http://ks.example.com/web1.cfg console=xvc0'" in (tmp_path / "specs" / "web1.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        ("ks=cdrom", "ks=cdrom is not a kickstart URL; write ks=http://server/path/ks.cfg"),
+        ("ks=http://a/1.cfg ks=http://a/2.cfg", "ks= is given twice; give one kickstart file"),
+    ],
+)
+def test_a_bad_kickstart_is_refused_with_the_reason(tmp_path: Path, args: str, why: str) -> None:
+    result = run_new(tmp_path / "home", *flags_for(RIGHT), "--extra-args", args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == f"Error: --extra-args: {why}\n"
+    assert not (tmp_path / "specs").exists()

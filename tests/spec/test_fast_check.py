@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from xenctl.errors import SpecError
-from xenctl.spec import load
+from xenctl.spec import devices, load
 from xenctl.spec.load import load_specs
 from xenctl.spec.schema import schema
 
@@ -24,7 +24,7 @@ def _choice_groups(node: Any) -> list[tuple[str, ...]]:
 
 
 def test_every_exactly_one_of_rule_in_the_schema_is_checked_by_the_fast_path() -> None:
-    assert sorted(_choice_groups(schema())) == sorted([load._DISK_CHOICES, load._VOLUME_CHOICES])
+    assert sorted(_choice_groups(schema())) == sorted([devices.DISK_CHOICES, load._VOLUME_CHOICES])
 
 
 DISKS = """
@@ -41,7 +41,9 @@ domains:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        (DISKS, "exactly one of volume, phy or file"),
+        (DISKS, "exactly one of volume, phy, file or nbd"),
+        (DISKS.replace("file: /srv/x.img", "cdrom: true, nbd: {host: nbd1, port: 20004}"), "exactly one of volume"),
+        (DISKS.replace("phy: /dev/hdb1, file: /srv/x.img", "cdrom: false"), "only an empty cdrom names none"),
         (
             "storage:\n  volumes:\n    - {name: a, lvm: {vg: vg, size: 4M}}\n"
             "    - {name: b, lvm: {vg: vg, size: 4M}, partition: /dev/hda3}\n",

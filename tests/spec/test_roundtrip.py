@@ -90,6 +90,25 @@ UNIT_CASE = st.sampled_from([str.upper, str.lower])
 # --- sizes and durations: the spellings whose value is exact, and every spelling the schema allows ---
 
 
+HVM = st.fixed_dictionaries(
+    {},
+    optional={
+        "loader": ABS_PATH,
+        "device_model": ABS_PATH,
+        "boot": st.sampled_from(["c", "cda", "dc", "n"]),
+        "acpi": st.booleans(),
+        "pae": st.booleans(),
+        "vnc": st.booleans(),
+        "vncdisplay": st.integers(0, 99),
+        "vncpasswd": TEXT,
+        "serial": st.sampled_from(["pty", "/dev/ttyS0", "null"]),
+        "usbdevice": st.sampled_from(["tablet", "mouse"]),
+        "keymap": st.sampled_from(["en-us", "de", "ja"]),
+        "soundhw": st.sampled_from(["sb16", "es1370,sb16", "all"]),
+    },
+)
+
+
 @st.composite
 def memory_spelling(draw: st.DrawFn, mib: int) -> int | str:
     """``mib`` MiB as a person might write it: 512, 512M, 524288K, 0.5G, 1G."""
@@ -207,20 +226,27 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
             vcpus = 1
         if draw(st.booleans()):
             domain["maxvcpus"] = draw(st.integers(vcpus, 32))
-        if draw(st.booleans()):
+        hvm = draw(st.booleans())
+        if hvm:
+            domain["hvm"] = draw(HVM)
+        elif draw(st.booleans()):
             domain["kernel"] = draw(ABS_PATH)
             if draw(st.booleans()):
                 domain["ramdisk"] = draw(ABS_PATH)
         else:
             domain["bootloader"] = draw(NONEMPTY_TEXT)
-        for key in ("root", "extra"):
+        for key in ("extra",) if hvm else ("root", "extra"):
             if draw(st.booleans()):
                 domain[key] = draw(TEXT)
         disks = []
         for vdev in draw(st.lists(VDEV, unique=True, max_size=3)):
             disk: dict[str, Any] = {"vdev": vdev}
-            target = draw(st.sampled_from(["volume", "phy", "file"]))
-            if target == "volume" and unused_volumes:
+            target = draw(st.sampled_from(["volume", "phy", "file", "nbd", "empty"]))
+            if target == "nbd":
+                disk["nbd"] = {"host": draw(HOST), "port": draw(st.integers(1, 65535))}
+            elif target == "empty":
+                disk["cdrom"] = True
+            elif target == "volume" and unused_volumes:
                 disk["volume"] = unused_volumes.pop(draw(st.integers(0, len(unused_volumes) - 1)))
             elif target == "phy" and (device := next(devices, None)):
                 disk["phy"] = device
@@ -230,17 +256,23 @@ def spec_data(draw: st.DrawFn, sizes: st.SearchStrategy[str], durations: st.Sear
                 image = draw(ABS_PATH.filter(lambda p: _one_file(p) not in image_files))
                 image_files.add(_one_file(image))
                 disk["file"] = image
+            if target != "empty" and draw(st.booleans()):
+                disk["cdrom"] = draw(st.booleans())
             if draw(st.booleans()):
-                disk["mode"] = draw(st.sampled_from(["r", "w", "w!"]))
+                disk["mode"] = "r" if disk.get("cdrom") else draw(st.sampled_from(["r", "w", "w!"]))
             disks.append(disk)
         if disks:
             domain["disks"] = disks
-        if exports and draw(st.booleans()):
+        if exports and not hvm and draw(st.booleans()):
             domain["nfs_root"] = draw(st.sampled_from(exports))["name"]
         if draw(st.booleans()):
+            cards = {"type": st.just("ioemu"), "model": st.sampled_from(["rtl8139", "e1000"])} if hvm else {}
             domain["vifs"] = draw(
-                st.lists(st.fixed_dictionaries({}, optional={"bridge": BRIDGE, "mac": MAC}), max_size=2)
+                st.lists(st.fixed_dictionaries({}, optional={"bridge": BRIDGE, "mac": MAC, **cards}), max_size=2)
             )
+            for vif in domain["vifs"]:
+                if "model" in vif:
+                    vif["type"] = "ioemu"
         optional = {
             "ip": HOST,
             "on_poweroff": ON_EVENT,

@@ -67,6 +67,11 @@ PARSED: list[tuple[str, dict[str, Any]]] = [
     ("vdev=hdc,cdrom", EMPTY_CDROM),
     ("vdev=hdc, devtype=cdrom", EMPTY_CDROM),
     (",hdc:cdrom,r", EMPTY_CDROM),
+    ("format=empty, vdev=hdc, devtype=cdrom", EMPTY_CDROM),  # xl's own word for it
+    (",empty,hdc,cdrom", EMPTY_CDROM),
+    # old HVM configs' emulated-only vdevs, and network block devices
+    ("file:/var/images/min-el3-i386.img,ioemu:hda,w", disk("/var/images/min-el3-i386.img", "hda")),
+    ("nbd:134.100.233.115 20004,hda1,w", disk("134.100.233.115 20004", "hda1", script="block-nbd")),
     ("/root/image.iso,hdc:cdrom,r", ISO_CDROM),
     ("phy:/dev/cdrom,hdc:cdrom,r", disk("/dev/cdrom", "hdc", access="r", devtype="cdrom")),
     # target= must be last and takes the rest of the string, commas and all
@@ -148,6 +153,9 @@ REFUSED: list[tuple[str, str]] = [
     ("/root/image.iso,,hdc,rw,cdrom", "read-only"),
     ("format=raw, vdev=hdc, access=rw, devtype=cdrom, target=/root/image.iso", "read-only"),
     ("phy:/dev/cdrom,hdc:cdrom,w", "read-only"),
+    # only a removable drive is ever empty, and then it has no target
+    ("format=empty, vdev=hda", "only a removable drive (cdrom) may be empty"),
+    ("format=empty, vdev=hdc, devtype=cdrom, target=/x.iso", "an empty drive (format=empty) takes no target"),
 ]
 
 
@@ -198,9 +206,24 @@ def test_a_disk_entry_connects_as_a_device_a_loop_file_or_tap(spec: str, expecte
     assert parse_disk(spec).to_domain_disk() == expected
 
 
-def test_an_empty_cdrom_cannot_be_connected() -> None:
-    with pytest.raises(DiskSpecError, match="empty cdrom hdc"):
-        parse_disk(",,hdc,cdrom").to_domain_disk()
+@pytest.mark.parametrize("spec", [",,hdc,cdrom", ",hdc:cdrom,r", "format=empty, vdev=hdc, devtype=cdrom"])
+def test_an_empty_removable_drive_connects_holding_no_device(spec: str) -> None:
+    drive = parse_disk(spec).to_domain_disk()
+    assert drive == DomainDisk("", "hdc", DiskMode.READ, "phy", cdrom=True)
+    assert drive.empty and not drive.needs_loop and not drive.local
+    assert format_disk(drive) == ",hdc:cdrom,r"
+
+
+def test_a_network_block_device_connects_by_its_server_and_port() -> None:
+    nbd = parse_disk("nbd:134.100.233.115 20004,hda1,w").to_domain_disk()
+    assert nbd == DomainDisk("134.100.233.115 20004", "hda1", DiskMode.WRITE, "nbd")
+    assert not nbd.needs_loop and not nbd.local
+    assert parse_disk(format_disk(nbd)).to_domain_disk() == nbd
+
+
+def test_a_disk_a_script_of_xend_connects_is_refused_by_name() -> None:
+    with pytest.raises(DiskSpecError, match="xenctl connects no block-iscsi disks"):
+        parse_disk("iscsi:iqn.2001-04.com.example:storage,xvda,w").to_domain_disk()
 
 
 @pytest.mark.parametrize(
@@ -210,11 +233,13 @@ def test_an_empty_cdrom_cannot_be_connected() -> None:
         DomainDisk("/dev/vg/lv", "xvda", DiskMode.FORCE_WRITE, "phy"),
         DomainDisk("/var/lib/xen/images/x.img", "xvdb", DiskMode.READ, "file"),
         DomainDisk("/var/lib/xen/images/x.img", "xvdc", DiskMode.WRITE, "tap:aio"),
+        DomainDisk("/dev/cdrom", "hdc", DiskMode.READ, "phy", cdrom=True),
     ],
 )
 def test_a_disk_is_written_in_xm_form_and_reads_back_the_same(disk_: DomainDisk) -> None:
     written = format_disk(disk_)
-    assert written == f"{disk_.backend}:{disk_.target},{disk_.vdev},{disk_.mode.value}"
+    vdev = f"{disk_.vdev}:cdrom" if disk_.cdrom else disk_.vdev
+    assert written == f"{disk_.backend}:{disk_.target},{vdev},{disk_.mode.value}"
     assert parse_disk(written).to_domain_disk() == disk_
 
 
@@ -229,7 +254,8 @@ def test_a_disk_is_written_in_xm_form_and_reads_back_the_same(disk_: DomainDisk)
         ("bridge=xenbr1,mac=00:16:3e:01:02:03", Vif(bridge="xenbr1", mac="00:16:3e:01:02:03")),
         ("mac=00:16:3e:01:02:03", Vif(mac="00:16:3e:01:02:03")),
         ("bridge=br-lan", Vif(bridge="br-lan")),
-        ("type=ioemu, bridge=xenbr1", Vif(bridge="xenbr1")),
+        ("type=ioemu, bridge=xenbr1", Vif(bridge="xenbr1", type="ioemu")),
+        ("type=ioemu, model=ne2k_pci", Vif(type="ioemu", model="ne2k_pci")),
     ],
 )
 def test_a_vif_entry_gives_its_bridge_and_mac_with_xenbr0_by_default(spec: str, expected: Vif) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xenctl.engine.api import DiskMode, DomainDisk, OnEvent, Vif
+from xenctl.engine.api import DiskMode, DomainDisk, HvmConfig, OnEvent, Vif
 from xenctl.errors import ConfigError
 from xenctl.xmconfig.domain import to_domain_config
 from xenctl.xmconfig.reader import parse_config, read_config
@@ -308,8 +308,11 @@ def test_an_xl_config_describes_its_domain_and_lists_what_it_leaves_behind(tmp_p
     assert domain.disks == (
         DomainDisk("/dev/vg/xlguest", "xvda", DiskMode.WRITE, "phy"),
         DomainDisk("/var/lib/xen/images/data.img", "xvdb", DiskMode.WRITE, "file"),
-        DomainDisk("/root/image.iso", "hdc", DiskMode.READ, "file"),
+        DomainDisk("/root/image.iso", "hdc", DiskMode.READ, "file", cdrom=True),
+        DomainDisk("", "hdd", DiskMode.READ, "phy", cdrom=True),  # an empty drive, as xl reads it
     )
+    assert domain.hvm == HvmConfig(pae=True, acpi=True)
+    assert domain.kernel == "/usr/lib/xen/boot/hvmloader"
     assert [d.vdev for d in described.disks] == ["xvda", "xvdb", "hdc", "hdd"]
     assert described.disks[3].to_json()["format"] == "empty"
     assert domain.vifs == (Vif(bridge="xenbr1", mac="00:16:3e:00:00:01"),)
@@ -320,7 +323,7 @@ def test_an_xl_config_describes_its_domain_and_lists_what_it_leaves_behind(tmp_p
     )
     assert domain.uuid == "3d0b6f7e-8f6d-4c51-9a8b-0d2a4c6b3e21"
     assert domain.shadow_memory == 8
-    assert described.ignored == ("pae", "acpi", "cpus", "vfb")
+    assert described.ignored == ("cpus", "vfb")
 
 
 # -- the reader itself ---------------------------------------------------------------------------

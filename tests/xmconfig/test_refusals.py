@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_xenctl
 from xenctl.errors import ConfigError
 from xenctl.xmconfig.reader import parse_config, read_config
 
@@ -297,3 +298,28 @@ def test_a_list_doubled_sixty_times_is_refused_quickly_when_turned_into_text(use
     source = "disks = ['phy:hda1,hda1,w']\n" + "disks = [disks, disks]\n" * 60 + f"name = {use}\n"
     result = read_in_bounds(source)
     assert result.startswith("REFUSED /etc/xen/big:"), result
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("vcpus = 1if 1 else 2", "conditional expression"),  # Python warns: invalid decimal literal
+        ("vcpus = 0x1for", "not a config file"),  # warns, then fails to parse
+        ('extra = "\\d" % 1if 1 else 2', "conditional expression"),  # an invalid escape, warned too
+    ],
+)
+def test_pythons_warnings_about_a_config_never_reach_the_user(tmp_path: Path, line: str, words: str) -> None:
+    config = write(tmp_path, f'name = "warned"\nkernel = "/boot/vmlinuz"\n{line}\n', "warned")
+    # PYTHONWARNINGS=always shows even the DeprecationWarning Python 3.11 gives an invalid escape.
+    result = run_xenctl(tmp_path / "home", "create", config, env={"PYTHONWARNINGS": "always"})
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: {config}:3: ") and words in result.stderr
+
+
+def test_an_invalid_escape_is_read_as_python_reads_it_without_a_warning(tmp_path: Path) -> None:
+    config = write(tmp_path, 'name = "escaped"\nkernel = "/boot/vmlinuz"\nextra = "root=\\d"\n', "escaped")
+    result = run_xenctl(tmp_path / "home", "create", "-n", config, env={"PYTHONWARNINGS": "always"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert 'extra = "root=\\\\d"' in result.stdout

@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, OnEvent, Vif
+from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
 from xenctl.xmconfig.domain import to_domain_config, write_config
 from xenctl.xmconfig.reader import parse_config
 
@@ -40,10 +40,42 @@ disks = st.builds(
     mode=st.sampled_from(list(DiskMode)),
     backend=st.sampled_from(["phy", "file", "tap:aio"]),
 )
+cdroms = st.builds(DomainDisk, target=targets, vdev=vdevs, mode=st.just(DiskMode.READ), cdrom=st.just(True))
+empty_drives = st.builds(DomainDisk, target=st.just(""), vdev=vdevs, mode=st.just(DiskMode.READ), cdrom=st.just(True))
+nbd_disks = st.builds(
+    DomainDisk,
+    target=st.ip_addresses(v=4).map(lambda ip: f"{ip} 20004"),
+    vdev=vdevs,
+    mode=st.sampled_from([DiskMode.READ, DiskMode.WRITE]),
+    backend=st.just("nbd"),
+)
 macs = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(
     lambda b: "00:16:3e:%02x:%02x:%02x" % b
 )
-vifs = st.builds(Vif, bridge=st.sampled_from(["xenbr0", "xenbr1", "br-lan", "eth0"]), mac=st.none() | macs)
+vifs = st.builds(
+    Vif,
+    bridge=st.sampled_from(["xenbr0", "xenbr1", "br-lan", "eth0"]),
+    mac=st.none() | macs,
+    type=st.sampled_from([None, "ioemu", "netfront"]),
+    model=st.sampled_from([None, "rtl8139", "ne2k_pci", "e1000"]),
+)
+flags = st.none() | st.booleans()
+hvms = st.builds(
+    HvmConfig,
+    device_model=st.sampled_from(["/usr/lib/xen/bin/qemu-dm", "/usr/lib/xen/bin/stubdom-dm"]),
+    boot=st.none() | st.sampled_from(["c", "cda", "dc", "n"]),
+    acpi=flags,
+    apic=flags,
+    pae=flags,
+    vnc=flags,
+    vncdisplay=st.none() | st.integers(0, 99),
+    vnclisten=st.none() | st.ip_addresses(v=4).map(str),
+    vncpasswd=optional_texts,
+    sdl=flags,
+    serial=st.none() | st.sampled_from(["pty", "/dev/ttyS0", "null"]),
+    usb=flags,
+    usbdevice=st.none() | st.sampled_from(["mouse", "tablet"]),
+)
 not_crash = st.sampled_from([OnEvent.DESTROY, OnEvent.RESTART, OnEvent.PRESERVE, OnEvent.RENAME_RESTART])
 
 
@@ -52,19 +84,22 @@ def domain_configs(draw: st.DrawFn) -> DomainConfig:
     memory = draw(st.integers(1, 65536))
     vcpus = draw(st.integers(1, 32))
     nfs = draw(st.none() | st.tuples(texts.filter(bool), texts.filter(bool)))
+    hvm = draw(st.none() | hvms)
+    # An HVM guest's kernel is its firmware loader; a bare pv-grub name means Xen's boot directory.
+    kernel = draw(st.just("/usr/lib/xen/boot/hvmloader") if hvm else optional_texts.filter(_not_pv_grub))
     return DomainConfig(
         name=draw(names),
         memory=memory,
         maxmem=draw(st.none() | st.integers(memory, 65536)),
         vcpus=vcpus,
         maxvcpus=draw(st.none() | st.integers(vcpus, 64)),
-        kernel=draw(optional_texts),
+        kernel=kernel,
         ramdisk=draw(optional_texts),
         bootloader=draw(optional_texts),
-        builder=draw(st.sampled_from(["linux", "hvm"])),
+        builder="hvm" if hvm else "linux",
         root=draw(optional_texts),
         extra=draw(optional_texts),
-        disks=tuple(draw(st.lists(disks, max_size=4))),
+        disks=tuple(draw(st.lists(st.one_of(disks, cdroms, empty_drives, nbd_disks), max_size=4))),
         vifs=tuple(draw(st.lists(vifs, max_size=3))),
         on_poweroff=draw(not_crash),
         on_reboot=draw(not_crash),
@@ -74,7 +109,12 @@ def domain_configs(draw: st.DrawFn) -> DomainConfig:
         ip=draw(st.none() | st.ip_addresses(v=4).map(str)),
         uuid=draw(st.none() | st.uuids().map(str)),
         shadow_memory=draw(st.integers(0, 1024)),
+        hvm=hvm,
     )
+
+
+def _not_pv_grub(kernel: str | None) -> bool:
+    return kernel is None or not kernel.startswith("pv-grub")
 
 
 @settings(max_examples=150, deadline=None)

@@ -7,7 +7,7 @@ import os
 import sys
 
 from xenctl.cli.context import host_of
-from xenctl.errors import UsageError
+from xenctl.errors import ConfigError, SpecError, UsageError
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -41,6 +41,7 @@ def run_import(args: argparse.Namespace) -> int:
     header = [f"Imported by xenctl from {source}."]
     header += [f"Note: {note}" for note in imported.notes]
     text = dump_spec(imported.desired, header="\n".join(header))
+    _refuse_what_would_not_validate(text, source)
     for note in imported.notes:
         print(f"xenctl import: {note}", file=sys.stderr)
     if args.out:
@@ -51,3 +52,16 @@ def run_import(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _refuse_what_would_not_validate(text: str, source: str) -> None:
+    """An import writes a spec that ``validate`` takes, or nothing: the first reason, in one line."""
+    from xenctl.spec.load import load_spec_texts
+
+    try:
+        load_spec_texts([("<imported spec>", text)])
+    except SpecError as exc:
+        issue = exc.issues[0]
+        where = f"{issue.path}: " if issue.path else ""
+        more = f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""
+        raise ConfigError(f"cannot import {source}: {where}{issue.message}{more}") from None

@@ -262,11 +262,16 @@ def _add_new(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "new",
         help="write a spec file from virt-install's questions",
-        description="Ask what virt-install asked (name, RAM, disk, disk size, graphics, install location) and "
-        "write a spec file. Answers given as flags are not asked; without a terminal, every answer must be a flag.",
+        description="Ask what virt-install asked (name, RAM, fully virtualized or not, disk, disk size, graphics, "
+        "install location) and write a spec file. Answers given as flags are not asked; without a terminal, every "
+        "answer must be a flag. A host without HVM support is not asked about full virtualization.",
     )
     p.add_argument("--name", metavar="NAME", help="the virtual machine's name")
     p.add_argument("--ram", metavar="MB", help="its RAM in megabytes (at least 256)")
+    p.add_argument("--hvm", metavar="yes|no", help="a fully virtualized (HVM) guest; needs VT-x or AMD-V")
+    p.add_argument(
+        "-x", "--extra-args", metavar="ARGS", help="the installer's kernel arguments; ks=URL names a kickstart file"
+    )
     p.add_argument("--disk", metavar="PATH", help="the disk's image file (under the storage root)")
     p.add_argument("--disk-size", metavar="GB", help="the disk's size in gigabytes (0.5, 8, at most 2048)")
     p.add_argument("--graphics", metavar="yes|no", help="enable graphics support (a VNC console)")

@@ -17,56 +17,59 @@ What is accepted:
   no unprintable characters, and not a directory (a trailing ``/``, ``.``, or the storage root itself).
 - disk size: gigabytes, a whole number or a decimal that makes whole megabytes (``0.5``, ``1.25``;
   not ``0.1``, which is 102.4M), more than 0 and at most 2048.
+- fully virtualized: yes or no, as graphics; asked only on a host that can run such a guest (its
+  profile's ``hvm``), where yes makes an HVM guest (``hvm:``, an emulated disk and network card,
+  graphics on the device model's VNC server) and no a paravirtualised one booting with pygrub.
 - graphics: yes, no, y or n, in any case.
 - location: ``nfs:server:/path``, ``ftp://server/...``, ``http://server/...`` or ``https://server/...``.
+
+Not a question, as in virt-install: ``-x``/``--extra-args`` gives the installer's kernel
+arguments; its ``ks=URL`` becomes the install's kickstart file, the other words the domain's
+``extra``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
+from xenctl.cli.wizard_answers import (
+    BadAnswer,
+    Limits,
+    parse_disk,
+    parse_disk_size,
+    parse_extra_args,
+    parse_graphics,
+    parse_hvm,
+    parse_location,
+    parse_name,
+    parse_ram,
+)
 from xenctl.errors import UsageError, XenctlError
 from xenctl.spec.model import (
     DesiredState,
     DiskSpec,
     DomainSpec,
+    HvmSpec,
     InstallSpec,
     VifSpec,
     VolumeKind,
     VolumeSpec,
     volume_name_from,
 )
-from xenctl.spec.schema import schema
-from xenctl.units import GIB, MIB
+from xenctl.units import GIB
 
 DEFAULT_SPEC_DIR = "specs"
-MIN_RAM = 256  # MiB
-MAX_DISK_GIB = 2048
 BRIDGE = "xenbr0"
 BOOTLOADER = "pygrub"
 VDEV = "xvda"
-
-
-class BadAnswer(ValueError):
-    """An answer a question cannot take; the message is the reason, shown to the user."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What the host allows, for the validators: where image files live and the most RAM a guest can have."""
-
-    storage_root: str = "/var/lib/xen/images"
-    guest_memory: int | None = None  # MiB; None: no limit known
-    source: str = "the host"
+HVM_VDEV = "hda"  # the emulated IDE disk an unmodified OS finds
 
 
 @dataclass(frozen=True)
@@ -79,139 +82,9 @@ class Answers:
     disk_size: int  # bytes, whole MiB
     graphics: bool
     location: str
-
-
-# --- the validators: text in, value out, or BadAnswer with the reason --------------------------------
-
-_NAME_CHARS = re.compile(r"[A-Za-z0-9_.:+-]")
-
-
-def parse_name(text: str, limits: Limits | None = None) -> str:
-    """A domain name as the spec schema's ``$defs/name`` allows it."""
-    name = text.strip()
-    if not name:
-        raise BadAnswer("a name is needed")
-    bad = sorted({c for c in name if not _NAME_CHARS.fullmatch(c)})
-    if bad:
-        shown = " ".join(repr(c) for c in bad)
-        raise BadAnswer(f"{name!r} has {shown}; a name is letters, digits and _ - . : +")
-    if len(name) > 64:
-        raise BadAnswer(f"{name!r} is {len(name)} characters long; a name has at most 64")
-    if name.startswith("-"):
-        raise BadAnswer(f"{name!r} starts with '-', which xenctl's commands would take for an option")
-    if name.isdigit():
-        raise BadAnswer(f"{name!r} is only digits, which xm would take for a domain id; add a letter")
-    if name in (".", ".."):
-        raise BadAnswer(f"{name!r} is not a name; use letters and digits")
-    if name == "Domain-0":
-        raise BadAnswer("Domain-0 is the host's own domain; choose another name")
-    return name
-
-
-def parse_ram(text: str, limits: Limits | None = None) -> int:
-    """RAM in MiB: a whole number, at least 256, within what the host can give a guest."""
-    raw = text.strip()
-    if not raw:
-        raise BadAnswer("a number of megabytes is needed, such as 512")
-    if not raw.isascii() or not raw.isdigit():
-        raise BadAnswer(f"{_shorten(raw)!r} is not a whole number of megabytes; write 512 or 1024")
-    digits = raw.lstrip("0") or "0"
-    ram = int(digits) if len(digits) <= 12 else 10**12  # not int() of a 5,000-digit typo
-    if ram < MIN_RAM:
-        raise BadAnswer(f"{ram} megabytes is too little; a guest needs at least {MIN_RAM}")
-    if limits is not None and limits.guest_memory is not None and ram > limits.guest_memory:
-        raise BadAnswer(
-            f"{_shorten(digits)} megabytes is more than {limits.source} can ever give a guest ({limits.guest_memory})"
-        )
-    return ram
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def parse_disk(text: str, limits: Limits | None = None) -> str:
-    """An image file: a file name under the storage root, or an absolute path inside it."""
-    root = (limits or Limits()).storage_root
-    path = text.strip()
-    if not path:
-        raise BadAnswer(f"a file path is needed, such as {root}/guest.img")
-    if not path.isprintable():
-        raise BadAnswer(f"{path!r} has a control or unprintable character; a file path cannot")
-    parts = path.split("/")
-    if ".." in parts:
-        raise BadAnswer(f"{path!r} has '..'; give the path without it")
-    if path.endswith("/") or parts[-1] == ".":
-        raise BadAnswer(f"{path!r} is a directory; give a file's path, such as {root}/guest.img")
-    if path.startswith("/"):
-        full = os.path.normpath(path)
-        if full == root:
-            raise BadAnswer(f"{path!r} is the storage root, a directory; name a file in it, such as {root}/guest.img")
-        if os.path.commonpath([root, full]) != root:
-            raise BadAnswer(f"{path!r} is outside the storage root {root}; give a path in it, or just a file name")
-    return path
-
-
-_DECIMAL = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
-
-
-def parse_disk_size(text: str, limits: Limits | None = None) -> int:
-    """A size in gigabytes (binary, as xenctl's sizes are), returned in bytes: whole MiB, at most 2048 GiB."""
-    raw = text.strip()
-    if not raw:
-        raise BadAnswer("a number of gigabytes is needed, such as 8")
-    if not raw.isascii() or not _DECIMAL.match(raw):
-        raise BadAnswer(f"{_shorten(raw)!r} is not a number of gigabytes; write 8 or 0.5")
-    shown = _shorten(raw)
-    whole, _, fraction = raw.partition(".")
-    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
-    # A whole number of MiB is a multiple of 1/1024 GiB, which needs at most 10 decimals (0.0009765625);
-    # checking the lengths first keeps a 5,000-digit typo away from Fraction().
-    too_big = f"{shown} gigabytes is more than {MAX_DISK_GIB}, the largest disk xenctl new makes"
-    not_whole = f"{shown} gigabytes is not a whole number of megabytes; write 0.5, 1.25 or a whole number"
-    if len(whole) > len(str(MAX_DISK_GIB)):
-        raise BadAnswer(too_big)
-    if len(fraction) > 10:
-        raise BadAnswer(not_whole)
-    gib = Fraction(f"{whole}.{fraction or 0}")
-    if gib == 0:
-        raise BadAnswer(f"{shown} gigabytes is no disk; give more than 0")
-    if gib > MAX_DISK_GIB:
-        raise BadAnswer(too_big)
-    mib = gib * 1024
-    if mib.denominator != 1:
-        raise BadAnswer(not_whole)
-    return int(mib) * MIB
-
-
-def parse_graphics(text: str, limits: Limits | None = None) -> bool:
-    answer = text.strip().lower()
-    if answer in ("yes", "y"):
-        return True
-    if answer in ("no", "n"):
-        return False
-    raise BadAnswer(f"{text.strip()!r} is not yes or no" if text.strip() else "answer yes or no")
-
-
-def _location_pattern() -> re.Pattern[str]:
-    """The spec schema's own rule for install locations: what the wizard accepts, validate accepts."""
-    install = schema()["$defs"]["domain"]["properties"]["install"]
-    return re.compile(install["properties"]["location"]["pattern"])
-
-
-def parse_location(text: str, limits: Limits | None = None) -> str:
-    """An install tree: nfs:server:/path, or an ftp, http or https URL with a server."""
-    location = text.strip()
-    if not location:
-        raise BadAnswer("an install location is needed, such as nfs:server:/path or http://server/path")
-    scheme, colon, rest = location.partition(":")
-    if colon and scheme.lower() in ("nfs", "ftp", "http", "https"):
-        location = scheme.lower() + colon + rest  # HTTP://server is http://server
-    if not location.isprintable() or not _location_pattern().search(location):
-        raise BadAnswer(
-            f"{location!r} is not an install location; write nfs:server:/path, ftp://server/path or http://server/path"
-        )
-    return location
+    hvm: bool = False  # fully virtualised
+    kickstart: str | None = None  # from -x ks=URL
+    extra: str | None = None  # the rest of -x
 
 
 # --- the questions, as virt-install asked them ----------------------------------------------------
@@ -228,6 +101,13 @@ class Question:
 QUESTIONS: tuple[Question, ...] = (
     Question("name", "--name", "What is the name of your virtual machine?", parse_name),
     Question("ram", "--ram", "How much RAM should be allocated (in megabytes)?", parse_ram),
+    Question(
+        "hvm",
+        "--hvm",
+        "Would you like a fully virtualized guest (yes or no)?  "
+        "This will allow you to run unmodified operating systems.",
+        parse_hvm,
+    ),
     Question("disk", "--disk", "What would you like to use as the disk (file path)?", parse_disk),
     Question("disk_size", "--disk-size", "How large would you like the disk to be (in gigabytes)?", parse_disk_size),
     Question("graphics", "--graphics", "Would you like to enable graphics support? (yes or no)", parse_graphics),
@@ -278,22 +158,36 @@ def volume_name(name: str) -> str:
 
 
 def answers_to_desired(answers: Answers) -> DesiredState:
-    """One domain booting with pygrub from one image-file volume, installing from the location."""
+    """One domain on one image-file volume, installing from the location: paravirtualised with
+    pygrub, or fully virtualised with an emulated disk and card and its display on VNC."""
     disk = VolumeSpec(
         name=volume_name(answers.name),
         kind=VolumeKind.FILE,
         size=answers.disk_size,
         path=answers.disk,
     )
-    domain = DomainSpec(
-        name=answers.name,
-        memory=answers.ram,
-        bootloader=BOOTLOADER,
-        disks=(DiskSpec(vdev=VDEV, mode="w", volume=disk.name),),
-        vifs=(VifSpec(bridge=BRIDGE),),
-        install=InstallSpec(location=answers.location),
-        graphics=answers.graphics,
-    )
+    install = InstallSpec(location=answers.location, kickstart=answers.kickstart)
+    if answers.hvm:
+        domain = DomainSpec(
+            name=answers.name,
+            memory=answers.ram,
+            extra=answers.extra,
+            hvm=HvmSpec(vnc=answers.graphics, serial="pty"),
+            disks=(DiskSpec(vdev=HVM_VDEV, mode="w", volume=disk.name),),
+            vifs=(VifSpec(bridge=BRIDGE, type="ioemu"),),
+            install=install,
+        )
+    else:
+        domain = DomainSpec(
+            name=answers.name,
+            memory=answers.ram,
+            bootloader=BOOTLOADER,
+            extra=answers.extra,
+            disks=(DiskSpec(vdev=VDEV, mode="w", volume=disk.name),),
+            vifs=(VifSpec(bridge=BRIDGE),),
+            install=install,
+            graphics=answers.graphics,
+        )
     return DesiredState(domains=(domain,), volumes=(disk,))
 
 
@@ -309,11 +203,15 @@ def flag_form(answers: Answers) -> str:
         "xenctl", "new",
         "--name", answers.name,
         "--ram", str(answers.ram),
+        "--hvm", "yes" if answers.hvm else "no",
         "--disk", answers.disk,
         "--disk-size", gigabytes(answers.disk_size),
         "--graphics", "yes" if answers.graphics else "no",
         "--location", answers.location,
     ]  # fmt: skip
+    extra = " ".join(part for part in (f"ks={answers.kickstart}" if answers.kickstart else "", answers.extra) if part)
+    if extra:
+        words += ["-x", extra]
     return shlex.join(words)
 
 
@@ -332,13 +230,16 @@ def render_spec(answers: Answers) -> str:
 
 
 def host_limits(args: argparse.Namespace) -> Limits:
-    """The storage root and guest memory of the host the command names, or of the built-in profile."""
+    """The storage root, guest memory and HVM support of the host the command names, or of the
+    built-in profile when a simulated host is not made yet."""
     from xenctl.app.plans import host_capacity
     from xenctl.cli.context import host_of
+    from xenctl.engine.sim.profile import default_profile
 
     with host_of(args) as host:
         capacity = host_capacity(host)
-    return Limits(storage_root=capacity.storage_root, guest_memory=capacity.guest_memory, source=capacity.source)
+        hvm = host.driver.capabilities().hvm if host.exists() else default_profile().hvm
+    return Limits(capacity.storage_root, capacity.guest_memory, capacity.source, hvm)
 
 
 def _ask_on_terminal(prompt: str) -> str:
@@ -379,6 +280,13 @@ def write_spec(out: str, text: str, *, force: bool) -> None:
 def run_new(args: argparse.Namespace) -> int:
     limits = host_limits(args)
     values = parse_flags({q.key: getattr(args, q.key) for q in QUESTIONS}, limits)
+    if not limits.hvm:  # as virt-install, no question a host without HVM support could only answer no
+        values.setdefault("hvm", False)
+    if args.extra_args is not None:
+        try:
+            values["kickstart"], values["extra"] = parse_extra_args(args.extra_args)
+        except BadAnswer as bad:
+            raise UsageError(f"--extra-args: {bad}") from None
     missing = [q for q in QUESTIONS if q.key not in values]
     if missing and not _stdin_is_terminal():
         flags = " ".join(q.flag for q in missing)

@@ -81,23 +81,36 @@ class Owner:
 class DomainDisk:
     """One virtual block device: a host device or file, the guest's name for it, a mode.
 
-    ``target`` is a full path: ``/dev/hda3``, ``/dev/vg/lv`` or an image file's path.
-    ``backend`` is ``phy``, ``file`` or ``tap:<driver>`` (``tap:aio`` needs no loop device).
+    ``target`` is a full path: ``/dev/hda3``, ``/dev/vg/lv`` or an image file's path; for an
+    ``nbd`` disk, the server's address and port (``134.100.233.115 20004``); empty for an empty
+    removable drive (a cdrom with no disc in it), which holds no device and no loop device.
+    ``backend`` is ``phy``, ``file``, ``tap:<driver>`` (``tap:aio`` needs no loop device) or
+    ``nbd`` (a network block device, which xend's ``block-nbd`` script connects).
     """
 
     target: str
     vdev: str
     mode: DiskMode = DiskMode.WRITE
     backend: str = "phy"
+    cdrom: bool = False  # a removable drive (xm's ``hdc:cdrom``): read-only, and may be empty
 
     @property
     def uname(self) -> str:
-        """The disk as xm writes it: ``phy:/dev/hda3``."""
-        return f"{self.backend}:{self.target}"
+        """The disk as xm writes it: ``phy:/dev/hda3``; nothing for an empty drive."""
+        return f"{self.backend}:{self.target}" if self.target else ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.target
 
     @property
     def needs_loop(self) -> bool:
-        return self.backend == "file"
+        return self.backend == "file" and not self.empty
+
+    @property
+    def local(self) -> bool:
+        """It names a device or file of Domain-0's, which xend's sharing check looks at."""
+        return not self.empty and self.backend != "nbd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +119,36 @@ class Vif:
 
     bridge: str = "xenbr0"
     mac: str | None = None
+    type: str | None = None  # "ioemu": an emulated card (an HVM guest's), else a netfront device
+    model: str | None = None  # the emulated card: rtl8139, ne2k_pci, e1000 ...
+
+
+@dataclass(frozen=True, slots=True)
+class HvmConfig:
+    """What a fully virtualised (HVM) guest has beyond a domain: its device model and emulated
+    hardware, by xm's key names. None leaves a setting to xend's default. The firmware loader
+    (``hvmloader``) is the domain's ``kernel``, as in an xm config with ``builder = 'hvm'``."""
+
+    device_model: str = "/usr/lib/xen/bin/qemu-dm"
+    boot: str | None = None  # drives in boot order: a floppy, c disk, d cdrom, n network
+    acpi: bool | None = None
+    apic: bool | None = None
+    pae: bool | None = None
+    vnc: bool | None = None
+    vncdisplay: int | None = None
+    vnclisten: str | None = None
+    vncunused: bool | None = None
+    vncpasswd: str | None = None
+    sdl: bool | None = None
+    opengl: bool | None = None
+    stdvga: bool | None = None
+    nographic: bool | None = None
+    serial: str | None = None
+    usb: bool | None = None
+    usbdevice: str | None = None
+    localtime: bool | None = None
+    keymap: str | None = None
+    soundhw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +180,7 @@ class DomainConfig:
     ip: str | None = None
     uuid: str | None = None
     shadow_memory: int = 0
+    hvm: HvmConfig | None = None  # set for a fully virtualised guest (builder 'hvm')
 
     @property
     def memory_ceiling(self) -> int:
@@ -290,6 +334,7 @@ class Capabilities:
     save_restore: bool = False  # a guest can be saved to a file and restored from it
     console: bool = False  # a guest's console output can be read
     migration: bool = False  # a guest can move to another host
+    hvm: bool = False  # fully virtualised guests (hvmloader and a device model)
     volume_groups: bool = False  # volume groups can be made and removed
     logical_volumes: bool = False  # logical volumes can be made and removed
     snapshots: bool = False  # copy-on-write snapshots of logical volumes

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from xenctl.engine.api import (
     MANAGED_BY,
@@ -23,6 +23,7 @@ from xenctl.engine.api import (
     DomainConfig,
     DomainDisk,
     HostState,
+    HvmConfig,
     OnEvent,
     Phase,
     Vif,
@@ -38,6 +39,7 @@ from xenctl.spec.model import (
     DesiredState,
     DiskSpec,
     DomainSpec,
+    VifSpec,
     image_path,
     volume_target,
 )
@@ -94,11 +96,16 @@ def diff(
 
 
 def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tuple[str, str]:
-    """(host path, backend) of a desired disk: ``/dev/vg/lv`` phy, an image file, a partition."""
+    """(host path, backend) of a desired disk: ``/dev/vg/lv`` phy, an image file, a partition, a
+    network block device's address, or nothing for an empty drive."""
     if disk.phy is not None:
         return disk.phy, "phy"
     if disk.file is not None:
         return image_path(storage_root, disk.file), "file"
+    if disk.nbd is not None:
+        return disk.nbd, "nbd"
+    if disk.empty:
+        return "", "phy"
     volume = desired.volume(disk.volume or "")
     if volume is None:
         raise PlanError(f"volume {disk.volume} is not declared")
@@ -110,26 +117,31 @@ def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) ->
     disks = []
     for disk in spec.disks:
         target, backend = disk_target(desired, storage_root, disk)
-        disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend))
+        disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend, cdrom=disk.cdrom))
     nfs_server = nfs_root = None
     if spec.nfs_root:
         export = desired.export(spec.nfs_root)
         if export is None:
             raise PlanError(f"NFS export {spec.nfs_root} is not declared")
         nfs_server, nfs_root = export.server, export.path
+    hvm = None
+    if spec.hvm is not None:
+        hvm = HvmConfig(**{k: v for k, v in asdict(spec.hvm).items() if k != "loader"})
     return DomainConfig(
         name=spec.name,
         memory=spec.memory,
         maxmem=spec.maxmem,
         vcpus=spec.vcpus,
         maxvcpus=spec.maxvcpus,
-        kernel=spec.kernel,
+        kernel=spec.hvm.loader if spec.hvm is not None else spec.kernel,
+        builder="hvm" if spec.hvm is not None else "linux",
+        hvm=hvm,
         ramdisk=spec.ramdisk,
         bootloader=spec.bootloader,
         root=spec.root,
         extra=spec.extra,
         disks=tuple(disks),
-        vifs=tuple(Vif(v.bridge, v.mac) for v in spec.vifs),
+        vifs=tuple(Vif(v.bridge, v.mac, v.type, v.model) for v in spec.vifs),
         on_poweroff=OnEvent(spec.on_poweroff),
         on_reboot=OnEvent(spec.on_reboot),
         on_crash=OnEvent(spec.on_crash),
@@ -304,18 +316,26 @@ class _Differ(StorageDiff):
         memory = live_or_restart(spec.memory, config.memory_ceiling, caps.live_memory)
         compare("memory", live.target, spec.memory, memory)
         compare("vcpus", live.vcpus, spec.vcpus, live_or_restart(spec.vcpus, config.vcpu_ceiling, caps.live_vcpus))
+        wanted = domain_config(spec, self.desired, self.live.host.storage_root) if spec.hvm or config.hvm else None
         for name in ("kernel", "ramdisk", "bootloader", "root", "extra", "ip"):
-            compare(name, getattr(config, name), getattr(spec, name))
+            compare(name, getattr(config, name), getattr(wanted or spec, name))
+        if wanted is not None:
+            before, after = _hvm_fields(config.hvm), _hvm_fields(wanted.hvm)
+            if before is None or after is None:
+                compare("hvm", before, after)
+            else:
+                for key in sorted(before.keys() | after.keys()):
+                    compare(f"hvm.{key}", before.get(key), after.get(key), FIELDS[Kind.DOMAIN]["hvm"])
         for name in ("on_poweroff", "on_reboot", "on_crash"):
             compare(name, getattr(config, name).value, getattr(spec, name))
         compare("nfs_root", (config.nfs_server, config.nfs_root), self.nfs_of(spec))
         if not _vifs_match(spec, live):
-            compare("vifs", [(v.bridge, v.mac) for v in config.vifs], [(v.bridge, v.mac) for v in spec.vifs])
-        live_disks = sorted((d.vdev, d.target, d.mode.value, d.backend) for d in config.disks)
+            compare("vifs", [_vif_shown(v) for v in config.vifs], [_vif_shown(v) for v in spec.vifs])
+        live_disks = sorted((d.vdev, d.target, d.mode.value, d.backend, d.cdrom) for d in config.disks)
         root = self.live.host.storage_root
-        wanted_disks = sorted((d.vdev, *disk_target(self.desired, root, d), d.mode) for d in spec.disks)
+        wanted_disks = sorted((d.vdev, *disk_target(self.desired, root, d), d.mode, d.cdrom) for d in spec.disks)
         disks = None if caps.live_disks else ChangeClass.RESTART  # attached in place where the host can
-        compare("disks", live_disks, [(v, t, m, b) for v, t, b, m in wanted_disks], disks)
+        compare("disks", live_disks, [(v, t, m, b, c) for v, t, b, m, c in wanted_disks], disks)
         paused = live.phase is Phase.PAUSED
         compare("state", "paused" if paused else "running", spec.state.value)
         return fields
@@ -328,8 +348,23 @@ class _Differ(StorageDiff):
 
 
 def _vifs_match(spec: DomainSpec, live: Domain) -> bool:
-    """Same bridges in order; a MAC only counts where the spec gives one (xend picks the rest)."""
+    """Same bridges (and cards) in order; a MAC only counts where the spec gives one (xend picks the rest)."""
     have = live.config.vifs
     if len(have) != len(spec.vifs):
         return False
-    return all(w.bridge == h.bridge and (w.mac is None or w.mac == h.mac) for w, h in zip(spec.vifs, have, strict=True))
+    return all(
+        (w.bridge, w.type, w.model) == (h.bridge, h.type, h.model) and (w.mac is None or w.mac == h.mac)
+        for w, h in zip(spec.vifs, have, strict=True)
+    )
+
+
+def _vif_shown(vif: Vif | VifSpec) -> tuple[str | None, ...]:
+    """A vif as a plan shows it: its bridge and MAC, and its emulated card if it has one."""
+    shown = (vif.bridge, vif.mac)
+    card = (vif.type, vif.model)
+    return shown + card if any(card) else shown
+
+
+def _hvm_fields(hvm: HvmConfig | None) -> dict[str, object] | None:
+    """An HVM guest's settings that are set, to compare and show; None for a paravirtualised guest."""
+    return None if hvm is None else {k: v for k, v in asdict(hvm).items() if v is not None}

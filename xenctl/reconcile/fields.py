@@ -32,6 +32,7 @@ FIELDS: dict[Kind, dict[str, ChangeClass]] = {
         "root": RESTART,
         "extra": RESTART,
         "vifs": RESTART,
+        "hvm": RESTART,  # the device model and emulated hardware are fixed when the domain is built
         "nfs_root": RESTART,
         "ip": RESTART,
         "on_poweroff": RESTART,

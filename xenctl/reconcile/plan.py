@@ -249,7 +249,8 @@ class _Edges:
         for change in coming:
             spec = self.desired.domain(change.name)
             for disk in spec.disks if spec else ():
-                wanted.setdefault(disk_target(self.desired, root, disk)[0], []).append(change.name)
+                if not disk.empty:
+                    wanted.setdefault(disk_target(self.desired, root, disk)[0], []).append(change.name)
         for domain in self.live.domains:
             if domain.name not in going:
                 continue
@@ -323,7 +324,9 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
         for vif in spec.vifs:
             if vif.bridge not in live.host.bridges:
                 bridges.setdefault(vif.bridge, []).append(spec.name)
-        for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
+        for disk, (target, backend) in zip(spec.disks, targets, strict=True):
+            if backend in ("nbd", "empty"):
+                continue  # a network block device, or an empty drive: nothing of this host's
             if target not in existing:
                 if made is None:
                     made = _made(desired, root, changes)

@@ -4,8 +4,9 @@ Pure: ``check_desired(desired, capacity)`` returns findings, each naming the obj
 The checks: names declared twice (both places named); references to undeclared volumes, volume
 groups, exports and domains; dependency cycles (``depends_on``, NFS-root servers, autostart
 ``after``), with the cycle's members named; a device held read-write by two domains; a partition
-used both as an LVM physical volume and as a disk; snapshots of another VG's volume; and memory
-beyond what the host can ever give its guests (when ``capacity`` is known).
+used both as an LVM physical volume and as a disk; snapshots of another VG's volume; what only
+an HVM guest has (emulated cards) or only a paravirtualised one (a kernel); a writable cdrom;
+and memory beyond what the host can ever give its guests (when ``capacity`` is known).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
 def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> list[Finding]:
     findings: list[Finding] = []
     root = capacity.storage_root if capacity else Capacity(0).storage_root
-    for check in (_duplicates, _references, _cycles, _domain_rules):
+    for check in (_duplicates, _references, _cycles, _domain_rules, _device_rules):
         findings.extend(check(desired))
     findings.extend(_pv_and_disk(desired, root))
     findings.extend(_sharing(desired, root))
@@ -215,7 +216,9 @@ def _cycle_in(edges: dict[str, set[str]], desired: DesiredState, what: str) -> I
 def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
     for domain in desired.domains:
         path = domain.origin.path
-        if domain.kernel is None:
+        if domain.hvm is not None:
+            yield from _hvm_rules(domain)
+        elif domain.kernel is None:
             if domain.bootloader is None:
                 yield domain.origin, "a domain needs a kernel or a bootloader", None
         elif domain.bootloader is not None:
@@ -231,6 +234,39 @@ def _domain_rules(desired: DesiredState) -> Iterator[Finding]:
                 if disk.vdev in seen:
                     yield domain.origin, f"two disks are named {disk.vdev}", (*path, "disks", i, "vdev")
                 seen.add(disk.vdev)
+
+
+_PV_ONLY = ("kernel", "ramdisk", "bootloader", "root", "nfs_root")
+
+
+def _hvm_rules(domain: DomainSpec) -> Iterator[Finding]:
+    """A fully virtualised guest boots its disks through hvm.loader: no kernel of its own."""
+    for name in _PV_ONLY:
+        if getattr(domain, name) is not None:
+            yield (
+                domain.origin,
+                f"an HVM guest boots its disks through hvm.loader; {name} is for paravirtualised guests",
+                (*domain.origin.path, name),
+            )
+
+
+def _device_rules(desired: DesiredState) -> Iterator[Finding]:
+    """Emulated network cards belong to HVM guests; a removable drive is read-only."""
+    for domain in desired.domains:
+        path = domain.origin.path
+        for i, vif in enumerate(domain.vifs):
+            if domain.hvm is None and (vif.type == "ioemu" or vif.model is not None):
+                what = "type ioemu" if vif.type == "ioemu" else f"model {vif.model}"
+                yield (
+                    domain.origin,
+                    f"{what} is an emulated card, which only an HVM guest (hvm:) has",
+                    (*path, "vifs", i),
+                )
+            elif vif.model is not None and vif.type != "ioemu":
+                yield domain.origin, "model names an emulated card: give type: ioemu too", (*path, "vifs", i, "model")
+        for i, disk in enumerate(domain.disks):
+            if disk.cdrom and disk.mode != "r":
+                yield domain.origin, f"a cdrom is read-only; {disk.vdev} asks for {disk.mode}", (*path, "disks", i)
 
 
 def _outside_the_storage_root(desired: DesiredState, root: str) -> Iterator[Finding]:

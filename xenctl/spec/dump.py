@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from xenctl.spec.devices import disk_to_data, hvm_to_data, vif_to_data
 from xenctl.spec.model import (
     AutostartSpec,
     DesiredPower,
@@ -55,19 +56,12 @@ def domain_to_data(domain: DomainSpec) -> dict[str, Any]:
     for key in ("kernel", "ramdisk", "bootloader", "root", "extra", "nfs_root", "ip"):
         if getattr(domain, key) is not None:
             data[key] = getattr(domain, key)
+    if domain.hvm is not None:
+        data["hvm"] = hvm_to_data(domain.hvm)
     if domain.disks:
-        data["disks"] = [
-            {
-                **({"volume": d.volume} if d.volume is not None else {}),
-                **({"phy": d.phy} if d.phy is not None else {}),
-                **({"file": d.file} if d.file is not None else {}),
-                "vdev": d.vdev,
-                **({"mode": d.mode} if d.mode != "w" else {}),
-            }
-            for d in domain.disks
-        ]
+        data["disks"] = [disk_to_data(d) for d in domain.disks]
     if domain.vifs:
-        data["vifs"] = [{"bridge": v.bridge, **({"mac": v.mac} if v.mac else {})} for v in domain.vifs]
+        data["vifs"] = [vif_to_data(v) for v in domain.vifs]
     for key, default in (("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "restart")):
         if getattr(domain, key) != default:
             data[key] = getattr(domain, key)

@@ -29,19 +29,18 @@ from xenctl.errors import SpecError, SpecIssue, one_line
 from xenctl.spec import yamlfile
 from xenctl.spec.cache import SpecCache, code_stamp
 from xenctl.spec.checks import Capacity, check_desired
+from xenctl.spec.devices import disk_choices_hold, disk_from_data, hvm_from_data, vif_from_data
 from xenctl.spec.messages import describe_error
 from xenctl.spec.model import (
     AutostartSpec,
     DesiredPower,
     DesiredState,
-    DiskSpec,
     DomainSpec,
     InstallSpec,
     NfsExportSpec,
     Origin,
     PathPart,
     StopMode,
-    VifSpec,
     VolumeGroupSpec,
     VolumeKind,
     VolumeSpec,
@@ -127,14 +126,13 @@ def _one_of(item: Any, choices: tuple[str, ...]) -> bool:
     return isinstance(item, dict) and sum(1 for choice in choices if choice in item) == 1
 
 
-_DISK_CHOICES = ("volume", "phy", "file")
 _VOLUME_CHOICES = ("lvm", "file", "partition")
 
 
 def _choices_hold(data: dict[str, Any]) -> bool:
     """The ``x-choices`` rules, on a file the compiled validator passed (so the shapes are right)."""
     for domain in data.get("domains") or ():
-        if not all(_one_of(disk, _DISK_CHOICES) for disk in domain.get("disks") or ()):
+        if not all(disk_choices_hold(disk) for disk in domain.get("disks") or ()):
             return False
     storage = data.get("storage") or {}
     return all(_one_of(volume, _VOLUME_CHOICES) for volume in storage.get("volumes") or ())
@@ -528,18 +526,9 @@ def _domain(data: dict[str, Any], origin: Origin, locator: _Locator, issues: lis
         bootloader=data.get("bootloader"),
         root=data.get("root"),
         extra=data.get("extra"),
-        disks=tuple(
-            DiskSpec(
-                vdev=d["vdev"],
-                mode=d.get("mode", "w"),
-                volume=d.get("volume"),
-                phy=_dev(d["phy"]) if "phy" in d else None,
-                file=d.get("file"),
-            )
-            for d in data.get("disks") or ()
-        ),
+        disks=tuple(disk_from_data(d) for d in data.get("disks") or ()),
         nfs_root=data.get("nfs_root"),
-        vifs=tuple(VifSpec(v.get("bridge", "xenbr0"), v.get("mac")) for v in data.get("vifs") or ()),
+        vifs=tuple(vif_from_data(v) for v in data.get("vifs") or ()),
         ip=data.get("ip"),
         on_poweroff=data.get("on_poweroff", "destroy"),
         on_reboot=data.get("on_reboot", "restart"),
@@ -548,6 +537,7 @@ def _domain(data: dict[str, Any], origin: Origin, locator: _Locator, issues: lis
         depends_on=tuple(data.get("depends_on") or ()),
         install=InstallSpec(install["location"], install.get("kickstart")) if install else None,
         graphics=data.get("graphics", False),
+        hvm=hvm_from_data(data["hvm"]) if "hvm" in data else None,
         origin=origin,
     )
 

@@ -88,13 +88,20 @@ class NfsExportSpec:
 
 @dataclass(frozen=True)
 class DiskSpec:
-    """One of a domain's disks: exactly one of volume, phy or file."""
+    """One of a domain's disks: exactly one of volume, phy, file or nbd; or, for a removable
+    drive (``cdrom``), none of them: an empty drive, which holds no device."""
 
     vdev: str
     mode: str = "w"
     volume: str | None = None
     phy: str | None = None  # /dev/hda3
     file: str | None = None
+    nbd: str | None = None  # a network block device: "134.100.233.115 20004", its server and port
+    cdrom: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.volume is None and self.phy is None and self.file is None and self.nbd is None
 
     @property
     def reference(self) -> str:
@@ -103,13 +110,49 @@ class DiskSpec:
             return f"volume {self.volume}"
         if self.phy is not None:
             return f"phy:{self.phy}"
-        return f"file:{self.file}"
+        if self.nbd is not None:
+            return f"nbd:{self.nbd}"
+        return "an empty drive" if self.file is None else f"file:{self.file}"
 
 
 @dataclass(frozen=True)
 class VifSpec:
     bridge: str = "xenbr0"
     mac: str | None = None
+    type: str | None = None  # "ioemu": an emulated card, for an HVM guest
+    model: str | None = None  # the emulated card: rtl8139, ne2k_pci, e1000 ...
+
+
+HVMLOADER = "/usr/lib/xen/boot/hvmloader"
+QEMU_DM = "/usr/lib/xen/bin/qemu-dm"
+
+
+@dataclass(frozen=True)
+class HvmSpec:
+    """A fully virtualised guest's firmware, device model and emulated hardware (xm's keys);
+    None leaves a setting to xend's default."""
+
+    loader: str = HVMLOADER
+    device_model: str = QEMU_DM
+    boot: str | None = None
+    acpi: bool | None = None
+    apic: bool | None = None
+    pae: bool | None = None
+    vnc: bool | None = None
+    vncdisplay: int | None = None
+    vnclisten: str | None = None
+    vncunused: bool | None = None
+    vncpasswd: str | None = None
+    sdl: bool | None = None
+    opengl: bool | None = None
+    stdvga: bool | None = None
+    nographic: bool | None = None
+    serial: str | None = None
+    usb: bool | None = None
+    usbdevice: str | None = None
+    localtime: bool | None = None
+    keymap: str | None = None
+    soundhw: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +184,7 @@ class DomainSpec:
     depends_on: tuple[str, ...] = ()
     install: InstallSpec | None = None
     graphics: bool = False
+    hvm: HvmSpec | None = None  # a fully virtualised guest
     origin: Origin = field(default=Origin(""), compare=False)
 
     @property
@@ -232,6 +276,10 @@ class DesiredState:
                         row.append((disk.phy, "phy"))
                     elif disk.file is not None:
                         row.append((image_path(storage_root, disk.file), "file"))
+                    elif disk.nbd is not None:
+                        row.append((f"nbd:{disk.nbd}", "nbd"))
+                    elif disk.volume is None:
+                        row.append(("", "empty"))
                     else:
                         row.append(devices.get(disk.volume or "") or (f"volume:{disk.volume}", "phy"))
                 rows.append(tuple(row))
@@ -255,7 +303,7 @@ class DesiredState:
         )
 
 
-# A disk or volume as the host names it: (path, backend), the backend "phy" or "file".
+# A disk or volume as the host names it: (path, backend), the backend "phy", "file", "nbd" or "empty".
 Target = tuple[str, str]
 
 

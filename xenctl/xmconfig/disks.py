@@ -14,7 +14,10 @@ Two forms are read (shared/XEN.md, section 6):
   file from a device).
 
 A target without a leading ``/`` gets ``/dev/`` prepended (``hda3`` is ``/dev/hda3``), unless a
-script handles it. Only a cdrom may lack a target; an empty cdrom has format ``empty``.
+script handles it (``nbd:134.100.233.115 20004`` is a network block device, its server and port).
+Only a cdrom may lack a target: an empty removable drive (``,hdc:cdrom,r``, or xl's
+``format=empty``), which holds no device. xm's ``ioemu:`` before a vdev (``ioemu:hda``: an
+emulated disk only, in old HVM configs) is dropped, as the disk of an HVM guest is emulated anyway.
 """
 
 from __future__ import annotations
@@ -67,9 +70,15 @@ class XmDisk:
         }
 
     def to_domain_disk(self) -> DomainDisk:
-        """The disk as the engine connects it: a device (phy), a file on a loop device, or tap."""
+        """The disk as the engine connects it: a device (phy), a file on a loop device, tap, a
+        network block device (nbd), or an empty removable drive."""
+        cdrom = self.devtype == "cdrom"
         if not self.target:
-            raise DiskSpecError(f"the empty cdrom {self.vdev} cannot be connected", file=None)
+            return DomainDisk("", self.vdev, DiskMode.READ, "phy", cdrom=True)
+        if self.script is not None:
+            if self.script != "block-nbd":
+                raise DiskSpecError(f"{self.vdev}: xenctl connects no {self.script} disks (nbd: it does)")
+            return DomainDisk(self.target, self.vdev, DiskMode(self.access), "nbd", cdrom=cdrom)
         if "tap" in self.prefixes or "tap2" in self.prefixes or self.backendtype == "tap":
             kind = "tap:" + next((p for p in self.prefixes if p not in ("tap", "tap2")), "aio")
         elif "file" in self.prefixes:
@@ -78,7 +87,7 @@ class XmDisk:
             kind = "phy"
         else:
             kind = "file"
-        return DomainDisk(self.target, self.vdev, DiskMode(self.access), kind)
+        return DomainDisk(self.target, self.vdev, DiskMode(self.access), kind, cdrom=cdrom)
 
 
 def parse_disk(spec: str) -> XmDisk:
@@ -110,7 +119,7 @@ def parse_disk(spec: str) -> XmDisk:
         text = rest.lstrip()
     if _is_legacy(positional, keyed):
         return _legacy(spec, positional, keyed, flags)
-    if len(positional) == 2 and not keyed and positional[1].split(":")[0] not in (*FORMATS, ""):
+    if len(positional) == 2 and not keyed and positional[1].split(":")[0] not in (*FORMATS, "empty", ""):
         raise DiskSpecError(f"Invalid disk specifier {spec!r}: xm's form is uname,dev,mode (phy:hda3,sda1,w)")
     return _modern(spec, positional, keyed, flags)
 
@@ -123,7 +132,7 @@ def _is_legacy(positional: list[str], keyed: dict[str, str]) -> bool:
     second = positional[1].split(":")[0]
     if len(positional) > 3 and positional[2] not in ("r", "w", "w!", "ro", "rw"):
         return False
-    return second not in FORMATS and second != ""
+    return second not in (*FORMATS, "empty", "")
 
 
 def _strip_prefixes(spec: str, target: str) -> tuple[str, list[str], str | None, str | None]:
@@ -150,7 +159,7 @@ def _legacy(spec: str, positional: list[str], keyed: dict[str, str], flags: list
     raw_target, vdev_part, access_part = positional[:3]
     backend = positional[3] or None if len(positional) > 3 else None  # a driver domain; protocol after
     target, prefixes, fmt, script = _strip_prefixes(spec, raw_target)
-    vdev, _, devtype = vdev_part.partition(":")
+    vdev, _, devtype = vdev_part.removeprefix("ioemu:").partition(":")
     devtype = devtype or ("cdrom" if "cdrom" in flags else "disk")
     if devtype not in ("disk", "cdrom"):
         raise DiskSpecError(f"unknown value for type {devtype!r} in {spec!r}")
@@ -181,7 +190,12 @@ def _modern(spec: str, positional: list[str], keyed: dict[str, str], flags: list
     if backendtype is not None and backendtype not in BACKENDTYPES:
         raise DiskSpecError(f"unknown value for backendtype {backendtype!r} in {spec!r}")
     fmt = values.get("format")
-    if fmt is not None and fmt not in FORMATS:
+    if fmt == "empty":  # xl's empty removable drive
+        if devtype != "cdrom":
+            raise DiskSpecError(f"only a removable drive (cdrom) may be empty in {spec!r}")
+        if values.get("target"):
+            raise DiskSpecError(f"an empty drive (format=empty) takes no target in {spec!r}")
+    elif fmt is not None and fmt not in FORMATS:
         raise DiskSpecError(f"unknown value for format {fmt!r} in {spec!r}")
     access_text = values.get("access")
     if access_text is not None and access_text not in _ACCESS:
@@ -235,15 +249,20 @@ def _finish(
 
 
 def format_disk(disk: DomainDisk) -> str:
-    """A disk as xm writes it: ``phy:/dev/hda3,sda1,w``; xl reads it too (except ``w!``).
+    """A disk as xm writes it: ``phy:/dev/hda3,sda1,w``; xl reads it too (except ``w!``). An
+    empty removable drive is ``,hdc:cdrom,r``, a removable drive with a disc ``...,hdc:cdrom,r``.
 
     A target with a comma cannot be said that way; it is written in xl's form, ``target=`` last.
     """
+    vdev = f"{disk.vdev}:cdrom" if disk.cdrom else disk.vdev
+    if disk.empty:
+        return f",{vdev},r"
     if "," in disk.target:
         if disk.mode.value == "w!":
             raise DiskSpecError(f"{disk.target!r} has a comma, which only xl's form can write, and xl has no w!")
-        return f"vdev={disk.vdev}, access={disk.mode.value}, target={disk.target}"
-    return f"{disk.backend}:{disk.target},{disk.vdev},{disk.mode.value}"
+        cdrom = ", devtype=cdrom" if disk.cdrom else ""
+        return f"vdev={disk.vdev}, access={disk.mode.value}{cdrom}, target={disk.target}"
+    return f"{disk.backend}:{disk.target},{vdev},{disk.mode.value}"
 
 
 def parse_vif(spec: str) -> Vif:
@@ -259,10 +278,20 @@ def parse_vif(spec: str) -> Vif:
         if not equals:
             raise DiskSpecError(f"vif setting {part!r} is not key=value in {spec!r}")
         settings[key.strip()] = value.strip()
-    return Vif(bridge=settings.get("bridge") or "xenbr0", mac=settings.get("mac") or None)
+    kind = settings.get("type") or None
+    if kind not in (None, "ioemu", "netfront"):
+        raise DiskSpecError(f"vif type {kind!r} is not ioemu or netfront in {spec!r}")
+    return Vif(
+        bridge=settings.get("bridge") or "xenbr0",
+        mac=settings.get("mac") or None,
+        type=kind,
+        model=settings.get("model") or None,
+    )
 
 
 def format_vif(vif: Vif) -> str:
-    parts = [f"mac={vif.mac}"] if vif.mac else []
+    parts = [f"type={vif.type}"] if vif.type else []
+    parts += [f"mac={vif.mac}"] if vif.mac else []
     parts.append(f"bridge={vif.bridge}")
+    parts += [f"model={vif.model}"] if vif.model else []
     return ", ".join(parts)

@@ -4,14 +4,16 @@ Pure: ``import_configs`` takes domains read from config files, ``import_host`` a
 and each returns a ``DesiredState`` with the notes of what could not be carried over. A config
 file says less than a host: it names an LV or an image file but not the volume group's physical
 volumes or the image's size, so such disks stay ``phy:``/``file:`` references (the spec then
-uses what is there rather than making it); from a host, everything is declared.
+uses what is there rather than making it); from a host, everything is declared. An HVM guest
+keeps its firmware, device model and emulated hardware (``hvm:``), a network block device its
+server and port (``nbd:``), and an empty cdrom stays an empty removable drive.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from xenctl.engine.api import (
     Domain,
@@ -29,6 +31,7 @@ from xenctl.spec.model import (
     DesiredState,
     DiskSpec,
     DomainSpec,
+    HvmSpec,
     NfsExportSpec,
     VifSpec,
     VolumeGroupSpec,
@@ -68,29 +71,40 @@ class _Builder:
         return self.exports[key].name
 
 
+def _hvm_spec(config: DomainConfig, builder: _Builder) -> HvmSpec | None:
+    """An HVM guest's hardware; what only a paravirtualised guest has is noted and left behind."""
+    if config.hvm is None:
+        return None
+    for key in ("ramdisk", "bootloader", "root", "nfs_root"):
+        if getattr(config, key) is not None:
+            builder.notes.append(f"{config.name}: {key} is not carried over; an HVM guest boots through hvmloader")
+    return HvmSpec(loader=config.kernel or HvmSpec().loader, **asdict(config.hvm))
+
+
 def _domain_spec(
     config: DomainConfig, disks: tuple[DiskSpec, ...], nfs_root: str | None, state: DesiredPower, builder: _Builder
 ) -> DomainSpec:
-    if config.builder != "linux":
-        builder.notes.append(
-            f"{config.name}: builder {config.builder!r} (HVM) is not carried over; xenctl runs paravirtualised guests"
-        )
-    if config.kernel is None and config.bootloader is None:
+    hvm = _hvm_spec(config, builder)
+    if hvm is None and config.kernel is None and config.bootloader is None:
         builder.notes.append(f"{config.name}: no kernel or bootloader in the config; add one to the spec")
+    if hvm is None and any(v.type == "ioemu" or v.model for v in config.vifs):
+        builder.notes.append(f"{config.name}: type=ioemu (an emulated card) is an HVM guest's; not carried over")
+    pv = hvm is None
     return DomainSpec(
         name=config.name,
         memory=config.memory,
         maxmem=config.maxmem,
         vcpus=config.vcpus,
         maxvcpus=config.maxvcpus,
-        kernel=config.kernel,
-        ramdisk=config.ramdisk,
-        bootloader=config.bootloader,
-        root=config.root,
+        kernel=config.kernel if pv else None,
+        ramdisk=config.ramdisk if pv else None,
+        bootloader=config.bootloader if pv else None,
+        root=config.root if pv else None,
         extra=config.extra,
         disks=disks,
-        nfs_root=nfs_root,
-        vifs=tuple(VifSpec(v.bridge, v.mac) for v in config.vifs),
+        nfs_root=nfs_root if pv else None,
+        vifs=tuple(VifSpec(v.bridge, v.mac, *((v.type, v.model) if hvm else ())) for v in config.vifs),
+        hvm=hvm,
         ip=config.ip,
         on_poweroff=config.on_poweroff.value,
         on_reboot=config.on_reboot.value,
@@ -101,6 +115,15 @@ def _domain_spec(
 
 def _config_disk(disk: DomainDisk, builder: _Builder, owner: str) -> DiskSpec:
     """A disk named in a config file: partitions become volumes; LVs and files stay references."""
+    mode = disk.mode.value
+    if disk.empty:
+        return DiskSpec(vdev=disk.vdev, mode=mode, cdrom=True)
+    if disk.backend == "nbd":
+        return DiskSpec(vdev=disk.vdev, mode=mode, nbd=disk.target, cdrom=disk.cdrom)
+    return replace(_local_disk(disk, builder, owner), cdrom=disk.cdrom)
+
+
+def _local_disk(disk: DomainDisk, builder: _Builder, owner: str) -> DiskSpec:
     mode = disk.mode.value
     parts = disk.target.split("/")
     if disk.backend == "phy" and len(parts) == 3 and parts[1] == "dev":
@@ -128,9 +151,7 @@ def import_configs(configs: Sequence[tuple[DomainConfig, tuple[str, ...], tuple[
             builder.notes.append(f"{config.name}: two configs name this domain; the spec declares it twice, rename one")
         seen.add(config.name)
         for disk in parsed_disks:
-            if not disk.target:
-                builder.notes.append(f"{config.name}: the empty cdrom {disk.vdev} is not carried over")
-            elif disk.format not in ("raw", "empty") or disk.script:
+            if disk.format not in ("raw", "empty") or disk.script not in (None, "block-nbd"):
                 what = f"format {disk.format}" if disk.format not in ("raw", "empty") else f"script {disk.script}"
                 builder.notes.append(
                     f"{config.name}: {disk.vdev}'s {what} is not carried over (xenctl's disks are raw)"
@@ -159,7 +180,7 @@ def import_host(state: HostState) -> Imported:
         disks = []
         for disk in domain.config.disks:
             spec = _host_disk(disk, builder, lvs, images, partitions, groups)
-            disks.append(spec)
+            disks.append(replace(spec, cdrom=disk.cdrom))
         nfs_root = None
         config = domain.config
         if config.nfs_server and config.nfs_root:
@@ -181,6 +202,8 @@ def _host_disk(
     groups: dict[str, VolumeGroup],
 ) -> DiskSpec:
     mode = disk.mode.value
+    if disk.empty or disk.backend == "nbd":
+        return DiskSpec(vdev=disk.vdev, mode=mode, nbd=disk.target or None, cdrom=disk.cdrom)
     lv = lvs.get(disk.target)
     if lv is not None:
         group = groups.get(lv.vg)

@@ -11,6 +11,9 @@ only reads; nothing is compiled or run) and walks the statements itself:
 - The boilerplate of xmexample2 is recognised and skipped without being run: ``import`` of
   standard modules, a ``def`` of a checking function, ``xm_vars.var(...)`` (which declares a
   command-line variable) and ``xm_vars.check()``.
+- The architecture test of Xen's stock HVM examples (``arch = os.uname()[4]`` and ``if
+  re.search('64', arch): ... else: ...``) is answered with the host's machine name, given to
+  the reader; see ``hostcalls``.
 - Anything else (a call to ``os.system``, attribute access, ``__import__``, ``open``, a loop, a
   comprehension, a lambda, subscripts) is refused with the file, line and construct named.
 
@@ -28,11 +31,14 @@ import ast
 import math
 import re
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from xenctl.errors import ConfigError
+from xenctl.xmconfig.hostcalls import DEFAULT_MACHINE, is_uname_machine, plain_search, regex_function
+from xenctl.xmconfig.words import article, brief, construct, kind, operator, source
 
 MAX_STRING = 1 << 20  # the longest string a config may build
 MAX_ITEMS = 10_000  # the longest list
@@ -63,7 +69,7 @@ class ConfigFile:
     variables: dict[str, XmVariable] = field(default_factory=dict)
 
 
-def read_config(path: str, variables: Mapping[str, str] | None = None) -> ConfigFile:
+def read_config(path: str, variables: Mapping[str, str] | None = None, *, machine: str = DEFAULT_MACHINE) -> ConfigFile:
     """Read an xm or xl config file without running it; raises ConfigError naming file and line."""
     try:
         with open(path, "rb") as stream:
@@ -76,24 +82,37 @@ def read_config(path: str, variables: Mapping[str, str] | None = None) -> Config
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")  # xm read bytes; old configs may hold Latin-1 comments
-    return parse_config(text, path, variables)
+    return parse_config(text, path, variables, machine=machine)
 
 
-def parse_config(text: str, path: str = "<config>", variables: Mapping[str, str] | None = None) -> ConfigFile:
+def parse_config(
+    text: str,
+    path: str = "<config>",
+    variables: Mapping[str, str] | None = None,
+    *,
+    machine: str = DEFAULT_MACHINE,
+) -> ConfigFile:
+    """Read a config's text; ``machine`` answers ``os.uname()[4]`` (the host's architecture)."""
     if "\0" in text:
         raise ConfigError("the file holds a NUL byte; it is not a config file", file=path)
     try:
-        tree = ast.parse(text, filename=path, mode="exec")  # parses only: nothing is compiled or run
+        with warnings.catch_warnings():
+            # Python's warnings about the source (``1if``, ``"\\d"``) would print between the lines
+            # of xenctl's one-line error: xm's Python 2 took those forms silently, and so does xenctl.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path, mode="exec")  # parses only: nothing is compiled or run
     except SyntaxError as exc:
         raise ConfigError(f"not a config file: {exc.msg}", file=path, line=exc.lineno) from None
     except (ValueError, RecursionError, MemoryError):
         raise ConfigError("not a config file", file=path) from None
-    return _Evaluator(path, dict(variables or {})).run(tree)
+    return _Evaluator(path, dict(variables or {}), machine).run(tree)
 
 
 class _Evaluator:
-    def __init__(self, path: str, given: dict[str, str]) -> None:
+    def __init__(self, path: str, given: dict[str, str], machine: str = DEFAULT_MACHINE) -> None:
         self.path = path
+        self.machine = machine
+        self.modules: set[str] = set()  # imported modules' names, for os.uname() and re.search
         self.given = given
         self.config = ConfigFile(path)
         self.names: dict[str, Any] = dict(given)
@@ -140,10 +159,22 @@ class _Evaluator:
             self.skipped.add(node.name)
         elif isinstance(node, ast.Pass):
             return
+        elif isinstance(node, ast.If) and regex_function(node.test, self.modules):
+            self.if_statement(node, node.test)
         else:
-            raise self.refuse(node, f"{_article(_construct(node))} statement")
+            raise self.refuse(node, f"{article(construct(node))} statement")
+
+    def if_statement(self, node: ast.If, test: Any) -> None:
+        """``if re.search('64', arch):``, the stock HVM examples' test, and only that kind."""
+        function = regex_function(test, self.modules) or ""
+        found = plain_search(function, self.value(test.args[0]), self.value(test.args[1]))
+        if found is None:
+            raise self.refuse(node, f"re.{function} of other than plain text and a string")
+        for statement in node.body if found else node.orelse:
+            self.statement(statement)
 
     def bind(self, name: str, value: Any, node: ast.stmt) -> None:
+        self.modules.discard(name)
         if name in self.skipped:
             self.skipped.discard(name)
         if name.startswith("__"):
@@ -167,7 +198,7 @@ class _Evaluator:
                 if value.func.attr == "check" and not value.args and not value.keywords:
                     self.check_variables(value)
                     return
-        raise self.refuse(node, f"the expression '{_source(node)}'")
+        raise self.refuse(node, f"the expression '{source(node)}'")
 
     def declare(self, call: ast.Call) -> None:
         if not call.args or not isinstance(call.args[0], ast.Constant) or not isinstance(call.args[0].value, str):
@@ -223,6 +254,8 @@ class _Evaluator:
         bound = node.names
         for alias in bound:
             self.skipped.add((alias.asname or alias.name).split(".")[0])
+            if isinstance(node, ast.Import) and alias.asname is None and alias.name in ("os", "re"):
+                self.modules.add(alias.name)
 
     # -- expressions ------------------------------------------------------------------------
 
@@ -230,7 +263,7 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (str, int, float, bool)) or node.value is None:
                 return self.sane(node.value, node)
-            raise self.refuse(node, f"the constant {_brief(node.value)}")
+            raise self.refuse(node, f"the constant {brief(node.value)}")
         if isinstance(node, ast.Name):
             return self.lookup(node.id, node)
         if isinstance(node, (ast.List, ast.Tuple)):
@@ -245,7 +278,7 @@ class _Evaluator:
             for key_node, value_node in zip(node.keys, node.values, strict=True):
                 key = self.value(key_node) if key_node is not None else None
                 if not isinstance(key, (str, int, float, bool)):
-                    raise self.refuse(node, f"a dict key that is {_kind(key)}")
+                    raise self.refuse(node, f"a dict key that is {kind(key)}")
                 result[key] = self.value(value_node)
             return self.bounded(result, node)
         if isinstance(node, ast.BinOp):
@@ -257,9 +290,11 @@ class _Evaluator:
             raise self.refuse(node, "a sign on something not a number")
         if isinstance(node, ast.Call):
             return self.call(node)
+        if is_uname_machine(node, self.modules):
+            return self.machine  # the stock HVM examples' arch = os.uname()[4]
         if isinstance(node, ast.Attribute):
-            raise self.refuse(node, f"attribute access '{_source(node)}'")
-        raise self.refuse(node, f"{_construct(node)} '{_source(node)}'")
+            raise self.refuse(node, f"attribute access '{source(node)}'")
+        raise self.refuse(node, f"{construct(node)} '{source(node)}'")
 
     def sane(self, value: Any, node: ast.AST) -> Any:
         """A single value within what configs hold: 64-bit integers, finite floats, real text."""
@@ -318,16 +353,14 @@ class _Evaluator:
                 raise self.refuse(node, f"{func.id}() with other than one argument")
             argument = self.value(node.args[0])
             if not isinstance(argument, (str, int, float, bool)):
-                raise self.refuse(node, f"{func.id}() of {_kind(argument)}")
+                raise self.refuse(node, f"{func.id}() of {kind(argument)}")
             if func.id == "str":
                 return _check_length(str(argument), node, self)
             try:
                 return self.sane(int(argument), node)
             except (TypeError, ValueError, OverflowError):
-                raise ConfigError(
-                    f"int({_brief(argument)}) is not a number", file=self.path, line=node.lineno
-                ) from None
-        raise self.refuse(node, f"calling '{_source(func)}'")
+                raise ConfigError(f"int({brief(argument)}) is not a number", file=self.path, line=node.lineno) from None
+        raise self.refuse(node, f"calling '{source(func)}'")
 
     def binop(self, op: ast.operator, left: Any, right: Any, node: ast.AST) -> Any:
         if isinstance(op, ast.Add):
@@ -343,7 +376,7 @@ class _Evaluator:
             return self.sane(left - right if isinstance(op, ast.Sub) else left * right, node)
         elif isinstance(op, ast.Mod) and isinstance(left, str):
             return self.format(left, right, node)
-        raise self.refuse(node, f"'{_operator(op)}' between {_kind(left)} and {_kind(right)}")
+        raise self.refuse(node, f"'{operator(op)}' between {kind(left)} and {kind(right)}")
 
     def format(self, template: str, args: Any, node: ast.AST) -> str:
         """``template % args``, with xm's leniency: ``%d`` takes an integer-like string."""
@@ -365,8 +398,8 @@ class _Evaluator:
             items = list(args) if isinstance(args, tuple) else [args]
             coerced = []
             for index, item in enumerate(items):
-                kind = specs[index][2] if index < len(specs) else "s"
-                if kind in "diouxX" and isinstance(item, str) and INTEGER.match(item):
+                conversion = specs[index][2] if index < len(specs) else "s"
+                if conversion in "diouxX" and isinstance(item, str) and INTEGER.match(item):
                     item = int(item)
                 coerced.append(item)
             values = tuple(coerced)
@@ -405,15 +438,6 @@ def _conversions(template: str) -> list[tuple[str | None, str | None, str]] | No
             found.append((match.group(2), match.group(3), match.group(4)))
 
 
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
-
-
 def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
     if len(text) > MAX_STRING:
         raise evaluator.refuse(node, "a string this long")
@@ -422,63 +446,3 @@ def _check_length(text: str, node: ast.AST, evaluator: _Evaluator) -> str:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    return {
-        str: "a string",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        tuple: "a tuple",
-        bool: "a boolean",
-        dict: "a dict",
-    }.get(type(value), "nothing" if value is None else type(value).__name__)
-
-
-def _operator(op: ast.operator) -> str:
-    return {
-        ast.Add: "+",
-        ast.Sub: "-",
-        ast.Mult: "*",
-        ast.Div: "/",
-        ast.Mod: "%",
-        ast.Pow: "**",
-        ast.FloorDiv: "//",
-    }.get(type(op), type(op).__name__)
-
-
-def _construct(node: ast.AST) -> str:
-    names = {
-        ast.If: "if",
-        ast.For: "for",
-        ast.While: "while",
-        ast.With: "with",
-        ast.Try: "try",
-        ast.ClassDef: "class",
-        ast.Delete: "del",
-        ast.Global: "global",
-        ast.Lambda: "lambda",
-        ast.ListComp: "list comprehension",
-        ast.DictComp: "dict comprehension",
-        ast.SetComp: "set comprehension",
-        ast.GeneratorExp: "generator expression",
-        ast.Subscript: "subscript",
-        ast.JoinedStr: "f-string",
-        ast.AsyncFunctionDef: "async def",
-        ast.Return: "return",
-        ast.Raise: "raise",
-        ast.Assert: "assert",
-        ast.Compare: "comparison",
-        ast.BoolOp: "boolean operator",
-        ast.IfExp: "conditional expression",
-        ast.Set: "set",
-        ast.Starred: "starred expression",
-        ast.NamedExpr: "walrus",
-    }
-    return names.get(type(node), type(node).__name__)
-
-
-def _source(node: ast.AST) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= 60 else text[:57] + "..."

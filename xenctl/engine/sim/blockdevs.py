@@ -3,7 +3,9 @@
 Attaching a disk follows xend's hotplug ``block`` script (shared/XEN.md, section 4): the device
 must exist; ``w!`` skips every check; otherwise a device mounted in Domain-0 or held by another
 guest is refused by the table of modes, with the script's own words. Each ``file:`` disk holds one
-loop device out of ``max_loop`` until it is detached.
+loop device out of ``max_loop`` until it is detached. Two kinds of disk hold nothing of Domain-0's
+and are connected without those checks: an empty removable drive (a cdrom with no disc), and a
+network block device (``nbd:``), whose server is elsewhere.
 
 Writes: a guest that runs with a disk read-write changes the disk's content. Each volume keeps a
 content digest; the writes of a volume's writers are folded into it (and into the COW space of any
@@ -66,8 +68,8 @@ def _vbd_error(vdev: str, message: str) -> XenError:
     return XenError(f"Device {devid} (vbd) could not be connected.\n{message}", op="attach", obj=vdev)
 
 
-def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Target:
-    """Everything xend checks before connecting ``disk`` to the domain ``uuid``; raises XenError."""
+def check_vdev(ctx: Ctx, disk: DomainDisk, domid: int | None) -> None:
+    """The guest's name for the disk is a device, and not one the domain has connected already."""
     if vdev_number(disk.vdev) is None:
         raise XenError(f"Unable to find number for device ({disk.vdev})", op="attach", obj=disk.vdev)
     if domid is not None:
@@ -75,6 +77,11 @@ def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Ta
         for (vdev,) in ctx.db.execute("SELECT vdev FROM disks WHERE domid = ?", (domid,)).fetchall():
             if vdev_number(vdev) == number:
                 raise _vbd_error(disk.vdev, f"A device is already connected as {vdev}.")
+
+
+def check_attach(ctx: Ctx, disk: DomainDisk, uuid: str, domid: int | None) -> Target:
+    """Everything xend checks before connecting ``disk`` to the domain ``uuid``; raises XenError."""
+    check_vdev(ctx, disk, domid)
     path = disk_path(disk)
     target = find_target(ctx, path)
     if target is not None and target.kind == "lv":
@@ -154,6 +161,13 @@ def free_loop(ctx: Ctx) -> int:
 
 def attach(ctx: Ctx, domid: int, uuid: str, disk: DomainDisk, run_time: float) -> None:
     """Check and connect ``disk`` to ``domid``; raises XenError and connects nothing on refusal."""
+    if not disk.local:  # an empty drive or a network block device: nothing of Domain-0's to check
+        check_vdev(ctx, disk, domid)
+        ctx.db.execute(
+            "INSERT INTO disks(domid, vdev, target, mode, backend, attached_run) VALUES (?, ?, ?, ?, ?, ?)",
+            (domid, disk.vdev, disk.target, disk.mode.value, disk.backend, run_time),
+        )
+        return
     target = check_attach(ctx, disk, uuid, domid)
     loop = None
     if disk.needs_loop:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from xenctl.engine.api import Capabilities
+from xenctl.engine.sim.profile import HostProfile
 
 # Xen 3.x with LVM2 and the loop driver, as shared/XEN.md describes it: xend needs 2 MiB beyond a
 # guest's memory to build it, LVM rounds to 4 MiB extents and keeps 1 MiB of each PV for itself.
@@ -14,6 +17,7 @@ CAPABILITIES = Capabilities(
     save_restore=True,
     console=True,
     migration=False,
+    hvm=True,
     volume_groups=True,
     logical_volumes=True,
     snapshots=True,
@@ -26,3 +30,14 @@ CAPABILITIES = Capabilities(
     pv_metadata=1024 * 1024,
     why_not=(("migration", "xenctl does not migrate guests between simulated hosts yet"),),
 )
+
+
+def capabilities_of(profile: HostProfile) -> Capabilities:
+    """The simulated host's capabilities: Xen's, less HVM where its profile's CPU lacks it."""
+    if profile.hvm:
+        return CAPABILITIES
+    return replace(
+        CAPABILITIES,
+        hvm=False,
+        why_not=(*CAPABILITIES.why_not, ("hvm", "the host's processor has no VT-x or AMD-V (profile: hvm: false)")),
+    )

@@ -26,6 +26,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\-.:+]+$")
 MAX_NAME = 64
 MAX_VIRT_CPUS = 32  # Xen 3.x's limit of vCPUs per domain
 LIVE = (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED, Phase.SHUTTING_DOWN)
+HVM_REQUIRED = "HVM guest support is unavailable: is VT/AMD-V supported by your CPU and enabled in your BIOS?"
 
 
 def check_name(name: str) -> None:
@@ -104,6 +105,8 @@ def _check_config(ctx: Ctx, config: DomainConfig) -> None:
         )
     if bool(config.nfs_server) != bool(config.nfs_root):
         raise XenError("Must set nfs root and nfs server", op="create", obj=config.name)
+    if config.hvm is not None and not ctx.profile.hvm:  # xend's HVMRequired: no hvm-3.0-* in xen_caps
+        raise XenError(HVM_REQUIRED, op="create", obj=config.name)
     for index, vif in enumerate(config.vifs):
         if vif.bridge not in ctx.profile.bridges:
             raise XenError(
@@ -360,6 +363,7 @@ def attach_disk(ctx: Ctx, ref: str, disk: DomainDisk) -> str:
     if timeline.phase_of(row, ctx.now) not in LIVE:
         raise XenError(f"Domain '{row['name']}' is not started", op="attach", obj=row["name"])
     blockdevs.attach(ctx, row["domid"], row["uuid"], disk, timeline.run_time(row, ctx.now))
+    lifecycle.mark_cdrom(ctx, row, disk.vdev, disk.cdrom)
     return str(row["name"])
 
 
@@ -372,6 +376,7 @@ def detach_disk(ctx: Ctx, ref: str, vdev: str) -> str:
         raise XenError(f"Device {vdev} not connected", op="detach", obj=row["name"])
     blockdevs.fold_target(ctx, disk["target"])
     ctx.db.execute("DELETE FROM disks WHERE domid = ? AND vdev = ?", (row["domid"], vdev))
+    lifecycle.mark_cdrom(ctx, row, vdev, False)
     return str(row["name"])
 
 

@@ -39,7 +39,7 @@ from xenctl.engine.api import (
 )
 from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store, xendconfig
 from xenctl.engine.sim.blockdevs import digest_of
-from xenctl.engine.sim.capabilities import CAPABILITIES
+from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
@@ -151,7 +151,7 @@ class SimHost:
     # -- what this host is --------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return capabilities_of(self.profile)
 
     def config_root(self) -> str:
         """The simulated host's own /etc/xen: its xm config files and its auto/ directory."""

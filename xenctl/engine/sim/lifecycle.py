@@ -108,7 +108,7 @@ def start_instance(
     lines = (
         [(start, f"Restored domain {config.name} (id={domid})"), (up_at, f"{config.name} login:")]
         if restored
-        else console.boot_lines(config, start, up_at, crash=crash or ())
+        else console.boot_lines(config, domid, start, up_at, crash=crash or ())
     )
     ctx.db.executemany(
         "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)", [(domid, at, text) for at, text in lines]
@@ -172,6 +172,17 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
         )
     )
     return config_from_dict(json.loads(row["config"]), disks)
+
+
+def mark_cdrom(ctx: Ctx, row: sqlite3.Row, vdev: str, cdrom: bool) -> None:
+    """Which disks are removable drives lives in the domain's config (the disks table has no column for it)."""
+    data = json.loads(row["config"])
+    cdroms = [v for v in data.get("cdroms", ()) if v != vdev] + ([vdev] if cdrom else [])
+    if cdroms:
+        data["cdroms"] = cdroms
+    else:
+        data.pop("cdroms", None)
+    ctx.db.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(data), row["domid"]))
 
 
 def remove(ctx: Ctx, row: sqlite3.Row) -> None:

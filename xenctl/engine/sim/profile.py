@@ -10,6 +10,8 @@ The fields, with xend's and Linux's names where they have one::
     memory: 16G                   # physical memory
     xen_reserved: 64M             # held by the hypervisor itself
     cpus: 8                       # physical CPUs
+    hvm: true                     # VT-x or AMD-V, enabled in the BIOS: xen_caps lists hvm-3.0-*;
+                                  # without it, fully virtualised (HVM) guests cannot be created
     dom0:
       memory: 1G                  # dom0_mem= on Xen's command line; null: all that Xen leaves
       min_mem: 196M               # (dom0-min-mem 196) in xend-config.sxp; 0 turns ballooning off
@@ -83,6 +85,7 @@ class HostProfile:
     memory: int = 16384  # MiB
     xen_reserved: int = 64  # MiB
     cpus: int = 8
+    hvm: bool = True  # the CPU can run fully virtualised guests
     dom0_memory: int | None = 1024  # MiB; None: all that is left
     dom0_min_mem: int = 196  # MiB
     dom0_ballooning: bool = True
@@ -120,6 +123,7 @@ class HostProfile:
             "memory": format_size(self.memory * MIB),
             "xen_reserved": format_size(self.xen_reserved * MIB),
             "cpus": self.cpus,
+            "hvm": self.hvm,
             "dom0": {
                 "memory": None if self.dom0_memory is None else format_size(self.dom0_memory * MIB),
                 "min_mem": format_size(self.dom0_min_mem * MIB) if self.dom0_min_mem else 0,
@@ -272,6 +276,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
             "memory",
             "xen_reserved",
             "cpus",
+            "hvm",
             "dom0",
             "max_loop",
             "bridges",
@@ -330,6 +335,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         memory=memory,
         xen_reserved=xen_reserved,
         cpus=cpus,
+        hvm=top.boolean("hvm", base.hvm),
         dom0_memory=dom0_memory,
         dom0_min_mem=dom0_min_mem,
         dom0_ballooning=dom0.boolean("ballooning", base.dom0_ballooning),

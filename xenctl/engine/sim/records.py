@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import Any
 
-from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, OnEvent, Vif
+from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
 
 _SCALARS = (
     "name",
@@ -42,14 +43,30 @@ def config_to_dict(config: DomainConfig, *, with_disks: bool = True) -> dict[str
         if getattr(config, key) != getattr(_DEFAULTS, key):
             data[key] = getattr(config, key).value
     if config.vifs:
-        data["vifs"] = [{"bridge": v.bridge, "mac": v.mac} for v in config.vifs]
+        data["vifs"] = [_vif_to_dict(v) for v in config.vifs]
+    if config.hvm is not None:
+        data["hvm"] = {key: value for key, value in asdict(config.hvm).items() if value is not None}
     if with_disks:
         data["disks"] = [disk_to_dict(d) for d in config.disks]
+    else:  # the disks table has no column for it: which of them are removable drives
+        cdroms = [d.vdev for d in config.disks if d.cdrom]
+        if cdroms:
+            data["cdroms"] = cdroms
     return data
 
 
-def disk_to_dict(disk: DomainDisk) -> dict[str, str]:
-    return {"target": disk.target, "vdev": disk.vdev, "mode": disk.mode.value, "backend": disk.backend}
+def _vif_to_dict(vif: Vif) -> dict[str, str | None]:
+    data = {"bridge": vif.bridge, "mac": vif.mac}
+    if vif.type is not None or vif.model is not None:
+        data.update(type=vif.type, model=vif.model)
+    return data
+
+
+def disk_to_dict(disk: DomainDisk) -> dict[str, Any]:
+    data: dict[str, Any] = {"target": disk.target, "vdev": disk.vdev, "mode": disk.mode.value, "backend": disk.backend}
+    if disk.cdrom:
+        data["cdrom"] = True
+    return data
 
 
 # Enum members by value: a dict lookup is several times cheaper than calling the enum, and a
@@ -64,6 +81,7 @@ def disk_from_dict(data: dict[str, Any]) -> DomainDisk:
         vdev=str(data["vdev"]),
         mode=MODES[data.get("mode", "w")],
         backend=str(data.get("backend", "phy")),
+        cdrom=bool(data.get("cdrom", False)),
     )
 
 
@@ -72,8 +90,16 @@ def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None 
     for key in _EVENTS:
         if data.get(key):
             values[key] = ON_EVENTS[data[key]]
-    values["vifs"] = tuple(Vif(bridge=v.get("bridge") or "xenbr0", mac=v.get("mac")) for v in data.get("vifs", ()))
+    values["vifs"] = tuple(
+        Vif(bridge=v.get("bridge") or "xenbr0", mac=v.get("mac"), type=v.get("type"), model=v.get("model"))
+        for v in data.get("vifs", ())
+    )
     if disks is None:
         disks = tuple(disk_from_dict(d) for d in data.get("disks", ()))
+    cdroms = set(data.get("cdroms", ()))
+    if cdroms:
+        disks = tuple(replace(d, cdrom=True) if d.vdev in cdroms else d for d in disks)
     values["disks"] = disks
+    if data.get("hvm") is not None:
+        values["hvm"] = HvmConfig(**data["hvm"])
     return DomainConfig(**values)

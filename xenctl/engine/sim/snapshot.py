@@ -33,7 +33,7 @@ from xenctl.engine.api import (
 )
 from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.blockdevs import next_digest
-from xenctl.engine.sim.capabilities import CAPABILITIES
+from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import MODES, config_from_dict
 
@@ -331,7 +331,7 @@ def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None 
         booted=ctx.meta("booted") is True,
         snapshots=snapshots,
         snapshot_memory=p.snapshot_memory,
-        capabilities=CAPABILITIES,
+        capabilities=capabilities_of(p),
     )
 
 
