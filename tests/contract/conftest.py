@@ -15,6 +15,6 @@ from xenctl.app.host import connect
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     case: DriverCase = request.param
     url = case.url(tmp_path / case.name)
-    host = connect(url, case.settings)
-    yield Subject(case, url, host)
-    host.close()
+    subject = Subject(case, url, connect(url, case.settings))
+    yield subject
+    subject.close()

@@ -36,7 +36,7 @@ class DriverCase:
     guest_disk: str  # a host device no one uses, for a guest's read-write disk
     bridge: str = "xenbr0"
     kernel: str = "/boot/vmlinuz-2.6.18-xen"
-    settings: Settings = Settings(time_scale=0)  # simulated time runs instantly
+    settings: Settings = field(default_factory=lambda: Settings(time_scale=0))  # simulated time: instant
     lacks: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -57,6 +57,7 @@ class Subject:
     case: DriverCase
     url: str
     host: Host
+    others: list[Host] = field(default_factory=list)  # handles ``reconnect`` opened, closed after the test
 
     @property
     def driver(self) -> Driver:
@@ -68,7 +69,13 @@ class Subject:
 
     def reconnect(self) -> Host:
         """A new handle on the same URL, as the next command would open (closed by the test)."""
-        return connect(self.url, self.case.settings)
+        other = connect(self.url, self.case.settings)
+        self.others.append(other)
+        return other
+
+    def close(self) -> None:
+        for handle in (*self.others, self.host):
+            handle.close()
 
     def need(self, behaviour: str) -> None:
         """Skip, with the driver's own reason, a test of a behaviour it declares it lacks."""

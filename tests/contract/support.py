@@ -12,7 +12,9 @@ GIB = 1024 * MIB
 OURS = Owner("xenctl", "specs/contract.yaml")
 
 
-def guest(subject: Subject, name: str = "web1", *, disks: tuple[DomainDisk, ...] = (), **fields: object) -> DomainConfig:
+def guest(
+    subject: Subject, name: str = "web1", *, disks: tuple[DomainDisk, ...] = (), **fields: object
+) -> DomainConfig:
     """A small paravirtual guest this driver can boot: its kernel, one vif on its bridge."""
     values: dict[str, object] = {
         "memory": 128,

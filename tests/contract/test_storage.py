@@ -202,7 +202,7 @@ def test_an_image_file_is_removed(subject: Subject) -> None:
 def test_an_image_file_that_exists_is_not_made_again(subject: Subject) -> None:
     subject.can("images")
     path = subject.driver.create_image("contract.img", GIB, owner=OURS)
-    with pytest.raises(EngineError, match="contract.img"):
+    with pytest.raises(EngineError, match=r"contract\.img"):
         subject.driver.create_image("contract.img", 2 * GIB)
     image = image_at(subject.driver.snapshot(), path)
     assert image is not None and (image.size, image.owner) == (GIB, OURS)
