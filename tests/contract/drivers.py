@@ -14,7 +14,7 @@ driver keeps its state in memory, per connection"}``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -58,10 +58,15 @@ class Subject:
     url: str
     host: Host
     others: list[Host] = field(default_factory=list)  # handles ``reconnect`` opened, closed after the test
+    double: Driver | None = None  # a driver standing in for the host's (see ``with_driver``)
 
     @property
     def driver(self) -> Driver:
-        return self.host.driver
+        return self.double if self.double is not None else self.host.driver
+
+    def with_driver(self, double: Driver) -> Subject:
+        """The same host seen through ``double`` (a test double wrapping its driver)."""
+        return replace(self, double=double)
 
     @property
     def capabilities(self) -> Capabilities:
