@@ -7,7 +7,7 @@ import pytest
 from tests.contract.drivers import Subject
 from tests.contract.support import OURS, guest
 from xenctl.engine.api import DOMAIN0, DiskMode, DomainDisk, Owner
-from xenctl.errors import EngineError
+from xenctl.errors import EngineError, NotFoundError
 
 
 def test_a_created_domain_is_listed_by_name_and_domid(subject: Subject) -> None:
@@ -80,3 +80,17 @@ def test_set_domain_owner_marks_and_unmarks_a_domain(subject: Subject) -> None:
     assert subject.driver.domain("web1").owner == adopted
     subject.driver.set_domain_owner("web1", None)
     assert subject.driver.domain("web1").owner is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the simulated host answers that Domain-0 does not exist when asked to mark it owned",
+)
+@pytest.mark.parametrize("ref", [DOMAIN0, "0"])
+def test_domain_0_cannot_be_marked_owned_and_the_refusal_does_not_say_it_is_missing(subject: Subject, ref: str) -> None:
+    with pytest.raises(EngineError) as refused:
+        subject.driver.set_domain_owner(ref, OURS)
+    assert not isinstance(refused.value, NotFoundError), refused.value.message
+    assert "does not exist" not in refused.value.message
+    assert subject.driver.domain(DOMAIN0).owner is None

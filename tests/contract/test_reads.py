@@ -132,3 +132,14 @@ def test_a_selection_reads_the_named_volumes_exactly_as_a_snapshot_does(subject:
 def test_an_empty_selection_of_a_host_with_nothing_on_it_is_the_whole_snapshot(subject: Subject) -> None:
     _token, part = subject.driver.snapshot_of(Selection())
     assert comparable(part) == comparable(subject.driver.snapshot())
+
+
+def test_a_selection_of_an_origin_reads_its_snapshots_and_a_path_reads_its_volume(subject: Subject) -> None:
+    subject.can("snapshots")
+    furnished(subject)
+    subject.driver.create_snapshot(VG, "data-snap", "data", GIB // 4, owner=OURS)
+    _token, by_origin = subject.driver.snapshot_of(Selection(volumes=frozenset({"data"})))
+    assert sorted(lv.name for lv in by_origin.logical_volumes) == ["data", "data-snap"]
+    _token, by_path = subject.driver.snapshot_of(Selection(paths=frozenset({f"/dev/{VG}/other"})))
+    assert [lv.path for lv in by_path.logical_volumes] == [f"/dev/{VG}/other"]
+    assert by_path.images == ()
