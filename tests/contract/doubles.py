@@ -44,7 +44,7 @@ def denied_capabilities(caps: Capabilities, denied: Mapping[str, str]) -> Capabi
     reasons = dict(caps.why_not)
     for name, reason in denied.items():
         reasons["grow" if name.startswith("grow:") and not grow else name] = reason
-    return replace(caps, **flags, grow=grow, why_not=tuple(sorted(reasons.items())))  # type: ignore[arg-type]
+    return replace(caps, **flags, grow=grow, why_not=tuple(sorted(reasons.items())))
 
 
 class Denying:

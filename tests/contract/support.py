@@ -30,7 +30,7 @@ def guest(
 
 def booted(subject: Subject, name: str = "web1", *, owner: Owner | None = OURS, **fields: object) -> Domain:
     """A guest created and waited up."""
-    subject.driver.create_domain(guest(subject, name, **fields), owner=owner)
+    subject.driver.create_domain(guest(subject, name, **fields), owner=owner)  # type: ignore[arg-type]
     assert subject.driver.wait_domain(name, "up", timeout=600).reached, f"{name} did not come up"
     return subject.driver.domain(name)
 

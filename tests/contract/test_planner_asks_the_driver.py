@@ -45,7 +45,7 @@ def deny(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     opened = host_module.SCHEMES[host_module.SIM_SCHEME]
 
     def open_denying(where: Location, settings: Settings) -> Driver:
-        return Denying(opened(where, settings), denied)  # type: ignore[return-value]
+        return Denying(opened(where, settings), denied)
 
     monkeypatch.setitem(host_module.SCHEMES, host_module.SIM_SCHEME, open_denying)
     yield denied
