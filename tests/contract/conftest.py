@@ -1,0 +1,20 @@
+"""The contract suite's fixture: ``subject`` is a fresh host of each driver in ``DRIVERS``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.drivers import DRIVERS, DriverCase, Subject
+from xenctl.app.host import connect
+
+
+@pytest.fixture(params=DRIVERS, ids=[case.name for case in DRIVERS])
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    case: DriverCase = request.param
+    url = case.url(tmp_path / case.name)
+    subject = Subject(case, url, connect(url, case.settings))
+    yield subject
+    subject.close()

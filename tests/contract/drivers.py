@@ -1,0 +1,100 @@
+"""The drivers the contract suite runs against, one row each, and what a test gets of one.
+
+A row says how to reach a fresh host of that driver in a temporary directory, which of the
+host's own objects the suite may use (physical volumes for a volume group, a partition a guest
+may write, a bridge), and what the driver truthfully cannot do beyond what ``capabilities()``
+reports: ``lacks`` maps a behaviour of this suite (``persistence``, ``stale_lock_takeover``,
+``change_token``) to the reason, and the tests of that behaviour are skipped with it.
+
+A second driver is one more row in ``DRIVERS``: a libvirt test driver's row would give
+``lambda tmp: "test:///default"``, its pool's volumes, and ``lacks={"persistence": "the test
+driver keeps its state in memory, per connection"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from xenctl.app.host import Host, Settings, connect
+from xenctl.engine.api import Capabilities, Driver
+
+# The behaviours a driver may declare it lacks, beyond its capabilities.
+BEHAVIOURS = ("persistence", "stale_lock_takeover", "change_token")
+
+
+@dataclass(frozen=True)
+class DriverCase:
+    """One driver under contract: how to reach a fresh host and what the suite may use on it."""
+
+    name: str
+    url: Callable[[Path], str]  # a fresh host's URL, given a temporary directory of its own
+    pvs: tuple[str, ...]  # free physical volumes a volume group may be made on
+    guest_disk: str  # a host device no one uses, for a guest's read-write disk
+    bridge: str = "xenbr0"
+    kernel: str = "/boot/vmlinuz-2.6.18-xen"
+    settings: Settings = field(default_factory=lambda: Settings(time_scale=0))  # simulated time: instant
+    lacks: Mapping[str, str] = field(default_factory=dict)
+
+
+DRIVERS: tuple[DriverCase, ...] = (
+    DriverCase(
+        name="sim",
+        url=lambda tmp: "sim://" + str(tmp),
+        pvs=("/dev/sda10", "/dev/sda12"),
+        guest_disk="/dev/hda3",
+    ),
+)
+
+
+@dataclass
+class Subject:
+    """A fresh host of one driver, connected: what every contract test works on."""
+
+    case: DriverCase
+    url: str
+    host: Host
+    others: list[Host] = field(default_factory=list)  # handles ``reconnect`` opened, closed after the test
+    double: Driver | None = None  # a driver standing in for the host's (see ``with_driver``)
+
+    @property
+    def driver(self) -> Driver:
+        return self.double if self.double is not None else self.host.driver
+
+    def with_driver(self, double: Driver) -> Subject:
+        """The same host seen through ``double`` (a test double wrapping its driver)."""
+        return replace(self, double=double)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.driver.capabilities()
+
+    def reconnect(self) -> Host:
+        """A new handle on the same URL, as the next command would open (closed by the test)."""
+        other = connect(self.url, self.case.settings)
+        self.others.append(other)
+        return other
+
+    def close(self) -> None:
+        for handle in (*self.others, self.host):
+            handle.close()
+
+    def need(self, behaviour: str) -> None:
+        """Skip, with the driver's own reason, a test of a behaviour it declares it lacks."""
+        assert behaviour in BEHAVIOURS, f"unknown behaviour {behaviour!r}"
+        if behaviour in self.case.lacks:
+            pytest.skip(f"{self.case.name} lacks {behaviour}: {self.case.lacks[behaviour]}")
+
+    def can(self, capability: str) -> None:
+        """Skip a test that needs ``capability`` when the driver denies it (the denial itself is
+        checked in test_capabilities): ``grow:lvm`` and ``grow:file`` name the kinds that grow."""
+        caps = self.capabilities
+        if capability.startswith("grow:"):
+            claimed = capability.removeprefix("grow:") in caps.grow
+        else:
+            claimed = bool(getattr(caps, capability))
+        if not claimed:
+            pytest.skip(f"{self.case.name} cannot do {capability}: {caps.reason(capability)}")
