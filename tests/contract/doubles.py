@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from xenctl.engine.api import Capabilities, Driver, HostState, Selection
+from xenctl.engine.api import Capabilities, Domain, DomainConfig, Driver, HostState, Selection
 from xenctl.errors import EngineError
 
 # What each capability lets a caller do: the Driver calls a driver without it must refuse.
@@ -26,12 +26,14 @@ CALLS: dict[str, tuple[str, ...]] = {
     "save_restore": ("save_domain", "restore_domain", "saved_config"),
     "console": ("console",),
     "migration": (),
+    "hvm": (),  # create_domain of a fully virtualised guest: refused by ``Denying.create_domain``
     "volume_groups": ("create_volume_group", "remove_volume_group"),
     "logical_volumes": ("create_logical_volume", "remove_logical_volume"),
     "snapshots": ("create_snapshot",),
     "images": ("create_image", "grow_image", "remove_image"),
     "nfs_exports": ("create_nfs_export", "remove_nfs_export"),
-    "grow:lvm": ("grow_logical_volume",),
+    "grow:lvm": (),  # grow_logical_volume of a plain LV, and of a snapshot below: by what it grows
+    "grow:snapshot": (),
     "grow:file": ("grow_image",),
     "loop_devices": (),  # a count the host keeps, not a call: a host without it counts nothing
 }
@@ -60,6 +62,18 @@ class Denying:
 
     def capabilities(self) -> Capabilities:
         return self._caps
+
+    def create_domain(self, config: DomainConfig, **options: Any) -> Domain:
+        if config.hvm is not None and "hvm" in self.denied:
+            return self._refusal("create_domain", "hvm")(config.name)  # type: ignore[no-any-return]
+        return self.inner.create_domain(config, **options)
+
+    def grow_logical_volume(self, vg: str, name: str, size: int) -> None:
+        lv = next((v for v in self.inner.snapshot().logical_volumes if (v.vg, v.name) == (vg, name)), None)
+        kind = "grow:snapshot" if lv is not None and lv.is_snapshot else "grow:lvm"
+        if kind in self.denied:
+            self._refusal("grow_logical_volume", kind)(f"{vg}/{name}")
+        self.inner.grow_logical_volume(vg, name, size)
 
     def snapshot(self) -> HostState:
         return self._told(self.inner.snapshot())

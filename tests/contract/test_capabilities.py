@@ -20,7 +20,7 @@ import pytest
 from tests.contract.doubles import CALLS, Denying
 from tests.contract.drivers import Subject
 from tests.contract.support import GIB, MIB, booted, guest, image_at, lv_named
-from xenctl.engine.api import Capabilities, DiskMode, DomainDisk, HostState, Phase, Selection
+from xenctl.engine.api import Capabilities, DiskMode, DomainDisk, HostState, HvmConfig, Phase, Selection
 from xenctl.errors import EngineError
 
 VG = "vgcaps"
@@ -116,6 +116,13 @@ EXERCISES: dict[str, Exercise | None] = {
     "save_restore": Exercise(running, saved_and_restored, under_a_new_domid),
     "console": Exercise(running, lambda s: s.driver.console("web1"), lambda s, _before: console_has_lines(s)),
     "migration": None,  # no Driver call moves a guest yet: a driver that claims it has nothing to show
+    "hvm": Exercise(
+        nothing,
+        lambda s: s.driver.create_domain(
+            guest(s, "hvm1", kernel="/usr/lib/xen/boot/hvmloader", builder="hvm", hvm=HvmConfig())
+        ),
+        lambda s, _before: "hvm1" in [d.name for d in s.driver.snapshot().domains],
+    ),
     "volume_groups": Exercise(
         nothing,
         lambda s: s.driver.create_volume_group(VG, s.case.pvs),
@@ -146,6 +153,11 @@ EXERCISES: dict[str, Exercise | None] = {
         lambda s: s.driver.grow_logical_volume(VG, "data", 2 * GIB),
         lambda s, _before: getattr(lv_named(s.driver.snapshot(), VG, "data"), "size", 0) == 2 * GIB,
     ),
+    "grow:snapshot": Exercise(
+        lambda s: (volume(s), s.driver.create_snapshot(VG, "data-snap", "data", 256 * MIB)),
+        lambda s: s.driver.grow_logical_volume(VG, "data-snap", 512 * MIB),
+        lambda s, _before: getattr(lv_named(s.driver.snapshot(), VG, "data-snap"), "cow_size", 0) == 512 * MIB,
+    ),
     "grow:file": Exercise(
         image,
         lambda s: s.driver.grow_image(image_path(s), 2 * GIB),
@@ -163,7 +175,7 @@ EXERCISES: dict[str, Exercise | None] = {
 def capability_names() -> list[str]:
     """Every capability a driver can claim or deny: each flag of ``Capabilities``, each kind that grows."""
     flags = [f.name for f in dataclasses.fields(Capabilities) if f.type in (bool, "bool")]
-    return sorted([*flags, "grow:lvm", "grow:file"])
+    return sorted([*flags, "grow:lvm", "grow:snapshot", "grow:file"])
 
 
 def test_every_capability_has_an_exercise_and_a_call_list() -> None:
@@ -182,7 +194,7 @@ def test_the_drivers_numbers_are_ones_a_planner_can_count_with(subject: Subject)
     assert caps.domain_overhead >= 0
     assert caps.extent_size >= 1
     assert caps.pv_metadata >= 0
-    assert caps.grow <= {"lvm", "file"}
+    assert caps.grow <= {"lvm", "snapshot", "file"}
 
 
 def test_a_reason_is_given_only_for_what_is_denied(subject: Subject) -> None:

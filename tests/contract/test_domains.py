@@ -82,11 +82,6 @@ def test_set_domain_owner_marks_and_unmarks_a_domain(subject: Subject) -> None:
     assert subject.driver.domain("web1").owner is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the simulated host answers that Domain-0 does not exist when asked to mark it owned",
-)
 @pytest.mark.parametrize("ref", [DOMAIN0, "0"])
 def test_domain_0_cannot_be_marked_owned_and_the_refusal_does_not_say_it_is_missing(subject: Subject, ref: str) -> None:
     with pytest.raises(EngineError) as refused:

@@ -19,9 +19,6 @@ from xenctl.app import host as host_module
 from xenctl.app.host import Location, Settings
 from xenctl.engine.api import Driver
 
-# Until the planner asks: each such test fails on its assertion (raises=AssertionError: failing
-# any other way is a broken test, not the gap), and turns green when the planner refuses.
-NOT_YET = "the planner does not ask the driver's capabilities yet: it plans the step the host cannot take"
 IMAGE_SPEC = """
 storage:
   volumes:
@@ -67,7 +64,6 @@ def test_with_every_capability_the_snapshot_example_plans_its_clone(tmp_path: Pa
     assert "gtesvmdisk1-clone" in plan.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_YET)
 def test_a_snapshot_on_a_host_without_snapshots_is_refused_naming_the_volume(
     tmp_path: Path, deny: dict[str, str]
 ) -> None:
@@ -83,7 +79,6 @@ def test_with_every_capability_a_larger_image_file_plans_to_grow(tmp_path: Path,
     assert "size: 1G -> 2G (grow-only)" in plan.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_YET)
 def test_growing_an_image_file_on_a_host_that_cannot_is_refused_naming_it(tmp_path: Path, deny: dict[str, str]) -> None:
     home = tmp_path / "home"
     converge(home, [write_spec(tmp_path / "specs", IMAGE_SPEC.format(size="1G"))])
@@ -107,7 +102,6 @@ def test_with_every_capability_more_memory_within_maxmem_is_set_live(tmp_path: P
     assert memory_change(home, spec) == (0, "update", "")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_YET)
 def test_more_memory_on_a_host_without_live_memory_is_not_planned_as_a_live_change(
     tmp_path: Path, deny: dict[str, str]
 ) -> None:

@@ -345,11 +345,15 @@ class Capabilities:
     domain_overhead: int = 0  # MiB the hypervisor needs beyond a guest's memory to build it
     extent_size: int = 1  # bytes; logical volume sizes round up to it
     pv_metadata: int = 0  # bytes each physical volume keeps for the volume manager's metadata
-    why_not: tuple[tuple[str, str], ...] = ()  # (capability, reason) for what the host cannot do
+    # (capability, reason) for what the host cannot do, by the field's name; a kind of volume
+    # that does not grow is ``grow:<kind>`` (``grow`` when none does).
+    why_not: tuple[tuple[str, str], ...] = ()
 
     def reason(self, capability: str) -> str:
         """Why the host cannot do ``capability``, as its driver put it."""
-        return dict(self.why_not).get(capability, "the host's driver does not offer it")
+        given = dict(self.why_not)
+        found = given.get(capability) or (given.get("grow") if capability.startswith("grow:") else None)
+        return found or "the host's driver does not offer it"
 
 
 @dataclass(frozen=True, slots=True)

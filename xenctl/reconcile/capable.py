@@ -60,4 +60,4 @@ def _volume(desired: DesiredState, caps: Capabilities, change: Change, refuse: _
             refuse(change, step, capability)
     grows = change.action is Action.UPDATE and any(f.name == "size" for f in change.fields)
     if grows and spec.kind.value not in caps.grow:
-        refuse(change, f"grow a {spec.kind.value} volume in place", "grow")
+        refuse(change, f"grow a {spec.kind.value} volume in place", f"grow:{spec.kind.value}")

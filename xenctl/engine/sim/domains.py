@@ -395,6 +395,8 @@ def console_lines(ctx: Ctx, ref: str) -> list[tuple[float, str]]:
 
 
 def set_owner(ctx: Ctx, ref: str, owner: tuple[str | None, str | None]) -> str:
+    if is_domain0(ref):  # the host's own domain: no spec declares it, so nothing may mark it
+        raise XenError("Cannot mark privileged domain as managed: it belongs to the host", op="set-owner", obj=DOMAIN0)
     row = lookup(ctx, ref)
     ctx.db.execute("UPDATE domains SET managed_by = ?, source = ? WHERE domid = ?", (*owner, row["domid"]))
     return str(row["name"])
