@@ -66,13 +66,13 @@ def test_the_lock_is_held_for_the_block_and_refused_to_another_meanwhile(tmp_pat
 def test_waiting_for_the_lock_ends_once_asked_to_stop(tmp_path: Path) -> None:
     url = f"sim://{tmp_path / 'home'}"
     stop = threading.Event()
-    with connect(url, Settings(time_scale=0)) as first, connect(url, Settings(time_scale=0)) as second:
-        with first.locked("xenctl apply by the test"):
-            threading.Timer(0.3, stop.set).start()
-            began = time.monotonic()
-            with pytest.raises(LockError), second.locked("xenctl watch", timeout=60, stop=stop):
-                pass
-            assert time.monotonic() - began < 10
+    first, second = connect(url, Settings(time_scale=0)), connect(url, Settings(time_scale=0))
+    with first, second, first.locked("xenctl apply by the test"):
+        threading.Timer(0.3, stop.set).start()  # the second handle waits while the first holds the lock
+        began = time.monotonic()
+        with pytest.raises(LockError), second.locked("xenctl watch", timeout=60, stop=stop):
+            pass
+        assert time.monotonic() - began < 10
 
 
 def test_only_a_simulated_host_is_made_from_a_profile(tmp_path: Path) -> None:
