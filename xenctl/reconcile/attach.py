@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from xenctl.engine.api import HostState
 from xenctl.reconcile.changes import Action, Change, Kind
-from xenctl.reconcile.diff import domain_config, entry_text
+from xenctl.reconcile.configs import domain_config, entry_text
 from xenctl.reconcile.values import (
     DomainValues,
     EntryValues,

@@ -12,24 +12,20 @@ in ``storagediff``; domains, NFS exports and autostart entries here.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from xenctl.engine.api import (
     MANAGED_BY,
-    DiskMode,
     Domain,
-    DomainConfig,
-    DomainDisk,
     HostState,
     HvmConfig,
-    OnEvent,
     Phase,
     Vif,
 )
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, FieldChange, Kind, Unmanaged
+from xenctl.reconcile.configs import disk_target, domain_config, entry_digest, entry_ordering, entry_text
 from xenctl.reconcile.fields import FIELDS, live_or_restart
 from xenctl.reconcile.ownership import DiffOptions
 from xenctl.reconcile.storagediff import StorageDiff
@@ -37,13 +33,10 @@ from xenctl.spec.model import (
     AutostartSpec,
     DesiredPower,
     DesiredState,
-    DiskSpec,
     DomainSpec,
     VifSpec,
-    image_path,
-    volume_target,
 )
-from xenctl.xmconfig.auto import Broken, Entry, Listing, Ordering, render_entry
+from xenctl.xmconfig.auto import Broken, Entry, Listing
 from xenctl.xmconfig.domain import config_lines
 
 __all__ = ["MANAGED_BY", "Diff", "DiffOptions", "Scope", "diff", "disk_target", "domain_config", "entry_text"]
@@ -93,80 +86,6 @@ def diff(
             "the specs name objects xenctl did not make (give --adopt to take them over): " + ", ".join(work.clashes)
         )
     return Diff(tuple(changes), tuple(sorted(work.unmanaged, key=lambda u: (u.kind.value, u.name))))
-
-
-def disk_target(desired: DesiredState, storage_root: str, disk: DiskSpec) -> tuple[str, str]:
-    """(host path, backend) of a desired disk: ``/dev/vg/lv`` phy, an image file, a partition, a
-    network block device's address, or nothing for an empty drive."""
-    if disk.phy is not None:
-        return disk.phy, "phy"
-    if disk.file is not None:
-        return image_path(storage_root, disk.file), "file"
-    if disk.nbd is not None:
-        return disk.nbd, "nbd"
-    if disk.empty:
-        return "", "phy"
-    volume = desired.volume(disk.volume or "")
-    if volume is None:
-        raise PlanError(f"volume {disk.volume} is not declared")
-    return volume_target(volume, storage_root)
-
-
-def domain_config(spec: DomainSpec, desired: DesiredState, storage_root: str) -> DomainConfig:
-    """What ``xm create`` is given for a declared domain."""
-    disks = []
-    for disk in spec.disks:
-        target, backend = disk_target(desired, storage_root, disk)
-        disks.append(DomainDisk(target, disk.vdev, DiskMode(disk.mode), backend, cdrom=disk.cdrom))
-    nfs_server = nfs_root = None
-    if spec.nfs_root:
-        export = desired.export(spec.nfs_root)
-        if export is None:
-            raise PlanError(f"NFS export {spec.nfs_root} is not declared")
-        nfs_server, nfs_root = export.server, export.path
-    hvm = None
-    if spec.hvm is not None:
-        hvm = HvmConfig(**{k: v for k, v in asdict(spec.hvm).items() if k != "loader"})
-    return DomainConfig(
-        name=spec.name,
-        memory=spec.memory,
-        maxmem=spec.maxmem,
-        vcpus=spec.vcpus,
-        maxvcpus=spec.maxvcpus,
-        kernel=spec.hvm.loader if spec.hvm is not None else spec.kernel,
-        builder="hvm" if spec.hvm is not None else "linux",
-        hvm=hvm,
-        ramdisk=spec.ramdisk,
-        bootloader=spec.bootloader,
-        root=spec.root,
-        extra=spec.extra,
-        disks=tuple(disks),
-        vifs=tuple(Vif(v.bridge, v.mac, v.type, v.model) for v in spec.vifs),
-        on_poweroff=OnEvent(spec.on_poweroff),
-        on_reboot=OnEvent(spec.on_reboot),
-        on_crash=OnEvent(spec.on_crash),
-        nfs_server=nfs_server,
-        nfs_root=nfs_root,
-        ip=spec.ip,
-    )
-
-
-def entry_ordering(spec: AutostartSpec) -> Ordering:
-    return Ordering(spec.order, spec.after, spec.up, spec.stop.value, spec.stop_timeout, spec.on_timeout)
-
-
-def entry_text(desired: DesiredState, storage_root: str, spec: AutostartSpec, source: str | None = None) -> str:
-    """The managed entry a spec's autostart entry is written as (its header naming ``source``,
-    by default the spec file it was declared in)."""
-    domain = desired.domain(spec.domain)
-    if domain is None:
-        raise PlanError(f"autostart entry {spec.entry_name}: domain {spec.domain} is not declared")
-    config = domain_config(domain, desired, storage_root)
-    return render_entry(config, entry_ordering(spec), spec.origin.file if source is None else source)
-
-
-def entry_digest(desired: DesiredState, storage_root: str, spec: AutostartSpec, source: str | None = None) -> str:
-    return hashlib.sha256(entry_text(desired, storage_root, spec, source).encode("utf-8")).hexdigest()
 
 
 class _Differ(StorageDiff):
