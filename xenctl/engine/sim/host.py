@@ -29,7 +29,7 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.sim import domains, faults, lock, records, savefile, snapshot, storage, store
+from xenctl.engine.sim import domains, faults, lock, records, save_restore, savefile, snapshot, storage, store
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.transaction import HostTransactions, read_change_token
@@ -137,17 +137,17 @@ class SimHost(HostTransactions):
 
     def save_domain(self, ref: str, path: str) -> None:
         """``xm save``: returns once the domain is saved and gone."""
-        _name, done = self._mutate("save", self._domain_name(ref), lambda ctx: domains.save(ctx, ref, path))
+        _name, done = self._mutate("save", self._domain_name(ref), lambda ctx: save_restore.save(ctx, ref, path))
         self._wait_until(done)
 
     def restore_domain(self, path: str, *, paused: bool = False) -> Domain:
         """``xm restore``: returns once the domain runs again, under a new domid."""
 
         def work(ctx: Ctx) -> tuple[Domain, float]:
-            _name, domid, done = domains.restore(ctx, path, paused=paused)
+            _name, domid, done = save_restore.restore(ctx, path, paused=paused)
             return snapshot.read_domain(ctx, domid), done
 
-        restored, done = self._mutate("restore", lambda ctx: domains.saved_name(path), work)
+        restored, done = self._mutate("restore", lambda ctx: save_restore.saved_name(path), work)
         self._wait_until(done)
         try:
             return self.domain(str(restored.domid))  # as it is now, restored and running
