@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from xenctl.errors import SpecError
-from xenctl.spec import devices, load
+from xenctl.spec import devices, validate
 from xenctl.spec.load import load_specs
 from xenctl.spec.schema import schema
 
@@ -24,7 +24,7 @@ def _choice_groups(node: Any) -> list[tuple[str, ...]]:
 
 
 def test_every_exactly_one_of_rule_in_the_schema_is_checked_by_the_fast_path() -> None:
-    assert sorted(_choice_groups(schema())) == sorted([devices.DISK_CHOICES, load._VOLUME_CHOICES])
+    assert sorted(_choice_groups(schema())) == sorted([devices.DISK_CHOICES, validate._VOLUME_CHOICES])
 
 
 DISKS = """

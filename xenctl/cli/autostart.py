@@ -19,7 +19,12 @@ from xenctl.cli.context import command_line, host_of
 from xenctl.cli.progress import StepProgress, WatchOutput, render_report
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from xenctl.autostart.order import Order
     from xenctl.autostart.xendomains import Settings as XendomainsSettings
+    from xenctl.engine.api import HostState
+    from xenctl.xmconfig.auto import Entry
 
 
 def _run_level(args: argparse.Namespace, level: int | None) -> int:
@@ -56,7 +61,6 @@ def run_halt(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from xenctl.autostart.order import boot_order
-    from xenctl.autostart.stopping import stop_mode
     from xenctl.autostart.xendomains import read_settings
     from xenctl.engine.api import Phase
 
@@ -65,11 +69,42 @@ def run_list(args: argparse.Namespace) -> int:
         settings = read_settings(auto.xen_root)
         entries, broken = auto.read()
         live = host.driver.snapshot()
-    running = {d.name: d for d in live.domains}
     order = boot_order(entries, {d.name for d in live.domains if d.phase not in (Phase.SHUTDOWN, Phase.CRASHED)})
+    blocked = order.blocked()
+    rows = _entry_rows(entries, order, live, settings)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print(
+        f"Autostart entries in {auto.path} (host at runlevel {live.host.runlevel}"
+        f"{', booted' if live.host.booted else ''}):"
+    )
+    for row in rows if entries else ():  # the heading only above something to list
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for entry_file, reason in order.failing.items():
+        print(f"  {entry_file} cannot start: {reason}")
+    for entry_file, root in sorted(blocked.items()):
+        print(f"  {entry_file} would be skipped: it needs {root}, which cannot start")
+    others = {d.name for d in live.domains if d.domid != 0} - {e.domain for e in entries}
+    if any(not e.has_metadata for e in entries) or (others and not settings.auto_only):
+        print(f"  {describe_settings(settings, live.host.save_dir)}")
+    for name in auto.passed_over():
+        print(f"  {name}: passed over (an editor's or a package's file, not an entry)")
+    for bad in broken:
+        print(f"  {bad.file}: BROKEN: {bad.reason}")
+    if not entries and not broken:
+        print("  (none)")
+    return 1 if broken else 0
+
+
+def _entry_rows(
+    entries: Sequence[Entry], order: Order, live: HostState, settings: XendomainsSettings
+) -> list[tuple[str, ...]]:
+    """``xenctl autostart list``'s table: its heading, then a row an entry."""
+    from xenctl.autostart.stopping import stop_mode
+
+    running = {d.name: d for d in live.domains}
     place = order.position()
     blocked = order.blocked()
-    rows = [("ENTRY", "DOMAIN", "MANAGED", "BOOT", "ORDER", "AFTER", "UP", "STOP", "STATE")]
+    rows: list[tuple[str, ...]] = [("ENTRY", "DOMAIN", "MANAGED", "BOOT", "ORDER", "AFTER", "UP", "STOP", "STATE")]
     for entry in entries:
         o = entry.ordering
         domain = running.get(entry.domain)
@@ -94,27 +129,7 @@ def run_list(args: argparse.Namespace) -> int:
                 state,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    print(
-        f"Autostart entries in {auto.path} (host at runlevel {live.host.runlevel}"
-        f"{', booted' if live.host.booted else ''}):"
-    )
-    for row in rows if entries else ():  # the heading only above something to list
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    for entry_file, reason in order.failing.items():
-        print(f"  {entry_file} cannot start: {reason}")
-    for entry_file, root in sorted(blocked.items()):
-        print(f"  {entry_file} would be skipped: it needs {root}, which cannot start")
-    others = {d.name for d in live.domains if d.domid != 0} - {e.domain for e in entries}
-    if any(not e.has_metadata for e in entries) or (others and not settings.auto_only):
-        print(f"  {describe_settings(settings, live.host.save_dir)}")
-    for name in auto.passed_over():
-        print(f"  {name}: passed over (an editor's or a package's file, not an entry)")
-    for bad in broken:
-        print(f"  {bad.file}: BROKEN: {bad.reason}")
-    if not entries and not broken:
-        print("  (none)")
-    return 1 if broken else 0
+    return rows
 
 
 def describe_settings(settings: XendomainsSettings, host_save_dir: str) -> str:

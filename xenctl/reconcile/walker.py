@@ -96,11 +96,6 @@ def walk(
     before = {node: tuple(deps) for node, deps in waits_on.items()}
     needed = before if needs is None else {node: tuple(deps) for node, deps in needs.items()}
     outcomes: dict[N, Outcome] = {}
-
-    def running_one(node: N) -> Outcome:
-        with pace.working():
-            return run(node)
-
     sorter = graphlib.TopologicalSorter(before)
     sorter.prepare()
     root_of: dict[N, str] = {}  # a failed or skipped node -> the root failure behind it
@@ -114,17 +109,15 @@ def walk(
                 # Only as many in flight as may run: waiting on queued work would cost a look at each.
                 while ready and len(running) < limit:
                     node = ready.popleft()
-                    blocked = [root_of[p] for p in needed.get(node, ()) if p in root_of]
-                    if stop is not None and stop.is_set():
-                        blocked = [STOPPING]
-                    if blocked:
-                        root_of[node] = blocked[0]
-                        outcomes[node] = skip(node, blocked[0])
+                    blocked = _blocked(node, needed, root_of, stop)
+                    if blocked is not None:
+                        root_of[node] = blocked
+                        outcomes[node] = skip(node, blocked)
                         sorter.done(node)
                         ready.extend(sorter.get_ready())
                     else:
                         pace.hold()
-                        running[pool.submit(running_one, node)] = node
+                        running[pool.submit(_run_paced, pace, run, node)] = node
                 for _ in range(taken_in):
                     pace.release()
                 taken_in = 0
@@ -134,19 +127,43 @@ def walk(
                 for future in done:
                     node = running.pop(future)
                     taken_in += 1  # before result(): a bug that raises must not keep the clock held
-                    outcome = future.result()
-                    outcomes[node] = outcome
-                    if not outcome.ok:
-                        root_of[node] = outcome.address
-                    sorter.done(node)
+                    _take_in(node, future.result(), outcomes, root_of, sorter)
         finally:
-            # Normally nothing is left. After an error that is not the host's (a bug, Ctrl-C), the
-            # nodes in flight finish; each hold goes as its node ends, so the others' time moves.
-            for _ in range(taken_in):
-                pace.release()
-            for _finished in as_completed(list(running)):
-                pace.release()
+            _release_all(pace, taken_in, running)
     return outcomes
+
+
+def _run_paced(pace: Pace, run: Callable[[N], Outcome], node: N) -> Outcome:
+    with pace.working():
+        return run(node)
+
+
+def _blocked(
+    node: N, needed: Mapping[N, tuple[N, ...]], root_of: Mapping[N, str], stop: threading.Event | None
+) -> str | None:
+    """The root failure that keeps ``node`` from running (``STOPPING`` once the walk must stop)."""
+    if stop is not None and stop.is_set():
+        return STOPPING
+    return next((root_of[p] for p in needed.get(node, ()) if p in root_of), None)
+
+
+def _take_in(
+    node: N, outcome: Outcome, outcomes: dict[N, Outcome], root_of: dict[N, str], sorter: graphlib.TopologicalSorter[N]
+) -> None:
+    """Record a node's outcome; a failure becomes the root of what it holds back."""
+    outcomes[node] = outcome
+    if not outcome.ok:
+        root_of[node] = outcome.address
+    sorter.done(node)
+
+
+def _release_all(pace: Pace, taken_in: int, running: Mapping[Future[Outcome], N]) -> None:
+    """Normally nothing is left. After an error that is not the host's (a bug, Ctrl-C), the nodes
+    in flight finish; each hold goes as its node ends, so the others' time moves."""
+    for _ in range(taken_in):
+        pace.release()
+    for _finished in as_completed(list(running)):
+        pace.release()
 
 
 class PerThread:

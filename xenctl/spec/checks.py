@@ -87,11 +87,16 @@ def _place(origin: Origin) -> str:
 
 
 def _references(desired: DesiredState) -> Iterator[Finding]:
-    domains = {d.name for d in desired.domains}
+    """Every name one object gives of another (a volume group, an origin, a volume, an export, a
+    domain) is declared, and of the right kind."""
+    yield from _volume_references(desired)
+    yield from _domain_references(desired)
+    yield from _autostart_references(desired)
+
+
+def _volume_references(desired: DesiredState) -> Iterator[Finding]:
     volumes = {v.name: v for v in desired.volumes}
     vgs = {g.name for g in desired.volume_groups}
-    exports = {e.name for e in desired.nfs_exports}
-    autostarted = {a.domain for a in desired.autostart}
     groups = {v.vg for v in desired.volumes if v.vg is not None}
     # When every group named is declared, only the snapshots need a look
     looked_at = desired.volumes if not groups <= vgs else [v for v in desired.volumes if v.snapshot_of is not None]
@@ -115,9 +120,15 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
                     f"volume group, not {volume.vg}",
                     at,
                 )
+
+
+def _domain_references(desired: DesiredState) -> Iterator[Finding]:
+    domains = {d.name for d in desired.domains}
+    volumes = {v.name for v in desired.volumes}
+    exports = {e.name for e in desired.nfs_exports}
     named = {disk.volume for domain in desired.domains for disk in domain.disks if disk.volume is not None}
     wanted = {domain.nfs_root for domain in desired.domains if domain.nfs_root is not None}
-    lacking = not named <= volumes.keys() or not wanted <= exports  # else no disk or root needs a look
+    lacking = not named <= volumes or not wanted <= exports  # else no disk or root needs a look
     for domain in desired.domains:
         if lacking:
             for i, disk in enumerate(domain.disks):
@@ -135,6 +146,11 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
                 yield domain.origin, f"{domain.name} depends on itself", at
             elif other not in domains:
                 yield domain.origin, f"domain {other} is not declared", at
+
+
+def _autostart_references(desired: DesiredState) -> Iterator[Finding]:
+    domains = {d.name for d in desired.domains}
+    autostarted = {a.domain for a in desired.autostart}
     for entry in desired.autostart:
         if entry.domain not in domains:
             yield entry.origin, f"domain {entry.domain} is not declared", (*entry.origin.path, "domain")

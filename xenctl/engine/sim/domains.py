@@ -2,7 +2,8 @@
 
 Each function runs inside the caller's write transaction (``SimHost`` opens it, settles what is
 due, checks injected faults and logs the event) and either completes or raises, so a refused
-command changes nothing. Messages are the ones in shared/XEN.md, section 2.
+command changes nothing. Messages are the ones in shared/XEN.md, section 2. Saving and restoring
+a domain are ``save_restore``'s.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import cast
 
 from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, Phase
 from xenctl.engine.devices import vdev_number
-from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, savefile, timeline
+from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, timeline
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict, config_to_dict
+from xenctl.engine.sim.records import config_from_dict
 from xenctl.errors import NotFoundError, XenError
 
 # xend's rule, less '/', which would let a name escape the directories xenctl writes names into.
@@ -58,9 +59,9 @@ def lookup(ctx: Ctx, ref: str) -> sqlite3.Row:
 
 def create(ctx: Ctx, config: DomainConfig, *, owner: tuple[str | None, str | None], paused: bool) -> int:
     check_name(config.name)
-    _check_config(ctx, config)
+    check_config(ctx, config)
     lifecycle.check_name_free(ctx, config.name)
-    _check_uuid_free(ctx, config)
+    check_uuid_free(ctx, config)
     vifs = tuple(v if v.mac else replace(v, mac=_random_mac()) for v in config.vifs)
     config = replace(config, vifs=vifs)
     return lifecycle.start_instance(ctx, config, start=ctx.now, boot=ctx.duration("boot"), paused=paused, owner=owner)
@@ -69,7 +70,7 @@ def create(ctx: Ctx, config: DomainConfig, *, owner: tuple[str | None, str | Non
 DOMAIN0_UUID = "00000000-0000-0000-0000-000000000000"
 
 
-def _check_uuid_free(ctx: Ctx, config: DomainConfig) -> None:
+def check_uuid_free(ctx: Ctx, config: DomainConfig) -> None:
     """Two domains never share a UUID: xend's sharing check tells VMs apart by it."""
     if config.uuid is None:
         return
@@ -80,7 +81,7 @@ def _check_uuid_free(ctx: Ctx, config: DomainConfig) -> None:
         raise XenError(f"Domain '{row['name']}' already exists with ID '{row['domid']}'", op="create", obj=config.name)
 
 
-def _check_config(ctx: Ctx, config: DomainConfig) -> None:
+def check_config(ctx: Ctx, config: DomainConfig) -> None:
     if config.memory <= 0:
         raise XenError("Invalid Configuration: memory must be more than 0", op="create", obj=config.name)
     if config.maxmem is not None and config.maxmem < config.memory:
@@ -227,83 +228,6 @@ def _has_shutdown_lines(ctx: Ctx, domid: int) -> bool:
         "SELECT 1 FROM console WHERE domid = ? AND text LIKE 'INIT: Switching to runlevel%' LIMIT 1", (domid,)
     ).fetchone()
     return found is not None
-
-
-def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
-    """Write the save file and start the save; the domain is gone when the returned time comes."""
-    if is_domain0(ref):
-        raise XenError("Cannot save privileged domain", op="save", obj=DOMAIN0)
-    row = lookup(ctx, ref)
-    if timeline.phase_of(row, ctx.now) not in LIVE or row["stopping"]:
-        raise XenError("Domain is not running", op="save", obj=row["name"])
-    config = lifecycle.config_of(ctx, row)
-    record = config_to_dict(config)
-    record["xenctl"] = {
-        "managed_by": row["managed_by"],
-        "source": row["source"],
-        "run_time": timeline.run_time(row, ctx.now),
-        "cpu_time": timeline.cpu_time(row, ctx.now),
-        "online_vcpus": row["vcpus"],
-        "memory_now": row["memory"],
-        "target": row["target"],
-    }
-    migrating = f"migrating-{row['name']}"
-    clash = ctx.db.execute("SELECT domid FROM domains WHERE name = ?", (migrating,)).fetchone()
-    if clash is not None:
-        raise XenError(f"VM name '{migrating}' already exists as domain {clash[0]}", op="save", obj=row["name"])
-    done = ctx.now + ctx.duration("save")
-    ctx.db.execute(
-        "UPDATE domains SET name = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL WHERE domid = ?",
-        (migrating, done, row["domid"]),
-    )
-    savefile.write(path, record)  # last: if it cannot be written, the transaction rolls back whole
-    return str(row["name"]), done
-
-
-def saved_name(path: str) -> str:
-    """The name of the domain a save file holds (refused like a restore if it is no save file)."""
-    return str(savefile.read(path)["name"])
-
-
-def restore(ctx: Ctx, path: str, *, paused: bool) -> tuple[str, int, float]:
-    record = savefile.read(path)
-    extra = record.pop("xenctl", {}) or {}
-    try:
-        config = config_from_dict(record)
-        memory_now = int(extra.get("memory_now") or config.memory)
-        target = int(extra.get("target") or memory_now)
-        online = int(extra.get("online_vcpus") or config.vcpus)
-        ran = float(extra.get("run_time") or 0.0)
-        cpu = float(extra.get("cpu_time") or 0.0)
-    except (KeyError, TypeError, ValueError):
-        raise XenError(f"Restore failed: {path} is not a valid guest state file", op="restore", obj=path) from None
-    # The file is trusted no more than a config: the same checks as create, and its numbers in range.
-    check_name(config.name)
-    _check_config(ctx, config)
-    if config.uuid is None or not 0 < memory_now <= config.memory_ceiling or not 0 < online <= config.vcpu_ceiling:
-        raise XenError(f"Restore failed: {path} is not a valid guest state file", op="restore", obj=path)
-    row = ctx.db.execute(
-        "SELECT domid, name FROM domains WHERE name = ? OR uuid = ?", (config.name, config.uuid)
-    ).fetchone()
-    if row is not None:
-        raise XenError(f"Domain '{row['name']}' already exists with ID '{row['domid']}'", op="restore", obj=config.name)
-    lifecycle.check_name_free(ctx, config.name)  # Domain-0 too
-    _check_uuid_free(ctx, config)
-    domid = lifecycle.start_instance(
-        ctx,
-        config,
-        start=ctx.now,
-        boot=ctx.duration("restore"),
-        paused=paused,
-        owner=(extra.get("managed_by"), extra.get("source")),
-        run_accum=max(ran, 0.0),
-        cpu_base=max(cpu, 0.0),
-        vcpus=online,
-        memory_now=memory_now,
-        target=min(max(target, 1), config.memory_ceiling),
-        restored=True,
-    )
-    return config.name, domid, ctx.now + ctx.duration("restore")
 
 
 def set_memory(ctx: Ctx, ref: str, mib: int) -> str:

@@ -1,25 +1,17 @@
 """The simulated Xen host: the ``Driver`` that xenctl uses when no real hypervisor is named.
 
-A host is one SQLite file (``<home>/host.db``) made from a host profile. ``SimHost`` opens it and
-runs every operation as one transaction that first settles what is due, then checks injected
-faults, then applies the operation and writes its event; a refusal rolls the operation back and
-logs it as an error. Operations that take time on a real host (save, restore, lvcreate, mkfs,
-writing a non-sparse image) wait out their simulated duration after they commit.
+A host is one SQLite file (``<home>/host.db``) made from a host profile (see ``hostfile``).
+``SimHost`` holds the operations of the ``Driver`` protocol, each run as one transaction (see
+``transaction``). Operations that take time on a real host (save, restore, lvcreate, mkfs, writing
+a non-sparse image) wait out their simulated duration after they commit.
 
-Construct with an explicit clock; ``open_host`` is the one entry point the command line uses.
+Construct with an explicit clock; ``hostfile.open_host`` is the one entry point the command line uses.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import sqlite3
-import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TypeVar
 
 from xenctl.engine.api import (
     DOMAIN0,
@@ -37,16 +29,12 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.sim import domains, faults, lifecycle, lock, records, savefile, snapshot, storage, store, xendconfig
-from xenctl.engine.sim.blockdevs import digest_of
+from xenctl.engine.sim import domains, faults, lock, records, save_restore, savefile, snapshot, storage, store
 from xenctl.engine.sim.capabilities import capabilities_of
-from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.profile import HostProfile, default_profile, profile_from_dict
-from xenctl.engine.sim.xendconfig import XendConfig
-from xenctl.errors import EngineError, InjectedFault, StoreError, UsageError, XenError
+from xenctl.engine.sim.transaction import HostTransactions, read_change_token
+from xenctl.errors import EngineError, UsageError, XenError
 
-T = TypeVar("T")
 POLL_SECONDS = 1.0  # how often xm polls a domain it waits for
 
 
@@ -54,99 +42,20 @@ def _owner(owner: Owner | None) -> tuple[str | None, str | None]:
     return (owner.managed_by, owner.source) if owner else (None, None)
 
 
-class SimHost:
+class SimHost(HostTransactions):
     """A persistent simulated Xen 3.x host; implements ``xenctl.engine.api.Driver``."""
-
-    def __init__(
-        self,
-        home: str,
-        db: sqlite3.Connection,
-        profile: HostProfile,
-        clock: Clock,
-        actor: str = "",
-        xend: XendConfig | None = None,
-    ) -> None:
-        self.home = home
-        self.db = db
-        self.stored_profile = profile  # as made; ``profile`` is what the host runs by
-        self.xend = xend  # xend-config.sxp, when the xen root has one: its values win
-        self.profile = xendconfig.overlay(profile, xend)
-        self.clock = clock
-        self.actor = actor or f"pid {os.getpid()}"
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _ctx(self, now: float) -> Ctx:
-        return Ctx(self.db, now, self.profile, self.clock.scale, self.actor)
-
-    def _mutate(self, op: str, obj: str | Callable[[Ctx], str], work: Callable[[Ctx], T]) -> T:
-        """Run one operation as one transaction, logged in the event log whatever its outcome."""
-        name = obj if isinstance(obj, str) else ""
-        self._settle(self.clock.now())  # what already happened stands, whatever becomes of this operation
-        now = self.clock.now()
-        fired: Fault | None = None
-        try:
-            with store.write_txn(self.db):
-                now = self.clock.now()  # read under the write lock: events and domids keep one order
-                ctx = self._ctx(now)
-                lifecycle.settle(ctx)  # anything another process let fall due since
-                if not isinstance(obj, str):
-                    name = obj(ctx)
-                fired = faults.find(ctx, "fail", op, name)
-                if fired is not None:
-                    # Used up in this very transaction: two operations at once cannot both take a
-                    # fault that fires once.
-                    faults.use(ctx, fired)
-                    ctx.event(op, name, "error", fired.message)
-                else:
-                    result = work(ctx)
-                    ctx.event(op, name)
-                    _changed(ctx)
-        except EngineError as exc:
-            with store.write_txn(self.db):
-                self._ctx(now).event(op, name or exc.obj, "error", exc.message)
-            _KILL.count()
-            raise
-        except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError) as exc:
-            # A value the engine's checks let through but the store cannot hold: still one clear error.
-            message = f"{op} {name}: the host cannot hold this ({exc})".replace("  ", " ")
-            with store.write_txn(self.db):
-                self._ctx(now).event(op, name, "error", message)
-            raise EngineError(message, op=op, obj=name) from None
-        _KILL.count()
-        if fired is not None:
-            raise InjectedFault(fired.message, op=op, obj=name)
-        return result
-
-    def _read(self, work: Callable[[Ctx], T]) -> T:
-        """A consistent read at one moment, settling first only when something is due."""
-        now = self.clock.now()
-        self._settle(now)
-        with store.read_txn(self.db):
-            return work(self._ctx(now))
-
-    def _settle(self, now: float) -> None:
-        """Carry out the exits due by ``now`` in a transaction of their own (only when any are)."""
-        if lifecycle.is_due(self.db, now):
-            with store.write_txn(self.db):
-                ctx = self._ctx(now)
-                lifecycle.settle(ctx)
-                _changed(ctx)
-
-    def _domain_name(self, ref: str) -> Callable[[Ctx], str]:
-        def resolve(ctx: Ctx) -> str:
-            return DOMAIN0 if domains.is_domain0(ref) else str(domains.lookup(ctx, ref)["name"])
-
-        return resolve
-
-    def close(self) -> None:
-        self.db.close()
 
     def __enter__(self) -> SimHost:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _domain_name(self, ref: str) -> Callable[[Ctx], str]:
+        def resolve(ctx: Ctx) -> str:
+            return DOMAIN0 if domains.is_domain0(ref) else str(domains.lookup(ctx, ref)["name"])
+
+        return resolve
 
     # -- what this host is --------------------------------------------------------------
 
@@ -162,14 +71,14 @@ class SimHost:
     def change_token(self) -> str | None:
         """Changes whenever a snapshot could tell a difference that plans look at: after every
         operation, and when the next boot, shutdown or save falls due, or a snapshot fills, by itself."""
-        return self._read(_token)
+        return self._read(read_change_token)
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)
 
     def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
         """The change token and the part of the host ``selection`` names, read at one moment."""
-        return self._read(lambda ctx: (_token(ctx), snapshot.read_state(ctx, selection)))
+        return self._read(lambda ctx: (read_change_token(ctx), snapshot.read_state(ctx, selection)))
 
     def domain(self, ref: str) -> Domain:
         """One domain by name or domid (Domain-0 too)."""
@@ -228,17 +137,17 @@ class SimHost:
 
     def save_domain(self, ref: str, path: str) -> None:
         """``xm save``: returns once the domain is saved and gone."""
-        _name, done = self._mutate("save", self._domain_name(ref), lambda ctx: domains.save(ctx, ref, path))
+        _name, done = self._mutate("save", self._domain_name(ref), lambda ctx: save_restore.save(ctx, ref, path))
         self._wait_until(done)
 
     def restore_domain(self, path: str, *, paused: bool = False) -> Domain:
         """``xm restore``: returns once the domain runs again, under a new domid."""
 
         def work(ctx: Ctx) -> tuple[Domain, float]:
-            _name, domid, done = domains.restore(ctx, path, paused=paused)
+            _name, domid, done = save_restore.restore(ctx, path, paused=paused)
             return snapshot.read_domain(ctx, domid), done
 
-        restored, done = self._mutate("restore", lambda ctx: domains.saved_name(path), work)
+        restored, done = self._mutate("restore", lambda ctx: save_restore.saved_name(path), work)
         self._wait_until(done)
         try:
             return self.domain(str(restored.domid))  # as it is now, restored and running
@@ -463,194 +372,3 @@ class SimHost:
             ctx.db.execute("UPDATE images SET read_only = ? WHERE path = ?", (int(read_only), full))
 
         self._mutate("chmod", path, work)
-
-
-# -- opening and making hosts ------------------------------------------------------------------
-
-
-def _resolve_profile(profile: HostProfile, home: str) -> HostProfile:
-    """The profile with its save directory made absolute (under ``home`` when relative), and made."""
-    save_dir = profile.save_dir if os.path.isabs(profile.save_dir) else os.path.join(home, profile.save_dir)
-    try:
-        os.makedirs(save_dir, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"{save_dir}: cannot make the save directory: {exc.strerror}") from None
-    return replace(profile, save_dir=save_dir)
-
-
-class _KillAfter:
-    """``XENCTL_KILL_AFTER=K``: the process kills itself (SIGKILL, no clean-up of any kind) right
-    after its K-th operation on a host, counted over every thread and every open host. For the
-    crash tests: what an apply or a runlevel change leaves when the machine dies at any point."""
-
-    def __init__(self) -> None:
-        raw = os.environ.get("XENCTL_KILL_AFTER", "").strip()
-        self.after = int(raw) if raw.isdigit() and int(raw) > 0 else None
-        self.done = 0
-        self.lock = threading.Lock()
-
-    def count(self) -> None:
-        if self.after is None:
-            return
-        with self.lock:
-            self.done += 1
-            if self.done >= self.after:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-
-_KILL = _KillAfter()
-
-
-def _changed(ctx: Ctx) -> None:
-    """Mark a change of the host (for ``change_token``), in the change's transaction: a fresh
-    random mark, not a count, so a host file put back from a backup never repeats an old one."""
-    ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(uuid.uuid4().hex),))
-
-
-def host_exists(home: str) -> bool:
-    """Whether ``home`` holds a host (a file that is there but empty or half-made does not count)."""
-    path = store.host_file(home)
-    if not os.path.isfile(path):
-        return os.path.exists(path)
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=store.BUSY_TIMEOUT_S)
-        try:
-            return store.schema_version(db) > 0
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        return True  # something else is there: not ours to overwrite without --force
-
-
-def open_host(
-    home: str,
-    *,
-    clock: Clock | None = None,
-    profile: HostProfile | None = None,
-    actor: str = "",
-    xen_root: str | None = None,
-) -> SimHost:
-    """Open the host in ``home``, making it from ``profile`` (default: built-in) if there is none;
-    with ``xen_root``, what its ``xend-config.sxp`` decides wins over the profile's settings."""
-    clock = clock or SystemClock()
-    xend = xendconfig.read_xend_config(xen_root) if xen_root else None
-    db = _connect(home)
-    try:
-        version = store.schema_version(db)
-        if version == 0:
-            with store.write_txn(db):
-                if store.schema_version(db) == 0:  # another process may have just made it
-                    fresh = profile or default_profile()
-                    _resolve_profile(fresh, home)  # its save directory must be possible
-                    _initialise(db, fresh, clock.now())
-        elif version > store.SCHEMA_VERSION:
-            raise StoreError(f"{store.host_file(home)} was made by a newer xenctl (schema {version})")
-        elif version < store.SCHEMA_VERSION:
-            with store.write_txn(db):
-                if store.schema_version(db) < store.SCHEMA_VERSION:  # another process may have done it
-                    store.upgrade_schema(db, store.schema_version(db))
-        row = db.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
-        stored = profile_from_dict(json.loads(row[0]), file=store.host_file(home))
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise StoreError(f"{store.host_file(home)}: not a xenctl host file ({exc})") from None
-    except BaseException:
-        db.close()
-        raise
-    try:
-        return SimHost(home, db, _resolve_profile(stored, home), clock, actor, xend)
-    except BaseException:
-        db.close()
-        raise
-
-
-def _connect(home: str) -> sqlite3.Connection:
-    try:
-        os.makedirs(home, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"{home}: cannot make the xenctl home directory: {exc.strerror}") from None
-    path = store.host_file(home)
-    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(f"{path}: no permission to read and write the host's state file")
-    db = store.connect(path)
-    db.row_factory = sqlite3.Row
-    return db
-
-
-def init_host(home: str, profile: HostProfile, *, clock: Clock | None = None, force: bool = False) -> SimHost:
-    """Make a new host in ``home``; an existing one is replaced only with ``force``.
-
-    The replacement is one transaction: processes that have the host open see the old host or
-    the new one, and a failure leaves the old host as it was.
-    """
-    clock = clock or SystemClock()
-    path = store.host_file(home)
-    if host_exists(home) and not force:
-        raise UsageError(f"a host already exists in {home}; --force replaces it, and its domains and volumes are lost")
-    if os.path.isdir(path):
-        raise StoreError(f"{path} is a directory, not a host's state file")
-    try:
-        db = _connect(home)
-    except StoreError:
-        if not force or not os.path.isfile(path):
-            raise
-        os.unlink(path)  # not a host file at all, and --force: nothing of ours is lost
-        db = _connect(home)
-    try:
-        with store.write_txn(db):
-            _resolve_profile(profile, home)
-            _drop_everything(db)
-            _initialise(db, profile, clock.now())
-            Ctx(db, clock.now(), profile, clock.scale, "xenctl").event("host-init", profile.name)
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise StoreError(f"{path}: cannot make the host: {exc}") from None
-    db.close()
-    return open_host(home, clock=clock)
-
-
-def _drop_everything(db: sqlite3.Connection) -> None:
-    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
-    for (name,) in tables:
-        db.execute(f'DROP TABLE "{name}"')
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
-        db.execute("DELETE FROM sqlite_sequence")
-    db.execute("PRAGMA user_version=0")
-
-
-def _initialise(db: sqlite3.Connection, profile: HostProfile, now: float) -> None:
-    store.create_schema(db)
-    ctx = Ctx(db, now, profile, 1.0)
-    ctx.set_meta("profile", profile.to_dict())
-    ctx.set_meta("created_at", now)
-    ctx.set_meta("last_domid", 0)
-    ctx.set_meta("dom0_memory", profile.dom0_initial_memory)
-    ctx.set_meta("runlevel", profile.runlevel)
-    ctx.set_meta("host_id", uuid.uuid4().hex)  # a host made anew is another host, whatever its clock says
-    ctx.set_meta("generation", 0)
-    for disk in profile.disks:
-        for part in disk.partitions:
-            path = f"/dev/{part.name}"
-            db.execute(
-                "INSERT INTO partitions(path, disk, size, mountpoint, mounted, filesystem, digest) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (path, disk.name, part.size, part.mount, part.mode, part.filesystem, digest_of("partition", path)),
-            )
-    for server, paths in profile.nfs_servers:
-        for path in paths:
-            db.execute(
-                "INSERT INTO exports(server, path, digest, by_domain) VALUES (?, ?, ?, 0)",
-                (server, path, digest_of("export", server, path)),
-            )
-
-
-def _token(ctx: Ctx) -> str | None:
-    host_id = ctx.meta("host_id")
-    if host_id is None:
-        return None  # a host made before hosts had ids: no token, every plan reads it whole
-    due = ctx.db.execute(
-        "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
-        "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
-        {"now": ctx.now},
-    ).fetchone()[0]
-    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}"

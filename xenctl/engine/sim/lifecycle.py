@@ -73,8 +73,7 @@ def start_instance(
     uid = config.uuid or str(uuidlib.uuid4())
     up_at = start + boot
     crash = None if restored else _boot_crash(ctx, config, up_at)  # a restored guest does not boot
-    row_config = config_to_dict(config, with_disks=False)
-    row_config["uuid"] = uid
+    row_config = {**config_to_dict(config, with_disks=False), "uuid": uid}
     ctx.db.execute(
         "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
         "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at, "
@@ -105,6 +104,21 @@ def start_instance(
     )
     for disk in config.disks:
         blockdevs.attach(ctx, domid, uid, disk, run_accum)
+    _first_console_lines(ctx, config, domid, start, up_at, restored=restored, crash=crash)
+    return domid
+
+
+def _first_console_lines(
+    ctx: Ctx,
+    config: DomainConfig,
+    domid: int,
+    start: float,
+    up_at: float,
+    *,
+    restored: bool,
+    crash: tuple[str, ...] | None,
+) -> None:
+    """What the console shows of a domain started: its boot, or its restore."""
     lines = (
         [(start, f"Restored domain {config.name} (id={domid})"), (up_at, f"{config.name} login:")]
         if restored
@@ -113,7 +127,6 @@ def start_instance(
     ctx.db.executemany(
         "INSERT INTO console(domid, at, text) VALUES (?, ?, ?)", [(domid, at, text) for at, text in lines]
     )
-    return domid
 
 
 def _boot_crash(ctx: Ctx, config: DomainConfig, up_at: float) -> tuple[str, ...] | None:

@@ -1,4 +1,7 @@
-"""The host profile: the hardware and Domain-0 setup a simulated host is built from.
+"""Reading a host profile: the hardware and Domain-0 setup a simulated host is built from.
+
+The profile itself is ``profile_model.HostProfile`` (re-exported here); this module reads one from
+a file or from plain data, checking every field, and holds the built-in default.
 
 A profile is a YAML file (``xenctl host init --profile FILE``) or the built-in default, a
 plausible 2008 server. Every field is optional; a missing one takes the default's value. Sizes
@@ -41,119 +44,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xenctl.engine.sim.profile_fields import Reader, kind_of
+from xenctl.engine.sim.profile_model import DURATION_KEYS, DiskProfile, Durations, HostProfile, PartitionProfile
 from xenctl.errors import ProfileError
-from xenctl.units import MIB, format_size
+from xenctl.units import MIB
+
+__all__ = [
+    "DURATION_KEYS",
+    "DiskProfile",
+    "Durations",
+    "HostProfile",
+    "PartitionProfile",
+    "default_profile",
+    "load_profile",
+    "profile_from_dict",
+]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-DURATION_KEYS = ("boot", "shutdown", "save", "restore", "lv_create", "image_create", "mkfs")
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionProfile:
-    name: str
-    size: int
-    filesystem: str | None = None
-    mount: str | None = None  # mountpoint in Domain-0
-    mode: str | None = None  # "ro" or "rw" when mounted
-
-
-@dataclass(frozen=True, slots=True)
-class DiskProfile:
-    name: str
-    size: int
-    partitions: tuple[PartitionProfile, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Durations:
-    boot: float = 8.0
-    shutdown: float = 4.0
-    save: float = 3.0
-    restore: float = 2.0
-    lv_create: float = 0.5
-    image_create: float = 4.0
-    mkfs: float = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class HostProfile:
-    name: str = "xen1"
-    memory: int = 16384  # MiB
-    xen_reserved: int = 64  # MiB
-    cpus: int = 8
-    hvm: bool = True  # the CPU can run fully virtualised guests
-    dom0_memory: int | None = 1024  # MiB; None: all that is left
-    dom0_min_mem: int = 196  # MiB
-    dom0_ballooning: bool = True
-    dom0_vcpus: int | None = None
-    max_loop: int = 8
-    bridges: tuple[str, ...] = ("xenbr0",)
-    disks: tuple[DiskProfile, ...] = ()
-    nfs_servers: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    storage_root: str = "/var/lib/xen/images"
-    save_dir: str = "save"
-    runlevel: int = 3
-    guest_write_rate: int = MIB  # bytes a second
-    snapshot_memory: int = 8  # MiB of Domain-0 each LVM snapshot holds
-    durations: Durations = field(default_factory=Durations)
-
-    @property
-    def ballooning(self) -> bool:
-        """xend balloons Domain-0 only when enabled and dom0-min-mem is above 0."""
-        return self.dom0_ballooning and self.dom0_min_mem > 0
-
-    @property
-    def dom0_initial_memory(self) -> int:
-        if self.dom0_memory is not None:
-            return self.dom0_memory
-        return self.memory - self.xen_reserved
-
-    @property
-    def partitions(self) -> tuple[PartitionProfile, ...]:
-        return tuple(p for d in self.disks for p in d.partitions)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The profile in the shape of a profile file; ``profile_from_dict`` reads it back."""
-        return {
-            "name": self.name,
-            "memory": format_size(self.memory * MIB),
-            "xen_reserved": format_size(self.xen_reserved * MIB),
-            "cpus": self.cpus,
-            "hvm": self.hvm,
-            "dom0": {
-                "memory": None if self.dom0_memory is None else format_size(self.dom0_memory * MIB),
-                "min_mem": format_size(self.dom0_min_mem * MIB) if self.dom0_min_mem else 0,
-                "ballooning": self.dom0_ballooning,
-                "vcpus": self.dom0_vcpus,
-            },
-            "max_loop": self.max_loop,
-            "bridges": list(self.bridges),
-            "disks": {
-                d.name: {
-                    "size": format_size(d.size),
-                    "partitions": {
-                        p.name: {
-                            k: (format_size(v) if k == "size" else v)
-                            for k, v in asdict(p).items()
-                            if k != "name" and v is not None
-                        }
-                        for p in d.partitions
-                    },
-                }
-                for d in self.disks
-            },
-            "nfs_servers": {server: list(paths) for server, paths in self.nfs_servers},
-            "storage_root": self.storage_root,
-            "save_dir": self.save_dir,
-            "runlevel": self.runlevel,
-            "guest_write_rate": format_size(self.guest_write_rate),
-            "snapshot_memory": format_size(self.snapshot_memory * MIB) if self.snapshot_memory else 0,
-            "durations": asdict(self.durations),  # seconds, exactly
-        }
 
 
 _DEFAULT_PROFILE: dict[str, Any] = {
@@ -262,6 +171,26 @@ def _with_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_FIELDS = (
+    "name",
+    "memory",
+    "xen_reserved",
+    "cpus",
+    "hvm",
+    "dom0",
+    "max_loop",
+    "bridges",
+    "disks",
+    "nfs_servers",
+    "storage_root",
+    "save_dir",
+    "runlevel",
+    "guest_write_rate",
+    "snapshot_memory",
+    "durations",
+)
+
+
 def profile_from_dict(data: object, *, file: str) -> HostProfile:
     """Build a profile from plain data, checking every field against Xen's and Linux's limits.
 
@@ -270,66 +199,21 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
     base = HostProfile()
     top = Reader(data, file, "")
     top = Reader(_with_defaults(top.data), file, "")
-    top.check_keys(
-        (
-            "name",
-            "memory",
-            "xen_reserved",
-            "cpus",
-            "hvm",
-            "dom0",
-            "max_loop",
-            "bridges",
-            "disks",
-            "nfs_servers",
-            "storage_root",
-            "save_dir",
-            "runlevel",
-            "guest_write_rate",
-            "snapshot_memory",
-            "durations",
-        )
-    )
+    top.check_keys(_FIELDS)
     name = top.string("name", base.name) or base.name
     if not _NAME_RE.match(name):
         raise top.fail("name", f"{name!r} is not a host name")
-    memory = top.size("memory", base.memory * MIB) // MIB
-    xen_reserved = top.size("xen_reserved", base.xen_reserved * MIB) // MIB
-    if memory < 256:
-        raise top.fail("memory", f"{memory}M is too little for a Xen host (at least 256M)")
-    if xen_reserved >= memory:
-        raise top.fail("xen_reserved", "leaves no memory for Domain-0")
+    memory, xen_reserved = _read_memory(top, base)
     cpus = top.integer("cpus", base.cpus, 1, 4096)
-
     dom0 = Reader(top.data.get("dom0", {}), file, "dom0")
-    dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
-    dom0_memory = dom0.size_mib("memory", None)  # null: all the memory Xen leaves
-    dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
-    available = memory - xen_reserved
-    if dom0_memory is not None and not 64 <= dom0_memory <= available:
-        raise dom0.fail("memory", f"{dom0_memory}M must be between 64M and {available}M")
-    if dom0_min_mem > (dom0_memory if dom0_memory is not None else available):
-        raise dom0.fail("min_mem", f"{dom0_min_mem}M is more than Domain-0's memory")
-    dom0_vcpus_raw = dom0.data.get("vcpus")
-    dom0_vcpus = None if dom0_vcpus_raw is None else dom0.integer("vcpus", 1, 1, cpus)
-
+    dom0_memory, dom0_min_mem, dom0_vcpus = _read_dom0(dom0, base, memory - xen_reserved, cpus)
     bridges = top.data.get("bridges", list(base.bridges))
     if not isinstance(bridges, list) or not all(isinstance(b, str) and _NAME_RE.match(b) for b in bridges):
         raise top.fail("bridges", "must be a list of bridge names such as xenbr0")
-
     disks = tuple(_read_disks(top.data.get("disks", {}), file))
     nfs = _read_nfs(top.data.get("nfs_servers", {}), file)
-
-    storage_root = top.string("storage_root", base.storage_root) or base.storage_root
-    if not storage_root.startswith("/") or "\0" in storage_root:
-        raise top.fail("storage_root", f"{storage_root!r} must be an absolute path")
-    save_dir = top.string("save_dir", base.save_dir) or base.save_dir
-    if "\0" in save_dir:
-        raise top.fail("save_dir", "must be a path")
-
-    durations_reader = Reader(top.data.get("durations", {}), file, "durations")
-    durations_reader.check_keys(DURATION_KEYS)
-    durations = Durations(**{key: durations_reader.duration(key, getattr(Durations(), key)) for key in DURATION_KEYS})
+    storage_root, save_dir = _read_paths(top, base)
+    durations = _read_durations(top.data.get("durations", {}), file)
     return HostProfile(
         name=name,
         memory=memory,
@@ -344,13 +228,55 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         bridges=tuple(bridges),
         disks=disks,
         nfs_servers=nfs,
-        storage_root=storage_root.rstrip("/") or "/",
+        storage_root=storage_root,
         save_dir=save_dir,
         runlevel=top.integer("runlevel", base.runlevel, 0, 6),
         guest_write_rate=_write_rate(top, base.guest_write_rate),
         snapshot_memory=_snapshot_memory(top, base.snapshot_memory),
         durations=durations,
     )
+
+
+def _read_memory(top: Reader, base: HostProfile) -> tuple[int, int]:
+    """The host's memory and what Xen holds of it, in MiB."""
+    memory = top.size("memory", base.memory * MIB) // MIB
+    xen_reserved = top.size("xen_reserved", base.xen_reserved * MIB) // MIB
+    if memory < 256:
+        raise top.fail("memory", f"{memory}M is too little for a Xen host (at least 256M)")
+    if xen_reserved >= memory:
+        raise top.fail("xen_reserved", "leaves no memory for Domain-0")
+    return memory, xen_reserved
+
+
+def _read_dom0(dom0: Reader, base: HostProfile, available: int, cpus: int) -> tuple[int | None, int, int | None]:
+    """Domain-0's memory (None: all that Xen leaves), its floor for ballooning, and its vCPUs."""
+    dom0.check_keys(("memory", "min_mem", "ballooning", "vcpus"))
+    dom0_memory = dom0.size_mib("memory", None)  # null: all the memory Xen leaves
+    dom0_min_mem = dom0.size_mib("min_mem", base.dom0_min_mem) or 0
+    if dom0_memory is not None and not 64 <= dom0_memory <= available:
+        raise dom0.fail("memory", f"{dom0_memory}M must be between 64M and {available}M")
+    if dom0_min_mem > (dom0_memory if dom0_memory is not None else available):
+        raise dom0.fail("min_mem", f"{dom0_min_mem}M is more than Domain-0's memory")
+    dom0_vcpus_raw = dom0.data.get("vcpus")
+    dom0_vcpus = None if dom0_vcpus_raw is None else dom0.integer("vcpus", 1, 1, cpus)
+    return dom0_memory, dom0_min_mem, dom0_vcpus
+
+
+def _read_paths(top: Reader, base: HostProfile) -> tuple[str, str]:
+    """Where image files live on the host, and where stop-by-save writes."""
+    storage_root = top.string("storage_root", base.storage_root) or base.storage_root
+    if not storage_root.startswith("/") or "\0" in storage_root:
+        raise top.fail("storage_root", f"{storage_root!r} must be an absolute path")
+    save_dir = top.string("save_dir", base.save_dir) or base.save_dir
+    if "\0" in save_dir:
+        raise top.fail("save_dir", "must be a path")
+    return storage_root.rstrip("/") or "/", save_dir
+
+
+def _read_durations(data: object, file: str) -> Durations:
+    reader = Reader(data, file, "durations")
+    reader.check_keys(DURATION_KEYS)
+    return Durations(**{key: reader.duration(key, getattr(Durations(), key)) for key in DURATION_KEYS})
 
 
 def _write_rate(top: Reader, default: int) -> int:

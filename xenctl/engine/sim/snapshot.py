@@ -13,6 +13,7 @@ import json
 import re
 import sqlite3
 from collections import defaultdict
+from typing import Any
 
 from xenctl.collector import collector_paused
 from xenctl.engine.api import (
@@ -175,42 +176,69 @@ def _basename(column: str) -> str:
 
 
 def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
-    db = ctx.db
     owners = _Owners()
+    if selection is None:
+        lv_rows, image_rows, writes = _all_rows(ctx)
+    else:
+        lv_rows, image_rows, writes = _selected_rows(ctx, selection)
+    guests = writes.domains(ctx, owners)
+    partitions, pvs_of = _partitions(ctx.db, writes)
+    return HostState(
+        host=host_info(ctx, sum(d.memory for d in guests), writes.loops) if selection is None else host_info(ctx),
+        domains=tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name)),
+        partitions=partitions,
+        volume_groups=_volume_groups(ctx.db, pvs_of, owners),
+        logical_volumes=_logical_volumes(lv_rows, writes, owners),
+        images=_images(image_rows, writes, owners),
+        nfs_exports=_exports(ctx.db, owners),
+    )
+
+
+def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
     cursor = db.cursor()
     cursor.row_factory = None  # plain tuples: LVs can be the largest table read
-    image_query = "SELECT * FROM images"
-    if selection is None:
-        cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
-        lv_rows = cursor.fetchall()
-        image_rows = db.execute(image_query + " ORDER BY path").fetchall()
-        writes = _Guests(ctx)
-    else:
-        names, paths = json.dumps(sorted(selection.volumes)), json.dumps(sorted(selection.paths))
-        cursor.execute(
-            f"SELECT {_LV_COLUMNS} FROM lvs WHERE name {_IN} OR origin {_IN} OR '/dev/' || vg || '/' || name {_IN} "
-            "ORDER BY vg, name",
-            (names, names, paths),
-        )
-        lv_rows = cursor.fetchall()
-        image_query += f" WHERE path {_IN} OR {_basename('path')} {_IN} ORDER BY path"
-        image_rows = db.execute(image_query, (paths, names)).fetchall()
-        # Every guest that holds or writes to what is read, so holders and digests come out whole
-        held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows] + [f"/dev/{row[0]}/{row[5]}" for row in lv_rows if row[5]]
-        held += [row["path"] for row in image_rows]
-        held += [row[0] for row in db.execute("SELECT path FROM partitions")]
-        domids = [
-            row[0]
-            for row in db.execute(
-                f"SELECT domid FROM domains WHERE name {_IN} OR managed_by IS NULL OR managed_by = '' "
-                f"UNION SELECT domid FROM disks WHERE target {_IN}",
-                (json.dumps(sorted(selection.domains)), json.dumps(held)),
-            )
-        ]
-        writes = _Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
-    guests = writes.domains(ctx, owners)
-    all_domains = tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name))
+    return cursor
 
+
+def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+    """Every logical volume and image file, and every guest's disks."""
+    cursor = _lv_cursor(ctx.db)
+    cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
+    lv_rows = cursor.fetchall()
+    image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
+    return lv_rows, image_rows, _Guests(ctx)
+
+
+def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+    """The logical volumes and image files ``selection`` names, and the guests to read with them."""
+    db = ctx.db
+    cursor = _lv_cursor(db)
+    names, paths = json.dumps(sorted(selection.volumes)), json.dumps(sorted(selection.paths))
+    cursor.execute(
+        f"SELECT {_LV_COLUMNS} FROM lvs WHERE name {_IN} OR origin {_IN} OR '/dev/' || vg || '/' || name {_IN} "
+        "ORDER BY vg, name",
+        (names, names, paths),
+    )
+    lv_rows = cursor.fetchall()
+    image_query = f"SELECT * FROM images WHERE path {_IN} OR {_basename('path')} {_IN} ORDER BY path"
+    image_rows = db.execute(image_query, (paths, names)).fetchall()
+    # Every guest that holds or writes to what is read, so holders and digests come out whole
+    held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows] + [f"/dev/{row[0]}/{row[5]}" for row in lv_rows if row[5]]
+    held += [row["path"] for row in image_rows]
+    held += [row[0] for row in db.execute("SELECT path FROM partitions")]
+    domids = [
+        row[0]
+        for row in db.execute(
+            f"SELECT domid FROM domains WHERE name {_IN} OR managed_by IS NULL OR managed_by = '' "
+            f"UNION SELECT domid FROM disks WHERE target {_IN}",
+            (json.dumps(sorted(selection.domains)), json.dumps(held)),
+        )
+    ]
+    return lv_rows, image_rows, _Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
+
+
+def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
+    """Every partition, and the partitions each volume group is made of (its physical volumes)."""
     partitions = []
     pvs_of: dict[str, list[str]] = defaultdict(list)
     for row in sorted(db.execute("SELECT * FROM partitions"), key=lambda r: _natural(r["path"])):
@@ -230,7 +258,11 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
                 holders=writes.holders_of(path),
             )
         )
+    return tuple(partitions), pvs_of
 
+
+def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tuple[LogicalVolume, ...]:
+    """The logical volumes read, with what running guests wrote so far and snapshots' COW space."""
     volumes = []
     for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
         path = f"/dev/{vg}/{name}"
@@ -256,8 +288,11 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
                 bool(written) or now_digest != digest or bool(origin),  # a snapshot holds its origin's data
             )
         )
+    return tuple(volumes)
 
-    vgs = tuple(
+
+def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: _Owners) -> tuple[VolumeGroup, ...]:
+    return tuple(
         VolumeGroup(
             name=row["name"],
             pvs=tuple(pvs_of[row["name"]]),
@@ -268,7 +303,10 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
         )
         for row in db.execute("SELECT * FROM vgs ORDER BY name")
     )
-    images = tuple(
+
+
+def _images(image_rows: list[sqlite3.Row], writes: _Guests, owners: _Owners) -> tuple[ImageFile, ...]:
+    return tuple(
         ImageFile(
             path=row["path"],
             size=row["size"],
@@ -282,7 +320,10 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
         )
         for row in image_rows
     )
-    exports = tuple(
+
+
+def _exports(db: sqlite3.Connection, owners: _Owners) -> tuple[NfsExport, ...]:
+    return tuple(
         NfsExport(
             server=row["server"],
             path=row["path"],
@@ -291,15 +332,6 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
             owner=owners.get(row["managed_by"], row["source"]),
         )
         for row in db.execute("SELECT * FROM exports ORDER BY server, path")
-    )
-    return HostState(
-        host=host_info(ctx, sum(d.memory for d in guests), writes.loops) if selection is None else host_info(ctx),
-        domains=all_domains,
-        partitions=tuple(partitions),
-        volume_groups=vgs,
-        logical_volumes=tuple(volumes),
-        images=images,
-        nfs_exports=exports,
     )
 
 

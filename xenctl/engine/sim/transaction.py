@@ -1,0 +1,150 @@
+"""How one operation runs on the simulated host: the transaction around it, and what it leaves.
+
+Every operation is one transaction that first settles what is due, then checks injected faults,
+then applies the operation and writes its event; a refusal rolls the operation back and logs it as
+an error. A change marks the host with a fresh generation, which the change token reads. The crash
+tests' ``XENCTL_KILL_AFTER`` counts operations here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from xenctl.engine.api import Fault
+from xenctl.engine.sim import faults, lifecycle, snapshot, store, xendconfig
+from xenctl.engine.sim.clock import Clock
+from xenctl.engine.sim.context import Ctx
+from xenctl.engine.sim.profile import HostProfile
+from xenctl.engine.sim.xendconfig import XendConfig
+from xenctl.errors import EngineError, InjectedFault
+
+T = TypeVar("T")
+
+
+class HostTransactions:
+    """A host file open with a clock: runs reads and operations on it, each as one transaction."""
+
+    def __init__(
+        self,
+        home: str,
+        db: sqlite3.Connection,
+        profile: HostProfile,
+        clock: Clock,
+        actor: str = "",
+        xend: XendConfig | None = None,
+    ) -> None:
+        self.home = home
+        self.db = db
+        self.stored_profile = profile  # as made; ``profile`` is what the host runs by
+        self.xend = xend  # xend-config.sxp, when the xen root has one: its values win
+        self.profile = xendconfig.overlay(profile, xend)
+        self.clock = clock
+        self.actor = actor or f"pid {os.getpid()}"
+
+    def _ctx(self, now: float) -> Ctx:
+        return Ctx(self.db, now, self.profile, self.clock.scale, self.actor)
+
+    def _mutate(self, op: str, obj: str | Callable[[Ctx], str], work: Callable[[Ctx], T]) -> T:
+        """Run one operation as one transaction, logged in the event log whatever its outcome."""
+        name = obj if isinstance(obj, str) else ""
+        self._settle(self.clock.now())  # what already happened stands, whatever becomes of this operation
+        now = self.clock.now()
+        fired: Fault | None = None
+        try:
+            with store.write_txn(self.db):
+                now = self.clock.now()  # read under the write lock: events and domids keep one order
+                ctx = self._ctx(now)
+                lifecycle.settle(ctx)  # anything another process let fall due since
+                if not isinstance(obj, str):
+                    name = obj(ctx)
+                fired = faults.find(ctx, "fail", op, name)
+                if fired is not None:
+                    # Used up in this very transaction: two operations at once cannot both take a
+                    # fault that fires once.
+                    faults.use(ctx, fired)
+                    ctx.event(op, name, "error", fired.message)
+                else:
+                    result = work(ctx)
+                    ctx.event(op, name)
+                    mark_changed(ctx)
+        except EngineError as exc:
+            with store.write_txn(self.db):
+                self._ctx(now).event(op, name or exc.obj, "error", exc.message)
+            _KILL.count()
+            raise
+        except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError) as exc:
+            # A value the engine's checks let through but the store cannot hold: still one clear error.
+            message = f"{op} {name}: the host cannot hold this ({exc})".replace("  ", " ")
+            with store.write_txn(self.db):
+                self._ctx(now).event(op, name, "error", message)
+            raise EngineError(message, op=op, obj=name) from None
+        _KILL.count()
+        if fired is not None:
+            raise InjectedFault(fired.message, op=op, obj=name)
+        return result
+
+    def _read(self, work: Callable[[Ctx], T]) -> T:
+        """A consistent read at one moment, settling first only when something is due."""
+        now = self.clock.now()
+        self._settle(now)
+        with store.read_txn(self.db):
+            return work(self._ctx(now))
+
+    def _settle(self, now: float) -> None:
+        """Carry out the exits due by ``now`` in a transaction of their own (only when any are)."""
+        if lifecycle.is_due(self.db, now):
+            with store.write_txn(self.db):
+                ctx = self._ctx(now)
+                lifecycle.settle(ctx)
+                mark_changed(ctx)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _KillAfter:
+    """``XENCTL_KILL_AFTER=K``: the process kills itself (SIGKILL, no clean-up of any kind) right
+    after its K-th operation on a host, counted over every thread and every open host. For the
+    crash tests: what an apply or a runlevel change leaves when the machine dies at any point."""
+
+    def __init__(self) -> None:
+        raw = os.environ.get("XENCTL_KILL_AFTER", "").strip()
+        self.after = int(raw) if raw.isdigit() and int(raw) > 0 else None
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def count(self) -> None:
+        if self.after is None:
+            return
+        with self.lock:
+            self.done += 1
+            if self.done >= self.after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+_KILL = _KillAfter()
+
+
+def mark_changed(ctx: Ctx) -> None:
+    """Mark a change of the host (for ``change_token``), in the change's transaction: a fresh
+    random mark, not a count, so a host file put back from a backup never repeats an old one."""
+    ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(uuid.uuid4().hex),))
+
+
+def read_change_token(ctx: Ctx) -> str | None:
+    host_id = ctx.meta("host_id")
+    if host_id is None:
+        return None  # a host made before hosts had ids: no token, every plan reads it whole
+    due = ctx.db.execute(
+        "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
+        "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
+        {"now": ctx.now},
+    ).fetchone()[0]
+    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}"
