@@ -19,10 +19,6 @@ class PlanOptions:
     def to_json(self) -> dict[str, Any]:
         return {"adopt": self.adopt, "destroy_data": self.destroy_data, "target": self.target}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PlanOptions:
-        return cls(bool(data["adopt"]), bool(data["destroy_data"]), data.get("target"))
-
 
 @dataclass(frozen=True)
 class RunOptions:

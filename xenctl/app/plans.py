@@ -108,6 +108,8 @@ def plan(
     also saved there for ``apply``."""
     from xenctl.app.plancache import PlanCache
 
+    if form not in FORMS:
+        raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")  # a caller's mistake, not a user's
     quiet_collector()
     auto = host.autostart
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))

@@ -121,8 +121,10 @@ class HostInfo:
 
     @property
     def dom0_can_give(self) -> int:
-        """MiB Domain-0 can give up to guests by ballooning down to its floor."""
-        return max(0, self.dom0_memory - self.dom0_min_mem) if self.ballooning else 0
+        """MiB Domain-0 can give up to guests by ballooning down to its floor: its minimum, and
+        what its LVM snapshots hold."""
+        floor = self.dom0_min_mem + self.snapshots * self.snapshot_memory
+        return max(0, self.dom0_memory - floor) if self.ballooning else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,9 +254,7 @@ class _Edges:
         """If the host cannot hold the new memory beside the old, what gives memory back goes first:
         domains deleted, stopped or restarted, and domains whose memory is set lower."""
         host = self.live.host
-        floor = host.dom0_min_mem + host.snapshots * host.snapshot_memory
-        balloon = max(0, host.dom0_memory - floor) if host.ballooning else 0
-        room = host.free_memory + balloon
+        room = host.free_memory + host.dom0_can_give
         takes: list[Change] = []
         frees = self._changes(Kind.DOMAIN, (Action.DELETE, Action.STOP, Action.RESTART))
         wanted = 0
