@@ -9,14 +9,13 @@ read again.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from xenctl.app.options import PlanOptions, RunOptions
-from xenctl.app.plans import desired_state, make_plan_for, quiet_collector
+from xenctl.app.plans import desired_state, make_plan_for
 from xenctl.errors import PlanError
 
 if TYPE_CHECKING:
@@ -80,28 +79,22 @@ def apply_specs(
     check: Callable[[HostState], None] | None = None,
 ) -> ApplyReport:
     """Make the host match the specs at ``paths``; ``check`` may refuse the host as read."""
-    quiet_collector()
     auto = host.autostart
 
     def make(live: HostState) -> Plan:
         if check is not None:
             check(live)
-        plan = make_plan_for(live, desired_state(host, paths, live), options, auto)
-        gc.freeze()  # the plan and the specs stay until the end: later collections need not walk them
-        return plan
+        return make_plan_for(live, desired_state(host, paths, live), options, auto)
 
     return reconcile(host, make, command=command, run=run, hooks=hooks, confirm=confirm, stop=stop)
 
 
 def apply_saved(host: Host, saved: SavedPlan, run: RunOptions, hooks: ApplyHooks, *, command: str) -> ApplyReport:
     """Carry out a plan saved by ``plan --out``, if the host is still as it was read for it."""
-    quiet_collector()
     auto = host.autostart
 
     def make(live: HostState) -> Plan:
-        plan = _saved_plan(live, saved, auto)
-        gc.freeze()
-        return plan
+        return _saved_plan(live, saved, auto)
 
     return reconcile(host, make, command=command, run=run, hooks=hooks)  # a saved plan was reviewed
 

@@ -9,7 +9,6 @@ saved with ``out`` is never made from a basis: it records every live object it r
 
 from __future__ import annotations
 
-import gc
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,12 +36,6 @@ class PlanReport:
 
     text: str
     actionable: bool
-
-
-def quiet_collector() -> None:
-    """A plan builds a few hundred thousand small objects that live until the command ends, and
-    makes no cycles worth collecting: the cyclic collector would only walk them again and again."""
-    gc.disable()
 
 
 def capacity_of(info: HostInfo) -> Capacity:
@@ -110,7 +103,6 @@ def plan(
 
     if form not in FORMS:
         raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")  # a caller's mistake, not a user's
-    quiet_collector()
     auto = host.autostart
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))
     token = host.driver.change_token()
@@ -232,6 +224,5 @@ def graph(host: Host, paths: list[str], options: PlanOptions) -> str:
     """The plan's graph in DOT, for graphviz."""
     from xenctl.reconcile.render import render_dot
 
-    quiet_collector()
     live = host.driver.snapshot()
     return render_dot(make_plan_for(live, desired_state(host, paths, live), options, host.autostart))

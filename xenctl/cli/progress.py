@@ -3,6 +3,7 @@ steps, and their reports. Hooks of the application layer, rendered as lines on a
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -26,7 +27,8 @@ def colour() -> bool:
 class ApplyProgress:
     """One line as each action starts and ends, and a count now and then for long applies."""
 
-    def __init__(self, colour: bool, total: int = 0) -> None:
+    def __init__(self, colour: bool, total: int = 0, *, freeze: bool = False) -> None:
+        self.freeze = freeze  # a one-shot apply: what the plan holds stays until the end
         self.lock = threading.Lock()  # workers report at once: one whole line at a time
         self.total = total
         self.done = 0
@@ -38,6 +40,8 @@ class ApplyProgress:
     def planned(self, plan: Plan) -> None:
         from xenctl.reconcile.render import render_text
 
+        if self.freeze:
+            gc.freeze()  # the plan and the specs live until the command ends: collections need not walk them
         self.say(render_text(plan, colour=self.colour))
         self.total = len(plan.changes)
 
