@@ -20,7 +20,7 @@ from typing import Any
 
 from xenctl.engine.sim import SystemClock, open_host
 
-TARGETS = {"entry_reaction_max_s": 2.0, "spec_reaction_max_s": 2.0}
+TARGETS = {"entry_reaction_max_s": 0.3, "spec_reaction_max_s": 2.0}  # issue 17: a dropped entry in 0.3 s
 CONFIG = 'name = "{name}"\nmemory = 64\nkernel = "/boot/vmlinuz-2.6.18-xen"\n'
 SPEC = "domains:\n  - {{name: {name}, memory: 64M, kernel: /boot/vmlinuz-2.6.18-xen}}\n"
 
