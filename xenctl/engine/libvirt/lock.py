@@ -2,9 +2,10 @@
 
 libvirt has no lock of its own for xenctl, so the lock is a JSON record (id, holder, pid, machine,
 start, command) in a directory keyed by the host's URL under the user's cache directory
-(``$XDG_CACHE_HOME/xenctl/libvirt/<hash of the URL>``, beside the host's saved domains and event log). An OS file lock (``flock``) on a neighbouring file guards each read and write
-of the record; the record is what holds the host. A holder whose process is gone (same machine,
-pid not alive) no longer holds it and is taken over; ``force_unlock`` removes a lock by its id.
+(``$XDG_CACHE_HOME/xenctl/libvirt/<hash of the URL>``, beside the host's saved domains and event
+log). An OS file lock (``flock``) on a neighbouring file guards each read and write of the
+record; the record is what holds the host. A holder whose process is gone (same machine, pid not
+alive) no longer holds it and is taken over; ``force_unlock`` removes a lock by its id.
 """
 
 from __future__ import annotations
