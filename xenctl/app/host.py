@@ -206,7 +206,9 @@ class Host:
 
             root = self.xen_root
             if root is None:
-                raise UsageError(f"{self.url} keeps no xm config files; its autostart is a flag on each domain")
+                # A host with no xm config files of its own (libvirt's: autostart is a flag on
+                # each domain there): its entries, none until a spec asks, are kept with the host's caches.
+                root = os.path.join(self.cache_dir, "xen")
             self._auto = AutoDir(root, outside_links=self.settings.outside_links)
         return self._auto
 
