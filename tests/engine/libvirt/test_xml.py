@@ -135,7 +135,8 @@ def test_interfaces_are_on_their_bridge_with_their_mac() -> None:
     assert [i.get("type") for i in interfaces] == ["bridge", "bridge", "bridge"]
     assert [i.find("source").get("bridge") for i in interfaces] == ["xenbr0", "xenbr1", "xenbr0"]  # type: ignore[union-attr]
     macs = [i.find("mac") for i in interfaces]
-    assert [m.get("address") if m is not None else None for m in macs] == ["00:16:3e:00:00:01", None, "00:16:3e:00:00:02"]
+    addresses = [m.get("address") if m is not None else None for m in macs]
+    assert addresses == ["00:16:3e:00:00:01", None, "00:16:3e:00:00:02"]
 
 
 def test_the_owner_is_in_xenctls_own_namespace_under_metadata() -> None:
