@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import libvirt
 
@@ -56,6 +57,10 @@ def _quiet(_ctx: object, _err: object) -> None:
 def open_driver(url: str, actor: str = "") -> LibvirtDriver:
     """A connection to the libvirt host at ``url``; one line when it cannot be made."""
     libvirt.registerErrorHandler(_quiet, None)
+    where = urlsplit(url)
+    if where.scheme == "test" and where.path != "/default" and not os.path.isfile(where.path):
+        # Checked here: libxml2 would print its own warning on stderr before libvirt's error.
+        raise EngineError(f"cannot connect to {url}: no test driver host file {where.path}", op="connect", obj=url)
     try:
         conn = libvirt.open(url)
     except libvirt.libvirtError as exc:
