@@ -6,10 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+# scripts/setup-system installs the system packages the libvirt extra builds against (as root;
+# otherwise it names them), then the venv gets xenctl with its dev tools and libvirt-python.
+$(STAMP): pyproject.toml scripts/setup-system
+	PYTHON=$(PYTHON) scripts/setup-system
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,libvirt]'
 	touch $(STAMP)
 
 demo: $(STAMP)

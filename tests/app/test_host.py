@@ -22,11 +22,19 @@ def test_sim_alone_names_the_default_home(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert parse_url("sim://").path == str(tmp_path / "default")
 
 
-@pytest.mark.parametrize("url", ["qemu:///system", "bogus://x", "://x", "sim", "sim:relative"])
+@pytest.mark.parametrize("url", ["lxc:///system", "bogus://x", "://x", "sim", "sim:relative"])
 def test_a_url_xenctl_cannot_open_is_refused_naming_what_it_knows(url: str) -> None:
     with pytest.raises(UsageError) as refused:
         parse_url(url)
     assert "sim://" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "url", ["xen:///system", "qemu:///session", "qemu+ssh://root@kvm1/system", "test:///default", "test+unix:///default"]
+)
+def test_a_libvirt_uri_is_handed_to_libvirt_as_it_is(url: str) -> None:
+    where = parse_url(url)
+    assert (where.url, where.scheme) == (url, url.split(":")[0])
 
 
 def test_connect_opens_nothing_until_the_host_is_used(tmp_path: Path) -> None:

@@ -11,6 +11,12 @@ from tests.contract.drivers import DRIVERS, DriverCase, Subject
 from xenctl.app.host import connect
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A libvirt host's lock, saves and event log live under the user's cache: each test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture(params=DRIVERS, ids=[case.name for case in DRIVERS])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     case: DriverCase = request.param

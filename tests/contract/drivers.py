@@ -6,9 +6,8 @@ may write, a bridge), and what the driver truthfully cannot do beyond what ``cap
 reports: ``lacks`` maps a behaviour of this suite (``persistence``, ``stale_lock_takeover``,
 ``change_token``) to the reason, and the tests of that behaviour are skipped with it.
 
-A second driver is one more row in ``DRIVERS``: a libvirt test driver's row would give
-``lambda tmp: "test:///default"``, its pool's volumes, and ``lacks={"persistence": "the test
-driver keeps its state in memory, per connection"}``.
+The libvirt row reaches libvirt's test driver through a host file of its own per test
+(``test:///TMP/node.xml``: a private state per connection, so tests share nothing).
 """
 
 from __future__ import annotations
@@ -40,12 +39,40 @@ class DriverCase:
     lacks: Mapping[str, str] = field(default_factory=dict)
 
 
+# A libvirt test driver host: 2 CPUs, 4 GiB, one network on the bridge xenbr0, no domains.
+TEST_NODE = """<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
+       <active>2</active><mhz>2000</mhz><model>x86_64</model></cpu>
+  <memory>4194304</memory>
+  <network><name>xenbr0</name><bridge name='xenbr0'/></network>
+</node>
+"""
+
+
+def libvirt_test_host(tmp: Path) -> str:
+    """A fresh libvirt test driver host of its own, written into ``tmp``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    node = tmp / "node.xml"
+    node.write_text(TEST_NODE)
+    return f"test://{node}"
+
+
 DRIVERS: tuple[DriverCase, ...] = (
     DriverCase(
         name="sim",
         url=lambda tmp: "sim://" + str(tmp),
         pvs=("/dev/sda10", "/dev/sda12"),
         guest_disk="/dev/hda3",
+    ),
+    DriverCase(
+        name="libvirt-test",
+        url=libvirt_test_host,
+        pvs=(),
+        guest_disk="/dev/hda3",
+        lacks={
+            "persistence": "each connection to a test:///PATH.xml host builds its own state from the file",
+            "change_token": "libvirt keeps no count of changes, so every plan reads the host",
+        },
     ),
 )
 

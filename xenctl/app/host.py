@@ -14,7 +14,9 @@ loop over many hosts each get it the same way:
 - how time passes on it (``Host.pace``): a simulated host scales its durations.
 
 URLs name the driver by scheme, as libvirt's do: ``sim:///PATH`` is the embedded simulated Xen
-host whose home is PATH (``sim://`` alone: the default home). Drivers are found in ``SCHEMES``.
+host whose home is PATH (``sim://`` alone: the default home); ``test:///default``,
+``qemu:///system``, ``xen:///system`` and their remote forms (``qemu+ssh://host/system``) are
+libvirt hosts, reached through libvirt-python. Drivers are found in ``SCHEMES``.
 """
 
 from __future__ import annotations
@@ -106,8 +108,30 @@ def _sim_xen_root(where: Location) -> str:
     return os.path.join(where.path, "etc", "xen")
 
 
+def _open_libvirt(where: Location, settings: Settings) -> Driver:
+    """A libvirt host: the URI goes to libvirt as it is (test:///default, qemu+ssh://host/system)."""
+    try:
+        import libvirt  # noqa: F401  (the ``libvirt`` extra)
+    except ImportError:
+        raise UsageError(
+            f"{where.url} is a libvirt host, and xenctl's libvirt driver needs libvirt-python: "
+            "pip install 'xenctl[libvirt]' (it builds against libvirt-dev, pkg-config, gcc and python3-dev)"
+        ) from None
+    from xenctl.engine.libvirt.driver import open_driver
+
+    return open_driver(where.url, settings.actor)
+
+
+# libvirt's hypervisors and its transports to them, all handed to libvirt as they are.
+LIBVIRT_SCHEMES = tuple(
+    f"{driver}{transport}" for driver in ("test", "qemu", "xen") for transport in ("", "+unix", "+ssh", "+tcp", "+tls")
+)
+
 # Every driver xenctl knows, by URL scheme: what opens one connection to the host.
-SCHEMES: dict[str, Callable[[Location, Settings], Driver]] = {SIM_SCHEME: _open_sim}
+SCHEMES: dict[str, Callable[[Location, Settings], Driver]] = {
+    SIM_SCHEME: _open_sim,
+    **{scheme: _open_libvirt for scheme in LIBVIRT_SCHEMES},
+}
 
 
 class Host:
@@ -182,7 +206,9 @@ class Host:
 
             root = self.xen_root
             if root is None:
-                raise UsageError(f"{self.url} keeps no xm config files; its autostart is a flag on each domain")
+                # A host with no xm config files of its own (libvirt's: autostart is a flag on
+                # each domain there): its entries, none until a spec asks, are kept with the host's caches.
+                root = os.path.join(self.cache_dir, "xen")
             self._auto = AutoDir(root, outside_links=self.settings.outside_links)
         return self._auto
 
