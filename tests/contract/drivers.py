@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pytest
-
 from xenctl.app.host import Host, Settings, connect
 from xenctl.engine.api import Capabilities, Driver
 
@@ -110,18 +108,28 @@ class Subject:
             handle.close()
 
     def need(self, behaviour: str) -> None:
-        """Skip, with the driver's own reason, a test of a behaviour it declares it lacks."""
+        """End a test of a behaviour the driver declares it lacks, once the declaration gives its
+        reason: the test then holds by the declaration (``Declined``), and is never skipped."""
         assert behaviour in BEHAVIOURS, f"unknown behaviour {behaviour!r}"
         if behaviour in self.case.lacks:
-            pytest.skip(f"{self.case.name} lacks {behaviour}: {self.case.lacks[behaviour]}")
+            assert self.case.lacks[behaviour].strip(), f"{self.case.name} lacks {behaviour} without a reason"
+            raise Declined(f"{self.case.name} lacks {behaviour}: {self.case.lacks[behaviour]}")
 
     def can(self, capability: str) -> None:
-        """Skip a test that needs ``capability`` when the driver denies it (the denial itself is
-        checked in test_capabilities): ``grow:lvm`` and ``grow:file`` name the kinds that grow."""
+        """End a test that needs ``capability`` when the driver denies it, once the denial gives a
+        reason (the refusal of its calls is checked in test_capabilities); ``grow:lvm`` and
+        ``grow:file`` name the kinds that grow."""
         caps = self.capabilities
         if capability.startswith("grow:"):
             claimed = capability.removeprefix("grow:") in caps.grow
         else:
             claimed = bool(getattr(caps, capability))
         if not claimed:
-            pytest.skip(f"{self.case.name} cannot do {capability}: {caps.reason(capability)}")
+            reason = caps.reason(capability)
+            assert reason != "the host's driver does not offer it", f"{self.case.name} denies {capability} silently"
+            raise Declined(f"{self.case.name} cannot do {capability}: {reason}")
+
+
+class Declined(Exception):
+    """A contract test that holds because the driver truthfully declines what it tests (see
+    ``Subject.need`` and ``Subject.can``): it passes, with the reason on record."""
