@@ -141,3 +141,20 @@ def test_a_thousand_domains_render_a_page_at_a_time_and_quickly(
     assert "1001 of 1001 domains, page 3 of 11" in table
     assert table.count("<tr>") == 101 and "vm0199" in table and "vm0299" not in table
     assert took < 1.0
+
+
+def test_without_htmx_apply_leads_to_a_whole_page_of_its_progress(client: TestClient, specs: Path) -> None:
+    (specs / "api1.yaml").write_text(SPEC)
+    answer = post(client, "/apply", data={"digest": ""})
+    assert answer.status_code == 200 and str(answer.url).endswith("/jobs/1")
+    assert answer.text.startswith("<!doctype html>") and "Apply 1" in answer.text
+
+
+def test_the_global_connect_option_names_the_host_served() -> None:
+    from xenctl.cli.context import host_url
+    from xenctl.cli.main import build_parser
+
+    args = build_parser().parse_args(["-c", "sim:///srv/xen", "serve", "--specs", "specs"])
+    assert args.serve_connect is None and host_url(args) == "sim:///srv/xen"
+    own = build_parser().parse_args(["-c", "sim:///srv/xen", "serve", "--connect", "sim:///srv/other"])
+    assert own.serve_connect == "sim:///srv/other"

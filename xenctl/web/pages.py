@@ -177,7 +177,8 @@ async def job_fragment(request: Request) -> Response:
     job = request.app.state.jobs.get(int(raw)) if raw.isdigit() and len(raw) < 12 else None
     if job is None:
         raise NotFoundError(f"no apply job {raw[:20]!r} on this service")
-    return render(request, "job.html", {"job": job, "events": job.since(0)})
+    name = "job.html" if request.headers.get("hx-request") == "true" else "job_page.html"
+    return render(request, name, {"job": job, "events": job.since(0)})
 
 
 async def connect_page(request: Request) -> Response:
