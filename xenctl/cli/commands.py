@@ -244,3 +244,10 @@ def _autostart_list(args: argparse.Namespace) -> int:
     from xenctl.cli.autostart import run_list
 
     return run_list(args)
+
+
+@command("serve")
+def _serve(args: argparse.Namespace) -> int:
+    from xenctl.cli.serve import run_serve
+
+    return run_serve(args)

@@ -332,6 +332,20 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     alist.set_defaults(words="autostart list")
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve",
+        help="serve the host's JSON API and web console over HTTP (xend's role)",
+        description="Serve the host's JSON API (/api/v1/) and a web console. Listens on 127.0.0.1:8000 by default; "
+        "anything but loopback needs --token-file. See docs/api.md.",
+    )
+    p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", help="where to listen (127.0.0.1:8000)")
+    p.add_argument("--connect", dest="serve_connect", metavar="URI", help="the host to serve (as the global -c)")
+    p.add_argument("--specs", metavar="DIR", help="the spec directory the plan page plans and applies")
+    p.add_argument("--token-file", metavar="FILE", help="a file holding the token every request must carry")
+    p.set_defaults(words="serve")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
@@ -360,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_plans(sub)
     _add_autostart(sub)
+    _add_serve(sub)
     return parser
 
 
