@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.helpers import ROOT, run_xenctl
 from tests.reconcile.support import EXAMPLES, connect, host_state, ok
-from xenctl.cli.main import seconds
+from xenctl.cli.arguments import seconds
 
 SPEC = EXAMPLES / "nfs-root"
 

@@ -8,7 +8,6 @@ session, for as long as the service runs.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 from collections import OrderedDict
@@ -73,14 +72,8 @@ class Hosts:
 
     @contextmanager
     def session_host(self, session: str) -> Iterator[Host]:
-        """The session's host; the collector is turned back on after, since planning turns it off
-        for a command's lifetime and a service lives longer than a command."""
-        try:
-            yield self.handle(self.url_for(session))
-        finally:
-            if not gc.isenabled():
-                gc.unfreeze()
-                gc.enable()
+        """The session's host, for one request."""
+        yield self.handle(self.url_for(session))
 
 
 def check_ref(ref: str) -> str:

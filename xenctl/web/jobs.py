@@ -10,7 +10,6 @@ the one shown) is the request's answer, not a job.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import threading
@@ -169,5 +168,3 @@ class Jobs:
         finally:
             job.done = True
             job.planned.set()
-            gc.unfreeze()
-            gc.enable()
