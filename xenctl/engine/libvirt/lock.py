@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 from xenctl.engine.api import HostLock
+from xenctl.engine.processes import alive
 from xenctl.errors import LockError
 
 
@@ -29,16 +30,6 @@ def state_dir(url: str) -> str:
     path = os.path.join(base, "xenctl", "libvirt", hashlib.blake2b(url.encode(), digest_size=8).hexdigest())
     os.makedirs(path, exist_ok=True)
     return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class FileLock:
@@ -83,7 +74,7 @@ class FileLock:
         while True:
             with self._guarded():
                 held = self._read()
-                stale = held is not None and held.machine == machine and not _alive(held.pid)
+                stale = held is not None and held.machine == machine and not alive(held.pid)
                 if held is None or stale:
                     pid = os.getpid()
                     mine = HostLock(self._next_id(), f"xenctl pid {pid}", pid, machine, time.time(), command)

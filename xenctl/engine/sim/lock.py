@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from xenctl.engine.api import HostLock
+from xenctl.engine.processes import alive
 from xenctl.engine.sim import store
 from xenctl.errors import LockError
 
@@ -28,16 +29,6 @@ CREATE TABLE IF NOT EXISTS host_lock (
     command TEXT NOT NULL
 )
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _current(db: sqlite3.Connection) -> HostLock | None:
@@ -55,7 +46,7 @@ def acquire(
         with store.write_txn(db):
             db.execute(_SCHEMA)
             held = _current(db)
-            stale = held is not None and held.machine == machine and not _alive(held.pid)
+            stale = held is not None and held.machine == machine and not alive(held.pid)
             if held is None or stale:
                 db.execute("DELETE FROM host_lock")
                 cursor = db.execute(
