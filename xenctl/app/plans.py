@@ -18,9 +18,9 @@ from xenctl.engine.api import Selection
 
 if TYPE_CHECKING:
     from xenctl.app.host import Host
-    from xenctl.app.plancache import BasisStore
     from xenctl.engine.api import HostInfo, HostState
     from xenctl.reconcile.diff import Diff, DiffOptions
+    from xenctl.reconcile.incremental import Basis
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.checks import Capacity
     from xenctl.spec.model import DesiredState
@@ -123,7 +123,7 @@ def _plan_afresh(
 ) -> PlanReport:
     """Plan (from the last plan's basis when only a few domains changed, else reading the host
     whole), render, and leave a basis for the next plan (or, with ``out``, save the plan)."""
-    from xenctl.app.plancache import BasisStore
+    from xenctl.app.plancache import BasisStore, entries_stamp
     from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, text_digest
     from xenctl.reconcile.render import render_json, render_text
     from xenctl.spec.cache import SpecCache
@@ -133,8 +133,13 @@ def _plan_afresh(
     cache_dir = host.spec_cache()
     bases = BasisStore(os.path.join(host.cache_dir, "plans"))
     name = bases.name(paths, options.to_json(), auto) if token and cache_dir and not out else None
+    # The entries as they were before the plan read them: a basis kept under a later stamp could
+    # stand for entries the plan never saw.
+    stamp = entries_stamp(auto) if name else ""
     models: dict[str, tuple[str, DesiredState]] = {}
-    made, desired, capacity = _from_basis(host, paths, options, listing, bases, name, token, models) if name else _NONE
+    made, desired, capacity = (
+        _from_basis(host, paths, options, listing, bases.get(name), stamp, token, models) if name else _NONE
+    )
     if made is not None:
         the_plan, result = made
     else:
@@ -146,13 +151,11 @@ def _plan_afresh(
         if out:
             _save(out, the_plan, desired, options, live, listing)
     if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
-        from xenctl.app.plancache import entries_stamp
-
         specs = SpecCache(cache_dir)
         files = tuple(
             SpecFile(path, text_digest(text), specs.entry(path, text)) for path, (text, _model) in models.items()
         )
-        bases.put(name, Basis(token, entries_stamp(auto), files, result))
+        bases.put(name, Basis(token, stamp, files, result))
     text = render_json(the_plan) if form == "json" else render_text(the_plan, colour=form == "colour")
     return PlanReport(text, bool(the_plan.actionable))
 
@@ -162,20 +165,18 @@ def _from_basis(
     paths: list[str],
     options: PlanOptions,
     listing: Listing,
-    bases: BasisStore,
-    name: str,
+    basis: Basis | None,
+    stamp: str,
     token: str | None,
     models: dict[str, tuple[str, DesiredState]],
 ) -> tuple[tuple[Plan, Diff] | None, DesiredState | None, Capacity | None]:
     """The plan made from the last plan's basis when it still holds (else None), and the specs
     if they were loaded on the way, with the capacity they were checked against."""
-    from xenctl.app.plancache import entries_stamp
     from xenctl.reconcile.incremental import replan
     from xenctl.spec.cache import SpecCache
 
-    basis = bases.get(name)
     cache_dir = host.spec_cache()
-    if basis is None or basis.token != token or basis.entries != entries_stamp(host.autostart) or not cache_dir:
+    if basis is None or basis.token != token or basis.entries != stamp or not cache_dir:
         return _NONE
     now, part = host.driver.snapshot_of(Selection())
     if now != token:

@@ -54,19 +54,7 @@ def run_events(args: argparse.Namespace) -> int:
         events = host.driver.events(since=args.since, limit=args.last)
     for event in events:
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "seq": event.seq,
-                        "at": event.at,
-                        "op": event.op,
-                        "object": event.obj,
-                        "outcome": event.outcome,
-                        "message": event.message,
-                        "actor": event.actor,
-                    }
-                )
-            )
+            print(json.dumps(event.to_json()))
         else:
             print(format_event(event))
     return 0

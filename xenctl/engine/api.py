@@ -131,6 +131,18 @@ class Event:
     message: str = ""
     actor: str = ""
 
+    def to_json(self) -> dict[str, object]:
+        """The event as ``xenctl events --json`` and the API give it."""
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "op": self.op,
+            "object": self.obj,
+            "outcome": self.outcome,
+            "message": self.message,
+            "actor": self.actor,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ConsoleLine:

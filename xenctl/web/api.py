@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from xenctl.app.options import PlanOptions
-from xenctl.engine.api import Domain, Event, HostState
+from xenctl.engine.api import Domain, HostState
 from xenctl.errors import NotFoundError, UsageError
 from xenctl.web import mutations
 from xenctl.web.hosts import Hosts, check_ref, matching
@@ -51,18 +51,6 @@ def domain_json(domain: Domain, *, full: bool = False) -> dict[str, Any]:
             vifs=[{"bridge": v.bridge, "mac": v.mac, "type": v.type, "model": v.model} for v in config.vifs],
         )
     return data
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "at": event.at,
-        "op": event.op,
-        "object": event.obj,
-        "outcome": event.outcome,
-        "message": event.message,
-        "actor": event.actor,
-    }
 
 
 def host_json(state: HostState, url: str, lock: str | None) -> dict[str, Any]:
@@ -173,7 +161,7 @@ async def volumes(request: Request) -> Response:
 async def events(request: Request) -> Response:
     since, limit = _number(request, "since", 0), _number(request, "limit", 1000)
     found = await _read(request, lambda h: h.driver.events(since=since, limit=min(limit, 10_000)))
-    return JSONResponse({"events": [event_json(e) for e in found]})
+    return JSONResponse({"events": [e.to_json() for e in found]})
 
 
 def specs_dir(request: Request) -> str:
