@@ -86,3 +86,19 @@ def test_the_simulated_host_reports_its_capabilities_with_each_snapshot(tmp_path
     assert isinstance(caps, Capabilities)
     assert caps.live_memory and caps.snapshots and "file" in caps.grow
     assert not caps.migration and caps.reason("migration")
+
+
+def test_file_backed_disks_on_a_host_without_loop_devices_are_not_counted_against_max_loop(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path / "specs",
+        "storage:\n  volumes:\n    - {name: img, file: {path: img.img, size: 64M}}\n"
+        "domains:\n  - {name: web, memory: 128M, kernel: /boot/vmlinuz-2.6.18-xen,"
+        " disks: [{volume: img, vdev: sda1, mode: w}]}\n",
+    )
+    live = _live(tmp_path / "home")
+    without = _denying(live, loop_devices=False)
+    without = replace(without, host=replace(without.host, max_loop=0))
+    assert _plan(tmp_path / "home", spec, without).change("domain.web").action is Action.CREATE
+    with pytest.raises(PlanError) as refused:  # the same host, counting loop devices, has none to give
+        _plan(tmp_path / "home", spec, replace(live, host=replace(live.host, max_loop=0)))
+    assert "loop devices" in refused.value.message

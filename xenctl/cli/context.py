@@ -19,7 +19,7 @@ TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
 XEN_ROOT_ENV = "XENCTL_XEN_ROOT"
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
 
-__all__ = ["default_home", "host_of", "host_url", "settings_of", "time_scale"]
+__all__ = ["command_line", "host_of", "host_url", "settings_of", "time_scale"]
 
 
 def time_scale() -> float:

@@ -189,6 +189,8 @@ def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change
 
 
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
+    if not live.host.capabilities.loop_devices:
+        return []  # its file-backed disks hold no loop devices of a count (libvirt's, QEMU's)
     users = [
         d.name
         for d, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True)
@@ -200,8 +202,8 @@ def _loops(desired: DesiredState, live: HostState) -> list[str]:
     kept = sum(
         1 for d in live.domains if d.name not in declared and d.owner is None for k in d.config.disks if k.needs_loop
     )
-    if len(users) + kept <= live.host.max_loop:
-        return []
+    if not users or len(users) + kept <= live.host.max_loop:
+        return []  # what guests made by hand hold already is not this plan's to refuse
     return [
         f"loop devices: {count(len(users), 'file-backed disk')} ({of_domains(users)})"
         + (f" beside {kept:,} held by other domains" if kept else "")
