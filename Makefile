@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test quick lint typecheck unit bench clean
 
 # scripts/setup-system installs the system packages the libvirt extra builds against (as root;
 # otherwise it names them), then the venv gets xenctl with its dev tools and libvirt-python.
@@ -28,6 +28,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The quick loop: every check but the tests that start a real daemon, guest or browser.
+quick: lint typecheck $(STAMP)
+	$(BIN)/pytest -m "not heavy"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
