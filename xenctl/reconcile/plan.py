@@ -18,35 +18,55 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from xenctl.engine.api import HostState
 from xenctl.errors import PlanError
 from xenctl.reconcile.attach import with_values
 from xenctl.reconcile.changes import Action, Change, Kind, Unmanaged
+from xenctl.reconcile.dag import Dag
 from xenctl.reconcile.diff import Diff, disk_target
 from xenctl.reconcile.feasible import check_feasible
 from xenctl.spec.checks import nfs_server_domain
 from xenctl.spec.model import DesiredState, DomainSpec, VolumeSpec
 from xenctl.xmconfig.auto import AutoDir
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 @dataclass(frozen=True)
 class Plan:
-    """A complete plan: the changes (each with the values apply uses), their order, and what was
-    left alone; ``desired``, the specs it was made from (None for a plan read back from a file)."""
+    """A complete plan: the changes (each with the values apply uses), their order (``edges``:
+    "must finish before", in the order the rules added them), and what was left alone;
+    ``desired``, the specs it was made from (None for a plan read back from a file)."""
 
     changes: tuple[Change, ...]
-    graph: nx.DiGraph
+    edges: tuple[tuple[str, str], ...]
     unmanaged: tuple[Unmanaged, ...]
     desired: DesiredState | None
     storage_root: str = ""  # the host's, where its image files live
     auto: AutoDir | None = None  # where autostart entries are written; None: they are left out
 
+    @cached_property
+    def _by_address(self) -> dict[str, Change]:
+        return {change.address: change for change in self.changes}
+
     def change(self, address: str) -> Change:
-        found: Change = self.graph.nodes[address]["change"]
-        return found
+        return self._by_address[address]
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The plan as networkx's graph: a node per change (its ``change`` attribute), the edges.
+        Made when first asked for: a plan that is only shown never imports networkx."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for change in self.changes:
+            graph.add_node(change.address, change=change)
+        graph.add_edges_from(self.edges)
+        return graph
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -75,11 +95,9 @@ class Plan:
 def make_plan(
     result: Diff, desired: DesiredState, live: HostState, *, target: str | None = None, auto: AutoDir | None = None
 ) -> Plan:
-    graph = nx.DiGraph()
     changes = with_values(list(result.changes), desired, live)
-    for change in changes:
-        graph.add_node(change.address, change=change)
-    builder = _Edges(graph, desired, live)
+    graph = Dag(change.address for change in changes)
+    builder = _Edges(graph, changes, desired, live)
     for rule in (
         builder.storage_before_users,
         builder.groups_before_volumes,
@@ -91,13 +109,12 @@ def make_plan(
         builder.memory_freed_before_taken,
     ):
         rule()
-    if not nx.is_directed_acyclic_graph(graph):
+    if not graph.is_acyclic():
         check_feasible(desired, live, changes)  # a volume replaced under a guest that keeps it: say so first
-        cycle = nx.find_cycle(graph)  # only searched when there is one: it is slow on large graphs
-        raise PlanError("the plan has a dependency cycle: " + " -> ".join([a for a, _b in cycle] + [cycle[0][0]]))
+        raise PlanError("the plan has a dependency cycle: " + _cycle(changes, graph))
     if target is not None:
         keep = _target_closure(desired, graph, target)
-        graph = graph.subgraph(keep).copy()
+        graph = graph.subgraph(keep)
         changes = [c for c in changes if c.address in keep]
     if any(c.action is not Action.RETAIN for c in changes):
         # The checks ask whether the host can carry the plan out. A plan that only keeps volumes
@@ -105,10 +122,18 @@ def make_plan(
         # cheap on a large host. A conflict made by hand since (a w! holder of a device a managed
         # domain reads) is named by the first plan that changes something.
         check_feasible(desired, live, changes)
-    return Plan(tuple(changes), graph, result.unmanaged, desired, live.host.storage_root, auto)
+    return Plan(tuple(changes), tuple(graph.added), result.unmanaged, desired, live.host.storage_root, auto)
 
 
-def _target_closure(desired: DesiredState, graph: nx.DiGraph, target: str) -> set[str]:
+def _cycle(changes: list[Change], graph: Dag) -> str:
+    """The cycle, as networkx finds it (only looked for when there is one: it is slow on large graphs)."""
+    import networkx as nx
+
+    cycle = nx.find_cycle(Plan(tuple(changes), tuple(graph.added), (), None).graph)
+    return " -> ".join([a for a, _b in cycle] + [cycle[0][0]])
+
+
+def _target_closure(desired: DesiredState, graph: Dag, target: str) -> set[str]:
     """``target`` (a name or an address) and everything it depends on, in the specs and the plan."""
     wanted = {target} if "." in target else {f"{kind.value}.{target}" for kind in Kind}
     deps: dict[str, set[str]] = {}
@@ -139,27 +164,25 @@ def _target_closure(desired: DesiredState, graph: nx.DiGraph, target: str) -> se
         keep.add(address)
         todo.extend(deps.get(address, ()))
         if address in graph:
-            todo.extend(nx.ancestors(graph, address))
+            todo.extend(graph.ancestors(address))
     return {a for a in keep if a in graph}
 
 
 class _Edges:
-    def __init__(self, graph: nx.DiGraph, desired: DesiredState, live: HostState) -> None:
+    def __init__(self, graph: Dag, changes: list[Change], desired: DesiredState, live: HostState) -> None:
         self.graph = graph
         self.desired = desired
         self.live = live
+        self.by_kind: dict[Kind, list[Change]] = {}
+        for change in changes:
+            self.by_kind.setdefault(change.kind, []).append(change)
 
     def edge(self, before: str, after: str) -> None:
-        if before in self.graph and after in self.graph and before != after:
-            self.graph.add_edge(before, after)
+        self.graph.add_edge(before, after)
 
     def _changes(self, kind: Kind, actions: Iterable[Action]) -> list[Change]:
         wanted = set(actions)
-        return [
-            data["change"]
-            for _n, data in self.graph.nodes(data=True)
-            if data["change"].kind is kind and data["change"].effect in wanted
-        ]
+        return [change for change in self.by_kind.get(kind, ()) if change.effect in wanted]
 
     # Each rule below adds the edges into a change of a declared object, so it looks at the
     # changes and their specs, not at every declared object: a plan of few changes stays cheap.
@@ -274,5 +297,5 @@ class _Edges:
             return
         for freeing in frees:
             for taking in takes:
-                if not nx.has_path(self.graph, taking.address, freeing.address):
+                if not self.graph.has_path(taking.address, freeing.address):
                     self.edge(freeing.address, taking.address)

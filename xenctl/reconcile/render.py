@@ -110,7 +110,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "xenctl_version": __version__,
         "resource_changes": [_change_json(c) for c in plan.changes],
         "unmanaged": [{"type": u.kind.value, "name": u.name} for u in plan.unmanaged],
-        "order": [[a, b] for a, b in sorted(plan.graph.edges())],
+        "order": [[a, b] for a, b in sorted(plan.edges)],
         "summary": plan.counts(),
     }
 
@@ -139,10 +139,9 @@ def render_json(plan: Plan) -> str:
 def render_dot(plan: Plan) -> str:
     """The plan graph for graphviz: nodes labelled with their symbol, edges "must finish before"."""
     lines = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
-    for address in sorted(plan.graph.nodes):
-        change = plan.change(address)
-        lines.append(f'  "{address}" [label="{SYMBOLS[change.effect]} {address}"];')
-    for before, after in sorted(plan.graph.edges()):
+    for change in sorted(plan.changes, key=lambda c: c.address):
+        lines.append(f'  "{change.address}" [label="{SYMBOLS[change.effect]} {change.address}"];')
+    for before, after in sorted(plan.edges):
         lines.append(f'  "{before}" -> "{after}";')
     lines.append("}")
     return "\n".join(lines)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
-
 from xenctl.errors import PlanError
 from xenctl.reconcile.changes import Action, Change, ChangeClass, FieldChange, Kind, Unmanaged
+from xenctl.reconcile.dag import Dag
 from xenctl.reconcile.plan import Plan
 from xenctl.reconcile.planfile import FORMAT, SavedPlan
 from xenctl.reconcile.values import Removal, from_json
@@ -32,24 +31,25 @@ def _read(saved: SavedPlan, storage_root: str, auto: AutoDir | None) -> Plan:
     for key in ("resource_changes", "order", "unmanaged"):
         if not isinstance(saved.plan.get(key), list):
             raise ValueError(f"plan.{key}: not a list")
-    graph = nx.DiGraph()
-    changes = []
+    changes: dict[str, Change] = {}
     for i, item in enumerate(saved.plan["resource_changes"]):
         change = _change(item, saved.values, f"resource_changes[{i}]")
-        if change.address in graph:
+        if change.address in changes:
             raise ValueError(f"resource_changes[{i}]: {change.address} appears twice")
-        graph.add_node(change.address, change=change)
-        changes.append(change)
+        changes[change.address] = change
+    graph = Dag(changes)
     for i, edge in enumerate(saved.plan["order"]):
-        if not (isinstance(edge, list) and len(edge) == 2 and all(a in graph for a in edge)):
+        if not (isinstance(edge, list) and len(edge) == 2 and all(a in changes for a in edge)):
             raise ValueError(f"order[{i}]: not a pair of the plan's changes")
+        if edge[0] == edge[1]:
+            raise ValueError("order: the changes' order has a cycle")
         graph.add_edge(*edge)
-    if not nx.is_directed_acyclic_graph(graph):
+    if not graph.is_acyclic():
         raise ValueError("order: the changes' order has a cycle")
     unmanaged = tuple(
         Unmanaged(_enum(Kind, u["type"], "unmanaged"), _text(u["name"], "unmanaged")) for u in saved.plan["unmanaged"]
     )
-    return Plan(tuple(changes), graph, unmanaged, None, storage_root, auto)
+    return Plan(tuple(changes.values()), tuple(graph.added), unmanaged, None, storage_root, auto)
 
 
 def _change(item: object, values: dict[str, object], where: str) -> Change:
