@@ -760,24 +760,56 @@ HOST_CHANGES: dict[str, Callable[[World], object]] = {
     "vcpu-set": lambda w: w.xenctl("vcpu-set", "db", "1"),
     "destroy": lambda w: w.xenctl("destroy", "app2"),
     "pause": lambda w: w.xenctl("pause", "imgvm"),
+    "pause-and-unpause": lambda w: (w.xenctl("pause", "imgvm"), w.xenctl("unpause", "imgvm"))[1],
     "shutdown": lambda w: w.xenctl("shutdown", "imgvm"),
     "another-guest-by-hand": another_guest_by_hand,
     "autostart-entry-edited-by-hand": by_hand_entry_edited,
 }
+# What the host's change journal names: the guests whose own state changed. Anything that
+# touches disks or storage (a guest that goes or comes lets go of or takes its disks), or an
+# entry placed by hand, sends the plan back to reading the host whole.
+GUESTS_ONLY = {"mem-set", "vcpu-set", "pause", "pause-and-unpause"}
 
 
 @pytest.mark.parametrize("change", list(HOST_CHANGES))
-def test_a_host_changed_since_the_last_plan_is_read_whole(world: World, change: str) -> None:
+def test_a_host_changed_since_the_last_plan_gives_the_full_plan(world: World, change: str) -> None:
     done = HOST_CHANGES[change](world)
     if isinstance(done, Run):
         assert done.code == 0, done
     edit(world, "kernel")
     planned, _ = world.compare()
-    assert planned.snapshots >= 1, "the last plan's basis is of another host: it must not be used"
+    if change in GUESTS_ONLY:
+        assert_from_basis(planned)  # the journal named the guests that changed: only they are read again
+    else:
+        assert planned.snapshots >= 1, "more than guests changed since the last plan's basis: read the host whole"
     assert "kernel forces it" in planned.stdout
     edit(world, "change-entry")  # the host as the plan before read it: from that plan's basis again
     again, _ = world.compare()
     check_path(again, "change-entry")
+
+
+@pytest.mark.parametrize("change", sorted(GUESTS_ONLY))
+def test_a_plan_after_a_guest_changed_by_hand_reads_only_that_guest(world: World, change: str) -> None:
+    """No spec edited: the first plan after the host changed is made from the basis and the journal."""
+    done = HOST_CHANGES[change](world)
+    assert isinstance(done, Run) and done.code == 0, done
+    planned, _ = world.compare()
+    assert_from_basis(planned)
+    if change != "pause-and-unpause":
+        assert "No changes" not in planned.stdout  # the drift is planned back
+    again, _ = world.compare()  # and the next plan, from the basis that plan left
+    assert again.output == planned.output
+
+
+def test_a_journal_trimmed_past_the_basis_reads_the_host_whole(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xenctl.engine.sim import transaction
+
+    monkeypatch.setattr(transaction, "JOURNAL_KEPT", 1)
+    assert world.xenctl("mem-set", "app1", "300").code == 0
+    assert world.xenctl("mem-set", "app1", "310").code == 0
+    planned, _ = world.compare()
+    assert planned.snapshots >= 1
+    assert "memory: 310M -> 256M" in planned.stdout
 
 
 def test_the_drift_a_change_by_hand_made_is_in_the_plan_after_an_edit(world: World) -> None:
@@ -898,8 +930,10 @@ def test_any_edits_one_after_another_give_the_full_plan(
             if step.startswith("host:"):
                 was = token(world)
                 HOST_CHANGES[step.removeprefix("host:")](world)
-                # an entry edited by hand moves no token, but the auto directory's stamp
-                reads_all = token(world) != was or step == "host:autostart-entry-edited-by-hand"
+                # an entry edited by hand moves no token, but the auto directory's stamp; a change
+                # the journal tells by guest is planned from the basis
+                moved = token(world) != was and step.removeprefix("host:") not in GUESTS_ONLY
+                reads_all = moved or step == "host:autostart-entry-edited-by-hand"
             else:
                 try:
                     EDITS[step][0](world.specs, choose)

@@ -252,6 +252,10 @@ def test_a_host_file_of_the_first_schema_is_brought_up_to_date_when_opened(tmp_p
         ):
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("DELETE FROM meta WHERE key IN ('host_id', 'generation')")
+        triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'journal_%'")
+        for (trigger,) in triggers.fetchall():
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE journal")
         db.execute("PRAGMA user_version=1")
     with open_host(home, clock=VirtualClock()) as host:
         (lv,) = host.snapshot().logical_volumes

@@ -176,7 +176,11 @@ def _from_basis(
     from xenctl.spec.cache import SpecCache
 
     cache_dir = host.spec_cache()
-    if basis is None or basis.token != token or basis.entries != stamp or not cache_dir:
+    if basis is None or token is None or basis.entries != stamp or not cache_dir:
+        return _NONE
+    # The host changed since the basis: its journal names the guests, or the plan reads it whole.
+    host_changed = frozenset() if basis.token == token else host.driver.changed_domains(basis.token)
+    if host_changed is None:
         return _NONE
     now, part = host.driver.snapshot_of(Selection())
     if now != token:
@@ -191,6 +195,8 @@ def _from_basis(
             models,
             lambda f: specs.model_at(f.model),
             host.driver.snapshot_of,
+            token=token,
+            host_changed=host_changed,
             options=diff_options(options),
             listing=listing,
             auto=host.autostart,

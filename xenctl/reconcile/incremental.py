@@ -1,13 +1,15 @@
 """Planning again after an edit: the last plan's diff, with only what the edit touched diffed anew.
 
 A plan of 10,000 domains reads every guest and compares every field. After one domain's memory
-is edited in one of a hundred files, all but one of those comparisons come out as they did. When
-the host has not changed since the last plan (the same change token), the autostart entries are
-the same files, and the edit touched only domains and autostart entries, the last diff stands for
-everything else:
+is edited in one of a hundred files, or one guest paused by hand, all but one of those
+comparisons come out as they did. When the host changed only in some guests since the last plan
+(the same change token, or the driver's journal naming the guests that changed since it), the
+autostart entries are the same files, and the edit touched only domains and autostart entries,
+the last diff stands for everything else:
 
 - the edited files' models, before and after, name the domains and entries that changed (and an
-  entry changes with its domain: it carries the domain's config);
+  entry changes with its domain: it carries the domain's config), and the driver names the
+  guests that changed on the host;
 - those are diffed again (``diff(..., scope=...)``) against the part of the host that holds them
   (``Driver.snapshot_of``), and their changes take the place of the old ones;
 - the plan is made as always, from the whole diff, the whole desired state and a part of the host
@@ -133,6 +135,8 @@ def replan(
     earlier: Callable[[SpecFile], DesiredState | None],
     read: Callable[[Selection], tuple[str | None, HostState]],
     *,
+    token: str,
+    host_changed: frozenset[str] = frozenset(),
     options: DiffOptions,
     listing: Listing,
     auto: AutoDir,
@@ -143,7 +147,8 @@ def replan(
 
     ``models``: each spec file's text and model, as ``desired`` was loaded from them;
     ``earlier``: a file's model as the basis knew it (None if no longer kept);
-    ``read``: the driver's ``snapshot_of``, whose token must still be the basis's;
+    ``read``: the driver's ``snapshot_of``, whose token must still be ``token`` (the host's now);
+    ``host_changed``: the guests that changed on the host since the basis's token;
     ``storage_root``: the host's (read with the token, before the specs were checked against it).
     """
     files = edited(basis, models)
@@ -155,16 +160,17 @@ def replan(
     scope = changed_objects([m for m in before if m is not None], [models[f.path][1] for f in files])
     if scope is None:
         return None
-    also = {a.entry_name for a in desired.autostart if a.domain in scope.domains}
-    scope = Scope(scope.domains, scope.entries | also)
+    domains = scope.domains | host_changed
+    also = {a.entry_name for a in desired.autostart if a.domain in domains}
+    scope = Scope(domains, scope.entries | also)
     if len(scope.domains) + len(scope.entries) + len(basis.diff.changes) > MAX_CHANGES:
         return None
     # What the new diff can hold: the old one's changes, and changes of what the scope names.
     wanted = selection(basis.diff.changes, scope, desired, storage_root)
     if wanted is None:
         return None
-    token, part = read(wanted)
-    if token != basis.token:
+    now, part = read(wanted)
+    if now != token:
         return None
     whole = merged(basis.diff, diff(desired, part, options, listing, scope), scope, desired)
     return make_plan(whole, desired, part, target=target, auto=auto), whole

@@ -32,7 +32,7 @@ from xenctl.engine.api import (
 from xenctl.engine.sim import domains, faults, lock, records, save_restore, savefile, snapshot, storage, store
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.transaction import HostTransactions, read_change_token
+from xenctl.engine.sim.transaction import HostTransactions, read_change_token, read_changed_domains
 from xenctl.errors import EngineError, UsageError, XenError
 
 POLL_SECONDS = 1.0  # how often xm polls a domain it waits for
@@ -72,6 +72,11 @@ class SimHost(HostTransactions):
         """Changes whenever a snapshot could tell a difference that plans look at: after every
         operation, and when the next boot, shutdown or save falls due, or a snapshot fills, by itself."""
         return self._read(read_change_token)
+
+    def changed_domains(self, since: str) -> frozenset[str] | None:
+        """The guests that may have changed since the host's token was ``since`` (from the host's
+        change journal), or None when more may have changed than guests."""
+        return self._read(lambda ctx: read_changed_domains(ctx, since))
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -164,6 +164,7 @@ CREATE TRIGGER vg_used_update AFTER UPDATE OF size, cow_size ON lvs BEGIN
         + (CASE WHEN NEW.origin IS NULL THEN NEW.size ELSE NEW.cow_size END) / extent_size
     WHERE name = NEW.vg;
 END;
+__JOURNAL__
 CREATE TABLE faults (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     op      TEXT NOT NULL,
@@ -176,6 +177,37 @@ CREATE TABLE faults (
     seen    INTEGER NOT NULL DEFAULT 0   -- matching calls so far
 );
 """
+
+# What changed, for a plan made after the host changed: a row for each guest whose own row was
+# written ('domain', by name), and one for any write to what holds data or is held ('storage':
+# disks, partitions, volume groups, LVs, images, exports), which sends the plan back to a whole
+# read. Kept by triggers, in the transaction of the change; ``mark_changed`` stamps the host's
+# generation with the last row, and trims the oldest.
+_JOURNAL = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS journal_domain_insert AFTER INSERT ON domains BEGIN
+    INSERT INTO journal(kind, name) VALUES ('domain', NEW.name);
+END;
+CREATE TRIGGER IF NOT EXISTS journal_domain_delete AFTER DELETE ON domains BEGIN
+    INSERT INTO journal(kind, name) VALUES ('domain', OLD.name);
+END;
+CREATE TRIGGER IF NOT EXISTS journal_domain_update AFTER UPDATE ON domains BEGIN
+    INSERT INTO journal(kind, name) VALUES ('domain', OLD.name);
+    INSERT INTO journal(kind, name) SELECT 'domain', NEW.name WHERE NEW.name != OLD.name;
+END;
+""" + "".join(
+    f"""CREATE TRIGGER IF NOT EXISTS journal_{table}_{event.lower()} AFTER {event} ON {table} BEGIN
+    INSERT INTO journal(kind, name) VALUES ('storage', '{table}');
+END;
+"""
+    for table in ("disks", "partitions", "vgs", "lvs", "images", "exports")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+_SCHEMA = _SCHEMA.replace("__JOURNAL__", _JOURNAL)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -226,18 +258,25 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
         # and the host gets its id and its count of changes (what plans use to tell it unchanged)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('host_id', ?)", (json.dumps(uuid.uuid4().hex),))
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
+    if version < 4:
+        _run(conn, _JOURNAL)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create the tables in an empty file (inside the caller's transaction)."""
+    _run(conn, _SCHEMA)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Each statement of ``script`` (``executescript`` would commit the caller's transaction)."""
     statement = ""
-    for line in _SCHEMA.splitlines(keepends=True):
+    for line in script.splitlines(keepends=True):
         statement += line
         if sqlite3.complete_statement(statement):
             conn.execute(statement)
             statement = ""
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 @contextmanager

@@ -132,10 +132,16 @@ class _KillAfter:
 _KILL = _KillAfter()
 
 
+JOURNAL_KEPT = 50_000  # rows of the change journal kept: a plan older than that reads the host whole
+
+
 def mark_changed(ctx: Ctx) -> None:
     """Mark a change of the host (for ``change_token``), in the change's transaction: a fresh
-    random mark, not a count, so a host file put back from a backup never repeats an old one."""
-    ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(uuid.uuid4().hex),))
+    random mark, not a count, so a host file put back from a backup never repeats an old one,
+    followed by the last row of the change journal (what ``changed_domains`` reads from)."""
+    last = ctx.db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]
+    ctx.db.execute("DELETE FROM journal WHERE seq <= ?", (last - JOURNAL_KEPT,))
+    ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(f"{uuid.uuid4().hex}.{last}"),))
 
 
 def read_change_token(ctx: Ctx) -> str | None:
@@ -148,3 +154,25 @@ def read_change_token(ctx: Ctx) -> str | None:
         {"now": ctx.now},
     ).fetchone()[0]
     return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}"
+
+
+def read_changed_domains(ctx: Ctx, token: str) -> frozenset[str] | None:
+    """The guests (by name) whose state may differ from what a snapshot showed when the host's
+    token was ``token``, or None when more than guests may have changed or it cannot be told:
+    another host, storage written, a boot or an exit that fell due by time, a snapshot that
+    filled, a journal trimmed past it."""
+    then, now = token.split(":", 3), (read_change_token(ctx) or "").split(":", 3)
+    if len(then) != 4 or len(now) != 4 or then[0] != now[0] or then[3] != now[3]:
+        return None
+    if then[2] != now[2] and then[2] != "None":
+        return None  # something fell due by the clock alone, which no row records
+    since = then[1].rpartition(".")[2]
+    if not since.isdigit() or "." not in then[1]:
+        return None
+    first = ctx.db.execute("SELECT MIN(seq) FROM journal").fetchone()[0]
+    if first is not None and first > int(since) + 1:
+        return None  # trimmed: rows after ``since`` are gone
+    rows = ctx.db.execute("SELECT DISTINCT kind, name FROM journal WHERE seq > ?", (int(since),)).fetchall()
+    if any(kind != "domain" for kind, _name in rows):
+        return None
+    return frozenset(name for _kind, name in rows)
