@@ -3,6 +3,7 @@ init script would, with LSB's exit codes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -56,10 +57,8 @@ def xend(tmp_path: Path) -> Iterator[Xend]:
         if daemon.pid_file.exists():
             text = daemon.pid_file.read_text().strip()
             if text.isdigit():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(text), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def test_start_status_stop_as_an_init_script_does(xend: Xend) -> None:
