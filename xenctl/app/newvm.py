@@ -12,7 +12,9 @@ import os
 import shlex
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from xenctl.app.answers import Limits
 from xenctl.errors import XenctlError
 from xenctl.spec.model import (
     DesiredState,
@@ -26,6 +28,9 @@ from xenctl.spec.model import (
     volume_name_from,
 )
 from xenctl.units import GIB
+
+if TYPE_CHECKING:
+    from xenctl.app.host import Host
 
 BRIDGE = "xenbr0"
 BOOTLOADER = "pygrub"
@@ -154,3 +159,14 @@ def write_spec(out: str, text: str, *, force: bool) -> None:
         raise exists_error(out) from None
     except OSError as exc:
         raise XenctlError(f"{exc.filename or out}: cannot write the spec: {exc.strerror}") from None
+
+
+def host_limits(host: Host) -> Limits:
+    """The storage root, guest memory and HVM support of ``host``, or of the built-in profile
+    when a simulated host is not made yet."""
+    from xenctl.app.plans import host_capacity
+    from xenctl.engine.sim.profile import default_profile
+
+    capacity = host_capacity(host)
+    hvm = host.driver.capabilities().hvm if host.exists() else default_profile().hvm
+    return Limits(capacity.storage_root, capacity.guest_memory, capacity.source, hvm)

@@ -152,16 +152,12 @@ def ask_questions(
 
 
 def host_limits(args: argparse.Namespace) -> Limits:
-    """The storage root, guest memory and HVM support of the host the command names, or of the
-    built-in profile when a simulated host is not made yet."""
-    from xenctl.app.plans import host_capacity
+    """What the host the command names allows (see ``xenctl.app.newvm.host_limits``)."""
+    from xenctl.app.newvm import host_limits as limits_of
     from xenctl.cli.context import host_of
-    from xenctl.engine.sim.profile import default_profile
 
     with host_of(args) as host:
-        capacity = host_capacity(host)
-        hvm = host.driver.capabilities().hvm if host.exists() else default_profile().hvm
-    return Limits(capacity.storage_root, capacity.guest_memory, capacity.source, hvm)
+        return limits_of(host)
 
 
 def _ask_on_terminal(prompt: str) -> str:

@@ -30,7 +30,7 @@ from xenctl.errors import (
     UsageError,
     XenctlError,
 )
-from xenctl.web import api, forms, pages
+from xenctl.web import api, forms, pages, wizard
 from xenctl.web.config import ServerConfig
 from xenctl.web.hosts import Hosts
 from xenctl.web.jobs import Jobs
@@ -87,6 +87,7 @@ def routes() -> list[BaseRoute]:
         *api.ROUTES,
         *pages.ROUTES,
         *forms.ROUTES,
+        *wizard.ROUTES,
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
 

@@ -355,4 +355,3 @@ class LibvirtDriver(StorageRefusals):
         if limit is not None:
             found = found[-limit:] if limit > 0 else []
         return tuple(found)
-
