@@ -162,10 +162,16 @@ async def plan_page(request: Request) -> Response:
             "error": "this service has no spec directory; start it with xenctl serve --specs DIR",
         }
         return render(request, "plan.html", context, 409)
+    from markupsafe import Markup
+
+    from xenctl.web.graph import plan_svg
+
     report = await in_thread(request, lambda h: plan(h, [specs], PlanOptions(), form="text"))
+    drawn = await in_thread(request, plan_svg, specs)
     context = {
         "specs": specs,
         "plan_text": report.text,
+        "graph_svg": Markup(drawn),  # graph.render_svg escapes every text in it
         "actionable": report.actionable,
         "digest": plan_digest(report.text),
     }
