@@ -35,6 +35,7 @@ from xenctl.web.config import ServerConfig
 from xenctl.web.hosts import Hosts
 from xenctl.web.jobs import Jobs
 from xenctl.web.security import Guard, Keys
+from xenctl.web.stats import Stats
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("xenctl.web")
@@ -104,6 +105,7 @@ def build_app(config: ServerConfig) -> Starlette:
     app.state.keys = keys
     app.state.hosts = Hosts(config)
     app.state.jobs = Jobs(config)
+    app.state.stats = Stats()
     return app
 
 
