@@ -30,7 +30,8 @@ def test_a_url_xenctl_cannot_open_is_refused_naming_what_it_knows(url: str) -> N
 
 
 @pytest.mark.parametrize(
-    "url", ["xen:///system", "qemu:///session", "qemu+ssh://root@kvm1/system", "test:///default", "test+unix:///default"]
+    "url",
+    ["xen:///system", "qemu:///session", "qemu+ssh://root@kvm1/system", "test:///default", "test+unix:///default"],
 )
 def test_a_libvirt_uri_is_handed_to_libvirt_as_it_is(url: str) -> None:
     where = parse_url(url)

@@ -45,9 +45,7 @@ def test_xenctl_connect_in_the_environment_names_the_host(tmp_path: Path) -> Non
         ("sim:relative/path", "sim:///ABSOLUTE/PATH"),
     ],
 )
-def test_a_host_uri_xenctl_cannot_use_is_one_line_naming_the_schemes_known(
-    tmp_path: Path, uri: str, said: str
-) -> None:
+def test_a_host_uri_xenctl_cannot_use_is_one_line_naming_the_schemes_known(tmp_path: Path, uri: str, said: str) -> None:
     result = run_xenctl(tmp_path, "-c", uri, "list")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and said in result.stderr

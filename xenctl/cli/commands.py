@@ -251,3 +251,10 @@ def _serve(args: argparse.Namespace) -> int:
     from xenctl.cli.serve import run_serve
 
     return run_serve(args)
+
+
+@command("xend")
+def _xend(args: argparse.Namespace) -> int:
+    from xenctl.cli.xend import run_xend
+
+    return run_xend(args)

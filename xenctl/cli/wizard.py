@@ -3,8 +3,9 @@
 The questions are data (``QUESTIONS``): the prompt as virt-install worded it, the flag that answers
 it, and a validator that returns the value or raises ``BadAnswer`` with the reason. On a terminal a
 bad answer prints ``  <reason>`` and the question comes again; as a flag it is a usage error with the
-same reason. ``answers_to_desired`` turns the answers into the desired state, purely; the command
-writes it with ``dump_spec``.
+same reason. ``xenctl.app.newvm.answers_to_desired`` turns the answers into the desired state,
+purely (the page's New VM wizard shares it, and the validators of ``xenctl.app.answers``); the
+command writes it with ``render_spec``.
 
 What is accepted:
 
@@ -36,10 +37,9 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from xenctl.cli.wizard_answers import (
+from xenctl.app.answers import (
     BadAnswer,
     Limits,
     parse_disk,
@@ -51,40 +51,39 @@ from xenctl.cli.wizard_answers import (
     parse_name,
     parse_ram,
 )
-from xenctl.errors import UsageError, XenctlError
-from xenctl.spec.model import (
-    DesiredState,
-    DiskSpec,
-    DomainSpec,
-    HvmSpec,
-    InstallSpec,
-    VifSpec,
-    VolumeKind,
-    VolumeSpec,
-    volume_name_from,
+from xenctl.app.newvm import (
+    Answers,
+    answers_to_desired,
+    exists_error,
+    flag_form,
+    gigabytes,
+    render_spec,
+    volume_name,
+    write_spec,
 )
-from xenctl.units import GIB
+from xenctl.errors import UsageError, XenctlError
+
+__all__ = [
+    "Answers",
+    "answers_to_desired",
+    "ask_questions",
+    "flag_form",
+    "gigabytes",
+    "parse_disk",
+    "parse_disk_size",
+    "parse_extra_args",
+    "parse_flags",
+    "parse_graphics",
+    "parse_location",
+    "parse_name",
+    "parse_ram",
+    "render_spec",
+    "run_new",
+    "volume_name",
+    "write_spec",
+]
 
 DEFAULT_SPEC_DIR = "specs"
-BRIDGE = "xenbr0"
-BOOTLOADER = "pygrub"
-VDEV = "xvda"
-HVM_VDEV = "hda"  # the emulated IDE disk an unmodified OS finds
-
-
-@dataclass(frozen=True)
-class Answers:
-    """virt-install's answers, validated."""
-
-    name: str
-    ram: int  # MiB
-    disk: str  # the image path as given: a file name under the storage root, or an absolute path in it
-    disk_size: int  # bytes, whole MiB
-    graphics: bool
-    location: str
-    hvm: bool = False  # fully virtualised
-    kickstart: str | None = None  # from -x ks=URL
-    extra: str | None = None  # the rest of -x
 
 
 # --- the questions, as virt-install asked them ----------------------------------------------------
@@ -149,97 +148,16 @@ def ask_questions(
     return values
 
 
-# --- the answers as a spec ------------------------------------------------------------------------
-
-
-def volume_name(name: str) -> str:
-    """``<name>-disk``, with what a volume name cannot have (':', a leading '-') made '_'."""
-    return volume_name_from(f"{name}-disk")
-
-
-def answers_to_desired(answers: Answers) -> DesiredState:
-    """One domain on one image-file volume, installing from the location: paravirtualised with
-    pygrub, or fully virtualised with an emulated disk and card and its display on VNC."""
-    disk = VolumeSpec(
-        name=volume_name(answers.name),
-        kind=VolumeKind.FILE,
-        size=answers.disk_size,
-        path=answers.disk,
-    )
-    install = InstallSpec(location=answers.location, kickstart=answers.kickstart)
-    if answers.hvm:
-        domain = DomainSpec(
-            name=answers.name,
-            memory=answers.ram,
-            extra=answers.extra,
-            hvm=HvmSpec(vnc=answers.graphics, serial="pty"),
-            disks=(DiskSpec(vdev=HVM_VDEV, mode="w", volume=disk.name),),
-            vifs=(VifSpec(bridge=BRIDGE, type="ioemu"),),
-            install=install,
-        )
-    else:
-        domain = DomainSpec(
-            name=answers.name,
-            memory=answers.ram,
-            bootloader=BOOTLOADER,
-            extra=answers.extra,
-            disks=(DiskSpec(vdev=VDEV, mode="w", volume=disk.name),),
-            vifs=(VifSpec(bridge=BRIDGE),),
-            install=install,
-            graphics=answers.graphics,
-        )
-    return DesiredState(domains=(domain,), volumes=(disk,))
-
-
-def gigabytes(size: int) -> str:
-    """A size in bytes as a number of GiB, exactly: ``8``, ``0.5``, ``1.25``."""
-    text = format(Decimal(size) / GIB, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def flag_form(answers: Answers) -> str:
-    """The ``xenctl new`` command line that gives the same answers."""
-    words = [
-        "xenctl", "new",
-        "--name", answers.name,
-        "--ram", str(answers.ram),
-        "--hvm", "yes" if answers.hvm else "no",
-        "--disk", answers.disk,
-        "--disk-size", gigabytes(answers.disk_size),
-        "--graphics", "yes" if answers.graphics else "no",
-        "--location", answers.location,
-    ]  # fmt: skip
-    extra = " ".join(part for part in (f"ks={answers.kickstart}" if answers.kickstart else "", answers.extra) if part)
-    if extra:
-        words += ["-x", extra]
-    return shlex.join(words)
-
-
-def render_spec(answers: Answers) -> str:
-    """The spec file's text: a header naming how it was made, then the YAML."""
-    from xenctl.spec.dump import dump_spec
-
-    header = (
-        f"{answers.name}: made by xenctl new from virt-install's questions.\n"
-        f"The same answers as flags: {flag_form(answers)}"
-    )
-    return dump_spec(answers_to_desired(answers), header=header)
-
-
 # --- the command ----------------------------------------------------------------------------------
 
 
 def host_limits(args: argparse.Namespace) -> Limits:
-    """The storage root, guest memory and HVM support of the host the command names, or of the
-    built-in profile when a simulated host is not made yet."""
-    from xenctl.app.plans import host_capacity
+    """What the host the command names allows (see ``xenctl.app.newvm.host_limits``)."""
+    from xenctl.app.newvm import host_limits as limits_of
     from xenctl.cli.context import host_of
-    from xenctl.engine.sim.profile import default_profile
 
     with host_of(args) as host:
-        capacity = host_capacity(host)
-        hvm = host.driver.capabilities().hvm if host.exists() else default_profile().hvm
-    return Limits(capacity.storage_root, capacity.guest_memory, capacity.source, hvm)
+        return limits_of(host)
 
 
 def _ask_on_terminal(prompt: str) -> str:
@@ -259,24 +177,6 @@ def _stdin_is_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
-def _exists(out: str) -> XenctlError:
-    return XenctlError(f"{out} already exists; give --force to replace it, or --out another file")
-
-
-def write_spec(out: str, text: str, *, force: bool) -> None:
-    """Write ``text`` to ``out``, making its directory; never replaces a file unless ``force``."""
-    try:
-        parent = os.path.dirname(out)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        with open(out, "w" if force else "x", encoding="utf-8") as handle:
-            handle.write(text)
-    except FileExistsError:
-        raise _exists(out) from None
-    except OSError as exc:
-        raise XenctlError(f"{exc.filename or out}: cannot write the spec: {exc.strerror}") from None
-
-
 def run_new(args: argparse.Namespace) -> int:
     limits = host_limits(args)
     values = parse_flags({q.key: getattr(args, q.key) for q in QUESTIONS}, limits)
@@ -294,7 +194,7 @@ def run_new(args: argparse.Namespace) -> int:
     if args.out is not None or "name" in values:  # refuse before asking; write_spec refuses again, without a race
         known = args.out if args.out is not None else default_out(values["name"])
         if not args.force and os.path.lexists(known):
-            raise _exists(known)
+            raise exists_error(known)
     try:
         values.update(ask_questions(missing, limits, _ask_on_terminal, _say))
     except KeyboardInterrupt:

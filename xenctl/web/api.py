@@ -187,6 +187,14 @@ async def plan(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def plan_graph(request: Request) -> Response:
+    """The plan's dependency graph as an SVG picture."""
+    from xenctl.web.graph import plan_svg
+
+    specs = specs_dir(request)
+    return Response(await _read(request, plan_svg, specs), media_type="image/svg+xml")
+
+
 async def apply(request: Request) -> Response:
     body = mutations.json_body(await request.body(), {"digest": str})
     specs = specs_dir(request)
@@ -264,6 +272,7 @@ ROUTES = [
     Route("/api/v1/volumes", volumes),
     Route("/api/v1/events", events),
     Route("/api/v1/plan", plan),
+    Route("/api/v1/plan/graph.svg", plan_graph),
     Route("/api/v1/apply", apply, methods=["POST"]),
     Route("/api/v1/jobs/{job}", job),
     Route("/api/v1/jobs/{job}/events", job_events),

@@ -10,10 +10,12 @@ live), its config, disks and interfaces, and its actions. The plan page shows th
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +26,7 @@ from xenctl.app.options import PlanOptions
 from xenctl.errors import NotFoundError, XenctlError
 from xenctl.web.hosts import Hosts, Listing, check_ref, domain_events, listing, xm_configs
 from xenctl.web.jobs import plan_digest
+from xenctl.web.stats import Stats, graphs
 
 HTMX = "htmx-2.0.11.min.js"
 COLUMNS = [
@@ -80,6 +83,17 @@ async def in_thread(request: Request, work: Any, *args: Any) -> Any:
     return await run_in_threadpool(run)
 
 
+def stats_of(request: Request) -> Stats:
+    stats: Stats = request.app.state.stats
+    return stats
+
+
+def _sampled(stats: Stats, host: Any, state: Any, view: Listing) -> dict[str, Any]:
+    """A sample of every domain (for CPU %), and the CPU % of those shown, by name."""
+    stats.record(host.url, time.time(), state.domains)
+    return {"cpu_percent": {d.name: stats.cpu_percent(host.url, d) for d in view.domains}}
+
+
 def _view(request: Request) -> tuple[str, str, bool, int]:
     q = request.query_params
     page = q.get("page", "1")
@@ -108,40 +122,57 @@ def _table_context(view: Listing) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     query, sort, descending, page = _view(request)
+    stats = stats_of(request)
 
     def work(host: Any) -> dict[str, Any]:
         state = host.driver.snapshot()
         view = listing(state, query, sort, descending, page)
         extra = {"configs": xm_configs(host), "xen_root": host.xen_root or "", "host_name": state.host.name}
-        return {**_table_context(view), **extra}
+        return {**_table_context(view), **_sampled(stats, host, state, view), **extra}
 
     return render(request, "index.html", await in_thread(request, work))
 
 
 async def domains_fragment(request: Request) -> Response:
     query, sort, descending, page = _view(request)
-    view = await in_thread(request, lambda h: listing(h.driver.snapshot(), query, sort, descending, page))
-    return render(request, "domains_table.html", _table_context(view))
+    stats = stats_of(request)
+
+    def work(host: Any) -> dict[str, Any]:
+        state = host.driver.snapshot()
+        view = listing(state, query, sort, descending, page)
+        return {**_table_context(view), **_sampled(stats, host, state, view)}
+
+    return render(request, "domains_table.html", await in_thread(request, work))
 
 
-def _live(host: Any, ref: str) -> dict[str, Any]:
-    """A domain's facts, console and events; the domain is None once it is gone."""
+def _live(host: Any, ref: str, stats: Stats) -> dict[str, Any]:
+    """A domain's facts, graphs, console and events; the domain is None once it is gone."""
     try:
         domain = host.driver.domain(ref)
     except NotFoundError:
         return {"domain": None, "name": ref, "console": (), "events": domain_events(host, ref)}
+    stats.record(host.url, time.time(), [domain])
+    drawn = graphs(stats.samples(host.url, domain.name), domain.config.memory_ceiling, domain.vcpus)
     console = host.driver.console(str(domain.domid))[-200:]
-    return {"domain": domain, "name": domain.name, "console": console, "events": domain_events(host, domain.name)}
+    return {
+        "domain": domain,
+        "name": domain.name,
+        "cpu": stats.cpu_percent(host.url, domain),
+        "graphs": {key: Markup(svg) for key, svg in drawn.items()},  # numbers only: nothing to escape
+        "console": console,
+        "events": domain_events(host, domain.name),
+    }
 
 
 async def domain_page(request: Request) -> Response:
     from xenctl.xmconfig.domain import write_config
 
     ref = check_ref(request.path_params["ref"])
+    stats = stats_of(request)
 
     def work(host: Any) -> dict[str, Any]:
         found = host.driver.domain(ref)  # a domain that is not there: xm's refusal, as a page
-        live = _live(host, str(found.domid))
+        live = _live(host, str(found.domid), stats)
         return {**live, "config_text": write_config(found.config), "simple_actions": SIMPLE_ACTIONS}
 
     return render(request, "domain.html", await in_thread(request, work))
@@ -149,7 +180,7 @@ async def domain_page(request: Request) -> Response:
 
 async def domain_fragment(request: Request) -> Response:
     ref = check_ref(request.path_params["ref"])
-    return render(request, "domain_live.html", await in_thread(request, _live, ref))
+    return render(request, "domain_live.html", await in_thread(request, _live, ref, stats_of(request)))
 
 
 async def plan_page(request: Request) -> Response:
@@ -162,10 +193,14 @@ async def plan_page(request: Request) -> Response:
             "error": "this service has no spec directory; start it with xenctl serve --specs DIR",
         }
         return render(request, "plan.html", context, 409)
+    from xenctl.web.graph import plan_svg
+
     report = await in_thread(request, lambda h: plan(h, [specs], PlanOptions(), form="text"))
+    drawn = await in_thread(request, plan_svg, specs)
     context = {
         "specs": specs,
         "plan_text": report.text,
+        "graph_svg": Markup(drawn),  # graph.render_svg escapes every text in it
         "actionable": report.actionable,
         "digest": plan_digest(report.text),
     }

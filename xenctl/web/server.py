@@ -30,11 +30,12 @@ from xenctl.errors import (
     UsageError,
     XenctlError,
 )
-from xenctl.web import api, forms, pages
+from xenctl.web import api, forms, pages, wizard
 from xenctl.web.config import ServerConfig
 from xenctl.web.hosts import Hosts
 from xenctl.web.jobs import Jobs
 from xenctl.web.security import Guard, Keys
+from xenctl.web.stats import Stats
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("xenctl.web")
@@ -87,6 +88,7 @@ def routes() -> list[BaseRoute]:
         *api.ROUTES,
         *pages.ROUTES,
         *forms.ROUTES,
+        *wizard.ROUTES,
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
 
@@ -103,6 +105,7 @@ def build_app(config: ServerConfig) -> Starlette:
     app.state.keys = keys
     app.state.hosts = Hosts(config)
     app.state.jobs = Jobs(config)
+    app.state.stats = Stats()
     return app
 
 

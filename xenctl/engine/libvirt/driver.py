@@ -358,4 +358,3 @@ class LibvirtDriver(StorageRefusals):
         if limit is not None:
             found = found[-limit:] if limit > 0 else []
         return tuple(found)
-

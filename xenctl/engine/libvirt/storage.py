@@ -28,9 +28,7 @@ class StorageRefusals:
     def create_logical_volume(self, vg: str, name: str, size: int, *, owner: Owner | None = None) -> None:
         raise _refuse("lvcreate", f"{vg}/{name}")
 
-    def create_snapshot(
-        self, vg: str, name: str, origin: str, cow_size: int, *, owner: Owner | None = None
-    ) -> None:
+    def create_snapshot(self, vg: str, name: str, origin: str, cow_size: int, *, owner: Owner | None = None) -> None:
         raise _refuse("lvcreate --snapshot", f"{vg}/{name}")
 
     def grow_logical_volume(self, vg: str, name: str, size: int) -> None:

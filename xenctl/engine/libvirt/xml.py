@@ -266,4 +266,3 @@ def _hvm_value(key: str, text: str) -> object:
     if "int" in str(kind):
         return int(text)
     return text
-

@@ -1,8 +1,10 @@
-"""The answers ``xenctl new`` takes, one validator a question: text in, value out, or ``BadAnswer``.
+"""The answers a new guest takes, one validator a question: text in, value out, or ``BadAnswer``.
 
-Each validator takes the text as typed (or given as a flag) and what the host allows (``Limits``),
-and returns the value or raises ``BadAnswer`` whose message is the reason shown to the user.
-See ``xenctl.cli.wizard`` for what each accepts.
+``xenctl new`` asks them on a terminal and the page's New VM wizard asks them in a form; both
+validate here, so both refuse the same answers with the same reasons. Each validator takes the
+text as typed (or given as a flag) and what the host allows (``Limits``), and returns the value or
+raises ``BadAnswer`` whose message is the reason shown to the user. See ``xenctl.cli.wizard`` for
+what each accepts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from xenctl.units import MIB
 
 MIN_RAM = 256  # MiB
 MAX_DISK_GIB = 2048
+MAX_VCPUS = 32  # Xen 3's MAX_VIRT_CPUS
 
 
 class BadAnswer(ValueError):
@@ -195,3 +198,43 @@ def parse_extra_args(text: str) -> tuple[str | None, str | None]:
         raise BadAnswer(f"ks={kickstarts[0]} is not a kickstart URL; write ks=http://server/path/ks.cfg")
     rest = " ".join(word for word in words if not word.startswith("ks="))
     return (kickstarts[0] if kickstarts else None), (rest or None)
+
+
+def parse_vcpus(text: str, limits: Limits | None = None) -> int:
+    """Virtual CPUs: a whole number from 1 to Xen's 32."""
+    raw = text.strip()
+    if not raw:
+        raise BadAnswer("a number of virtual CPUs is needed, such as 1")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise BadAnswer(f"{_shorten(raw)!r} is not a whole number of virtual CPUs; write 1 or 2")
+    vcpus = int(raw)
+    if not 1 <= vcpus <= MAX_VCPUS:
+        raise BadAnswer(f"{vcpus} virtual CPUs: a guest has from 1 to {MAX_VCPUS}")
+    return vcpus
+
+
+def _device_path(text: str, what: str, example: str) -> str:
+    path = text.strip()
+    if not path:
+        raise BadAnswer(f"{what} is needed, such as {example}")
+    if not path.isprintable():
+        raise BadAnswer(f"{path!r} has a control or unprintable character; a path cannot")
+    if not path.startswith("/") or ".." in path.split("/") or path.endswith("/"):
+        raise BadAnswer(f"{_shorten(path)!r} is not {what}; give an absolute path such as {example}, without '..'")
+    return path
+
+
+def parse_iso(text: str, limits: Limits | None = None) -> str:
+    """An installation ISO image in Domain-0: an absolute path to a ``.iso`` file."""
+    path = _device_path(text, "an ISO image's path", "/var/lib/xen/images/install.iso")
+    if not path.lower().endswith(".iso"):
+        raise BadAnswer(f"{_shorten(path)!r} is not an ISO image; its name ends in .iso")
+    return path
+
+
+def parse_partition(text: str, limits: Limits | None = None) -> str:
+    """A whole partition of Domain-0 for the guest's disk: ``/dev/hda3``."""
+    path = _device_path(text, "a partition", "/dev/hda3")
+    if not re.fullmatch(r"/dev/[A-Za-z0-9_./-]+", path):
+        raise BadAnswer(f"{_shorten(path)!r} is not a partition; write its device, such as /dev/hda3")
+    return path
