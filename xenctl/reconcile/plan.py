@@ -122,14 +122,14 @@ def make_plan(
         # cheap on a large host. A conflict made by hand since (a w! holder of a device a managed
         # domain reads) is named by the first plan that changes something.
         check_feasible(desired, live, changes)
-    return Plan(tuple(changes), tuple(graph.added), result.unmanaged, desired, live.host.storage_root, auto)
+    return Plan(tuple(changes), graph.edges(), result.unmanaged, desired, live.host.storage_root, auto)
 
 
 def _cycle(changes: list[Change], graph: Dag) -> str:
     """The cycle, as networkx finds it (only looked for when there is one: it is slow on large graphs)."""
     import networkx as nx
 
-    cycle = nx.find_cycle(Plan(tuple(changes), tuple(graph.added), (), None).graph)
+    cycle = nx.find_cycle(Plan(tuple(changes), graph.edges(), (), None).graph)
     return " -> ".join([a for a, _b in cycle] + [cycle[0][0]])
 
 

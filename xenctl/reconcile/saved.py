@@ -49,7 +49,7 @@ def _read(saved: SavedPlan, storage_root: str, auto: AutoDir | None) -> Plan:
     unmanaged = tuple(
         Unmanaged(_enum(Kind, u["type"], "unmanaged"), _text(u["name"], "unmanaged")) for u in saved.plan["unmanaged"]
     )
-    return Plan(tuple(changes.values()), tuple(graph.added), unmanaged, None, storage_root, auto)
+    return Plan(tuple(changes.values()), graph.edges(), unmanaged, None, storage_root, auto)
 
 
 def _change(item: object, values: dict[str, object], where: str) -> Change:
