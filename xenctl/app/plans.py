@@ -78,14 +78,21 @@ def desired_state(
 
 
 def plan_and_diff(
-    live: HostState, desired: DesiredState, options: PlanOptions, auto: AutoDir, listing: Listing | None = None
+    live: HostState,
+    desired: DesiredState,
+    options: PlanOptions,
+    auto: AutoDir,
+    listing: Listing | None = None,
+    *,
+    values: bool = True,
 ) -> tuple[Plan, Diff]:
-    """The plan of ``desired`` against ``live`` and the auto directory (``listing``: as already read)."""
+    """The plan of ``desired`` against ``live`` and the auto directory (``listing``: as already
+    read); without ``values``, one only to be shown."""
     from xenctl.reconcile.diff import diff
     from xenctl.reconcile.plan import make_plan
 
     result = diff(desired, live, diff_options(options), listing if listing is not None else auto.listing())
-    return make_plan(result, desired, live, target=options.target, auto=auto), result
+    return make_plan(result, desired, live, target=options.target, auto=auto, values=values), result
 
 
 def make_plan_for(
@@ -147,7 +154,7 @@ def _plan_afresh(
         if desired is None or capacity != capacity_of(live.host):
             models.clear()
             desired = desired_state(host, paths, live, models)
-        the_plan, result = plan_and_diff(live, desired, options, auto, listing)
+        the_plan, result = plan_and_diff(live, desired, options, auto, listing, values=bool(out))
         if out:
             _save(out, the_plan, desired, options, live, listing)
     if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:

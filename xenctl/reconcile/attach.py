@@ -19,7 +19,8 @@ from xenctl.spec.model import DesiredState, VolumeKind, VolumeSpec, image_path
 
 
 def with_values(changes: list[Change], desired: DesiredState, live: HostState) -> list[Change]:
-    """The changes, each with the values apply will use (retained ones need none)."""
+    """The changes, each with the values apply will use (retained ones need none), and the live
+    volume each delete or replacement removes."""
     root = live.host.storage_root
     return [
         change

@@ -173,4 +173,4 @@ def replan(
     if now != token:
         return None
     whole = merged(basis.diff, diff(desired, part, options, listing, scope), scope, desired)
-    return make_plan(whole, desired, part, target=target, auto=auto), whole
+    return make_plan(whole, desired, part, target=target, auto=auto, values=False), whole

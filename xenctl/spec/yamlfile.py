@@ -202,19 +202,22 @@ def read_text(path: str) -> str:
 
 def parse(text: str) -> Any:
     """Parse one document; raises YamlProblem with a line for any syntax or construction error."""
+    with collector_paused():
+        try:
+            return _quick(text)
+        except (_Unusual, yaml.YAMLError):
+            pass  # anchors, tags, merge keys, or something wrong: the loader knows them all, and says where
+        return _parse_fully(text)
+
+
+def _parse_fully(text: str) -> Any:
     loader = _SpecLoader(text)
     try:
-        with collector_paused():
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            if "*" not in text:
-                try:
-                    return _Builder(loader).build(node)
-                except _Unusual:
-                    pass  # a merge key or an explicit tag: PyYAML's constructor knows them all
-            _check_expansion(node, aliases="*" in text)
-            return loader.construct_document(node)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, aliases="*" in text)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "not valid YAML"
@@ -243,55 +246,98 @@ def parse(text: str) -> Any:
 
 
 class _Unusual(Exception):
-    """A node the quick builder leaves to PyYAML's constructor."""
+    """Something the quick reading leaves to the loader: an anchor, an alias, a tag, a merge key,
+    a key that is not text, a duplicate key, a scalar the core schema refuses, a limit passed."""
 
 
-class _Builder:
-    """Python values from the node tree of a file without aliases, the way the loader's own
-    constructor makes them (text keys only, no duplicates, the core schema's scalars), counting
-    values and depth against the same limits, at a fraction of the cost: no generators, no
-    per-node bookkeeping. Merge keys and explicit collection tags raise ``_Unusual``."""
+_Parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
+_EVENTS = yaml.events
 
-    def __init__(self, loader: _SpecLoader) -> None:
-        self.loader = loader
-        self.count = 0
 
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
-        self.count += 1
-        if self.count > MAX_EXPANDED_NODES:
-            raise YamlProblem(
-                f"this file holds more than {MAX_EXPANDED_NODES:,} values",
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-            )
-        kind = type(node)
-        if kind is yaml.ScalarNode:
-            return node.value if node.tag == _STR else self.loader.construct_object(node)
-        if depth >= 200:
-            raise YamlProblem("the file nests too deeply", node.start_mark.line + 1, node.start_mark.column + 1)
-        if kind is yaml.SequenceNode and node.tag == _SEQ:
-            return [self.build(child, depth + 1) for child in node.value]
-        if kind is not yaml.MappingNode or node.tag != _MAP:
-            raise _Unusual
-        built: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if type(key_node) is not yaml.ScalarNode or key_node.tag != _STR:
-                if key_node.tag == _MERGE:
+def _quick(text: str) -> Any:
+    """A file's values straight from libyaml's events: no node tree and no resolver called back
+    per scalar, the values exactly as the loader makes them, the same limits counted. Anything
+    the plain case does not hold raises ``_Unusual`` (or libyaml's error), and the loader reads
+    the file again to build it or to say where it is wrong."""
+    if _Parser is None:
+        raise _Unusual
+    parser = _Parser(text)
+    scalar, mapping, sequence = _EVENTS.ScalarEvent, _EVENTS.MappingStartEvent, _EVENTS.SequenceStartEvent
+    ends = (_EVENTS.MappingEndEvent, _EVENTS.SequenceEndEvent)
+    try:
+        get = parser.get_event
+        get()  # the stream's start
+        if type(get()) is not _EVENTS.DocumentStartEvent:
+            return None  # an empty file
+        containers: list[Any] = []  # the open mappings and sequences, innermost last
+        keys: list[Any] = []  # for each, the key waiting for its value (None: none; a sequence's is unused)
+        count = 0
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is scalar:
+                if event.anchor is not None or event.tag is not None:
                     raise _Unusual
-                self.loader.construct_mapping(node)  # type: ignore[arg-type]  # raises its own error about the key
+                value: Any = _plain(event.value) if event.implicit[0] else event.value
+            elif kind is mapping or kind is sequence:
+                if event.anchor is not None or event.tag is not None or len(containers) >= 200:
+                    raise _Unusual
+                containers.append({} if kind is mapping else [])
+                keys.append(None)
+                continue
+            elif kind in ends:
+                value = containers.pop()
+                keys.pop()
+            elif kind is _EVENTS.DocumentEndEvent:
+                break
+            else:
+                raise _Unusual  # an alias
+            count += 1
+            if count > MAX_EXPANDED_NODES:
                 raise _Unusual
-            key = key_node.value
-            if key in built:
-                first = next(k for k, _v in node.value if k.value == key)
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {first.start_mark.line + 1})",
-                    key_node.start_mark,
-                )
-            self.count += 1
-            built[key] = self.build(value_node, depth + 1)
-        return built
+            if not containers:
+                result = value
+                continue
+            top = containers[-1]
+            if type(top) is list:
+                top.append(value)
+                continue
+            key = keys[-1]
+            if key is None:
+                if type(value) is not str or value in top or value == "<<":
+                    raise _Unusual  # a key not text, twice, or a merge
+                keys[-1] = value
+            else:
+                top[key] = value
+                keys[-1] = None
+        if type(get()) is not _EVENTS.StreamEndEvent:
+            raise _Unusual  # a second document
+        return result
+    finally:
+        parser.dispose()
+
+
+def _plain(value: str) -> Any:
+    """A plain scalar's value by the core schema, as the loader resolves and constructs it."""
+    first = value[:1]
+    if first in _NUMERIC_START:
+        if _LEADING_ZERO.match(value):
+            raise _Unusual  # refused, with its line, by the loader
+        if _INT.match(value):
+            if len(value) > 40:
+                raise _Unusual
+            if value.startswith("0o"):
+                return int(value[2:], 8)
+            return int(value, 0) if value.startswith("0x") else int(value)
+        if _FLOAT.match(value):
+            if not any(c.isdigit() for c in value):
+                raise _Unusual  # .inf and .nan: the loader's own constructor
+            return float(value)
+    elif (not first or first in "~nN") and _NULL.match(value):
+        return None
+    elif first in "tTfF" and _BOOL.match(value):
+        return value.lower() == "true"
+    return value
 
 
 def _check_expansion(root: yaml.Node, *, aliases: bool = True) -> None:
