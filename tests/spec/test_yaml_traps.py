@@ -454,7 +454,7 @@ def test_the_quick_builder_makes_what_pyyamls_constructor_makes(path: Path) -> N
         "just text\n",
         "a: 0x1F\nb: 0o17\nc: -12\nd: +3\ne: 1e3\nf: .5\ng: -.inf\nh: 1_000\ni: 1:30\nj: 12.0.1\n",
         "a: True\nb: FALSE\nc: yes\nd: Null\ne: nul\nf: tru\ng: ''\nh:\n",
-        "a: |\n  two\n  lines\nb: >\n  folded\n  text\nc: \"quoted \\u00e9\"\n",
+        'a: |\n  two\n  lines\nb: >\n  folded\n  text\nc: "quoted \\u00e9"\n',
         "a: &t {memory: 1G}\nb: [x, y]\n",
         "{a: 1, b: [2, {c: 3}]}\n",
     ],
@@ -465,7 +465,16 @@ def test_the_quick_builder_agrees_on_tags_merges_and_odd_documents(text: str) ->
 
 @pytest.mark.parametrize(
     "text",
-    ["a: 1\na: 2\n", "a: 0755\n", "1: one\n", "a: 1\n---\nb: 2\n", "a: *nowhere\n", "a: [1, 2\n", "a: b: c\n", "? [a, key]\n: value\n"],
+    [
+        "a: 1\na: 2\n",
+        "a: 0755\n",
+        "1: one\n",
+        "a: 1\n---\nb: 2\n",
+        "a: *nowhere\n",
+        "a: [1, 2\n",
+        "a: b: c\n",
+        "? [a, key]\n: value\n",
+    ],
 )
 def test_the_quick_reading_leaves_every_refusal_to_the_loader_with_its_line(text: str) -> None:
     with pytest.raises(yamlfile.YamlProblem) as refused:

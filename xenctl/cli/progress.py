@@ -10,14 +10,20 @@ import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from xenctl.reconcile.walker import STOPPING
-
 if TYPE_CHECKING:
     from xenctl.app.apply import ApplyReport
     from xenctl.autostart.runlevels import Report, Step, Transition
     from xenctl.reconcile.apply import ApplyResult, Hooks, Outcome
     from xenctl.reconcile.changes import Change
     from xenctl.reconcile.plan import Plan
+
+
+def _stopping() -> str:
+    """The walker's root for what a stopped walk never started (imported when an apply reports:
+    a plan does not need the walker)."""
+    from xenctl.reconcile.walker import STOPPING
+
+    return STOPPING
 
 
 def colour() -> bool:
@@ -65,7 +71,7 @@ class ApplyProgress:
             self.done += 1
         if outcome.ok:
             self.say(f"{change.address}: {change.action.value} done ({outcome.elapsed:.1f}s)")
-        elif outcome.skipped_because == STOPPING:
+        elif outcome.skipped_because == _stopping():
             self.say(f"{change.address}: not started: xenctl is stopping")
         elif outcome.skipped_because:
             self.say(f"{change.address}: skipped, because {outcome.skipped_because} failed")
@@ -89,7 +95,7 @@ def _summary(result: ApplyResult) -> int:
     failures = result.failures
     skipped = result.skipped
     done = sum(1 for o in result.outcomes.values() if o.ok)
-    stopped = [s.address for s in skipped if s.skipped_because == STOPPING]
+    stopped = [s.address for s in skipped if s.skipped_because == _stopping()]
     how = "stopped" if stopped else "finished with errors" if failures else "complete"
     print(f"\nApply {how}: {done} done, {len(failures)} failed, {len(skipped)} skipped.")
     for failure in failures:

@@ -191,12 +191,15 @@ def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if not live.host.capabilities.loop_devices:
         return []  # its file-backed disks hold no loop devices of a count (libvirt's, QEMU's)
+    images = {v.name for v in desired.volumes if v.kind is VolumeKind.FILE}
+    # A file-backed disk names an image file, or a declared volume that is one (counted without
+    # working out every disk's path: a plan of one change on a large host asks this too).
     users = [
         d.name
-        for d, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True)
+        for d in desired.domains
         if d.state is not DesiredPower.STOPPED
-        for _target, backend in targets
-        if backend == "file"
+        for disk in d.disks
+        if disk.file is not None or (disk.volume is not None and disk.phy is None and disk.volume in images)
     ]
     declared = {d.name for d in desired.domains}
     kept = sum(

@@ -35,8 +35,8 @@ class SpecCache:
     def _key(self, *parts: str) -> str:
         """Files enter by the name given as well as the absolute path: models carry the name (in
         every origin, so in every message), and ``specs/a.yaml`` must not come back absolute."""
-        digest = hashlib.blake2b(digest_size=20)
-        for part in (code_stamp(), _schema_text(), *parts):
+        digest = _key_start().copy()
+        for part in parts:
             digest.update(part.encode())
             digest.update(b"\0")
         return os.path.join(self.directory, digest.hexdigest() + ".pickle")
@@ -110,6 +110,16 @@ def code_stamp() -> str:
                 info = os.stat(os.path.join(directory, name))
                 stamps.append(f"{directory[len(package) :]}/{name}:{info.st_size}:{info.st_mtime_ns}")
     return hashlib.blake2b("\n".join(stamps).encode(), digest_size=16).hexdigest()
+
+
+@cache
+def _key_start() -> hashlib.blake2b:
+    """Every key's start, hashed once: this xenctl and its schema (the schema is 30 KB of text)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (code_stamp(), _schema_text()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest
 
 
 @cache
