@@ -126,7 +126,7 @@ def test_a_cold_load_of_many_files_shares_the_parsing_with_a_helper_and_gives_th
     assert len(started) == 1
     assert helped == load_specs([str(specs)], BIG)  # the same as a load with no cache at all
     assert [d.origin.file for d in helped.domains] == sorted(str(p) for p in specs.iterdir())
-    assert len([e for e in _entries(tmp_path / "cache") if e.endswith(".pickle")]) == 20 + 1  # and the whole
+    assert len([e for e in _entries(tmp_path / "cache") if e.endswith(".pickle")]) == 20 + 2  # the whole, and its structure
 
 
 def test_a_broken_file_in_the_helpers_half_is_reported_as_without_it(
@@ -161,3 +161,91 @@ def test_a_one_core_machine_or_a_few_files_start_no_helper(tmp_path: Path, monke
     _write(tmp_path / "few", "a.yaml", _guest("web1"))
     load_specs([str(tmp_path / "few")], BIG, cache_dir=str(tmp_path / "few-cache"))
     assert started == []
+
+
+# -- the checks across files cost what changed ------------------------------------------------
+
+
+def _pair(specs: Path) -> None:
+    """Two files that depend on each other: app in one, its database (and its disk) in the other."""
+    _write(
+        specs,
+        "app.yaml",
+        "domains:\n  - name: app\n    memory: 256M\n    kernel: /boot/vmlinuz\n    depends_on: [db]\n"
+        "    disks: [{phy: /dev/hda5, vdev: xvda}]\n",
+    )
+    _write(
+        specs,
+        "db.yaml",
+        "domains:\n  - name: db\n    memory: 256M\n    kernel: /boot/vmlinuz\n"
+        "    disks: [{phy: /dev/hda6, vdev: xvda}]\n",
+    )
+
+
+def _count_structure_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from xenctl.spec import checks
+
+    calls: list[int] = []
+    real = checks._duplicates
+
+    def counted(desired: object) -> object:
+        calls.append(1)
+        return real(desired)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checks, "_duplicates", counted)
+    return calls
+
+
+def test_an_edit_no_check_across_files_looks_at_skips_those_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _pair(specs)
+    calls = _count_structure_checks(monkeypatch)
+    load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert calls == [1]
+    app = specs / "app.yaml"
+    app.write_text(app.read_text().replace("memory: 256M", "memory: 300M"))
+    again = load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert calls == [1]  # the structure that passed is the same: names, disks and dependencies
+    assert again.domain("app").memory == 300  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("memory: 256M", "memory: 17000M"), "the test host"),  # memory: checked on every edit
+        (("name: app", "name: db"), "domain db is declared twice"),
+        (("depends_on: [db]", "depends_on: [nowhere]"), "domain nowhere is not declared"),
+        (("/dev/hda5", "/dev/hda6"), "/dev/hda6"),  # the other file's guest holds it read-write
+        (
+            (
+                "kernel: /boot/vmlinuz\n    depends",
+                "bootloader: /usr/bin/pygrub\n    kernel: /boot/vmlinuz\n    depends",
+            ),
+            "not both",
+        ),
+    ],
+)
+def test_an_edit_after_a_load_that_passed_is_still_refused_when_it_breaks_a_rule(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _pair(specs)
+    load_specs([str(specs)], BIG, cache_dir=str(cache))
+    app = specs / "app.yaml"
+    app.write_text(app.read_text().replace(*edit))
+    with pytest.raises(SpecError) as refused:
+        load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert message in str(refused.value)
+
+
+def test_a_dependency_cycle_made_by_editing_the_other_file_is_refused(tmp_path: Path) -> None:
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _pair(specs)
+    load_specs([str(specs)], BIG, cache_dir=str(cache))
+    db = specs / "db.yaml"
+    db.write_text(db.read_text().replace("    disks:", "    depends_on: [app]\n    disks:"))
+    with pytest.raises(SpecError) as refused:
+        load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert "dependency cycle" in str(refused.value)

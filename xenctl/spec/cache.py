@@ -51,37 +51,64 @@ class SpecCache:
 
     def model_at(self, entry: str) -> DesiredState | None:
         """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
-        return self._load(entry) if os.path.dirname(entry) == self.directory else None
+        return self.kept_at(entry)[0]
 
-    def put(self, path: str, text: str, model: DesiredState) -> None:
-        self._store(self._key(path, os.path.abspath(path), text), model)
+    def kept_at(self, entry: str) -> tuple[DesiredState | None, str]:
+        """The model kept at ``entry`` and the digest of its structure ("" if none)."""
+        if os.path.dirname(entry) != self.directory:
+            return None, ""
+        return self._load(entry)
+
+    def put(self, path: str, text: str, model: DesiredState) -> str:
+        """Keep the model of this text of ``path``; its structure's digest (what the checks
+        across files read of it), worked out here from the model just built."""
+        digest = structure(model)
+        self._store(self._key(path, os.path.abspath(path), text), model, digest)
+        return digest
 
     def passed_checks(self, texts: Sequence[tuple[str, str]], checked_against: str) -> bool:
         """Whether exactly these files passed the checks across files against ``checked_against``."""
         return os.path.exists(self._whole_key(texts, checked_against))
 
     def mark_checked(self, texts: Sequence[tuple[str, str]], checked_against: str) -> None:
+        self._mark(self._whole_key(texts, checked_against))
+
+    def passed_structure_checks(self, structures: Sequence[str], storage_root: str) -> bool:
+        """Whether files of exactly these structures, in this order, passed the checks that look
+        across objects (names, references, cycles, devices) with this storage root."""
+        return all(structures) and os.path.exists(self._structure_key(structures, storage_root))
+
+    def mark_structure_checked(self, structures: Sequence[str], storage_root: str) -> None:
+        if all(structures):
+            self._mark(self._structure_key(structures, storage_root))
+
+    def _structure_key(self, structures: Sequence[str], storage_root: str) -> str:
+        return self._key("structure", storage_root, str(len(structures)), *structures)
+
+    def _mark(self, target: str) -> None:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            with open(self._whole_key(texts, checked_against), "wb"):
+            with open(target, "wb"):
                 pass
         except OSError:
             return  # a cache that cannot be written only costs time
 
-    def _load(self, entry: str) -> DesiredState | None:
+    def _load(self, entry: str) -> tuple[DesiredState | None, str]:
         try:
             with open(entry, "rb") as stream:
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None
-        return found if isinstance(found, DesiredState) else None
+            return None, ""
+        if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], DesiredState)):
+            return None, ""
+        return found[0], str(found[1])
 
-    def _store(self, target: str, model: DesiredState) -> None:
+    def _store(self, target: str, model: DesiredState, digest: str) -> None:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as stream:
-                pickle.dump(model, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((model, digest), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
         except OSError:
             return  # a cache that cannot be written only costs time
@@ -96,6 +123,25 @@ class SpecCache:
                 os.unlink(entry.path)
         except OSError:
             return
+
+
+def structure(model: DesiredState) -> str:
+    """The digest of what the checks across objects read of one file's model: every name, each
+    domain's disks, NFS root, address, power state and dependencies, and its volumes, groups,
+    exports and autostart entries whole. A file edited elsewhere (a domain's memory, vCPUs or
+    kernel) keeps its structure: a set of files whose structures passed those checks passes
+    them again, and only the checks of single objects and of memory run.
+
+    Worked out from a model just built (the same text always builds the same objects, so the
+    same bytes), never from one read back from the cache."""
+    shape = (
+        [(d.name, d.disks, d.nfs_root, d.ip, d.state.value, d.depends_on) for d in model.domains],
+        model.volume_groups,
+        model.volumes,
+        model.nfs_exports,
+        model.autostart,
+    )
+    return hashlib.blake2b(pickle.dumps(shape, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
 
 
 @cache

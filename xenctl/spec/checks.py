@@ -46,18 +46,28 @@ class Capacity:
 Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
 
 
-def check_desired(desired: DesiredState, capacity: Capacity | None = None) -> list[Finding]:
+def check_desired(desired: DesiredState, capacity: Capacity | None = None, *, structure: bool = True) -> list[Finding]:
+    """Every finding. Without ``structure``, only the checks of single objects and of memory:
+    the caller knows this structure (``xenctl.spec.cache.structure``) passed the rest."""
     findings: list[Finding] = []
-    root = capacity.storage_root if capacity else Capacity(0).storage_root
-    for check in (_duplicates, _references, _cycles, _domain_rules, _device_rules):
-        findings.extend(check(desired))
-    findings.extend(_pv_and_disk(desired, root))
-    findings.extend(_sharing(desired, root))
-    findings.extend(_one_thing_two_names(desired, root))
-    findings.extend(_outside_the_storage_root(desired, root))
+    root = storage_root_of(capacity)
+    if structure:
+        for check in (_duplicates, _references, _cycles):
+            findings.extend(check(desired))
+    findings.extend(_domain_rules(desired))
+    findings.extend(_device_rules(desired))
+    if structure:
+        findings.extend(_pv_and_disk(desired, root))
+        findings.extend(_sharing(desired, root))
+        findings.extend(_one_thing_two_names(desired, root))
+        findings.extend(_outside_the_storage_root(desired, root))
     if capacity is not None:
         findings.extend(_memory(desired, capacity))
     return findings
+
+
+def storage_root_of(capacity: Capacity | None) -> str:
+    return capacity.storage_root if capacity else Capacity(0).storage_root
 
 
 def _duplicates(desired: DesiredState) -> Iterator[Finding]:

@@ -20,7 +20,7 @@ from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
 from xenctl.spec.build import build_file, build_quickly
 from xenctl.spec.cache import SpecCache
-from xenctl.spec.checks import Capacity, check_desired
+from xenctl.spec.checks import Capacity, check_desired, storage_root_of
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
 from xenctl.spec.validate import fast_check, schema_issues, valid_quickly
@@ -103,15 +103,17 @@ def _load(
     passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
     locator = Locator()
     parts: list[DesiredState] = []
+    structures: list[str] = []  # each file's structure digest, beside ``parts`` ("" when unknown)
     entries = {path: cache.entry(path, text) for path, text in texts} if cache else {}
     helper = _Helper.start(cache, texts, entries) if cache else None
     for path, text in texts:
         if helper is not None:
             helper.wait_for(path)
-        cached = cache.model_at(entries[path]) if cache else None
+        cached, digest = cache.kept_at(entries[path]) if cache else (None, "")
         if cached is not None:
             locator.texts[path] = text  # parsed again only if a check across files names it
             parts.append(cached)
+            structures.append(digest)
             if models is not None:
                 models[path] = (text, cached)
             continue
@@ -128,10 +130,9 @@ def _load(
             built = build_file(loaded, locator, issues)
         if built is not None:
             parts.append(built)
+            structures.append(cache.put(path, text, built) if cache else "")
             if models is not None:
                 models[path] = (text, built)
-            if cache:
-                cache.put(path, text, built)
             # Its parsed values are let go (a cold load of 40,000 objects held 80 MiB of them):
             # a check across files that names it parses it again, as for a file from the cache.
             del locator.files[path]
@@ -139,13 +140,19 @@ def _load(
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
     desired = merge(parts, files)
+    root = storage_root_of(capacity)
     if not issues and not passed:
-        for origin, message, point_at in check_desired(desired, capacity):
+        # Files edited only where no check across objects looks (a domain's memory, say) keep
+        # the structure that passed those checks: only the checks of each object and of memory
+        # run again, so an edit costs what it changed.
+        known = bool(cache and cache.passed_structure_checks(structures, root))
+        for origin, message, point_at in check_desired(desired, capacity, structure=not known):
             issues.append(locator.issue(origin, message, point_at=point_at))
     if issues:
         raise SpecError(issues)
     if cache and not passed:
         cache.mark_checked(texts, checked_against)
+        cache.mark_structure_checked(structures, root)
     return desired
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -268,23 +269,18 @@ class DesiredState:
         table = self._disk_tables.get(storage_root)
         if table is None:
             devices = {v.name: volume_target(v, storage_root) for v in reversed(self.volumes)}
-            rows = []
-            for domain in self.domains:  # a plain loop: this runs over every disk of every domain
-                row = []
-                for disk in domain.disks:
-                    if disk.phy is not None:
-                        row.append((disk.phy, "phy"))
-                    elif disk.file is not None:
-                        row.append((image_path(storage_root, disk.file), "file"))
-                    elif disk.nbd is not None:
-                        row.append((f"nbd:{disk.nbd}", "nbd"))
-                    elif disk.volume is None:
-                        row.append(("", "empty"))
-                    else:
-                        row.append(devices.get(disk.volume or "") or (f"volume:{disk.volume}", "phy"))
-                rows.append(tuple(row))
-            table = self._disk_tables[storage_root] = tuple(rows)
+            table = tuple(_disk_row(domain, storage_root, devices.get) for domain in self.domains)
+            self._disk_tables[storage_root] = table
         return table
+
+    def disk_targets_of(self, domain: DomainSpec, storage_root: str) -> tuple[Target, ...]:
+        """One domain's row of ``disk_targets``, without working out every domain's."""
+
+        def device(name: str) -> Target | None:
+            volume = self.volume(name)
+            return None if volume is None else volume_target(volume, storage_root)
+
+        return _disk_row(domain, storage_root, device)
 
     def summary(self) -> str:
         """``3 files: 5 domains, 1 volume group, ...``"""
@@ -305,6 +301,22 @@ class DesiredState:
 
 # A disk or volume as the host names it: (path, backend), the backend "phy", "file", "nbd" or "empty".
 Target = tuple[str, str]
+
+
+def _disk_row(domain: DomainSpec, storage_root: str, device: Callable[[str], Target | None]) -> tuple[Target, ...]:
+    row = []
+    for disk in domain.disks:  # a plain loop: this runs over every disk of every domain
+        if disk.phy is not None:
+            row.append((disk.phy, "phy"))
+        elif disk.file is not None:
+            row.append((image_path(storage_root, disk.file), "file"))
+        elif disk.nbd is not None:
+            row.append((f"nbd:{disk.nbd}", "nbd"))
+        elif disk.volume is None:
+            row.append(("", "empty"))
+        else:
+            row.append(device(disk.volume) or (f"volume:{disk.volume}", "phy"))
+    return tuple(row)
 
 
 def image_path(storage_root: str, path: str) -> str:
