@@ -126,7 +126,8 @@ def test_a_cold_load_of_many_files_shares_the_parsing_with_a_helper_and_gives_th
     assert len(started) == 1
     assert helped == load_specs([str(specs)], BIG)  # the same as a load with no cache at all
     assert [d.origin.file for d in helped.domains] == sorted(str(p) for p in specs.iterdir())
-    assert len([e for e in _entries(tmp_path / "cache") if e.endswith(".pickle")]) == 20 + 2  # the whole, and its structure
+    pickles = [e for e in _entries(tmp_path / "cache") if e.endswith(".pickle")]
+    assert len(pickles) == 20 + 2  # the whole, and its structure
 
 
 def test_a_broken_file_in_the_helpers_half_is_reported_as_without_it(
