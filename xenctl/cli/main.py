@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from xenctl import __version__
@@ -329,7 +329,57 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     xend.set_defaults(words="xend")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Each group of commands, by the words that name them: ``build_parser`` given a command's word
+# builds that group alone (argparse spends most of a short command's start-up making parsers).
+_GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ...]], ...] = (  # type: ignore[type-arg]
+    (_add_list, ("list",)),
+    (_add_events, ("events",)),
+    (_add_host, ("host",)),
+    (_add_specs, ("validate", "schema")),
+    (_add_new, ("new",)),
+    (
+        _add_xm,
+        (
+            "create",
+            "console",
+            "shutdown",
+            "reboot",
+            "destroy",
+            "pause",
+            "unpause",
+            "save",
+            "restore",
+            "mem-set",
+            "vcpu-set",
+            "top",
+        ),
+    ),
+    (_add_import, ("import",)),
+    (_add_plans, ("plan", "apply", "graph", "force-unlock")),
+    (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
+    (_add_serve, ("serve", "xend")),
+)
+_GLOBAL_VALUED = ("-c", "--connect", "--home", "--xen-root")  # the global options that take a value
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when the global options before it are plainly written (no
+    abbreviations, no --help); None otherwise, and the whole parser is built."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_VALUED:
+            next(words, None)
+        elif word == "--allow-outside-links" or (word.startswith("--") and word.split("=", 1)[0] in _GLOBAL_VALUED):
+            continue
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None
+
+
+def build_parser(word: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command, or (``word``) only the group that holds it."""
     parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
     parser.add_argument(
@@ -348,22 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow auto/ symlinks that leave the xen root (or set XENCTL_AUTO_OUTSIDE_LINKS=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    _add_list(sub)
-    _add_events(sub)
-    _add_host(sub)
-    _add_specs(sub)
-    _add_new(sub)
-    _add_xm(sub)
-    _add_import(sub)
-    _add_plans(sub)
-    _add_autostart(sub)
-    _add_serve(sub)
+    chosen = [add for add, words in _GROUPS if word in words]
+    for add in chosen or [add for add, _words in _GROUPS]:
+        add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_word(words)).parse_args(words)
     from xenctl.cli.commands import COMMANDS
     from xenctl.errors import SpecError, XenctlError
 

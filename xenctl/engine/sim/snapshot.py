@@ -131,8 +131,7 @@ def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...], owners: _
 
 
 def domain0(ctx: Ctx) -> Domain:
-    created = ctx.meta("created_at")
-    started = float(created) if isinstance(created, (int, float)) else ctx.now
+    started = timeline.dom0_started(ctx.meta("created_at"), ctx.now)
     dom0_mem = memory.dom0_memory(ctx)
     vcpus = domains.dom0_vcpus(ctx)
     return Domain(
@@ -143,7 +142,7 @@ def domain0(ctx: Ctx) -> Domain:
         memory=dom0_mem,
         target=dom0_mem,
         vcpus=vcpus,
-        cpu_time=max(0.0, ctx.now - started) * 0.05 * vcpus,
+        cpu_time=timeline.dom0_cpu_time(ctx.now, started, vcpus),
         config=DomainConfig(
             name=DOMAIN0,
             memory=dom0_mem,

@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -256,6 +255,8 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("ALTER TABLE lvs ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
         conn.execute("ALTER TABLE images ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
         # and the host gets its id and its count of changes (what plans use to tell it unchanged)
+        import uuid  # here only: ``xenctl list`` reads the host without it
+
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('host_id', ?)", (json.dumps(uuid.uuid4().hex),))
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
     if version < 4:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from xenctl.engine.api import Phase
+from xenctl.engine.phase import Phase
 
 IDLE_CPU_SHARE = 0.02  # of one CPU, once booted
+DOM0_CPU_SHARE = 0.05  # of each of Domain-0's vCPUs, since the host started
 
 
 def phase_of(row: sqlite3.Row, now: float) -> Phase:
@@ -44,3 +45,13 @@ def cpu_time(row: sqlite3.Row, now: float) -> float:
     ran = run_time(row, now) - float(row["run_base"])
     booting = min(ran, max(0.0, float(row["up_at"]) - float(row["created_at"])))
     return float(row["cpu_base"]) + booting + (ran - booting) * IDLE_CPU_SHARE
+
+
+def dom0_cpu_time(now: float, started: float, vcpus: int) -> float:
+    """Domain-0's CPU seconds: a small share of each of its vCPUs since the host started."""
+    return max(0.0, now - started) * DOM0_CPU_SHARE * vcpus
+
+
+def dom0_started(created: object, now: float) -> float:
+    """When Domain-0 started: the host's ``created_at`` mark (``now`` on a host without one)."""
+    return float(created) if isinstance(created, (int, float)) else now
