@@ -283,7 +283,11 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     watch.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
     lock_timeout(watch, 300.0)
     watch.add_argument(
-        "--quiet", type=seconds, default=1.0, metavar="S", help="act once files have been still this long (1)"
+        "--quiet",
+        type=seconds,
+        default=0.05,
+        metavar="S",
+        help="act once changed files are whole (closed by their writer, parsing) and still this long (0.05)",
     )
     watch.set_defaults(words="watch")
     auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")
