@@ -32,11 +32,12 @@ from xenctl.engine.api import (
     Selection,
     VolumeGroup,
 )
-from xenctl.engine.sim import domains, memory, timeline
+from xenctl.engine.sim import domains, memory, records, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.records import MODES, config_from_dict
+from xenctl.engine.trusted import maker
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -61,6 +62,13 @@ class _Owners:
 
 
 _DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
+# The domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
+_DOMAIN_COLUMNS = (
+    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
+    "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
+)
+_make_domain = maker(Domain)
+_make_volume = maker(LogicalVolume)
 
 
 class _Guests:
@@ -68,30 +76,76 @@ class _Guests:
 
     def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
         now = ctx.now
-        self.rows = ctx.db.execute(f"SELECT * FROM domains {where}", args).fetchall()
-        ran = {row["domid"]: timeline.run_time(row, now) for row in self.rows}
-        names = {row["domid"]: row["name"] for row in self.rows}
-        uuids = {row["domid"]: row["uuid"] for row in self.rows}
+        cursor = ctx.db.cursor()
+        cursor.row_factory = None  # plain tuples: the domains and their disks are the largest tables read
+        self.rows: list[tuple[Any, ...]] = cursor.execute(
+            f"SELECT {_DOMAIN_COLUMNS} FROM domains {where}", args
+        ).fetchall()
+        run_time = timeline.run_time_from
+        ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
+        self.ran = ran
+        names = {row[0]: row[1] for row in self.rows}
+        uuids = {row[0]: row[2] for row in self.rows}
         self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
         self.loops = 0
         self.pending: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
         self.holders: dict[str, list[str]] = defaultdict(list)
         rate = ctx.profile.guest_write_rate
-        cursor = ctx.db.cursor()
-        cursor.row_factory = None  # plain tuples: the disks are the largest table read
+        disks, holders, pending, make_disk = self.disks, self.holders, self.pending, records.make_disk
+        loops = 0
         # Natural (rowid) order keeps each domain's disks in the order they were connected.
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
         for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
-            self.disks[domid].append(DomainDisk(target, vdev, MODES[mode], backend))
-            self.holders[target].append(names[domid])
+            disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
+            holders[target].append(names[domid])
             if loop is not None:
-                self.loops += 1
+                loops += 1
             if mode != "r" and ran[domid] > attached_run:
                 written = int(rate * (ran[domid] - attached_run))
-                self.pending[target].append((uuids[domid], attached_run, written, after))
+                pending[target].append((uuids[domid], attached_run, written, after))
+        self.loops = loops
 
     def domains(self, ctx: Ctx, owners: _Owners) -> list[Domain]:
-        return [_domain(ctx, row, tuple(self.disks.get(row["domid"], ())), owners) for row in self.rows]
+        now, ran, disks, loads = ctx.now, self.ran, self.disks, json.loads
+        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.get
+        return [
+            _make_domain(
+                domid,
+                name,
+                uuid,
+                phase(halted, exit_kind, paused, up_at, stopping, now),
+                memory,
+                target,
+                vcpus,
+                cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
+                config_of(loads(config), tuple(disks.get(domid, ()))),
+                owner(managed_by, source),
+                created_at,
+                up_at,
+            )
+            for (
+                domid,
+                name,
+                uuid,
+                config,
+                memory,
+                target,
+                vcpus,
+                created_at,
+                up_at,
+                paused,
+                _run_accum,
+                run_base,
+                cpu_base,
+                _run_since,
+                stopping,
+                exit_kind,
+                _exit_at,
+                halted,
+                managed_by,
+                source,
+            ) in self.rows
+        ]
 
     def digest(self, path: str, stored: str) -> str:
         pending = self.pending.get(path)
@@ -111,23 +165,6 @@ class _Guests:
         if not held:
             return ()
         return (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
-
-
-def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...], owners: _Owners) -> Domain:
-    return Domain(
-        domid=row["domid"],
-        name=row["name"],
-        uuid=row["uuid"],
-        phase=timeline.phase_of(row, ctx.now),
-        memory=row["memory"],
-        target=row["target"],
-        vcpus=row["vcpus"],
-        cpu_time=timeline.cpu_time(row, ctx.now),
-        config=config_from_dict(json.loads(row["config"]), disks),
-        owner=owners.get(row["managed_by"], row["source"]),
-        created_at=row["created_at"],
-        up_at=row["up_at"],
-    )
 
 
 def domain0(ctx: Ctx) -> Domain:
@@ -262,17 +299,22 @@ def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partitio
 
 def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tuple[LogicalVolume, ...]:
     """The logical volumes read, with what running guests wrote so far and snapshots' COW space."""
-    volumes = []
+    volumes: list[LogicalVolume] = []
+    append, pending_of, held_by, owner = volumes.append, writes.pending.get, writes.holders.get, owners.get
     for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
         path = f"/dev/{vg}/{name}"
-        now_digest = writes.digest(path, digest)
+        # as ``writes.digest`` and ``writes.holders_of``, inline: a large host has many volumes
+        pending = pending_of(path)
+        now_digest = digest if not pending else pending[0][3] if len(pending) == 1 else writes.digest(path, digest)
+        held = held_by(path)
+        holders = () if not held else (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
         cow_used = 0
         if origin:
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
             invalid = invalid or cow_used >= cow_size
             cow_used = min(cow_used, cow_size)
-        volumes.append(
-            LogicalVolume(
+        append(
+            _make_volume(
                 vg,
                 name,
                 size,
@@ -282,8 +324,8 @@ def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tu
                 cow_size,
                 cow_used,
                 bool(invalid),
-                owners.get(managed_by, source),
-                writes.holders_of(path),
+                owner(managed_by, source) if managed_by else None,
+                holders,
                 bool(written) or now_digest != digest or bool(origin),  # a snapshot holds its origin's data
             )
         )
@@ -380,9 +422,9 @@ def cow_deadline(ctx: Ctx) -> str:
         ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
     )
     running: dict[str, int] = defaultdict(int)
-    for row in writers.rows:
-        if row["run_since"] is not None and (row["exit_at"] is None or row["exit_at"] > ctx.now):
-            for disk in writers.disks.get(row["domid"], ()):
+    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 13, exit_at 16
+        if row[13] is not None and (row[16] is None or row[16] > ctx.now):
+            for disk in writers.disks.get(row[0], ()):
                 if disk.mode.writes:
                     running[disk.target] += 1
     rate = ctx.profile.guest_write_rate
