@@ -106,7 +106,9 @@ def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None 
     )
     hvm = get("hvm")
     # The scalars given (not null) over the defaults; the keys that are no scalars are not read.
-    v = {**_CONFIG_DEFAULTS, **{key: value for key, value in data.items() if value is not None}}
+    if None in data.values():
+        data = {key: value for key, value in data.items() if value is not None}
+    v = {**_CONFIG_DEFAULTS, **data}
     return make_config(
         v["name"],
         v["memory"],
