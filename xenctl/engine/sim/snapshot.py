@@ -88,8 +88,10 @@ class _Guests:
         uuids = {row[0]: row[2] for row in self.rows}
         self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
         self.loops = 0
-        self.pending: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
-        self.holders: dict[str, list[str]] = defaultdict(list)
+        # By target path: its writers' pending writes, and the guests holding it (tuples: most
+        # targets have one, and a one-tuple is the answer ``holders_of`` gives)
+        self.pending: dict[str, tuple[tuple[str, float, int, str], ...]] = {}
+        self.holders: dict[str, tuple[str, ...]] = {}
         rate = ctx.profile.guest_write_rate
         disks, holders, pending, make_disk = self.disks, self.holders, self.pending, records.make_disk
         loops = 0
@@ -97,12 +99,15 @@ class _Guests:
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
         for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
             disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
-            holders[target].append(names[domid])
+            held = holders.get(target)
+            holders[target] = (names[domid],) if held is None else (*held, names[domid])
             if loop is not None:
                 loops += 1
             if mode != "r" and ran[domid] > attached_run:
                 written = int(rate * (ran[domid] - attached_run))
-                pending[target].append((uuids[domid], attached_run, written, after))
+                entry = (uuids[domid], attached_run, written, after)
+                waiting = pending.get(target)
+                pending[target] = (entry,) if waiting is None else (*waiting, entry)
         self.loops = loops
 
     def domains(self, ctx: Ctx, owners: _Owners) -> list[Domain]:
@@ -166,7 +171,7 @@ class _Guests:
         held = self.holders.get(path)
         if not held:
             return ()
-        return (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
+        return held if len(held) == 1 else tuple(sorted(set(held)))
 
 
 def domain0(ctx: Ctx) -> Domain:
@@ -309,7 +314,7 @@ def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tu
         pending = pending_of(path)
         now_digest = digest if not pending else pending[0][3] if len(pending) == 1 else writes.digest(path, digest)
         held = held_by(path)
-        holders = () if not held else (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
+        holders = () if not held else held if len(held) == 1 else tuple(sorted(set(held)))
         cow_used = 0
         if origin:
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
