@@ -35,7 +35,7 @@ def test_a_command_runs_the_function_its_entry_names(capsys: pytest.CaptureFixtu
 
 
 def test_the_parser_made_for_one_command_parses_it_as_the_whole_parser_does() -> None:
-    from xenctl.cli.main import command_word
+    from xenctl.cli.arguments import command_word
 
     lines = [
         ["list", "vm1"],

@@ -203,27 +203,8 @@ def run(
 ) -> None:
     """Watch until ``stop`` is set: act on each burst of events once its files are whole and it
     has been still ``quiet`` seconds (``settle.Burst`` decides)."""
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers import Observer
-
     events: queue.Queue[tuple[str, str, str]] = queue.Queue()
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event: FileSystemEvent) -> None:
-            if event.is_directory and event.event_type == "deleted":
-                directories.gone(os.fsdecode(event.src_path))  # a watched directory itself, perhaps
-            if event.is_directory or event.event_type not in CHANGES:
-                return  # reading a file (xenctl's own reads too) is no change
-            dest = os.fsdecode(getattr(event, "dest_path", "") or "")
-            events.put((event.event_type, os.fsdecode(event.src_path), dest))
-
-    os.makedirs(watcher.auto.path, exist_ok=True)
-    observer = Observer()
-    handler = Handler()
-    directories = Directories(observer, handler)
-    directories.watch(os.path.abspath(watcher.auto.path), recursive=False)
-    for directory in watcher.spec_dirs:
-        directories.watch(directory, recursive=True)
+    observer, directories = _observe(watcher, events)
     burst = Burst(
         watcher.complete,
         _empty,
@@ -268,6 +249,30 @@ def run(
     finally:
         observer.stop()
         observer.join(timeout=5)
+
+
+def _observe(watcher: Watcher, events: queue.Queue[tuple[str, str, str]]) -> tuple[Any, Directories]:
+    """An observer (not started) of the auto directory and the spec directories, putting each
+    change (its type, path and destination) on ``events``."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory and event.event_type == "deleted":
+                directories.gone(os.fsdecode(event.src_path))  # a watched directory itself, perhaps
+            if event.is_directory or event.event_type not in CHANGES:
+                return  # reading a file (xenctl's own reads too) is no change
+            dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+            events.put((event.event_type, os.fsdecode(event.src_path), dest))
+
+    os.makedirs(watcher.auto.path, exist_ok=True)
+    observer = Observer()
+    directories = Directories(observer, Handler())
+    directories.watch(os.path.abspath(watcher.auto.path), recursive=False)
+    for directory in watcher.spec_dirs:
+        directories.watch(directory, recursive=True)
+    return observer, directories
 
 
 def _signature(path: str) -> object:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from xenctl import __version__
-from xenctl.cli.arguments import count, lock_timeout, seconds, share
+from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share
 
 DESCRIPTION = """\
 xenctl: a declarative manager for Xen hosts, on a simulated Xen 3.x host.
@@ -341,45 +341,12 @@ _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ..
     (_add_host, ("host",)),
     (_add_specs, ("validate", "schema")),
     (_add_new, ("new",)),
-    (
-        _add_xm,
-        (
-            "create",
-            "console",
-            "shutdown",
-            "reboot",
-            "destroy",
-            "pause",
-            "unpause",
-            "save",
-            "restore",
-            "mem-set",
-            "vcpu-set",
-            "top",
-        ),
-    ),
+    (_add_xm, tuple("create console shutdown reboot destroy pause unpause save restore mem-set vcpu-set top".split())),  # noqa: SIM905
     (_add_import, ("import",)),
     (_add_plans, ("plan", "apply", "graph", "force-unlock")),
     (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
     (_add_serve, ("serve", "xend")),
 )
-_GLOBAL_VALUED = ("-c", "--connect", "--home", "--xen-root")  # the global options that take a value
-
-
-def command_word(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` names, when the global options before it are plainly written (no
-    abbreviations, no --help); None otherwise, and the whole parser is built."""
-    words = iter(argv)
-    for word in words:
-        if word in _GLOBAL_VALUED:
-            next(words, None)
-        elif word == "--allow-outside-links" or (word.startswith("--") and word.split("=", 1)[0] in _GLOBAL_VALUED):
-            continue
-        elif word.startswith("-"):
-            return None
-        else:
-            return word
-    return None
 
 
 def build_parser(word: str | None = None) -> argparse.ArgumentParser:

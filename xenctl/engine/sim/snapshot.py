@@ -20,158 +20,25 @@ from xenctl.engine.api import (
     DOMAIN0,
     Domain,
     DomainConfig,
-    DomainDisk,
     HostInfo,
     HostState,
     ImageFile,
     LogicalVolume,
     NfsExport,
-    Owner,
     Partition,
     Phase,
     Selection,
     VolumeGroup,
 )
-from xenctl.engine.sim import domains, memory, records, timeline
-from xenctl.engine.sim.blockdevs import next_digest
+from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import MODES, config_from_dict
-from xenctl.engine.trusted import maker
+from xenctl.engine.sim.guests import Guests, Owners, make_volume
 
 
 def _natural(text: str) -> tuple[object, ...]:
     """Sort key that puts sda2 before sda10."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
-
-
-class _Owners:
-    """One Owner value per distinct marker: a managed host has few, shared by many objects."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], Owner] = {}
-
-    def get(self, managed_by: str | None, source: str | None) -> Owner | None:
-        if not managed_by:
-            return None
-        key = (managed_by, source or "")
-        owner = self._seen.get(key)
-        if owner is None:
-            owner = self._seen[key] = Owner(*key)
-        return owner
-
-
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
-# The domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
-_DOMAIN_COLUMNS = (
-    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
-    "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
-)
-_make_domain = maker(Domain)
-_make_volume = maker(LogicalVolume)
-
-
-class _Guests:
-    """The guests and their disks, read in two queries, with what each has written so far."""
-
-    def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
-        now = ctx.now
-        cursor = ctx.db.cursor()
-        cursor.row_factory = None  # plain tuples: the domains and their disks are the largest tables read
-        self.rows: list[tuple[Any, ...]] = cursor.execute(
-            f"SELECT {_DOMAIN_COLUMNS} FROM domains {where}", args
-        ).fetchall()
-        run_time = timeline.run_time_from
-        ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
-        self.ran = ran
-        names = {row[0]: row[1] for row in self.rows}
-        uuids = {row[0]: row[2] for row in self.rows}
-        self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
-        self.loops = 0
-        # By target path: its writers' pending writes, and the guests holding it (tuples: most
-        # targets have one, and a one-tuple is the answer ``holders_of`` gives)
-        self.pending: dict[str, tuple[tuple[str, float, int, str], ...]] = {}
-        self.holders: dict[str, tuple[str, ...]] = {}
-        rate = ctx.profile.guest_write_rate
-        disks, holders, pending, make_disk = self.disks, self.holders, self.pending, records.make_disk
-        loops = 0
-        # Natural (rowid) order keeps each domain's disks in the order they were connected.
-        cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
-            disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
-            held = holders.get(target)
-            holders[target] = (names[domid],) if held is None else (*held, names[domid])
-            if loop is not None:
-                loops += 1
-            if mode != "r" and ran[domid] > attached_run:
-                written = int(rate * (ran[domid] - attached_run))
-                entry = (uuids[domid], attached_run, written, after)
-                waiting = pending.get(target)
-                pending[target] = (entry,) if waiting is None else (*waiting, entry)
-        self.loops = loops
-
-    def domains(self, ctx: Ctx, owners: _Owners) -> list[Domain]:
-        now, ran, disks = ctx.now, self.ran, self.disks
-        # Every config in one parse (one call into the decoder, not one a domain).
-        configs = iter(json.loads("[" + ",".join([row[3] for row in self.rows]) + "]"))
-        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.get
-        return [
-            _make_domain(
-                domid,
-                name,
-                uuid,
-                phase(halted, exit_kind, paused, up_at, stopping, now),
-                memory,
-                target,
-                vcpus,
-                cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
-                config_of(next(configs), tuple(disks.get(domid, ()))),
-                owner(managed_by, source),
-                created_at,
-                up_at,
-            )
-            for (
-                domid,
-                name,
-                uuid,
-                _config,
-                memory,
-                target,
-                vcpus,
-                created_at,
-                up_at,
-                paused,
-                _run_accum,
-                run_base,
-                cpu_base,
-                _run_since,
-                stopping,
-                exit_kind,
-                _exit_at,
-                halted,
-                managed_by,
-                source,
-            ) in self.rows
-        ]
-
-    def digest(self, path: str, stored: str) -> str:
-        pending = self.pending.get(path)
-        if not pending:
-            return stored
-        if len(pending) == 1:
-            return pending[0][3]  # one writer: its row already holds the result
-        for uuid, since, _written, _after in pending:  # shared with w!: count them in domid order
-            stored = next_digest(stored, uuid, since)
-        return stored
-
-    def written(self, path: str) -> int:
-        return sum(w for _u, _s, w, _a in self.pending.get(path, ()))
-
-    def holders_of(self, path: str) -> tuple[str, ...]:
-        held = self.holders.get(path)
-        if not held:
-            return ()
-        return held if len(held) == 1 else tuple(sorted(set(held)))
 
 
 def domain0(ctx: Ctx) -> Domain:
@@ -200,7 +67,7 @@ def domain0(ctx: Ctx) -> Domain:
 
 
 def read_domain(ctx: Ctx, domid: int) -> Domain:
-    return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, _Owners())[0]
+    return Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, Owners())[0]
 
 
 def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
@@ -219,7 +86,7 @@ def _basename(column: str) -> str:
 
 
 def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
-    owners = _Owners()
+    owners = Owners()
     if selection is None:
         lv_rows, image_rows, writes = _all_rows(ctx)
     else:
@@ -243,16 +110,16 @@ def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], Guests]:
     """Every logical volume and image file, and every guest's disks."""
     cursor = _lv_cursor(ctx.db)
     cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
     lv_rows = cursor.fetchall()
     image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
-    return lv_rows, image_rows, _Guests(ctx)
+    return lv_rows, image_rows, Guests(ctx)
 
 
-def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], Guests]:
     """The logical volumes and image files ``selection`` names, and the guests to read with them."""
     db = ctx.db
     cursor = _lv_cursor(db)
@@ -277,10 +144,10 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqli
             (json.dumps(sorted(selection.domains)), json.dumps(held)),
         )
     ]
-    return lv_rows, image_rows, _Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
+    return lv_rows, image_rows, Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
 
 
-def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
+def _partitions(db: sqlite3.Connection, writes: Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
     """Every partition, and the partitions each volume group is made of (its physical volumes)."""
     partitions = []
     pvs_of: dict[str, list[str]] = defaultdict(list)
@@ -304,7 +171,7 @@ def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partitio
     return tuple(partitions), pvs_of
 
 
-def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tuple[LogicalVolume, ...]:
+def _logical_volumes(lv_rows: list[Any], writes: Guests, owners: Owners) -> tuple[LogicalVolume, ...]:
     """The logical volumes read, with what running guests wrote so far and snapshots' COW space."""
     volumes: list[LogicalVolume] = []
     append, pending_of, held_by, owner = volumes.append, writes.pending.get, writes.holders.get, owners.get
@@ -321,7 +188,7 @@ def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tu
             invalid = invalid or cow_used >= cow_size
             cow_used = min(cow_used, cow_size)
         append(
-            _make_volume(
+            make_volume(
                 vg,
                 name,
                 size,
@@ -339,7 +206,7 @@ def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tu
     return tuple(volumes)
 
 
-def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: _Owners) -> tuple[VolumeGroup, ...]:
+def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: Owners) -> tuple[VolumeGroup, ...]:
     return tuple(
         VolumeGroup(
             name=row["name"],
@@ -353,7 +220,7 @@ def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners:
     )
 
 
-def _images(image_rows: list[sqlite3.Row], writes: _Guests, owners: _Owners) -> tuple[ImageFile, ...]:
+def _images(image_rows: list[sqlite3.Row], writes: Guests, owners: Owners) -> tuple[ImageFile, ...]:
     return tuple(
         ImageFile(
             path=row["path"],
@@ -370,7 +237,7 @@ def _images(image_rows: list[sqlite3.Row], writes: _Guests, owners: _Owners) -> 
     )
 
 
-def _exports(db: sqlite3.Connection, owners: _Owners) -> tuple[NfsExport, ...]:
+def _exports(db: sqlite3.Connection, owners: Owners) -> tuple[NfsExport, ...]:
     return tuple(
         NfsExport(
             server=row["server"],
@@ -425,7 +292,7 @@ def cow_deadline(ctx: Ctx) -> str:
     if not rows:
         return ""
     targets = sorted({f"/dev/{r['vg']}/{n}" for r in rows for n in (r["name"], r["origin"])})
-    writers = _Guests(
+    writers = Guests(
         ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
     )
     running: dict[str, int] = defaultdict(int)
