@@ -18,6 +18,7 @@ import pytest
 from tests.helpers import ROOT
 from tests.helpers import domain as domain_config
 from tests.reconcile.support import connect, ok, xenctl
+from xenctl.autostart.settle import Burst
 from xenctl.autostart.watch import Batch, Watcher, unfinished
 from xenctl.engine.api import HostInfo
 from xenctl.reconcile.walker import STOPPING, Outcome, walk
@@ -168,7 +169,7 @@ def test_a_spec_written_in_two_steps_is_applied_once_when_whole(
     watcher.wait_for("Apply complete")
     lines = watcher.drain(1.5)
 
-    assert sum("specs changed" in line for line in lines) == 1
+    assert sum("specs changed" in line for line in lines) == 1, "\n".join(lines)
     with connect(home) as host:
         creates = [e for e in host.events() if e.op == "create" and e.obj == "gtes11vm"]
         assert len(creates) == 1
@@ -388,3 +389,195 @@ def test_a_hand_placed_entry_removed_while_the_watchers_apply_runs_is_reported(x
     watcher.handle(Batch(specs={str(tmp_path / "a.yaml")}))
     watcher.handle(Batch(auto=True))
     assert any("entry mail removed" in line for line in calls.said)
+
+
+# -- reacting at once, never to half a file -----------------------------------------------------
+
+
+def test_an_entry_still_open_for_writing_is_not_acted_on_until_its_writer_closes_it(
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = watching(home, xen_root, "--quiet", "0.05")
+
+    with open(xen_root / "auto" / "slow", "w", encoding="utf-8") as stream:
+        stream.write(CONFIG.format(name="slow")[:20])  # half of it, flushed, the file still open
+        stream.flush()
+        time.sleep(0.4)
+        stream.write(CONFIG.format(name="slow")[20:])  # the whole config, still open
+        stream.flush()
+        time.sleep(0.6)  # many quiet periods: a plain debounce would have acted by now
+        assert watcher.drain(0.1)[-1].startswith("Watching")
+        assert "slow" not in domains(home)
+    watcher.wait_for("slow: started")
+    assert "slow" in domains(home)
+
+
+def test_a_burst_of_writes_to_an_entry_acts_once(
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = watching(home, xen_root, "--quiet", "0.05")
+
+    for memory in (64, 96, 128, 160, 192):  # an editor saving five times in a row
+        (xen_root / "auto" / "busy").write_text(CONFIG.format(name="busy").replace("128", str(memory)))
+    watcher.wait_for("busy: started")
+    lines = watcher.drain(0.8)
+
+    assert not [line for line in lines if "busy" in line and "changed" in line]
+    with connect(home) as host:
+        assert [e.obj for e in host.events() if e.op == "create"] == ["busy"]
+        assert host.domain("busy").memory == 192  # the last write's, the one the burst ended with
+
+
+def test_an_entry_moved_into_place_whole_starts_its_domain(
+    tmp_path: Path, xen_root: Path, watching: Callable[..., Watching]
+) -> None:
+    home = tmp_path / "home"
+    ok(xenctl(home, "host", "init"))
+    (xen_root / "auto").mkdir(parents=True)
+    watcher = watching(home, xen_root, "--quiet", "0.05")
+
+    made = tmp_path / "made-elsewhere"
+    made.write_text(CONFIG.format(name="moved"))
+    os.rename(made, xen_root / "auto" / "moved")  # an IN_MOVED_TO alone: no write, no close here
+    watcher.wait_for("moved: started")
+
+
+# -- the rules of a burst, on virtual time (xenctl.autostart.settle) ------------------------------
+
+
+class Files:
+    """What the burst asks about files: whether each is whole, whether it is still empty."""
+
+    def __init__(self) -> None:
+        self.whole: set[str] = set()
+        self.empty: set[str] = set()
+
+    def burst(self, **options: float | bool) -> Burst:
+        return Burst(lambda p: p in self.whole, lambda p: p in self.empty, **options)  # type: ignore[arg-type]
+
+
+def test_a_file_written_and_not_closed_is_never_ready_however_long_it_waits() -> None:
+    files = Files()
+    burst = files.burst(quiet=0.05, grace=2.0, patience=3.0)
+    burst.event("created", "a", 0.0)
+    burst.event("modified", "a", 0.001)
+    files.whole.add("a")  # it even parses already: its writer has not said it is done
+    assert not any(burst.ready(t) for t in (0.06, 1.0, 2.5, 10.0, 3600.0))
+    burst.event("closed", "a", 3600.0)
+    assert not burst.ready(3600.01)  # the burst's last events may still come
+    assert burst.ready(3600.06)
+    assert burst.take() == ["a"] and not burst
+
+
+def test_a_dropped_file_is_ready_one_quiet_period_after_its_close() -> None:
+    files = Files()
+    files.whole.add("web9")
+    burst = files.burst(quiet=0.05)
+    for kind, at in (("created", 0.0), ("modified", 0.0001), ("closed", 0.0002)):
+        burst.event(kind, "web9", at)
+    assert not burst.ready(0.03)
+    assert burst.wait(0.03) == pytest.approx(0.0202)
+    assert burst.ready(0.0503)
+
+
+def test_a_burst_of_writes_is_one_burst_ready_once_its_last_write_is_closed() -> None:
+    files = Files()
+    files.whole.add("a")
+    burst = files.burst(quiet=0.05, patience=3.0)
+    at = 0.0
+    for _ in range(5):
+        burst.event("modified", "a", at)
+        burst.event("closed", "a", at + 0.001)
+        at += 0.01
+    burst.event("modified", "a", at)  # a sixth write, not closed yet
+    assert not burst.ready(at + 1.0)
+    burst.event("closed", "a", at + 1.0)
+    assert burst.ready(at + 1.06)
+    assert burst.take() == ["a"]
+    assert not burst.ready(at + 10.0)  # taken: nothing left to act on
+
+
+def test_a_closed_file_that_does_not_parse_gets_a_grace_period_then_is_reported() -> None:
+    files = Files()
+    burst = files.burst(quiet=0.05, grace=2.0)
+    burst.event("closed", "half.yaml", 0.0)
+    assert not burst.ready(0.1) and not burst.ready(1.9)
+    assert burst.ready(2.0)  # acted on: the load reports what is wrong with it
+    burst.event("closed", "half.yaml", 0.5)
+    files.whole.add("half.yaml")  # a second write made it whole
+    assert burst.ready(0.55)
+
+
+def test_a_file_made_and_still_empty_waits_for_its_first_write_and_one_moved_in_does_not() -> None:
+    files = Files()
+    files.empty.add("new")
+    burst = files.burst(quiet=0.05, grace=2.0)
+    burst.event("created", "new", 0.0)
+    assert not burst.ready(10.0)
+    burst.event("modified", "new", 10.0)
+    files.empty.discard("new")
+    files.whole.add("new")
+    burst.event("closed", "new", 10.01)
+    assert burst.ready(10.07)
+    burst.take()
+    files.whole.add("moved-in")
+    burst.event("created", "moved-in", 20.0)  # what a rename from outside the directory looks like
+    assert burst.ready(20.05)
+
+
+def test_a_rename_into_place_is_whole_and_its_source_is_gone() -> None:
+    files = Files()
+    files.whole.add("vm.yaml")
+    burst = files.burst(quiet=0.05)
+    burst.event("modified", ".vm.yaml.tmp", 0.0)  # the editor's file, not closed in the events seen
+    burst.event("moved", ".vm.yaml.tmp", 0.001, "vm.yaml")
+    assert burst.ready(0.06)
+    assert burst.take() == [".vm.yaml.tmp", "vm.yaml"]
+
+
+def test_without_closes_a_write_counts_as_done_after_the_fallback_quiet_period() -> None:
+    files = Files()
+    files.whole.add("a")
+    burst = files.burst(quiet=0.05, closes=False, fallback=1.0)
+    burst.event("modified", "a", 0.0)
+    assert not burst.ready(0.5)
+    assert burst.ready(1.0)
+
+
+def test_events_that_never_stop_for_a_quiet_period_cannot_starve_the_burst() -> None:
+    files = Files()
+    files.whole.update({"a", "b"})
+    burst = files.burst(quiet=0.05, patience=3.0)
+    for step in range(150):  # an event every 20 ms for three seconds
+        at = step * 0.02
+        burst.event("closed", "a" if at < 1.0 else "b", at)
+        assert not burst.ready(at + 0.01)
+    burst.event("closed", "a", 3.0)
+    assert burst.ready(3.01)  # still no quiet period, but three seconds of events: act
+    assert burst.take() == ["a", "b"]
+
+
+def test_a_file_read_ahead_of_its_events_waits_for_them_and_late_events_do_not_act_twice() -> None:
+    files = Files()
+    files.whole.add("a")
+    stat = {"a": 1}
+    burst = Burst(lambda p: p in files.whole, lambda p: False, signature=stat.get, quiet=0.05)
+    burst.event("closed", "a", 0.0)
+    stat["a"] = 2  # written again; its events not taken in yet
+    assert not burst.ready(0.1)
+    burst.event("modified", "a", 0.1)
+    burst.event("closed", "a", 0.1)
+    assert burst.ready(0.2)
+    assert burst.take() == ["a"]
+    burst.event("closed", "a", 0.3)  # a late event of the write already acted on
+    assert burst.ready(0.4)
+    assert burst.take() == []  # nothing to act on again
+    stat["a"] = 3
+    burst.event("closed", "a", 0.5)
+    assert burst.ready(0.6) and burst.take() == ["a"]

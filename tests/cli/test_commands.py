@@ -32,3 +32,21 @@ def test_a_command_runs_the_function_its_entry_names(capsys: pytest.CaptureFixtu
 
     assert main(["schema"]) == 0
     assert '"domains"' in capsys.readouterr().out  # the spec schema, as `xenctl schema` prints it
+
+
+def test_the_parser_made_for_one_command_parses_it_as_the_whole_parser_does() -> None:
+    from xenctl.cli.arguments import command_word
+
+    lines = [
+        ["list", "vm1"],
+        ["-c", "sim:///tmp/h", "--xen-root=/tmp/x", "host", "show", "--json"],
+        ["--home", "/tmp/h", "mem-set", "vm1", "256"],
+        ["--allow-outside-links", "watch", "--quiet", "0.05"],
+        ["apply", "--auto-approve", "specs"],
+        ["xend", "status"],
+    ]
+    for line in lines:
+        word = command_word(line)
+        assert word == next(w for w in line if not w.startswith("-") and "/" not in w)
+        assert build_parser(word).parse_args(line) == build_parser().parse_args(line)
+    assert command_word(["--help"]) is None and command_word(["--conn", "x", "list"]) is None

@@ -30,6 +30,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xenctl.app.urls import CONNECT_ENV as CONNECT_ENV
+from xenctl.app.urls import HOME_ENV as HOME_ENV
+from xenctl.app.urls import SIM_SCHEME as SIM_SCHEME
+from xenctl.app.urls import default_home as default_home
+from xenctl.app.urls import sim_home
+from xenctl.app.urls import sim_url as sim_url
 from xenctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,10 +44,6 @@ if TYPE_CHECKING:
     from xenctl.engine.sim.profile import HostProfile
     from xenctl.reconcile.walker import Pace
     from xenctl.xmconfig.auto import AutoDir
-
-HOME_ENV = "XENCTL_HOME"
-CONNECT_ENV = "XENCTL_CONNECT"
-SIM_SCHEME = "sim"
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,6 @@ class Location:
     path: str
 
 
-def default_home() -> str:
-    """``$XENCTL_HOME``, else ``$XDG_DATA_HOME/xenctl``, else ``~/.local/share/xenctl``."""
-    if os.environ.get(HOME_ENV):
-        return os.environ[HOME_ENV]
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(data, "xenctl")
-
-
-def sim_url(home: str) -> str:
-    """The URL of the simulated host whose home is ``home``."""
-    return f"{SIM_SCHEME}://{os.path.abspath(home)}"
-
-
 def parse_url(url: str) -> Location:
     """A host URL, checked; an unknown scheme is one line naming it and the schemes known."""
     scheme, sep, rest = url.partition(":")
@@ -87,11 +76,10 @@ def parse_url(url: str) -> Location:
     if scheme not in SCHEMES:
         raise UsageError(f"unknown host URI scheme {scheme!r} in {url!r}; xenctl knows {known}")
     if scheme == SIM_SCHEME:
-        if rest in ("", "//"):
-            return Location(url, scheme, default_home())
-        if not rest.startswith("///") or "\0" in rest:
+        home = sim_home(url)
+        if home is None:
             raise UsageError(f"{url!r}: a simulated host is sim:///ABSOLUTE/PATH (its home), or sim:// for the default")
-        return Location(url, scheme, os.path.normpath(rest[2:]))
+        return Location(url, scheme, home)
     return Location(url, scheme, rest)
 
 

@@ -43,7 +43,7 @@ def watch(
     hooks: WatchHooks,
     *,
     stop: threading.Event,
-    quiet: float = 1.0,
+    quiet: float = 0.05,
 ) -> None:
     """Boot if unbooted, apply the specs, then follow changes until ``stop`` is set."""
     from xenctl.autostart.watch import Watcher

@@ -1,12 +1,13 @@
 """``xenctl watch``: keep the host booted and the specs applied as files change.
 
-The watcher (watchdog) sees the auto directory and the spec directories. Events come in bursts
-(an editor writes a temporary file, renames it, touches a backup), so they are debounced: the
-watcher acts once nothing has moved for ``quiet`` seconds (or ``patience`` after the first event
-of a burst, so a file written all the time cannot starve it), on everything the burst touched.
-A spec file whose last line is unfinished (no final newline) is most likely still being written:
-it gets ``grace`` seconds more. Editors' and packages' passing files (``temporary_file_name``)
-and mere reads (xenctl's own, too) never count.
+The watcher (watchdog) sees the auto directory and the spec directories. A burst of events is
+acted on as soon as every file it touched is whole: closed by its writer (inotify's close-write)
+or moved into place, parsing, its last line finished; and nothing has moved for ``quiet``
+seconds (0.05 by default), so the rest of a burst (an editor's rename after its write) is taken
+in with it. A file still open for writing is never acted on; one closed but not parsing gets
+``grace`` seconds for a second write before it is reported (``settle`` holds the rules).
+Editors' and packages' passing files (``temporary_file_name``) and mere reads (xenctl's own,
+too) never count.
 
 - The auto directory changed: at a booted boot runlevel, new entries start, in order (through
   ``boot(only=...)``); a removed entry stops nothing and is reported; a broken one is reported.
@@ -31,12 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xenctl.autostart.runlevels import BOOT_LEVELS, Report
+from xenctl.autostart.settle import Burst
 from xenctl.engine.api import HostInfo
 from xenctl.errors import XenctlError
 from xenctl.filenames import temporary_file_name
 from xenctl.xmconfig.auto import AutoDir, Broken, Entry
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+QUIET_S = 0.05  # a burst is acted on once its files are whole and it has been still this long
+FALLBACK_QUIET_S = 1.0  # without inotify's closes: the stillness that says a write is done
+POLL_S = 0.2  # how often the loop looks for directories made anew
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})  # not opened, not closed_no_write
 
 
@@ -87,6 +92,23 @@ class Watcher:
         if name.endswith(SPEC_SUFFIXES) and any(full == d or full.startswith(d + os.sep) for d in self.spec_dirs):
             return Batch(specs={full})
         return Batch()
+
+    def complete(self, path: str) -> bool:
+        """Whether the file at ``path`` reads as whole: an auto entry that parses, a spec whose
+        YAML parses, each with its last line finished (a file that is not there is done with)."""
+        if not os.path.lexists(path):
+            return True
+        if unfinished([path]):
+            return False
+        if os.path.dirname(os.path.abspath(path)) == os.path.abspath(self.auto.path):
+            return isinstance(self.auto.read_one(os.path.basename(path)), Entry)
+        from xenctl.spec.yamlfile import YamlProblem, parse, read_text
+
+        try:
+            parse(read_text(path))
+        except YamlProblem:
+            return False
+        return True
 
     def handle_specs_now(self) -> None:
         """Apply the specs as they are (on start, before any change)."""
@@ -174,53 +196,51 @@ def run(
     watcher: Watcher,
     *,
     stop: threading.Event,
-    quiet: float = 1.0,
+    quiet: float = QUIET_S,
     patience: float = 3.0,
     grace: float = 2.0,
     ready: Callable[[], None] | None = None,
 ) -> None:
-    """Watch until ``stop`` is set: act on each burst of events once it settles."""
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers import Observer
-
-    events: queue.Queue[str] = queue.Queue()
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event: FileSystemEvent) -> None:
-            if event.is_directory and event.event_type == "deleted":
-                directories.gone(os.fsdecode(event.src_path))  # a watched directory itself, perhaps
-            if event.is_directory or event.event_type not in CHANGES:
-                return  # reading a file (xenctl's own reads too) is no change
-            for path in (event.src_path, getattr(event, "dest_path", "")):
-                if path:
-                    events.put(os.fsdecode(path))
-
-    os.makedirs(watcher.auto.path, exist_ok=True)
-    observer = Observer()
-    handler = Handler()
-    directories = Directories(observer, handler)
-    directories.watch(os.path.abspath(watcher.auto.path), recursive=False)
-    for directory in watcher.spec_dirs:
-        directories.watch(directory, recursive=True)
+    """Watch until ``stop`` is set: act on each burst of events once its files are whole and it
+    has been still ``quiet`` seconds (``settle.Burst`` decides)."""
+    events: queue.Queue[tuple[str, str, str]] = queue.Queue()
+    observer, directories = _observe(watcher, events)
+    burst = Burst(
+        watcher.complete,
+        _empty,
+        signature=_signature,
+        quiet=quiet,
+        grace=grace,
+        patience=patience,
+        closes=type(observer).__name__ == "InotifyObserver",  # the kernel says when a writer is done
+        fallback=max(quiet, FALLBACK_QUIET_S),
+    )
+    extra = Batch()  # directories made anew: nothing to wait for
     observer.start()
     if ready is not None:
         ready()
     try:
         while not stop.is_set():
+            wait = burst.wait(time.monotonic())
             try:
-                batch = watcher.classify(events.get(timeout=0.2))
+                kind, path, dest = events.get(timeout=POLL_S if wait is None else min(max(wait, 0.005), POLL_S))
             except queue.Empty:
                 # A directory removed and made again (rsync --delete, rm -rf and a copy, a swapped
                 # symlink) is a new one to the kernel: watch it anew, and read it as changed.
-                batch = Batch()
                 for directory in directories.recreated():
                     is_auto = directory == os.path.abspath(watcher.auto.path)
-                    batch = _merge(batch, Batch(auto=True) if is_auto else Batch(specs={directory}))
-                if not batch:
-                    continue
-            batch = _settle(events, watcher, batch, quiet, patience)
-            if unfinished(batch.specs):  # half a file: give the writer time to finish it
-                batch = _settle(events, watcher, batch, grace, grace)
+                    extra = _merge(extra, Batch(auto=True) if is_auto else Batch(specs={directory}))
+                    burst.touch(time.monotonic())
+            else:
+                ours = [p for p in (path, dest) if p and watcher.classify(p)]
+                if ours:
+                    burst.event(kind, path if path in ours else "", time.monotonic(), dest if dest in ours else "")
+            if not burst.ready(time.monotonic()):
+                continue
+            batch = extra
+            for touched in burst.take():
+                batch = _merge(batch, watcher.classify(touched))
+            extra = Batch()
             if batch and not stop.is_set():
                 try:
                     watcher.handle(batch)
@@ -229,6 +249,46 @@ def run(
     finally:
         observer.stop()
         observer.join(timeout=5)
+
+
+def _observe(watcher: Watcher, events: queue.Queue[tuple[str, str, str]]) -> tuple[Any, Directories]:
+    """An observer (not started) of the auto directory and the spec directories, putting each
+    change (its type, path and destination) on ``events``."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory and event.event_type == "deleted":
+                directories.gone(os.fsdecode(event.src_path))  # a watched directory itself, perhaps
+            if event.is_directory or event.event_type not in CHANGES:
+                return  # reading a file (xenctl's own reads too) is no change
+            dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+            events.put((event.event_type, os.fsdecode(event.src_path), dest))
+
+    os.makedirs(watcher.auto.path, exist_ok=True)
+    observer = Observer()
+    directories = Directories(observer, Handler())
+    directories.watch(os.path.abspath(watcher.auto.path), recursive=False)
+    for directory in watcher.spec_dirs:
+        directories.watch(directory, recursive=True)
+    return observer, directories
+
+
+def _signature(path: str) -> object:
+    """What changes with every write to the file at ``path`` (None: not there)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
 
 
 class Directories:
@@ -279,19 +339,6 @@ def _identity(directory: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (info.st_dev, info.st_ino)
-
-
-def _settle(events: queue.Queue[str], watcher: Watcher, batch: Batch, quiet: float, patience: float) -> Batch:
-    """Take in events until none has come for ``quiet`` seconds, or ``patience`` has passed."""
-    began = last = time.monotonic()
-    while time.monotonic() - began < patience:
-        try:
-            path = events.get(timeout=max(0.0, quiet - (time.monotonic() - last)))
-        except queue.Empty:
-            break
-        batch = _merge(batch, watcher.classify(path))
-        last = time.monotonic()
-    return batch
 
 
 def _shown(path: str) -> str:

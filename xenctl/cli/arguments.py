@@ -7,6 +7,7 @@ the one ``Error:`` line.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 
 def seconds(text: str) -> float:
@@ -48,3 +49,22 @@ def lock_timeout(p: argparse.ArgumentParser, default: float = 0.0) -> None:
         metavar="S",
         help=f"wait up to S seconds for another command holding the host (default {default:g})",
     )
+
+
+_GLOBAL_VALUED = ("-c", "--connect", "--home", "--xen-root")  # the global options that take a value
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when the global options before it are plainly written (no
+    abbreviations, no --help); None otherwise, and the whole parser is built."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_VALUED:
+            next(words, None)
+        elif word == "--allow-outside-links" or (word.startswith("--") and word.split("=", 1)[0] in _GLOBAL_VALUED):
+            continue
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None

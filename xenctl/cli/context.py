@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from xenctl.app.host import CONNECT_ENV, Host, Settings, connect, default_home, sim_url
+from xenctl.app.urls import CONNECT_ENV, default_home, sim_url
 from xenctl.errors import UsageError
+
+if TYPE_CHECKING:  # the Host handle is imported when a command opens a host, not to name one
+    from xenctl.app.host import Host, Settings
 
 TIME_SCALE_ENV = "XENCTL_TIME_SCALE"
 XEN_ROOT_ENV = "XENCTL_XEN_ROOT"
 OUTSIDE_LINKS_ENV = "XENCTL_AUTO_OUTSIDE_LINKS"
 
-__all__ = ["command_line", "host_of", "host_url", "settings_of", "time_scale"]
+__all__ = ["command_line", "host_of", "host_url", "settings_of", "time_scale", "xen_root_of"]
 
 
 def time_scale() -> float:
@@ -59,7 +63,14 @@ def host_url(args: argparse.Namespace) -> str:
     return os.environ.get(CONNECT_ENV) or sim_url(default_home())
 
 
+def xen_root_of(args: argparse.Namespace) -> str | None:
+    """The xen root the command line or the environment names (None: the driver's own)."""
+    return _xen_root(getattr(args, "xen_root", None))
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
+    from xenctl.app.host import Settings
+
     allowed = bool(getattr(args, "allow_outside_links", False)) or os.environ.get(OUTSIDE_LINKS_ENV, "") in (
         "1",
         "yes",
@@ -75,6 +86,8 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 def host_of(args: argparse.Namespace) -> Host:
     """The host the command line names, not opened yet; close it (or use ``with``)."""
+    from xenctl.app.host import connect
+
     return connect(host_url(args), settings_of(args))
 
 

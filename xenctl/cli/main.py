@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from xenctl import __version__
-from xenctl.cli.arguments import count, lock_timeout, seconds, share
+from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share
 
 DESCRIPTION = """\
 xenctl: a declarative manager for Xen hosts, on a simulated Xen 3.x host.
@@ -283,7 +283,11 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     watch.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
     lock_timeout(watch, 300.0)
     watch.add_argument(
-        "--quiet", type=seconds, default=1.0, metavar="S", help="act once files have been still this long (1)"
+        "--quiet",
+        type=seconds,
+        default=0.05,
+        metavar="S",
+        help="act once changed files are whole (closed by their writer, parsing) and still this long (0.05)",
     )
     watch.set_defaults(words="watch")
     auto = sub.add_parser("autostart", help="the autostart entries", description="The entries in <xen root>/auto.")
@@ -329,7 +333,24 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     xend.set_defaults(words="xend")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Each group of commands, by the words that name them: ``build_parser`` given a command's word
+# builds that group alone (argparse spends most of a short command's start-up making parsers).
+_GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ...]], ...] = (  # type: ignore[type-arg]
+    (_add_list, ("list",)),
+    (_add_events, ("events",)),
+    (_add_host, ("host",)),
+    (_add_specs, ("validate", "schema")),
+    (_add_new, ("new",)),
+    (_add_xm, tuple("create console shutdown reboot destroy pause unpause save restore mem-set vcpu-set top".split())),  # noqa: SIM905
+    (_add_import, ("import",)),
+    (_add_plans, ("plan", "apply", "graph", "force-unlock")),
+    (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
+    (_add_serve, ("serve", "xend")),
+)
+
+
+def build_parser(word: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command, or (``word``) only the group that holds it."""
     parser = _Parser(prog="xenctl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xenctl {__version__}")
     parser.add_argument(
@@ -348,22 +369,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow auto/ symlinks that leave the xen root (or set XENCTL_AUTO_OUTSIDE_LINKS=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    _add_list(sub)
-    _add_events(sub)
-    _add_host(sub)
-    _add_specs(sub)
-    _add_new(sub)
-    _add_xm(sub)
-    _add_import(sub)
-    _add_plans(sub)
-    _add_autostart(sub)
-    _add_serve(sub)
+    chosen = [add for add, words in _GROUPS if word in words]
+    for add in chosen or [add for add, _words in _GROUPS]:
+        add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_word(words)).parse_args(words)
     from xenctl.cli.commands import COMMANDS
     from xenctl.errors import SpecError, XenctlError
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from xenctl.engine.phase import Phase as Phase
+from xenctl.engine.phase import state_letters as state_letters
+
 DOMAIN0 = "Domain-0"
 MANAGED_BY = "xenctl"  # the ownership mark xenctl leaves on what it makes (``Owner.managed_by``)
 
@@ -24,18 +27,6 @@ class DiskMode(str, enum.Enum):
     @property
     def writes(self) -> bool:
         return self is not DiskMode.READ
-
-
-class Phase(str, enum.Enum):
-    """Where a domain is in its life; ``state`` renders it as ``xm list`` does."""
-
-    BOOTING = "booting"  # created, guest kernel not up yet (r-----)
-    RUNNING = "running"  # guest up (-b----, or r----- for Domain-0)
-    PAUSED = "paused"  # --p---
-    SHUTTING_DOWN = "shutting-down"  # shutdown asked, guest still going down (-b----)
-    SHUTDOWN = "shutdown"  # guest halted, kept by on_poweroff=preserve (---s--)
-    CRASHED = "crashed"  # guest crashed, kept by on_crash=preserve (----c-)
-    SAVING = "saving"  # being saved to a file (migrating-<name>)
 
 
 class OnEvent(str, enum.Enum):
@@ -198,16 +189,3 @@ class Domain:
     def is_up(self) -> bool:
         """The guest has booted and is serving (paused guests are not)."""
         return self.phase in (Phase.RUNNING, Phase.SHUTTING_DOWN)
-
-
-def state_letters(phase: Phase, domid: int = 1) -> str:
-    letters = {
-        Phase.BOOTING: "r-----",
-        Phase.RUNNING: "r-----" if domid == 0 else "-b----",
-        Phase.PAUSED: "--p---",
-        Phase.SHUTTING_DOWN: "-b----",
-        Phase.SHUTDOWN: "---s--",
-        Phase.CRASHED: "----c-",
-        Phase.SAVING: "-b---d",
-    }
-    return letters[phase]

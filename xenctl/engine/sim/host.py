@@ -326,7 +326,10 @@ class SimHost(HostTransactions):
     # -- the record and fault injection ----------------------------------------------------
 
     def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None:
-        with store.write_txn(self.db):
+        """A line of account in the event log, for what a caller did through the operations
+        (each of which logged its own events durably): committed without waiting for the disk,
+        it is made durable by the next operation's commit."""
+        with store.write_txn(self.db, durable=False):
             self._ctx(self.clock.now()).event(op, obj, outcome, message)
 
     def add_fault(self, fault: Fault) -> int:

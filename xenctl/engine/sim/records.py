@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
+from xenctl.engine.trusted import maker
 
 _SCALARS = (
     "name",
@@ -75,6 +76,13 @@ MODES = {mode.value: mode for mode in DiskMode}
 ON_EVENTS = {event.value: event for event in OnEvent}
 
 
+# Positional constructors for values read back from the host file (see ``engine.trusted``).
+make_disk = maker(DomainDisk)
+make_vif = maker(Vif)
+make_config = maker(DomainConfig)
+_CONFIG_DEFAULTS = {f.name: getattr(_DEFAULTS, f.name) for f in fields(DomainConfig)}
+
+
 def disk_from_dict(data: dict[str, Any]) -> DomainDisk:
     return DomainDisk(
         target=str(data["target"]),
@@ -86,20 +94,42 @@ def disk_from_dict(data: dict[str, Any]) -> DomainDisk:
 
 
 def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None = None) -> DomainConfig:
-    values: dict[str, Any] = {key: value for key, value in data.items() if key in _SCALAR_SET and value is not None}
-    for key in _EVENTS:
-        if data.get(key):
-            values[key] = ON_EVENTS[data[key]]
-    values["vifs"] = tuple(
-        Vif(bridge=v.get("bridge") or "xenbr0", mac=v.get("mac"), type=v.get("type"), model=v.get("model"))
-        for v in data.get("vifs", ())
-    )
+    """The config ``config_to_dict`` wrote: a field missing (or null) takes its default."""
+    get = data.get
     if disks is None:
-        disks = tuple(disk_from_dict(d) for d in data.get("disks", ()))
-    cdroms = set(data.get("cdroms", ()))
+        disks = tuple(disk_from_dict(d) for d in get("disks", ()))
+    cdroms = get("cdroms")
     if cdroms:
         disks = tuple(replace(d, cdrom=True) if d.vdev in cdroms else d for d in disks)
-    values["disks"] = disks
-    if data.get("hvm") is not None:
-        values["hvm"] = HvmConfig(**data["hvm"])
-    return DomainConfig(**values)
+    vifs = tuple(
+        make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in get("vifs", ())
+    )
+    hvm = get("hvm")
+    # The scalars given (not null) over the defaults; the keys that are no scalars are not read.
+    if None in data.values():
+        data = {key: value for key, value in data.items() if value is not None}
+    v = {**_CONFIG_DEFAULTS, **data}
+    return make_config(
+        v["name"],
+        v["memory"],
+        v["maxmem"],
+        v["vcpus"],
+        v["maxvcpus"],
+        v["kernel"],
+        v["ramdisk"],
+        v["bootloader"],
+        v["builder"],
+        v["root"],
+        v["extra"],
+        disks,
+        vifs,
+        ON_EVENTS[data["on_poweroff"]] if get("on_poweroff") else _DEFAULTS.on_poweroff,
+        ON_EVENTS[data["on_reboot"]] if get("on_reboot") else _DEFAULTS.on_reboot,
+        ON_EVENTS[data["on_crash"]] if get("on_crash") else _DEFAULTS.on_crash,
+        v["nfs_server"],
+        v["nfs_root"],
+        v["ip"],
+        v["uuid"],
+        v["shadow_memory"],
+        None if hvm is None else HvmConfig(**hvm),
+    )

@@ -20,23 +20,20 @@ from xenctl.engine.api import (
     DOMAIN0,
     Domain,
     DomainConfig,
-    DomainDisk,
     HostInfo,
     HostState,
     ImageFile,
     LogicalVolume,
     NfsExport,
-    Owner,
     Partition,
     Phase,
     Selection,
     VolumeGroup,
 )
 from xenctl.engine.sim import domains, memory, timeline
-from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import MODES, config_from_dict
+from xenctl.engine.sim.guests import Guests, Owners, make_volume
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -44,95 +41,8 @@ def _natural(text: str) -> tuple[object, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
-class _Owners:
-    """One Owner value per distinct marker: a managed host has few, shared by many objects."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], Owner] = {}
-
-    def get(self, managed_by: str | None, source: str | None) -> Owner | None:
-        if not managed_by:
-            return None
-        key = (managed_by, source or "")
-        owner = self._seen.get(key)
-        if owner is None:
-            owner = self._seen[key] = Owner(*key)
-        return owner
-
-
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
-
-
-class _Guests:
-    """The guests and their disks, read in two queries, with what each has written so far."""
-
-    def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
-        now = ctx.now
-        self.rows = ctx.db.execute(f"SELECT * FROM domains {where}", args).fetchall()
-        ran = {row["domid"]: timeline.run_time(row, now) for row in self.rows}
-        names = {row["domid"]: row["name"] for row in self.rows}
-        uuids = {row["domid"]: row["uuid"] for row in self.rows}
-        self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
-        self.loops = 0
-        self.pending: dict[str, list[tuple[str, float, int, str]]] = defaultdict(list)
-        self.holders: dict[str, list[str]] = defaultdict(list)
-        rate = ctx.profile.guest_write_rate
-        cursor = ctx.db.cursor()
-        cursor.row_factory = None  # plain tuples: the disks are the largest table read
-        # Natural (rowid) order keeps each domain's disks in the order they were connected.
-        cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
-            self.disks[domid].append(DomainDisk(target, vdev, MODES[mode], backend))
-            self.holders[target].append(names[domid])
-            if loop is not None:
-                self.loops += 1
-            if mode != "r" and ran[domid] > attached_run:
-                written = int(rate * (ran[domid] - attached_run))
-                self.pending[target].append((uuids[domid], attached_run, written, after))
-
-    def domains(self, ctx: Ctx, owners: _Owners) -> list[Domain]:
-        return [_domain(ctx, row, tuple(self.disks.get(row["domid"], ())), owners) for row in self.rows]
-
-    def digest(self, path: str, stored: str) -> str:
-        pending = self.pending.get(path)
-        if not pending:
-            return stored
-        if len(pending) == 1:
-            return pending[0][3]  # one writer: its row already holds the result
-        for uuid, since, _written, _after in pending:  # shared with w!: count them in domid order
-            stored = next_digest(stored, uuid, since)
-        return stored
-
-    def written(self, path: str) -> int:
-        return sum(w for _u, _s, w, _a in self.pending.get(path, ()))
-
-    def holders_of(self, path: str) -> tuple[str, ...]:
-        held = self.holders.get(path)
-        if not held:
-            return ()
-        return (held[0],) if len(held) == 1 else tuple(sorted(set(held)))
-
-
-def _domain(ctx: Ctx, row: sqlite3.Row, disks: tuple[DomainDisk, ...], owners: _Owners) -> Domain:
-    return Domain(
-        domid=row["domid"],
-        name=row["name"],
-        uuid=row["uuid"],
-        phase=timeline.phase_of(row, ctx.now),
-        memory=row["memory"],
-        target=row["target"],
-        vcpus=row["vcpus"],
-        cpu_time=timeline.cpu_time(row, ctx.now),
-        config=config_from_dict(json.loads(row["config"]), disks),
-        owner=owners.get(row["managed_by"], row["source"]),
-        created_at=row["created_at"],
-        up_at=row["up_at"],
-    )
-
-
 def domain0(ctx: Ctx) -> Domain:
-    created = ctx.meta("created_at")
-    started = float(created) if isinstance(created, (int, float)) else ctx.now
+    started = timeline.dom0_started(ctx.meta("created_at"), ctx.now)
     dom0_mem = memory.dom0_memory(ctx)
     vcpus = domains.dom0_vcpus(ctx)
     return Domain(
@@ -143,7 +53,7 @@ def domain0(ctx: Ctx) -> Domain:
         memory=dom0_mem,
         target=dom0_mem,
         vcpus=vcpus,
-        cpu_time=max(0.0, ctx.now - started) * 0.05 * vcpus,
+        cpu_time=timeline.dom0_cpu_time(ctx.now, started, vcpus),
         config=DomainConfig(
             name=DOMAIN0,
             memory=dom0_mem,
@@ -157,7 +67,7 @@ def domain0(ctx: Ctx) -> Domain:
 
 
 def read_domain(ctx: Ctx, domid: int) -> Domain:
-    return _Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, _Owners())[0]
+    return Guests(ctx, "WHERE domid = ?", (domid,)).domains(ctx, Owners())[0]
 
 
 def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
@@ -176,7 +86,7 @@ def _basename(column: str) -> str:
 
 
 def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
-    owners = _Owners()
+    owners = Owners()
     if selection is None:
         lv_rows, image_rows, writes = _all_rows(ctx)
     else:
@@ -200,16 +110,16 @@ def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], Guests]:
     """Every logical volume and image file, and every guest's disks."""
     cursor = _lv_cursor(ctx.db)
     cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
     lv_rows = cursor.fetchall()
     image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
-    return lv_rows, image_rows, _Guests(ctx)
+    return lv_rows, image_rows, Guests(ctx)
 
 
-def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], _Guests]:
+def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], Guests]:
     """The logical volumes and image files ``selection`` names, and the guests to read with them."""
     db = ctx.db
     cursor = _lv_cursor(db)
@@ -234,10 +144,10 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqli
             (json.dumps(sorted(selection.domains)), json.dumps(held)),
         )
     ]
-    return lv_rows, image_rows, _Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
+    return lv_rows, image_rows, Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
 
 
-def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
+def _partitions(db: sqlite3.Connection, writes: Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
     """Every partition, and the partitions each volume group is made of (its physical volumes)."""
     partitions = []
     pvs_of: dict[str, list[str]] = defaultdict(list)
@@ -261,19 +171,24 @@ def _partitions(db: sqlite3.Connection, writes: _Guests) -> tuple[tuple[Partitio
     return tuple(partitions), pvs_of
 
 
-def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tuple[LogicalVolume, ...]:
+def _logical_volumes(lv_rows: list[Any], writes: Guests, owners: Owners) -> tuple[LogicalVolume, ...]:
     """The logical volumes read, with what running guests wrote so far and snapshots' COW space."""
-    volumes = []
+    volumes: list[LogicalVolume] = []
+    append, pending_of, held_by, owner = volumes.append, writes.pending.get, writes.holders.get, owners.get
     for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
         path = f"/dev/{vg}/{name}"
-        now_digest = writes.digest(path, digest)
+        # as ``writes.digest`` and ``writes.holders_of``, inline: a large host has many volumes
+        pending = pending_of(path)
+        now_digest = digest if not pending else pending[0][3] if len(pending) == 1 else writes.digest(path, digest)
+        held = held_by(path)
+        holders = () if not held else held if len(held) == 1 else tuple(sorted(set(held)))
         cow_used = 0
         if origin:
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
             invalid = invalid or cow_used >= cow_size
             cow_used = min(cow_used, cow_size)
-        volumes.append(
-            LogicalVolume(
+        append(
+            make_volume(
                 vg,
                 name,
                 size,
@@ -283,15 +198,15 @@ def _logical_volumes(lv_rows: list[Any], writes: _Guests, owners: _Owners) -> tu
                 cow_size,
                 cow_used,
                 bool(invalid),
-                owners.get(managed_by, source),
-                writes.holders_of(path),
+                owner(managed_by, source) if managed_by else None,
+                holders,
                 bool(written) or now_digest != digest or bool(origin),  # a snapshot holds its origin's data
             )
         )
     return tuple(volumes)
 
 
-def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: _Owners) -> tuple[VolumeGroup, ...]:
+def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: Owners) -> tuple[VolumeGroup, ...]:
     return tuple(
         VolumeGroup(
             name=row["name"],
@@ -305,7 +220,7 @@ def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners:
     )
 
 
-def _images(image_rows: list[sqlite3.Row], writes: _Guests, owners: _Owners) -> tuple[ImageFile, ...]:
+def _images(image_rows: list[sqlite3.Row], writes: Guests, owners: Owners) -> tuple[ImageFile, ...]:
     return tuple(
         ImageFile(
             path=row["path"],
@@ -322,7 +237,7 @@ def _images(image_rows: list[sqlite3.Row], writes: _Guests, owners: _Owners) -> 
     )
 
 
-def _exports(db: sqlite3.Connection, owners: _Owners) -> tuple[NfsExport, ...]:
+def _exports(db: sqlite3.Connection, owners: Owners) -> tuple[NfsExport, ...]:
     return tuple(
         NfsExport(
             server=row["server"],
@@ -377,13 +292,13 @@ def cow_deadline(ctx: Ctx) -> str:
     if not rows:
         return ""
     targets = sorted({f"/dev/{r['vg']}/{n}" for r in rows for n in (r["name"], r["origin"])})
-    writers = _Guests(
+    writers = Guests(
         ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
     )
     running: dict[str, int] = defaultdict(int)
-    for row in writers.rows:
-        if row["run_since"] is not None and (row["exit_at"] is None or row["exit_at"] > ctx.now):
-            for disk in writers.disks.get(row["domid"], ()):
+    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 13, exit_at 16
+        if row[13] is not None and (row[16] is None or row[16] > ctx.now):
+            for disk in writers.disks.get(row[0], ()):
                 if disk.mode.writes:
                     running[disk.target] += 1
     rate = ctx.profile.guest_write_rate
