@@ -29,6 +29,7 @@ from xenctl.errors import NotFoundError, XenctlError
 from xenctl.spec.load import SPEC_SUFFIXES
 from xenctl.web.hosts import Hosts, Listing, check_ref, domain_events, listing, xm_configs
 from xenctl.web.jobs import plan_digest
+from xenctl.web.reads import Reads
 from xenctl.web.stats import Stats, graphs
 
 HTMX = "htmx-2.0.11.min.js"
@@ -108,9 +109,9 @@ def stats_of(request: Request) -> Stats:
     return stats
 
 
-def _sampled(stats: Stats, host: Any, state: Any, view: Listing) -> dict[str, Any]:
-    """A sample of every domain (for CPU %), and the CPU % of those shown, by name."""
-    stats.record(host.url, time.time(), state.domains)
+def _sampled(stats: Stats, host: Any, state: Any, at: float, view: Listing) -> dict[str, Any]:
+    """A sample of every domain read at ``at`` (for CPU %), and the CPU % of those shown, by name."""
+    stats.record(host.url, at, state.domains)
     return {"cpu_percent": {d.name: stats.cpu_percent(host.url, d) for d in view.domains}}
 
 
@@ -143,12 +144,13 @@ def _table_context(view: Listing) -> dict[str, Any]:
 async def index(request: Request) -> Response:
     query, sort, descending, page = _view(request)
     stats = stats_of(request)
+    reads: Reads = request.app.state.reads
 
     def work(host: Any) -> dict[str, Any]:
-        state = host.driver.snapshot()
+        state, at = reads.snapshot(host)
         view = listing(state, query, sort, descending, page)
         extra = {"configs": xm_configs(host), "xen_root": host.xen_root or "", "host_name": state.host.name}
-        return {**_table_context(view), **_sampled(stats, host, state, view), **extra}
+        return {**_table_context(view), **_sampled(stats, host, state, at, view), **extra}
 
     return render(request, "index.html", await in_thread(request, work))
 
@@ -156,11 +158,12 @@ async def index(request: Request) -> Response:
 async def domains_fragment(request: Request) -> Response:
     query, sort, descending, page = _view(request)
     stats = stats_of(request)
+    reads: Reads = request.app.state.reads
 
     def work(host: Any) -> dict[str, Any]:
-        state = host.driver.snapshot()
+        state, at = reads.snapshot(host)
         view = listing(state, query, sort, descending, page)
-        return {**_table_context(view), **_sampled(stats, host, state, view)}
+        return {**_table_context(view), **_sampled(stats, host, state, at, view)}
 
     return render(request, "domains_table.html", await in_thread(request, work))
 
