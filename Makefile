@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test quick lint typecheck unit bench clean
+.PHONY: demo test quick lint typecheck unit bench screenshots clean
 
 # scripts/setup-system installs the system packages the libvirt extra builds against (as root;
 # otherwise it names them), then the venv gets xenctl with its dev tools and libvirt-python.
@@ -35,6 +35,10 @@ quick: lint typecheck $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# docs/screenshots/*.png, taken in chromium from a real xenctl serve on a fresh host (the README shows them).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

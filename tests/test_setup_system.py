@@ -33,3 +33,12 @@ def test_a_user_without_libvirts_headers_is_told_in_one_line_what_to_install(tmp
     assert ran.stdout == ""
     assert ran.stderr.count("\n") == 1, ran.stderr
     assert "as root, run apt-get install -y --no-install-recommends libvirt-dev" in ran.stderr
+
+
+def test_a_user_without_chromium_is_told_to_install_it_for_the_browser_tests(tmp_path: Path) -> None:
+    fake(tmp_path, "id", "echo 1000")  # not root
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CHROMIUM": str(tmp_path / "no-chromium")}
+    ran = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert ran.returncode == 1
+    assert ran.stderr.count("\n") == 1, ran.stderr
+    assert ran.stderr.rstrip().endswith("apt-get install -y --no-install-recommends chromium"), ran.stderr

@@ -25,6 +25,7 @@ from xenctl.errors import NotFoundError, UsageError
 from xenctl.web import mutations
 from xenctl.web.hosts import Hosts, check_ref, matching
 from xenctl.web.jobs import Jobs, plan_digest
+from xenctl.web.reads import Reads
 
 
 def domain_json(domain: Domain, *, full: bool = False) -> dict[str, Any]:
@@ -131,8 +132,10 @@ async def domains(request: Request) -> Response:
     q = request.query_params
     sort, query, descending = q.get("sort", "name"), q.get("q", ""), q.get("desc", "") in ("1", "true")
 
+    reads: Reads = request.app.state.reads
+
     def work(h: Any) -> dict[str, Any]:
-        state = h.driver.snapshot()
+        state, _ = reads.snapshot(h)
         rows = matching(state, query, sort, descending)
         return {"total": len(state.domains), "matched": len(rows), "domains": [domain_json(d) for d in rows]}
 

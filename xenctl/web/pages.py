@@ -10,7 +10,9 @@ live), its config, disks and interfaces, and its actions. The plan page shows th
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,11 +26,14 @@ from starlette.templating import Jinja2Templates
 
 from xenctl.app.options import PlanOptions
 from xenctl.errors import NotFoundError, XenctlError
+from xenctl.spec.load import SPEC_SUFFIXES
 from xenctl.web.hosts import Hosts, Listing, check_ref, domain_events, listing, xm_configs
 from xenctl.web.jobs import plan_digest
+from xenctl.web.reads import Reads
 from xenctl.web.stats import Stats, graphs
 
 HTMX = "htmx-2.0.11.min.js"
+DOM0_CONSOLE = "Domain-0's console is the host's own terminal; xenctl console opens a guest's."
 COLUMNS = [
     ("name", "Name"),
     ("id", "ID"),
@@ -51,6 +56,22 @@ templates = Jinja2Templates(
         autoescape=True,
     )
 )
+
+
+@dataclass(frozen=True)
+class ConsoleNote:
+    """A line shown where a console would be (as a console line: the template reads ``text``)."""
+
+    text: str
+
+
+def has_specs(specs: str) -> bool:
+    """Whether the directory holds a spec file the plan would read."""
+    try:
+        names = os.listdir(specs)
+    except OSError:
+        return True  # let the plan name what is wrong with the directory
+    return any(name.endswith(SPEC_SUFFIXES) and not name.startswith(".") for name in names)
 
 
 def hosts_of(request: Request) -> Hosts:
@@ -88,9 +109,9 @@ def stats_of(request: Request) -> Stats:
     return stats
 
 
-def _sampled(stats: Stats, host: Any, state: Any, view: Listing) -> dict[str, Any]:
-    """A sample of every domain (for CPU %), and the CPU % of those shown, by name."""
-    stats.record(host.url, time.time(), state.domains)
+def _sampled(stats: Stats, host: Any, state: Any, at: float, view: Listing) -> dict[str, Any]:
+    """A sample of every domain read at ``at`` (for CPU %), and the CPU % of those shown, by name."""
+    stats.record(host.url, at, state.domains)
     return {"cpu_percent": {d.name: stats.cpu_percent(host.url, d) for d in view.domains}}
 
 
@@ -123,12 +144,13 @@ def _table_context(view: Listing) -> dict[str, Any]:
 async def index(request: Request) -> Response:
     query, sort, descending, page = _view(request)
     stats = stats_of(request)
+    reads: Reads = request.app.state.reads
 
     def work(host: Any) -> dict[str, Any]:
-        state = host.driver.snapshot()
+        state, at = reads.snapshot(host)
         view = listing(state, query, sort, descending, page)
         extra = {"configs": xm_configs(host), "xen_root": host.xen_root or "", "host_name": state.host.name}
-        return {**_table_context(view), **_sampled(stats, host, state, view), **extra}
+        return {**_table_context(view), **_sampled(stats, host, state, at, view), **extra}
 
     return render(request, "index.html", await in_thread(request, work))
 
@@ -136,11 +158,12 @@ async def index(request: Request) -> Response:
 async def domains_fragment(request: Request) -> Response:
     query, sort, descending, page = _view(request)
     stats = stats_of(request)
+    reads: Reads = request.app.state.reads
 
     def work(host: Any) -> dict[str, Any]:
-        state = host.driver.snapshot()
+        state, at = reads.snapshot(host)
         view = listing(state, query, sort, descending, page)
-        return {**_table_context(view), **_sampled(stats, host, state, view)}
+        return {**_table_context(view), **_sampled(stats, host, state, at, view)}
 
     return render(request, "domains_table.html", await in_thread(request, work))
 
@@ -153,7 +176,10 @@ def _live(host: Any, ref: str, stats: Stats) -> dict[str, Any]:
         return {"domain": None, "name": ref, "console": (), "events": domain_events(host, ref)}
     stats.record(host.url, time.time(), [domain])
     drawn = graphs(stats.samples(host.url, domain.name), domain.config.memory_ceiling, domain.vcpus)
-    console = host.driver.console(str(domain.domid))[-200:]
+    if domain.domid == 0:  # Xen refuses Domain-0's console: it is the host's own terminal
+        console: Any = (ConsoleNote(DOM0_CONSOLE),)
+    else:
+        console = host.driver.console(str(domain.domid))[-200:]
     return {
         "domain": domain,
         "name": domain.name,
@@ -193,6 +219,8 @@ async def plan_page(request: Request) -> Response:
             "error": "this service has no spec directory; start it with xenctl serve --specs DIR",
         }
         return render(request, "plan.html", context, 409)
+    if not await run_in_threadpool(has_specs, specs):
+        return render(request, "plan.html", {"specs": specs, "empty": True})
     from xenctl.web.graph import plan_svg
 
     report = await in_thread(request, lambda h: plan(h, [specs], PlanOptions(), form="text"))

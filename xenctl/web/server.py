@@ -34,6 +34,7 @@ from xenctl.web import api, forms, pages, wizard
 from xenctl.web.config import ServerConfig
 from xenctl.web.hosts import Hosts
 from xenctl.web.jobs import Jobs
+from xenctl.web.reads import Reads
 from xenctl.web.security import Guard, Keys
 from xenctl.web.stats import Stats
 
@@ -106,6 +107,7 @@ def build_app(config: ServerConfig) -> Starlette:
     app.state.hosts = Hosts(config)
     app.state.jobs = Jobs(config)
     app.state.stats = Stats()
+    app.state.reads = Reads()
     return app
 
 

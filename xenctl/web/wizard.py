@@ -166,6 +166,8 @@ def _page(
     request: Request, step: str, form: dict[str, str], errors: dict[str, str], status: int, **more: Any
 ) -> Response:
     answers = {key: form.get(key, DEFAULTS.get(key, "")) for key in FIELDS}
+    if step == "storage" and not answers["disk"] and "disk" not in errors:
+        answers["disk"] = f"{answers['name']}.img"  # virt-manager's default: the guest's name, under the storage root
     context = {
         "step": step,
         "steps": STEPS,
