@@ -38,7 +38,7 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.libvirt import reading
+from xenctl.engine.libvirt import accel, reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
 from xenctl.engine.libvirt.storage import StorageRefusals
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
@@ -95,7 +95,9 @@ class LibvirtDriver(StorageRefusals):
         directory = state_dir(url)
         self.files = reading.HostFiles(directory)
         self.lock = FileLock(directory)
-        guests = reading.read_os_types(conn.getCapabilities(), self.kind)
+        host_capabilities = conn.getCapabilities()
+        self.domain_type = accel.domain_type(self.kind, host_capabilities)  # kvm only where it runs
+        guests = reading.read_os_types(host_capabilities, self.domain_type)
         self._caps = reading.capabilities(self.kind, guests)
 
     # -- reading ------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ class LibvirtDriver(StorageRefusals):
                               op="create", obj=config.name)  # fmt: skip
         before = self._definition(config.name)
         uuid = config.uuid or (before.UUIDString() if before is not None else None)
-        xml = domain_xml(replace(config, uuid=uuid), owner, self.kind)
+        xml = domain_xml(replace(config, uuid=uuid), owner, self.domain_type)
         kept = before.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) if before is not None else None
         dom = self._call("create", config.name, lambda: self.conn.defineXML(xml))
         try:
@@ -283,7 +285,7 @@ class LibvirtDriver(StorageRefusals):
     def set_domain_owner(self, ref: str, owner: Owner | None) -> None:
         self._refuse_domain0(ref, "marked as managed")
         dom = self._lookup(ref, "set-owner")
-        text = metadata_text(owner, xm_values(read_domain(dom.XMLDesc(0)).config))
+        text = metadata_text(owner, xm_values(read_domain(dom.XMLDesc(0)).config, self.domain_type))
         element = libvirt.VIR_DOMAIN_METADATA_ELEMENT
         flags = BOTH if dom.isPersistent() else BOTH[:1]
         for flag in flags:
