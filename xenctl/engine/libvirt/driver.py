@@ -5,7 +5,8 @@ Domains are persistent: ``create_domain`` defines the domain (with xenctl's mark
 stay on a Xen host, and is not listed (``xm list`` shows running domains only); creating it
 again redefines it under its UUID. A reboot is a clean shutdown and a start of the definition,
 so it comes back under a new domid as a Xen guest does. Memory and vCPU changes go to the
-running domain and to its definition. Waiting polls.
+running domain and to its definition. Waiting wakes on libvirt's lifecycle events, or polls
+where they cannot be had.
 
 What the driver cannot do yet (storage, disks on a running guest, consoles) it denies in
 ``capabilities()`` with its reason and refuses with an ``EngineError``.
@@ -38,7 +39,7 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.libvirt import accel, reading
+from xenctl.engine.libvirt import accel, events, reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
 from xenctl.engine.libvirt.storage import StorageRefusals
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
@@ -57,6 +58,7 @@ def _quiet(_ctx: object, _err: object) -> None:
 def open_driver(url: str, actor: str = "") -> LibvirtDriver:
     """A connection to the libvirt host at ``url``; one line when it cannot be made."""
     libvirt.registerErrorHandler(_quiet, None)
+    events.event_loop()  # before the connection, which joins the loop when it is opened
     where = urlsplit(url)
     if where.scheme == "test" and where.path != "/default" and not os.path.isfile(where.path):
         # Checked here: libxml2 would print its own warning on stderr before libvirt's error.
@@ -99,6 +101,8 @@ class LibvirtDriver(StorageRefusals):
         self.domain_type = accel.domain_type(self.kind, host_capabilities)  # kvm only where it runs
         guests = reading.read_os_types(host_capabilities, self.domain_type)
         self._caps = reading.capabilities(self.kind, guests)
+        self._watch: events.LifecycleWatch | None = None
+        self._watched = False  # a watch was asked for (None then: waits poll)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -292,10 +296,18 @@ class LibvirtDriver(StorageRefusals):
             self._call("set-owner", ref, partial(dom.setMetadata, element, text, PREFIX, NAMESPACE, flag))
         self.record_event("set-owner", ref, "ok", owner.source if owner else "")
 
+    def lifecycle_watch(self) -> events.LifecycleWatch | None:
+        """The watch on this connection's lifecycle events (made on first use), or None: waits poll."""
+        if not self._watched:
+            self._watched = True
+            self._watch = events.watch(self.conn)
+        return self._watch
+
     def wait_domain(self, ref: str, until: str, timeout: float | None = None) -> WaitResult:
-        """Wait, polling, until the domain is ``up`` or ``gone`` (this instance: a domain that
-        reboots under a new domid is gone), or ``timeout`` passes; returns at once, not reached,
-        when the awaited state can no longer come."""
+        """Wait until the domain is ``up`` or ``gone`` (this instance: a domain that reboots under
+        a new domid is gone), or ``timeout`` passes; returns at once, not reached, when the
+        awaited state can no longer come. Woken by libvirt's lifecycle events where they can be
+        had, else polling every 50 ms (see events.py)."""
         if until not in ("up", "gone"):
             raise UsageError(f"cannot wait until {until!r}; expected 'up' or 'gone'")
         if ref in (DOMAIN0, "0"):
@@ -307,7 +319,9 @@ class LibvirtDriver(StorageRefusals):
             if until == "gone":
                 return WaitResult(True, None, 0.0)
             raise
+        watch = self.lifecycle_watch()
         while True:
+            seen = watch.count if watch is not None else 0
             waited = time.monotonic() - start
             try:
                 current = self.domain(domid)
@@ -319,7 +333,10 @@ class LibvirtDriver(StorageRefusals):
                 return WaitResult(False, current.phase, waited)
             if timeout is not None and waited >= timeout:
                 return WaitResult(False, current.phase, waited)
-            time.sleep(0.05)
+            if watch is None:
+                time.sleep(0.05)
+            else:
+                watch.sleep(seen, events.RECHECK if timeout is None else timeout - waited)
 
     # -- the host -----------------------------------------------------------------------------
 
@@ -333,6 +350,8 @@ class LibvirtDriver(StorageRefusals):
         time.sleep(seconds)
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         self._call("close", self.url, self.conn.close)
 
     def acquire_lock(self, command: str, timeout: float = 0.0) -> HostLock:
