@@ -15,7 +15,7 @@ import pytest
 
 from tests.contract.drivers import libvirt_test_host
 from tests.engine.libvirt.daemon import Daemon
-from xenctl.engine.api import Domain, DomainConfig, Owner
+from xenctl.engine.api import DomainConfig, Owner, Phase
 from xenctl.engine.libvirt import events
 from xenctl.engine.libvirt.driver import LibvirtDriver, open_driver
 
@@ -34,16 +34,16 @@ def driver(tmp_path: Path) -> Iterator[LibvirtDriver]:
     opened.close()
 
 
-def counting_reads(driver: LibvirtDriver, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every read of a domain's state the driver makes, from now on."""
-    reads: list[str] = []
-    read = driver.domain
+def counting_reads(driver: LibvirtDriver, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every read of a domain's state the driver makes (by domid), from now on."""
+    reads: list[int] = []
+    read = driver._phase
 
-    def counted(ref: str) -> Domain:
-        reads.append(ref)
-        return read(ref)
+    def counted(domid: int) -> Phase | None:
+        reads.append(domid)
+        return read(domid)
 
-    monkeypatch.setattr(driver, "domain", counted)
+    monkeypatch.setattr(driver, "_phase", counted)
     return reads
 
 

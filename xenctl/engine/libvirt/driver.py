@@ -175,14 +175,10 @@ class LibvirtDriver(StorageRefusals):
 
     def create_domain(self, config: DomainConfig, *, owner: Owner | None = None, paused: bool = False) -> Domain:
         self._refuse_domain0(config.name, "created")
-        try:
-            running = self._lookup(config.name)
-        except NotFoundError:
-            running = None
-        if running is not None:
-            raise EngineError(f"{config.name}: a domain of that name runs already (domid {running.ID()})",
-                              op="create", obj=config.name)  # fmt: skip
         before = self._definition(config.name)
+        if before is not None and before.isActive():
+            raise EngineError(f"{config.name}: a domain of that name runs already (domid {before.ID()})",
+                              op="create", obj=config.name)  # fmt: skip
         uuid = config.uuid or (before.UUIDString() if before is not None else None)
         xml = domain_xml(replace(config, uuid=uuid), owner, self.domain_type)
         kept = before.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) if before is not None else None
@@ -194,7 +190,9 @@ class LibvirtDriver(StorageRefusals):
             self._call("create", config.name, lambda: self.conn.defineXML(kept) if kept else dom.undefine())
             raise
         self.record_event("create", config.name, "ok")
-        return reading.read_guest(dom)
+        # What was defined reads back as the config it was made from (xml.py's round trip):
+        # only what libvirt chose is asked for, not the whole XML again.
+        return self._call("create", config.name, lambda: reading.started_guest(dom, replace(config, uuid=uuid), owner))
 
     def _definition(self, name: str) -> Any:
         try:
@@ -296,6 +294,15 @@ class LibvirtDriver(StorageRefusals):
             self._call("set-owner", ref, partial(dom.setMetadata, element, text, PREFIX, NAMESPACE, flag))
         self.record_event("set-owner", ref, "ok", owner.source if owner else "")
 
+    def _phase(self, domid: int) -> Phase | None:
+        """The state of the running domain ``domid``; None when there is none."""
+        try:
+            dom = self.conn.lookupByID(domid)
+            state = dom.info()[0] if dom is not None and dom.isActive() else None
+        except libvirt.libvirtError:
+            return None
+        return None if state is None else reading.PHASES.get(state, Phase.RUNNING)
+
     def lifecycle_watch(self) -> events.LifecycleWatch | None:
         """The watch on this connection's lifecycle events (made on first use), or None: waits poll."""
         if not self._watched:
@@ -314,25 +321,28 @@ class LibvirtDriver(StorageRefusals):
             return WaitResult(until == "up", Phase.RUNNING, 0.0)
         start = time.monotonic()
         try:
-            domid = str(self.domain(ref).domid)
+            domid = ref if ref.isdigit() else str(self.domain(ref).domid)
         except NotFoundError:
             if until == "gone":
                 return WaitResult(True, None, 0.0)
             raise
         watch = self.lifecycle_watch()
+        unseen = ref.isdigit()  # not looked up yet: not there at the first look is not found
         while True:
             seen = watch.count if watch is not None else 0
             waited = time.monotonic() - start
-            try:
-                current = self.domain(domid)
-            except NotFoundError:
+            phase = self._phase(int(domid))  # the state alone: a wait needs no XML
+            if phase is None:
+                if unseen and until == "up":
+                    raise NotFoundError(f"domain {ref!r} does not exist", op="wait", obj=ref)
                 return WaitResult(until == "gone", None, waited)
-            if until == "up" and current.is_up:
-                return WaitResult(True, current.phase, waited)
-            if until == "up" and current.phase in (Phase.SHUTDOWN, Phase.CRASHED):
-                return WaitResult(False, current.phase, waited)
+            unseen = False
+            if until == "up" and phase in (Phase.RUNNING, Phase.SHUTTING_DOWN):
+                return WaitResult(True, phase, waited)
+            if until == "up" and phase in (Phase.SHUTDOWN, Phase.CRASHED):
+                return WaitResult(False, phase, waited)
             if timeout is not None and waited >= timeout:
-                return WaitResult(False, current.phase, waited)
+                return WaitResult(False, phase, waited)
             if watch is None:
                 time.sleep(0.05)
             else:
