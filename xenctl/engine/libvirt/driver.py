@@ -326,7 +326,7 @@ class LibvirtDriver(StorageRefusals):
             if until == "gone":
                 return WaitResult(True, None, 0.0)
             raise
-        watch = self.lifecycle_watch()
+        watch: events.LifecycleWatch | None = None  # asked for only when the wait must sleep
         unseen = ref.isdigit()  # not looked up yet: not there at the first look is not found
         while True:
             seen = watch.count if watch is not None else 0
@@ -343,6 +343,11 @@ class LibvirtDriver(StorageRefusals):
                 return WaitResult(False, phase, waited)
             if timeout is not None and waited >= timeout:
                 return WaitResult(False, phase, waited)
+            if watch is None and not self._watched:
+                watch = self.lifecycle_watch()
+                if watch is not None:
+                    continue  # read again, now that no event can slip by unseen
+            watch = watch or self._watch
             if watch is None:
                 time.sleep(0.05)
             else:
@@ -362,6 +367,7 @@ class LibvirtDriver(StorageRefusals):
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
+        self.files.close()
         self._call("close", self.url, self.conn.close)
 
     def acquire_lock(self, command: str, timeout: float = 0.0) -> HostLock:

@@ -119,6 +119,7 @@ class HostFiles:
         os.makedirs(self.save_dir, exist_ok=True)
         self._host = os.path.join(directory, "host.json")
         self._events = os.path.join(directory, "events.jsonl")
+        self._log: int | None = None
 
     def runlevel(self) -> tuple[int, bool]:
         try:
@@ -145,8 +146,14 @@ class HostFiles:
         """One line appended (one write in append mode, whole even beside other writers); its
         number is its place in the file, so the log is not read to write to it."""
         line = {"at": time.time(), "op": op, "obj": obj, "outcome": outcome, "message": message, "actor": actor}
-        with open(self._events, "a") as f:
-            f.write(json.dumps(line) + "\n")
+        if self._log is None:  # opened once: an apply records an event per action
+            self._log = os.open(self._events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._log, (json.dumps(line) + "\n").encode())
+
+    def close(self) -> None:
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
 
 
 def host_info(conn: Any, guests: list[Domain], dom0: Domain, files: HostFiles, caps: Capabilities) -> HostInfo:

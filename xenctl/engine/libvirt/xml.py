@@ -56,11 +56,17 @@ class ReadDomain:
 
 def parse(text: str, what: str = "libvirt's XML") -> ET.Element:
     """XML, refusing a DOCTYPE (and so every entity, internal or external): a first pass by expat
-    with the declaration refused, then ElementTree on text known to declare nothing."""
+    with the declaration refused, then ElementTree on text known to declare nothing. Text with
+    no ``<!`` at all can declare nothing: it is parsed once (libvirt's XML, every time)."""
 
     def refuse(*_args: object) -> None:
         raise EngineError(f"{what}: refused, it declares a DOCTYPE", op="xml")
 
+    if "<!" not in text:  # no declaration of any kind (nor a comment): one parse, by ElementTree
+        try:
+            return ET.fromstring(text)
+        except ET.ParseError as exc:
+            raise EngineError(f"{what}: not XML: {exc}", op="xml") from None
     checker = expat.ParserCreate()
     checker.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     checker.StartDoctypeDeclHandler = refuse
