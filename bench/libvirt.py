@@ -15,8 +15,9 @@ phase made are destroyed and undefined before the next.
 
     python bench/libvirt.py [--domains N] [--parallelism N] [--profile]
 
-bench/run.py puts bench/ first on sys.path, where this file's name hides libvirt-python's own
-``libvirt`` module; the module below takes bench/ off the path and loads libvirt-python's.
+bench/ leads sys.path when a benchmark runs, where this file's name would hide libvirt-python's
+``libvirt`` module: this module takes bench/ off the path first (bench/run.py loads it as
+``bench_libvirt``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if __name__ == "libvirt":  # imported by bench/run.py under libvirt-python's name: give it back
-    del sys.modules["libvirt"]
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]  # this file is not libvirt
 import libvirt  # noqa: E402  (libvirt-python's)
 
 from xenctl.app.apply import apply_specs  # noqa: E402
