@@ -11,11 +11,11 @@ process), with N domains (1,000 by default):
   then the domains go and the same apply runs again, warm (the first apply of a process also
   loads xenctl's planning modules and compiles its schema: ``xenctl_apply_cold_s``).
 
-The figures are the seconds of each and the ratios of xenctl's to direct; the goal is at most
-1.2x. Progress goes to stdout; every phase has a deadline (``--budget``), and the domains each
+Each is timed ``--repeat`` times (3) and the figures are the medians, in seconds, and the ratios
+of xenctl's to direct; the goal is at most 1.2x. Progress goes to stdout; every phase has a deadline (``--budget``), and the domains each
 phase made are destroyed and undefined before the next.
 
-    python bench/libvirt.py [--domains N] [--parallelism N] [--profile]
+    python bench/libvirt.py [--domains N] [--parallelism N] [--repeat N] [--profile]
 
 bench/ leads sys.path when a benchmark runs, where this file's name would hide libvirt-python's
 ``libvirt`` module: this module takes bench/ off the path first (bench/run.py loads it as
@@ -28,6 +28,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import threading
@@ -131,10 +132,14 @@ def write_spec(directory: str, domains: int) -> str:
     return path
 
 
-def with_xenctl(spec: str, domains: int, profile: bool, parallelism: int) -> tuple[float, float, float, float]:
-    """xenctl's apply of the spec, its no-op plans (the first, and a second with the specs cached),
-    and the apply again on a host cleared of its domains (warm: xenctl's modules are loaded and
-    its schema compiled, as libvirt-python's are for the direct run): seconds of each."""
+def with_xenctl(
+    spec: str, domains: int, profile: bool, parallelism: int, repeat: int, deadline: Deadline
+) -> dict[str, float]:
+    """xenctl's apply of the spec (cold: the process's first, which also loads xenctl's planning
+    modules and compiles its schema), its first no-op plan, then ``repeat`` rounds of a no-op
+    plan (the spec files cached, as a second plan finds them) and of the apply again on a host
+    cleared of its domains (warm, as libvirt-python is for the direct run): seconds, the
+    rounds' medians."""
     profiler = cProfile.Profile() if profile else None
     workers: list[cProfile.Profile] = []
     if profile:  # each of apply's worker threads gets a profiler of its own, from its start
@@ -144,71 +149,75 @@ def with_xenctl(spec: str, domains: int, profile: bool, parallelism: int) -> tup
             workers[-1].enable()
 
         threading.setprofile(in_thread)
-    with connect(URL, Settings()) as host:
+
+    def timed_apply(host: Any) -> float:
         started = time.perf_counter()
-        if profiler:
-            profiler.enable()
         report = apply_specs(host, [spec], PlanOptions(), RunOptions(parallelism), Progress(), command="apply")
-        if profiler:
-            profiler.disable()
-        applied = time.perf_counter() - started
+        seconds = time.perf_counter() - started
         assert report.result is not None and report.result.ok, "the bench's apply failed"
         assert len(report.result.outcomes) == domains
-        say(f"xenctl: {domains} applied in {applied:.3f} s")
+        return seconds
+
+    def timed_plan(host: Any) -> float:
         started = time.perf_counter()
-        first = plan(host, [spec], PlanOptions())
-        planned = time.perf_counter() - started
-        assert not first.actionable, first.text[:500]
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        plan(host, [spec], PlanOptions())
-        if profiler:
-            profiler.disable()
-        again = time.perf_counter() - started
-        say(f"xenctl: no-op plan in {planned:.3f} s, again in {again:.3f} s")
-        clear(host.driver.conn, "xenctl")  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        report = apply_specs(host, [spec], PlanOptions(), RunOptions(parallelism), Progress(), command="apply")
-        if profiler:
-            profiler.disable()
-        warm = time.perf_counter() - started
-        assert report.result is not None and report.result.ok, "the bench's second apply failed"
-        say(f"xenctl: {domains} applied again (warm) in {warm:.3f} s")
+        assert not plan(host, [spec], PlanOptions()).actionable, "the no-op plan has changes"
+        return time.perf_counter() - started
+
+    plans, warm = [], []
+    with connect(URL, Settings()) as host:
+        cold = timed_apply(host)
+        say(f"xenctl: {domains} applied in {cold:.3f} s (cold)")
+        first = timed_plan(host)
+        for _round in range(repeat):
+            deadline.check("xenctl's rounds")
+            if profiler:
+                profiler.enable()
+            plans.append(timed_plan(host))
+            clear(host.driver.conn, "xenctl")  # type: ignore[attr-defined]
+            warm.append(timed_apply(host))
+            if profiler:
+                profiler.disable()
+            say(f"xenctl: no-op plan in {plans[-1]:.3f} s; {domains} applied again in {warm[-1]:.3f} s")
     if profiler:
         threading.setprofile(None)  # type: ignore[arg-type]
         for worker in workers:
             worker.disable()
         pstats.Stats(profiler, *workers).sort_stats("tottime").print_stats(40)
-    return applied, planned, again, warm
+    return {
+        "xenctl_apply_cold_s": cold,
+        "xenctl_apply_s": statistics.median(warm),
+        "xenctl_plan_first_s": first,
+        "xenctl_plan_s": statistics.median(plans),
+    }
 
 
-def run(domains: int = 1_000, profile: bool = False, budget: float = BUDGET, parallelism: int = 10) -> dict[str, float]:
+def run(
+    domains: int = 1_000, profile: bool = False, budget: float = BUDGET, parallelism: int = 10, repeat: int = 3
+) -> dict[str, float]:
     deadline = Deadline(budget)
+    made, read = [], []
     with tempfile.TemporaryDirectory(prefix="xenctl-bench-libvirt-") as tmp:
         os.environ["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")  # xenctl's lock and event log for the host
         os.environ["XENCTL_HOME"] = os.path.join(tmp, "home")
         conn = libvirt.open(URL)
         try:
-            made, read = direct(conn, domains, deadline)
-            clear(conn, "direct")
-            deadline.check("the direct run")
-            applied, planned, again, warm = with_xenctl(write_spec(tmp, domains), domains, profile, parallelism)
+            for _round in range(repeat):
+                one_made, one_read = direct(conn, domains, deadline)
+                made.append(one_made)
+                read.append(one_read)
+                clear(conn, "direct")
+            figures = with_xenctl(write_spec(tmp, domains), domains, profile, parallelism, repeat, deadline)
             clear(conn, "xenctl")
         finally:
             conn.close()
+    direct_made, direct_read = statistics.median(made), statistics.median(read)
     return {
         "domains": domains,
-        "direct_define_create_s": made,
-        "direct_reads_s": read,
-        "xenctl_apply_cold_s": applied,
-        "xenctl_apply_s": warm,
-        "xenctl_plan_first_s": planned,
-        "xenctl_plan_s": again,
-        "apply_over_direct": warm / (made + read),
-        "plan_over_direct": again / read,
+        "direct_define_create_s": direct_made,
+        "direct_reads_s": direct_read,
+        **figures,
+        "apply_over_direct": figures["xenctl_apply_s"] / (direct_made + direct_read),
+        "plan_over_direct": figures["xenctl_plan_s"] / direct_read,
     }
 
 
@@ -217,9 +226,10 @@ def main() -> int:
     parser.add_argument("--domains", type=int, default=1_000)
     parser.add_argument("--profile", action="store_true", help="print cProfile's view of xenctl's apply and plan")
     parser.add_argument("--parallelism", type=int, default=10, help="apply's actions at once (xenctl's default: 10)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each timing; figures are medians")
     parser.add_argument("--budget", type=float, default=BUDGET, help="seconds the whole run may take")
     args = parser.parse_args()
-    for key, value in run(args.domains, args.profile, args.budget, args.parallelism).items():
+    for key, value in run(args.domains, args.profile, args.budget, args.parallelism, args.repeat).items():
         target = TARGETS.get(key)
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{key:<28} {shown:>10}" + (f"  (target < {target})" if target else ""))
