@@ -12,8 +12,8 @@ process), with N domains (1,000 by default):
   loads xenctl's planning modules and compiles its schema: ``xenctl_apply_cold_s``).
 
 Each is timed ``--repeat`` times (3) and the figures are the medians, in seconds, and the ratios
-of xenctl's to direct; the goal is at most 1.2x. Progress goes to stdout; every phase has a deadline (``--budget``), and the domains each
-phase made are destroyed and undefined before the next.
+of xenctl's to direct; the goal is at most 1.2x. Progress goes to stdout; the run has a deadline
+(``--budget``), and the domains each phase made are destroyed and undefined before the next.
 
     python bench/libvirt.py [--domains N] [--parallelism N] [--repeat N] [--profile]
 
