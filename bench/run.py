@@ -120,7 +120,10 @@ def _run_module(name: str) -> tuple[dict[str, Any], dict[str, float], str | None
 def _one(name: str) -> int:
     # Loaded from its file as bench_NAME: a benchmark named after a library (libvirt.py) must not
     # take the library's place in sys.modules.
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", os.path.join(HERE, f"{name}.py"))
+    found = importlib.util.find_spec(name)  # on sys.path, bench/ first
+    if found is None or found.origin is None:
+        raise SystemExit(f"no benchmark {name!r}")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", found.origin)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
