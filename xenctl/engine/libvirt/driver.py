@@ -58,7 +58,6 @@ def _quiet(_ctx: object, _err: object) -> None:
 def open_driver(url: str, actor: str = "") -> LibvirtDriver:
     """A connection to the libvirt host at ``url``; one line when it cannot be made."""
     libvirt.registerErrorHandler(_quiet, None)
-    events.event_loop()  # before the connection, which joins the loop when it is opened
     where = urlsplit(url)
     if where.scheme == "test" and where.path != "/default" and not os.path.isfile(where.path):
         # Checked here: libxml2 would print its own warning on stderr before libvirt's error.
@@ -304,10 +303,11 @@ class LibvirtDriver(StorageRefusals):
         return None if state is None else reading.PHASES.get(state, Phase.RUNNING)
 
     def lifecycle_watch(self) -> events.LifecycleWatch | None:
-        """The watch on this connection's lifecycle events (made on first use), or None: waits poll."""
+        """The watch on this host's lifecycle events (made on first use, with a connection of its
+        own), or None: waits poll."""
         if not self._watched:
             self._watched = True
-            self._watch = events.watch(self.conn)
+            self._watch = events.watch(self.url)
         return self._watch
 
     def wait_domain(self, ref: str, until: str, timeout: float | None = None) -> WaitResult:
@@ -326,7 +326,7 @@ class LibvirtDriver(StorageRefusals):
             if until == "gone":
                 return WaitResult(True, None, 0.0)
             raise
-        watch: events.LifecycleWatch | None = None  # asked for only when the wait must sleep
+        watch = self._watch  # asked for only when a wait must first sleep
         unseen = ref.isdigit()  # not looked up yet: not there at the first look is not found
         while True:
             seen = watch.count if watch is not None else 0
@@ -347,7 +347,6 @@ class LibvirtDriver(StorageRefusals):
                 watch = self.lifecycle_watch()
                 if watch is not None:
                     continue  # read again, now that no event can slip by unseen
-            watch = watch or self._watch
             if watch is None:
                 time.sleep(0.05)
             else:

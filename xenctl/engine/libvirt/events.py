@@ -1,16 +1,22 @@
 """libvirt's lifecycle events, so that a wait wakes when a domain starts, pauses or stops instead
 of asking the host every 50 ms.
 
-libvirt delivers events only through an event loop the program runs: ``event_loop()`` registers
-libvirt's default implementation and runs it in a daemon thread, once per process, before the
-first connection is opened (a remote connection joins the loop when it is opened). A
-``LifecycleWatch`` on a connection counts the lifecycle events of its domains and wakes its
-waiters on each. A waiter reads the count, then the domain's state, then sleeps until the count
-moves (so an event between the read and the sleep is not lost) or a safety interval passes (an
-event that never comes costs a second, not a hang).
+libvirt delivers events only through an event loop the program runs, and only to connections
+opened after the loop was registered. So the first wait that must sleep registers libvirt's
+default event implementation (once per process), runs it in a daemon thread (one per process),
+and opens a connection of its own to the host for the events: a ``LifecycleWatch``, which counts
+the lifecycle events of the host's domains and wakes its waiters on each. A waiter reads the
+count, then the domain's state, then sleeps until the count moves (so an event between the read
+and the sleep is not lost) or a safety interval passes (an event that never comes costs a
+second, not a hang).
 
-When events cannot be had (``XENCTL_LIBVIRT_EVENTS=0``, the loop could not be registered, or the
-host refuses the callback) ``watch`` gives None and waits poll, as they always did.
+The thread runs only while a watch is open: it stops within half a second of the last one
+closing, so a process that is done waiting has no thread left (xenctl's spec loader forks a
+helper only in a process without threads).
+
+When events cannot be had (``XENCTL_LIBVIRT_EVENTS=0``, the loop could not be registered, the
+host refuses the callback, or a second connection cannot be opened) ``watch`` gives None and
+waits poll, as they always did.
 """
 
 from __future__ import annotations
@@ -18,14 +24,16 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any
 
 import libvirt
 
 RECHECK = 1.0  # seconds a waiter sleeps at most between two reads, events or not
+TICK_MS = 500  # the loop wakes this often to see whether it is still wanted
 
-_loop_lock = threading.Lock()
+_lock = threading.Lock()
+_registered = False  # libvirt's default implementation: registered once, for the process's life
 _loop: threading.Thread | None = None
+_watches = 0  # watches open: the loop runs while there is one
 
 
 def enabled() -> bool:
@@ -33,36 +41,58 @@ def enabled() -> bool:
     return os.environ.get("XENCTL_LIBVIRT_EVENTS", "1").strip().lower() not in ("0", "no", "off", "false")
 
 
-def event_loop() -> bool:
-    """libvirt's default event loop, running in a daemon thread of this process (started once);
-    False when events are turned off or libvirt would not register the loop."""
-    global _loop
-    if not enabled():
-        return False
-    with _loop_lock:
-        if _loop is None:
+def running() -> bool:
+    """The event loop's thread runs (while a watch is open)."""
+    return _loop is not None
+
+
+def _join() -> bool:
+    """One more watch: the loop registered and its thread running; False when it cannot be."""
+    global _registered, _loop, _watches
+    with _lock:
+        if not _registered:
             try:
                 libvirt.virEventRegisterDefaultImpl()
+                libvirt.virEventAddTimeout(TICK_MS, lambda _timer, _opaque: None, None)
             except libvirt.libvirtError:
                 return False
+            _registered = True
+        _watches += 1
+        if _loop is None:
             _loop = threading.Thread(target=_run, name="libvirt-events", daemon=True)
             _loop.start()
     return True
 
 
+def _leave() -> None:
+    global _watches
+    with _lock:
+        _watches -= 1
+
+
 def _run() -> None:
+    global _loop
     while True:
         libvirt.virEventRunDefaultImpl()
+        with _lock:
+            if _watches == 0:
+                _loop = None
+                return
 
 
 class LifecycleWatch:
-    """The lifecycle events of every domain of one connection, as a count waiters sleep on."""
+    """The lifecycle events of every domain of a host, on a connection of the watch's own, as a
+    count waiters sleep on."""
 
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
+    def __init__(self, url: str) -> None:
         self._changed = threading.Condition()
         self._count = 0
-        self._id = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._event, None)
+        self._conn = libvirt.open(url)  # after the loop's registration: it joins the loop
+        try:
+            self._id = self._conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._event, None)
+        except libvirt.libvirtError:
+            self._conn.close()
+            raise
 
     def _event(self, _conn: object, _dom: object, _event: int, _detail: int, _opaque: object) -> None:
         with self._changed:
@@ -83,13 +113,17 @@ class LifecycleWatch:
     def close(self) -> None:
         with contextlib.suppress(libvirt.libvirtError):
             self._conn.domainEventDeregisterAny(self._id)
+        with contextlib.suppress(libvirt.libvirtError):
+            self._conn.close()
+        _leave()
 
 
-def watch(conn: Any) -> LifecycleWatch | None:
-    """A watch on ``conn``'s lifecycle events, or None: then waits poll."""
-    if _loop is None or not enabled():
+def watch(url: str) -> LifecycleWatch | None:
+    """A watch on the lifecycle events of the host at ``url``, or None: then waits poll."""
+    if not enabled() or not _join():
         return None
     try:
-        return LifecycleWatch(conn)
+        return LifecycleWatch(url)
     except libvirt.libvirtError:
+        _leave()
         return None
