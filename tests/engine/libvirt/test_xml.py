@@ -71,7 +71,7 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["xen", "test"])
+@pytest.mark.parametrize("kind", ["xen", "test", "qemu", "kvm"])
 @pytest.mark.parametrize("case", sorted(CONFIGS))
 def test_a_config_goes_to_xml_and_back_unchanged(case: str, kind: str) -> None:
     config = CONFIGS[case]

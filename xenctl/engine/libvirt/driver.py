@@ -5,7 +5,8 @@ Domains are persistent: ``create_domain`` defines the domain (with xenctl's mark
 stay on a Xen host, and is not listed (``xm list`` shows running domains only); creating it
 again redefines it under its UUID. A reboot is a clean shutdown and a start of the definition,
 so it comes back under a new domid as a Xen guest does. Memory and vCPU changes go to the
-running domain and to its definition. Waiting polls.
+running domain and to its definition. Waiting wakes on libvirt's lifecycle events, or polls
+where they cannot be had.
 
 What the driver cannot do yet (storage, disks on a running guest, consoles) it denies in
 ``capabilities()`` with its reason and refuses with an ``EngineError``.
@@ -38,7 +39,7 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.libvirt import reading
+from xenctl.engine.libvirt import accel, events, reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
 from xenctl.engine.libvirt.storage import StorageRefusals
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
@@ -95,8 +96,12 @@ class LibvirtDriver(StorageRefusals):
         directory = state_dir(url)
         self.files = reading.HostFiles(directory)
         self.lock = FileLock(directory)
-        guests = reading.read_os_types(conn.getCapabilities(), self.kind)
+        host_capabilities = conn.getCapabilities()
+        self.domain_type = accel.domain_type(self.kind, host_capabilities)  # kvm only where it runs
+        guests = reading.read_os_types(host_capabilities, self.domain_type)
         self._caps = reading.capabilities(self.kind, guests)
+        self._watch: events.LifecycleWatch | None = None
+        self._watched = False  # a watch was asked for (None then: waits poll)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -169,16 +174,12 @@ class LibvirtDriver(StorageRefusals):
 
     def create_domain(self, config: DomainConfig, *, owner: Owner | None = None, paused: bool = False) -> Domain:
         self._refuse_domain0(config.name, "created")
-        try:
-            running = self._lookup(config.name)
-        except NotFoundError:
-            running = None
-        if running is not None:
-            raise EngineError(f"{config.name}: a domain of that name runs already (domid {running.ID()})",
-                              op="create", obj=config.name)  # fmt: skip
         before = self._definition(config.name)
+        if before is not None and before.isActive():
+            raise EngineError(f"{config.name}: a domain of that name runs already (domid {before.ID()})",
+                              op="create", obj=config.name)  # fmt: skip
         uuid = config.uuid or (before.UUIDString() if before is not None else None)
-        xml = domain_xml(replace(config, uuid=uuid), owner, self.kind)
+        xml = domain_xml(replace(config, uuid=uuid), owner, self.domain_type)
         kept = before.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) if before is not None else None
         dom = self._call("create", config.name, lambda: self.conn.defineXML(xml))
         try:
@@ -188,7 +189,9 @@ class LibvirtDriver(StorageRefusals):
             self._call("create", config.name, lambda: self.conn.defineXML(kept) if kept else dom.undefine())
             raise
         self.record_event("create", config.name, "ok")
-        return reading.read_guest(dom)
+        # What was defined reads back as the config it was made from (xml.py's round trip):
+        # only what libvirt chose is asked for, not the whole XML again.
+        return self._call("create", config.name, lambda: reading.started_guest(dom, replace(config, uuid=uuid), owner))
 
     def _definition(self, name: str) -> Any:
         try:
@@ -283,41 +286,71 @@ class LibvirtDriver(StorageRefusals):
     def set_domain_owner(self, ref: str, owner: Owner | None) -> None:
         self._refuse_domain0(ref, "marked as managed")
         dom = self._lookup(ref, "set-owner")
-        text = metadata_text(owner, xm_values(read_domain(dom.XMLDesc(0)).config))
+        text = metadata_text(owner, xm_values(read_domain(dom.XMLDesc(0)).config, self.domain_type))
         element = libvirt.VIR_DOMAIN_METADATA_ELEMENT
         flags = BOTH if dom.isPersistent() else BOTH[:1]
         for flag in flags:
             self._call("set-owner", ref, partial(dom.setMetadata, element, text, PREFIX, NAMESPACE, flag))
         self.record_event("set-owner", ref, "ok", owner.source if owner else "")
 
+    def _phase(self, domid: int) -> Phase | None:
+        """The state of the running domain ``domid``; None when there is none."""
+        try:
+            dom = self.conn.lookupByID(domid)
+            state = dom.info()[0] if dom is not None and dom.isActive() else None
+        except libvirt.libvirtError:
+            return None
+        return None if state is None else reading.PHASES.get(state, Phase.RUNNING)
+
+    def lifecycle_watch(self) -> events.LifecycleWatch | None:
+        """The watch on this host's lifecycle events (made on first use, with a connection of its
+        own), or None: waits poll."""
+        if not self._watched:
+            self._watched = True
+            self._watch = events.watch(self.url)
+        return self._watch
+
     def wait_domain(self, ref: str, until: str, timeout: float | None = None) -> WaitResult:
-        """Wait, polling, until the domain is ``up`` or ``gone`` (this instance: a domain that
-        reboots under a new domid is gone), or ``timeout`` passes; returns at once, not reached,
-        when the awaited state can no longer come."""
+        """Wait until the domain is ``up`` or ``gone`` (this instance: a domain that reboots under
+        a new domid is gone), or ``timeout`` passes; returns at once, not reached, when the
+        awaited state can no longer come. Woken by libvirt's lifecycle events where they can be
+        had, else polling every 50 ms (see events.py)."""
         if until not in ("up", "gone"):
             raise UsageError(f"cannot wait until {until!r}; expected 'up' or 'gone'")
         if ref in (DOMAIN0, "0"):
             return WaitResult(until == "up", Phase.RUNNING, 0.0)
         start = time.monotonic()
         try:
-            domid = str(self.domain(ref).domid)
+            domid = ref if ref.isdigit() else str(self.domain(ref).domid)
         except NotFoundError:
             if until == "gone":
                 return WaitResult(True, None, 0.0)
             raise
+        watch = self._watch  # asked for only when a wait must first sleep
+        unseen = ref.isdigit()  # not looked up yet: not there at the first look is not found
         while True:
+            seen = watch.count if watch is not None else 0
             waited = time.monotonic() - start
-            try:
-                current = self.domain(domid)
-            except NotFoundError:
+            phase = self._phase(int(domid))  # the state alone: a wait needs no XML
+            if phase is None:
+                if unseen and until == "up":
+                    raise NotFoundError(f"domain {ref!r} does not exist", op="wait", obj=ref)
                 return WaitResult(until == "gone", None, waited)
-            if until == "up" and current.is_up:
-                return WaitResult(True, current.phase, waited)
-            if until == "up" and current.phase in (Phase.SHUTDOWN, Phase.CRASHED):
-                return WaitResult(False, current.phase, waited)
+            unseen = False
+            if until == "up" and phase in (Phase.RUNNING, Phase.SHUTTING_DOWN):
+                return WaitResult(True, phase, waited)
+            if until == "up" and phase in (Phase.SHUTDOWN, Phase.CRASHED):
+                return WaitResult(False, phase, waited)
             if timeout is not None and waited >= timeout:
-                return WaitResult(False, current.phase, waited)
-            time.sleep(0.05)
+                return WaitResult(False, phase, waited)
+            if watch is None and not self._watched:
+                watch = self.lifecycle_watch()
+                if watch is not None:
+                    continue  # read again, now that no event can slip by unseen
+            if watch is None:
+                time.sleep(0.05)
+            else:
+                watch.sleep(seen, events.RECHECK if timeout is None else timeout - waited)
 
     # -- the host -----------------------------------------------------------------------------
 
@@ -331,6 +364,9 @@ class LibvirtDriver(StorageRefusals):
         time.sleep(seconds)
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+        self.files.close()
         self._call("close", self.url, self.conn.close)
 
     def acquire_lock(self, command: str, timeout: float = 0.0) -> HostLock:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import libvirt
 
-from xenctl.engine.api import DOMAIN0, Capabilities, Domain, DomainConfig, Event, HostInfo, Phase
+from xenctl.engine.api import DOMAIN0, Capabilities, Domain, DomainConfig, Event, HostInfo, Owner, Phase
 from xenctl.engine.libvirt.xml import parse, read_domain
 from xenctl.errors import EngineError, NotFoundError, one_line
 
@@ -49,6 +50,15 @@ def read_guest(dom: Any) -> Domain:
         config=read.config,
         owner=read.owner,
     )
+
+
+def started_guest(dom: Any, config: DomainConfig, owner: Owner | None) -> Domain:
+    """A domain just defined from ``config`` (with ``owner``) and started, without reading its
+    XML back: what xml.py writes reads back as the config it was written from."""
+    state, _most, current, vcpus, cpu_ns = dom.info()
+    config = replace(config, uuid=config.uuid or dom.UUIDString())
+    return Domain(int(dom.ID()), config.name, config.uuid or "", PHASES.get(state, Phase.RUNNING),
+                  current // 1024, current // 1024, vcpus, cpu_ns / 1e9, config, owner)  # fmt: skip
 
 
 def domain0(memory: int, vcpus: int) -> Domain:
@@ -109,6 +119,7 @@ class HostFiles:
         os.makedirs(self.save_dir, exist_ok=True)
         self._host = os.path.join(directory, "host.json")
         self._events = os.path.join(directory, "events.jsonl")
+        self._log: int | None = None
 
     def runlevel(self) -> tuple[int, bool]:
         try:
@@ -123,17 +134,26 @@ class HostFiles:
             json.dump({"runlevel": level, "booted": booted}, f)
 
     def events(self) -> list[Event]:
+        """The log, each event numbered by its line (the first is 1)."""
         try:
             with open(self._events) as f:
-                return [Event(**json.loads(line)) for line in f if line.strip()]
+                lines = [json.loads(line) for line in f if line.strip()]
+            return [Event(**{**line, "seq": seq}) for seq, line in enumerate(lines, 1)]
         except (OSError, ValueError, TypeError):
             return []
 
     def record(self, op: str, obj: str, outcome: str, message: str, actor: str) -> None:
-        seq = len(self.events()) + 1
-        line = {"seq": seq, "at": time.time(), "op": op, "obj": obj, "outcome": outcome, "message": message}
-        with open(self._events, "a") as f:
-            f.write(json.dumps({**line, "actor": actor}) + "\n")
+        """One line appended (one write in append mode, whole even beside other writers); its
+        number is its place in the file, so the log is not read to write to it."""
+        line = {"at": time.time(), "op": op, "obj": obj, "outcome": outcome, "message": message, "actor": actor}
+        if self._log is None:  # opened once: an apply records an event per action
+            self._log = os.open(self._events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._log, (json.dumps(line) + "\n").encode())
+
+    def close(self) -> None:
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
 
 
 def host_info(conn: Any, guests: list[Domain], dom0: Domain, files: HostFiles, caps: Capabilities) -> HostInfo:

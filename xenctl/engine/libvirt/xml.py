@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from xml.parsers import expat
 
-from xenctl.engine.api import DomainConfig, HvmConfig, OnEvent, Owner, Vif
+from xenctl.engine.api import DomainConfig, DomainDisk, HvmConfig, OnEvent, Owner, Vif
 from xenctl.engine.libvirt.xmlparts import (
     BOOT_DEVICES,
     disk_element,
@@ -39,6 +39,9 @@ PREFIX = "xenctl"
 _NS = f"{{{NAMESPACE}}}"
 PV_TYPES = ("linux", "xen")  # libvirt's Xen driver says linux; its test driver knows only xen
 HVM_KEYS = tuple(f.name for f in fields(HvmConfig) if f.name not in ("device_model", "boot"))
+QEMU_TYPES = ("qemu", "kvm")  # domain types of libvirt's QEMU driver: every guest is hvm there
+HVMLOADER = "/usr/lib/xen/boot/hvmloader"  # Xen's firmware and device model: not written on QEMU
+QEMU_DM = HvmConfig().device_model
 XM_KEYS = ("root", "extra", "nfs_server", "nfs_root", "ip", "shadow_memory")
 
 
@@ -53,11 +56,17 @@ class ReadDomain:
 
 def parse(text: str, what: str = "libvirt's XML") -> ET.Element:
     """XML, refusing a DOCTYPE (and so every entity, internal or external): a first pass by expat
-    with the declaration refused, then ElementTree on text known to declare nothing."""
+    with the declaration refused, then ElementTree on text known to declare nothing. Text with
+    no ``<!`` at all can declare nothing: it is parsed once (libvirt's XML, every time)."""
 
     def refuse(*_args: object) -> None:
         raise EngineError(f"{what}: refused, it declares a DOCTYPE", op="xml")
 
+    if "<!" not in text:  # no declaration of any kind (nor a comment): one parse, by ElementTree
+        try:
+            return ET.fromstring(text)
+        except ET.ParseError as exc:
+            raise EngineError(f"{what}: not XML: {exc}", op="xml") from None
     checker = expat.ParserCreate()
     checker.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     checker.StartDoctypeDeclHandler = refuse
@@ -107,13 +116,13 @@ def domain_xml(config: DomainConfig, owner: Owner | None = None, kind: str = "xe
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         ET.SubElement(root, event).text = getattr(config, event).value
     devices = ET.SubElement(root, "devices")
-    if config.hvm is not None:
+    if config.hvm is not None and not (kind in QEMU_TYPES and config.hvm.device_model == QEMU_DM):
         ET.SubElement(devices, "emulator").text = config.hvm.device_model
     for disk in config.disks:
         devices.append(disk_element(disk, kind))
     for vif in config.vifs:
         devices.append(interface_element(vif))
-    root.append(_metadata(config, owner))
+    root.append(_metadata(config, owner, kind))
     return ET.tostring(root, encoding="unicode")
 
 
@@ -121,12 +130,13 @@ def _os(root: ET.Element, config: DomainConfig, kind: str) -> None:
     os_ = ET.SubElement(root, "os")
     if config.hvm is not None:
         ET.SubElement(os_, "type").text = "hvm"
-        if config.kernel:
+        if config.kernel and not (kind in QEMU_TYPES and config.kernel == HVMLOADER):
             ET.SubElement(os_, "loader").text = config.kernel
         for letter in config.hvm.boot or "":
             ET.SubElement(os_, "boot", dev=BOOT_DEVICES.get(letter, "hd"))
         return
-    ET.SubElement(os_, "type").text = "linux" if kind == "xen" else "xen"
+    # QEMU has no PV guests: a kernel of its own is QEMU's direct kernel boot of a full guest.
+    ET.SubElement(os_, "type").text = "hvm" if kind in QEMU_TYPES else "linux" if kind == "xen" else "xen"
     for tag, value in (("kernel", config.kernel), ("initrd", config.ramdisk), ("cmdline", cmdline(config))):
         if value:
             ET.SubElement(os_, tag).text = value
@@ -148,9 +158,20 @@ def metadata_text(owner: Owner | None, xm: dict[str, str]) -> str:
     return ET.tostring(owner_element(owner, xm, ns=""), encoding="unicode")
 
 
-def xm_values(config: DomainConfig) -> dict[str, str]:
-    """The xm keys of ``config`` that libvirt's XML does not hold (as text; None left out)."""
-    values = {key: getattr(config, key) for key in XM_KEYS}
+def xm_values(config: DomainConfig, kind: str = "xen") -> dict[str, str]:
+    """The xm keys of ``config`` that libvirt's XML does not hold (as text; None left out).
+
+    On QEMU (``kind`` qemu or kvm) every guest is ``hvm`` to libvirt, and libvirt fills in its own
+    emulator and boot order: xenctl's element then holds the builder, and an HVM guest's loader,
+    device model and boot order as the config gave them."""
+    values: dict[str, object] = {key: getattr(config, key) for key in XM_KEYS}
+    if kind in QEMU_TYPES:
+        values["builder"] = "hvm" if config.hvm is not None else "linux"
+        if config.hvm is not None:
+            values.update({"hvm.loader": config.kernel, "hvm.device_model": config.hvm.device_model})
+            values["hvm.boot"] = config.hvm.boot
+        if config.disks:  # Xen's backends (phy, file, tap:aio) are nothing to QEMU
+            values["disk_backends"] = ",".join(disk.backend for disk in config.disks)
     values["shadow_memory"] = config.shadow_memory or None
     if config.hvm is not None:
         values.update({f"hvm.{key}": getattr(config.hvm, key) for key in HVM_KEYS})
@@ -163,9 +184,9 @@ def _text(value: object) -> str:
     return ("1" if value else "0") if isinstance(value, bool) else str(value)
 
 
-def _metadata(config: DomainConfig, owner: Owner | None) -> ET.Element:
+def _metadata(config: DomainConfig, owner: Owner | None, kind: str) -> ET.Element:
     metadata = ET.Element("metadata")
-    metadata.append(owner_element(owner, xm_values(config)))
+    metadata.append(owner_element(owner, xm_values(config, kind)))
     return metadata
 
 
@@ -195,7 +216,10 @@ def read_domain(text: str) -> ReadDomain:
         vcpus=online,
         maxvcpus=most if most != online else None,
         bootloader=text_of(root, "bootloader"),
-        disks=tuple(read_disk(e) for e in found.findall("disk") if e.get("device", "disk") in ("disk", "cdrom")),
+        disks=_backends(
+            tuple(read_disk(e) for e in found.findall("disk") if e.get("device", "disk") in ("disk", "cdrom")),
+            xm.get("disk_backends"),
+        ),
         vifs=_vif_types(vifs, xm.get("vif_types")),
         on_poweroff=_event(root, "on_poweroff", OnEvent.DESTROY),
         on_reboot=_event(root, "on_reboot", OnEvent.RESTART),
@@ -223,6 +247,13 @@ def _event(root: ET.Element, tag: str, default: OnEvent) -> OnEvent:
         raise EngineError(f"a domain's XML: <{tag}> {value!r} is not an action xenctl knows", op="xml") from None
 
 
+def _backends(disks: tuple[DomainDisk, ...], backends: str | None) -> tuple[DomainDisk, ...]:
+    kinds = (backends or "").split(",")
+    if backends is None or len(kinds) != len(disks):
+        return disks
+    return tuple(replace(disk, backend=kind) for disk, kind in zip(disks, kinds, strict=True))
+
+
 def _vif_types(vifs: tuple[Vif, ...], types: str | None) -> tuple[Vif, ...]:
     kinds = (types or "").split(",")
     if types is None or len(kinds) != len(vifs):
@@ -232,16 +263,22 @@ def _vif_types(vifs: tuple[Vif, ...], types: str | None) -> tuple[Vif, ...]:
 
 def _read_os(root: ET.Element, config: DomainConfig, devices: ET.Element, xm: dict[str, str]) -> DomainConfig:
     kind = text_of(root, "os/type") or "linux"
+    if kind == "hvm" and xm.get("builder") == "linux":
+        kind = "linux"  # a kernel booted directly by QEMU: a PV config to xenctl
     if kind == "hvm":
         boot = "".join(
             next((k for k, v in BOOT_DEVICES.items() if v == e.get("dev")), "c") for e in root.findall("os/boot")
         )
         features = ("acpi", "apic", "pae")
         flags: dict[str, Any] = {name: True for name in features if root.find(f"features/{name}") is not None}
-        hvm = HvmConfig(device_model=text_of(devices, "emulator") or HvmConfig().device_model, boot=boot or None)
+        emulator = text_of(devices, "emulator") or HvmConfig().device_model
+        loader = text_of(root, "os/loader")
+        if xm.get("builder") == "hvm":  # made by xenctl on QEMU: as the config gave them
+            boot, emulator, loader = xm.get("hvm.boot", ""), xm["hvm.device_model"], xm.get("hvm.loader")
+        hvm = HvmConfig(device_model=emulator, boot=boot or None)
         given: dict[str, Any] = {key: _hvm_value(key, xm[f"hvm.{key}"]) for key in HVM_KEYS if f"hvm.{key}" in xm}
         hvm = replace(hvm, **{**flags, **given})
-        return replace(config, builder="hvm", hvm=hvm, kernel=text_of(root, "os/loader"), **_xm_fields(xm, ""))
+        return replace(config, builder="hvm", hvm=hvm, kernel=loader, **_xm_fields(xm, ""))
     if kind not in PV_TYPES:
         raise EngineError(f"{config.name}: its XML has <os><type>{kind}</type>, neither PV nor HVM", op="xml")
     line = text_of(root, "os/cmdline") or ""
