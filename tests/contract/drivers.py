@@ -65,7 +65,7 @@ DRIVERS: tuple[DriverCase, ...] = (
     DriverCase(
         name="libvirt-test",
         url=libvirt_test_host,
-        pvs=(),
+        pvs=("/dev/sdb1", "/dev/sdc1"),
         guest_disk="/dev/hda3",
         lacks={
             "persistence": "each connection to a test:///PATH.xml host builds its own state from the file",

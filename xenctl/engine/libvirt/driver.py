@@ -7,8 +7,9 @@ again redefines it under its UUID. A reboot is a clean shutdown and a start of t
 so it comes back under a new domid as a Xen guest does. Memory and vCPU changes go to the
 running domain and to its definition. Waiting polls.
 
-What the driver cannot do yet (storage, disks on a running guest, consoles) it denies in
-``capabilities()`` with its reason and refuses with an ``EngineError``.
+Storage is libvirt's pools and volumes (``storage``, ``pools``). What the driver cannot do (disks
+on a running guest, consoles, filesystems, NFS exports) it denies in ``capabilities()`` with its
+reason and refuses with an ``EngineError``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from xenctl.engine.api import (
 )
 from xenctl.engine.libvirt import reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
-from xenctl.engine.libvirt.storage import StorageRefusals
+from xenctl.engine.libvirt.storage import LibvirtStorage
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
 from xenctl.errors import EngineError, NotFoundError, UsageError
 
@@ -84,7 +85,7 @@ def _start(dom: Any, paused: bool) -> None:
         dom.suspend()
 
 
-class LibvirtDriver(StorageRefusals):
+class LibvirtDriver(LibvirtStorage):
     """One connection to a libvirt host (see the module's docstring)."""
 
     def __init__(self, url: str, conn: Any, actor: str = "") -> None:
@@ -92,7 +93,7 @@ class LibvirtDriver(StorageRefusals):
         self.conn = conn
         self.actor = actor
         self.kind = KINDS.get(str(conn.getType()).lower(), "xen")
-        directory = state_dir(url)
+        directory = self.directory = state_dir(url)
         self.files = reading.HostFiles(directory)
         self.lock = FileLock(directory)
         guests = reading.read_os_types(conn.getCapabilities(), self.kind)
@@ -116,6 +117,9 @@ class LibvirtDriver(StorageRefusals):
             raise NotFoundError(f"domain {ref!r} does not exist", op=op, obj=ref)
         return dom
 
+    def _state_dir(self) -> str:
+        return self.directory
+
     def _domain0(self) -> Domain:
         if self.kind == "xen":
             return replace(reading.read_guest(self.conn.lookupByID(0)), name=DOMAIN0, owner=None)
@@ -124,11 +128,12 @@ class LibvirtDriver(StorageRefusals):
     def _guests(self) -> list[Domain]:
         active = self._call("list", self.url, lambda: self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
         found = []
+        imported = self.owners.owners("domains")
         for dom in active:
             if dom.ID() == 0:
                 continue
             try:
-                found.append(reading.read_guest(dom))
+                found.append(reading.read_guest(dom, imported))
             except libvirt.libvirtError:
                 continue  # gone between the listing and the read
         return sorted(found, key=lambda d: d.domid)
@@ -136,8 +141,10 @@ class LibvirtDriver(StorageRefusals):
     def snapshot(self) -> HostState:
         guests = self._guests()
         dom0 = self._domain0()
-        info = reading.host_info(self.conn, guests, dom0, self.files, self._caps)
-        return HostState(info, (dom0, *guests), (), (), (), (), ())
+        storage, root = self.read_storage(guests)
+        info = reading.host_info(self.conn, guests, dom0, self.files, self._caps, root)
+        parts = (storage.partitions, storage.volume_groups, storage.logical_volumes, storage.images)
+        return HostState(info, (dom0, *guests), *parts, ())
 
     def change_token(self) -> str | None:
         return None  # libvirt keeps no counter of changes: every plan reads the host
@@ -148,12 +155,16 @@ class LibvirtDriver(StorageRefusals):
     def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
         whole = self.snapshot()
         kept = tuple(d for d in whole.domains if d.domid == 0 or d.owner is None or d.name in selection.domains)
-        return None, replace(whole, domains=kept)
+        names, paths = selection.volumes, selection.paths
+        lvs = tuple(v for v in whole.logical_volumes if v.name in names or v.origin in names or v.path in paths)
+        images = tuple(i for i in whole.images if os.path.basename(i.path) in names or i.path in paths)
+        return None, replace(whole, domains=kept, logical_volumes=lvs, images=images)
 
     def domain(self, ref: str) -> Domain:
         if ref in (DOMAIN0, "0"):
             return self._domain0()
-        return self._call("lookup", ref, lambda: reading.read_guest(self._lookup(ref)))
+        imported = self.owners.owners("domains")
+        return self._call("lookup", ref, lambda: reading.read_guest(self._lookup(ref), imported))
 
     def capabilities(self) -> Capabilities:
         return self._caps
