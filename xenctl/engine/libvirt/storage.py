@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
-from xenctl.engine.api import Capabilities, Domain, Owner
+from xenctl.engine.api import Capabilities, Domain, HostState, Owner
 from xenctl.engine.libvirt import pools as read
 from xenctl.engine.libvirt.owners import OwnersRecord, volume_key
 from xenctl.engine.libvirt.reading import EXTENT, NO_FILESYSTEMS, NO_NFS, engine_error
@@ -85,6 +85,7 @@ class LibvirtStorage:
 
     conn: Any
     kind: str
+    url: str
     _caps: Capabilities
 
     # What the driver gives the storage half (defined by ``LibvirtDriver``).
@@ -319,6 +320,19 @@ class LibvirtStorage:
 
     def remove_nfs_export(self, server: str, path: str) -> None:
         raise EngineError(f"{server}:{path}: nfs-unexport: {NO_NFS}", op="nfs-unexport", obj=f"{server}:{path}")
+
+    def record_import(self, state: HostState, owner: Owner) -> int:
+        """Record as ``owner``'s every guest, volume group and volume of ``state`` that has no
+        owner: what ``import --from-host`` wrote a spec of (see ``owners``); how many."""
+        guests = [(d.uuid.lower(), owner) for d in state.domains if d.domid != 0 and d.owner is None and d.uuid]
+        self.owners.set_many("domains", guests)
+        paths = [f"/dev/{g.name}" for g in state.volume_groups if g.owner is None]
+        paths += [v.path for v in (*state.logical_volumes, *state.images) if v.owner is None]
+        found = [self._volume_at(path, "import") for path in paths]
+        for kind in ("pools", "volumes"):
+            self.owners.set_many(kind, [(key, owner) for what, key in found if what == kind])
+        self.record_event("import", self.url, "ok", f"{len(guests) + len(found)} objects recorded as {owner.source}")
+        return len(guests) + len(found)
 
     def set_volume_owner(self, path: str, owner: Owner | None) -> None:
         kind, key = self._volume_at(path, "set-owner")
