@@ -327,7 +327,8 @@ class LibvirtStorage:
         guests = [(d.uuid.lower(), owner) for d in state.domains if d.domid != 0 and d.owner is None and d.uuid]
         self.owners.set_many("domains", guests)
         paths = [f"/dev/{g.name}" for g in state.volume_groups if g.owner is None]
-        paths += [v.path for v in (*state.logical_volumes, *state.images) if v.owner is None]
+        paths += [v.path for v in state.logical_volumes if v.owner is None]
+        paths += [i.path for i in state.images if i.owner is None]
         found = [self._volume_at(path, "import") for path in paths]
         for kind in ("pools", "volumes"):
             self.owners.set_many(kind, [(key, owner) for what, key in found if what == kind])
