@@ -2,10 +2,12 @@
 
 The mapping (docs/libvirt.md has the table):
 
+- a block device libvirt's node devices report (capability ``storage``: its ``<block>`` path and
+  ``<size>``) is a partition, free for a volume group to be made on;
 - a ``logical`` pool is a volume group: its ``<source><name>`` the group's name, its source
   devices the physical volumes, its capacity and free space the group's; each physical volume
-  is shown as a partition of the group, holding its share of the pool's capacity (libvirt
-  reports the pool's size, not each device's);
+  is a partition of the group (one no node device reports holds its share of the pool's
+  capacity: libvirt gives the pool's size, not each device's);
 - a volume of a ``logical`` pool is a logical volume ``/dev/VG/NAME``; one with a
   ``<backingStore>`` is a copy-on-write snapshot of the volume at that path, its allocation the
   COW space (as ``lvcreate -s -L`` is given it);
@@ -120,6 +122,26 @@ def read_pools(conn: Any) -> tuple[Pool, ...]:
     return tuple(sorted((p for p in found if p is not None), key=lambda p: p.name))
 
 
+def read_block_devices(conn: Any) -> dict[str, int]:
+    """The host's block devices and their sizes, from libvirt's node devices (none where the
+    connection offers no node devices)."""
+    try:
+        devices = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_STORAGE)
+    except libvirt.libvirtError:
+        return {}
+    found = {}
+    for device in devices:
+        try:
+            root = parse(device.XMLDesc(0), "a node device's XML")
+        except libvirt.libvirtError:
+            continue  # gone between the listing and the read
+        for cap in root.findall("capability[@type='storage']"):
+            block = text_of(cap, "block")
+            if block:
+                found[block] = _bytes(cap.find("size"))
+    return found
+
+
 def root_pool(pools: tuple[Pool, ...]) -> Pool | None:
     """The dir pool that is the storage root (see the module's docstring)."""
     dirs = [p for p in pools if p.kind == "dir"]
@@ -156,10 +178,19 @@ def holders_of(guests: list[Domain]) -> dict[str, tuple[str, ...]]:
 
 
 def storage_of(
-    pools: tuple[Pool, ...], guests: list[Domain], pool_owners: dict[str, Owner], volume_owners: dict[str, Owner]
+    pools: tuple[Pool, ...],
+    devices: dict[str, int],
+    guests: list[Domain],
+    pool_owners: dict[str, Owner],
+    volume_owners: dict[str, Owner],
 ) -> Storage:
     held = holders_of(guests)
-    partitions: list[Partition] = []
+    in_groups = {device for pool in pools if pool.kind == "logical" for device in pool.devices}
+    partitions = [
+        Partition(path, _disk_of(path), size, None, None, None, "", None, held.get(path, ()))
+        for path, size in devices.items()
+        if path not in in_groups
+    ]
     groups: list[VolumeGroup] = []
     lvs: list[LogicalVolume] = []
     images: list[ImageFile] = []
@@ -167,8 +198,8 @@ def storage_of(
         if pool.kind == "logical":
             share = pool.capacity // max(1, len(pool.devices))
             for device in pool.devices:
-                holders = held.get(device, ())
-                partitions.append(Partition(device, _disk_of(device), share, None, None, None, "", pool.vg, holders))
+                size, holders = devices.get(device, share), held.get(device, ())
+                partitions.append(Partition(device, _disk_of(device), size, None, None, None, "", pool.vg, holders))
             groups.append(
                 VolumeGroup(pool.vg, pool.devices, EXTENT, pool.capacity, pool.available, pool_owners.get(pool.uuid))
             )

@@ -107,7 +107,9 @@ class LibvirtStorage:
     def read_storage(self, guests: list[Domain]) -> tuple[read.Storage, str]:
         """The host's storage, and its storage root (where relative image paths live)."""
         found = _call("list", "storage pools", lambda: read.read_pools(self.conn))
-        storage = read.storage_of(found, guests, self.owners.owners("pools"), self.owners.owners("volumes"))
+        devices = read.read_block_devices(self.conn)
+        owners = self.owners
+        storage = read.storage_of(found, devices, guests, owners.owners("pools"), owners.owners("volumes"))
         return storage, self._root(found)
 
     def _root(self, found: tuple[read.Pool, ...]) -> str:
