@@ -38,16 +38,22 @@ class _Shared:
         return None
 
 
-def plan_text(driver: Driver, text: str, tmp: Path, **options: Any) -> Plan:
-    """The plan of the spec ``text`` against the host ``driver`` reaches."""
+def plan_text(driver: Driver, text: str, tmp: Path, auto: AutoDir | None = None, **options: Any) -> Plan:
+    """The plan of the spec ``text`` against the host ``driver`` reaches (``auto``: where its
+    autostart entries go; a directory of the test's own when not given)."""
     live = driver.snapshot()
     desired = load_spec_texts([(str(tmp / "spec.yaml"), text)], capacity_of(live.host))
-    return make_plan_for(live, desired, PlanOptions(**options), AutoDir(str(tmp / "xen")))
+    return make_plan_for(live, desired, PlanOptions(**options), auto or AutoDir(str(tmp / "xen")))
 
 
-def apply_text(driver: Driver, text: str, tmp: Path, **options: Any) -> ApplyResult:
-    plan = plan_text(driver, text, tmp, **options)
-    shared = cast(Driver, _Shared(driver))
-    result = apply_plan(plan, lambda: shared, parallelism=1)
+def shared(driver: Driver) -> Driver:
+    """``driver``, for workers that close what they are given: it stays open."""
+    return cast(Driver, _Shared(driver))
+
+
+def apply_text(driver: Driver, text: str, tmp: Path, auto: AutoDir | None = None, **options: Any) -> ApplyResult:
+    plan = plan_text(driver, text, tmp, auto, **options)
+    one = shared(driver)
+    result = apply_plan(plan, lambda: one, parallelism=1)
     assert result.ok, result.failures
     return result

@@ -39,7 +39,7 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.libvirt import reading
+from xenctl.engine.libvirt import autostart, reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
 from xenctl.engine.libvirt.storage import LibvirtStorage
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
@@ -330,10 +330,17 @@ class LibvirtDriver(LibvirtStorage):
                 return WaitResult(False, current.phase, waited)
             time.sleep(0.05)
 
+    def set_autostart_flag(self, name: str, on: bool) -> None:
+        """libvirt's autostart flag on ``name``, mirroring xenctl's autostart entry for it."""
+        if self._call("autostart", name, lambda: autostart.set_flag(self.conn, name, on)):
+            self.record_event("autostart", name, "ok", "flag set" if on else "flag cleared")
+
     # -- the host -----------------------------------------------------------------------------
 
     def config_root(self) -> str | None:
-        return None  # autostart is libvirt's flag on each domain, not xm's auto/ directory
+        # On a Xen host xm's /etc/xen/auto stays the source of autostart entries; elsewhere
+        # autostart is libvirt's flag on each domain (set from xenctl's entries: app.libvirtauto).
+        return "/etc/xen" if self.kind == "xen" and not urlsplit(self.url).hostname else None
 
     def set_runlevel(self, level: int, *, booted: bool) -> None:
         self.files.set_runlevel(level, booted)
