@@ -203,41 +203,48 @@ def storage_of(
             groups.append(
                 VolumeGroup(pool.vg, pool.devices, EXTENT, pool.capacity, pool.available, pool_owners.get(pool.uuid))
             )
-            paths = {v.path: v for v in pool.volumes}
-            for vol in pool.volumes:
-                origin = paths.get(vol.backing or "")
-                lvs.append(
-                    LogicalVolume(
-                        vg=pool.vg,
-                        name=vol.name,
-                        size=vol.capacity,
-                        filesystem=None,
-                        digest=_digest(vol),
-                        origin=origin.name if origin is not None else None,
-                        cow_size=vol.allocation if origin is not None else 0,
-                        owner=volume_owners.get(volume_key(pool.uuid, vol.name)),
-                        holders=held.get(vol.path, ()),
-                    )
-                )
+            lvs.extend(_logical_volumes(pool, held, volume_owners))
         elif pool.kind == "dir":
-            for vol in pool.volumes:
-                images.append(
-                    ImageFile(
-                        path=vol.path,
-                        size=vol.capacity,
-                        sparse=vol.allocation < vol.capacity,
-                        filesystem=None,
-                        digest=_digest(vol),
-                        owner=volume_owners.get(volume_key(pool.uuid, vol.name)),
-                        holders=held.get(vol.path, ()),
-                    )
+            images.extend(
+                ImageFile(
+                    path=vol.path,
+                    size=vol.capacity,
+                    sparse=vol.allocation < vol.capacity,
+                    filesystem=None,
+                    digest=_digest(vol),
+                    owner=volume_owners.get(volume_key(pool.uuid, vol.name)),
+                    holders=held.get(vol.path, ()),
                 )
+                for vol in pool.volumes
+            )
     return Storage(
         tuple(sorted(partitions, key=lambda p: p.path)),
         tuple(groups),
         tuple(sorted(lvs, key=lambda v: (v.vg, v.name))),
         tuple(sorted(images, key=lambda i: i.path)),
     )
+
+
+def _logical_volumes(pool: Pool, held: dict[str, tuple[str, ...]], owners: dict[str, Owner]) -> list[LogicalVolume]:
+    """A logical pool's volumes; one backed by another volume of the pool is its snapshot."""
+    paths = {v.path: v for v in pool.volumes}
+    found = []
+    for vol in pool.volumes:
+        origin = paths.get(vol.backing or "")
+        found.append(
+            LogicalVolume(
+                vg=pool.vg,
+                name=vol.name,
+                size=vol.capacity,
+                filesystem=None,
+                digest=_digest(vol),
+                origin=origin.name if origin is not None else None,
+                cow_size=vol.allocation if origin is not None else 0,
+                owner=owners.get(volume_key(pool.uuid, vol.name)),
+                holders=held.get(vol.path, ()),
+            )
+        )
+    return found
 
 
 def _disk_of(device: str) -> str:
