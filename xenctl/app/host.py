@@ -215,7 +215,10 @@ class Host:
             if flag is not None:
                 from xenctl.app.libvirtauto import FlaggedAutoDir
 
-                self._auto = FlaggedAutoDir(root, outside_links=self.settings.outside_links, flag=flag)
+                unflagged = getattr(self.driver, "unflagged_domains", None)
+                self._auto = FlaggedAutoDir(
+                    root, outside_links=self.settings.outside_links, flag=flag, unflagged=unflagged
+                )
             else:
                 self._auto = AutoDir(root, outside_links=self.settings.outside_links)
         return self._auto

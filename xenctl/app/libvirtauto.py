@@ -9,9 +9,11 @@ domains in no order, so ``xenctl boot`` and ``halt`` go by the entries' dependen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from xenctl.xmconfig.auto import AutoDir, Entry
+from xenctl.xmconfig.auto import AutoDir, Broken, Entry
+
+UNFLAGGED = ":libvirt-autostart-flag-off"  # marks the digest of an entry whose domain lost the flag
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,16 @@ class FlaggedAutoDir(AutoDir):
     ``flag(domain, on)``."""
 
     flag: Callable[[str, bool], object] | None = field(default=None, compare=False)
+    unflagged: Callable[[], frozenset[str]] | None = field(default=None, compare=False)
+
+    def read(self) -> tuple[tuple[Entry, ...], tuple[Broken, ...]]:
+        """The entries; one whose domain is defined without libvirt's flag (cleared by hand)
+        reads as differing from what its spec writes, so the next plan writes it again and sets
+        the flag."""
+        entries, broken = super().read()
+        off = self.unflagged() if self.unflagged is not None else frozenset()
+        marked = tuple(replace(e, digest=e.digest + UNFLAGGED) if e.managed and e.domain in off else e for e in entries)
+        return marked, broken
 
     def write(self, file: str, text: str) -> None:
         before = self._domain_of(file)

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.contract.drivers import libvirt_test_host
-from tests.engine.libvirt.libvirt_specs import apply_text, shared
+from tests.engine.libvirt.libvirt_specs import apply_text, plan_text, shared
 from tests.helpers import run_xenctl
 from xenctl.app.host import connect
 from xenctl.app.libvirtauto import FlaggedAutoDir
 from xenctl.autostart.runlevels import change_runlevel
 from xenctl.engine.libvirt.driver import LibvirtDriver, open_driver
+from xenctl.reconcile.changes import Action
 
 SPEC = """
 domains:
@@ -50,6 +51,17 @@ def test_autostart_entries_set_libvirts_flag_and_removing_one_clears_it(driver: 
     assert sorted(e.domain for e in auto.read()[0]) == ["db1", "web1"]  # the order is xenctl's: in its entries
     apply_text(driver, SPEC.replace("  - {domain: web1, after: [db1], stop: shutdown}\n", ""), tmp_path, auto)
     assert flags(driver) == {"db1": 1, "web1": 0, "batch1": 0}
+
+
+def test_a_flag_cleared_by_hand_is_set_again_by_the_next_apply(driver: LibvirtDriver, tmp_path: Path) -> None:
+    auto = FlaggedAutoDir(str(tmp_path / "xen"), flag=driver.set_autostart_flag, unflagged=driver.unflagged_domains)
+    apply_text(driver, SPEC, tmp_path, auto)
+    assert plan_text(driver, SPEC, tmp_path, auto).changes == ()
+    driver.conn.lookupByName("web1").setAutostart(0)  # virsh autostart --disable web1
+    plan = plan_text(driver, SPEC, tmp_path, auto)
+    assert [(c.address, c.action) for c in plan.changes] == [("autostart.web1", Action.UPDATE)]
+    apply_text(driver, SPEC, tmp_path, auto)
+    assert flags(driver)["web1"] == 1
 
 
 def test_boot_and_halt_go_by_xenctls_dependency_order(driver: LibvirtDriver, tmp_path: Path) -> None:

@@ -29,6 +29,6 @@ def set_flag(conn: Any, name: str, on: bool) -> bool:
     return True
 
 
-def flagged(conn: Any) -> frozenset[str]:
-    """The domains libvirt starts by itself when its daemon starts."""
-    return frozenset(dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART))
+def unflagged(conn: Any) -> frozenset[str]:
+    """The defined domains libvirt does not start by itself when its daemon starts."""
+    return frozenset(dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART))

@@ -335,6 +335,10 @@ class LibvirtDriver(LibvirtStorage):
         if self._call("autostart", name, lambda: autostart.set_flag(self.conn, name, on)):
             self.record_event("autostart", name, "ok", "flag set" if on else "flag cleared")
 
+    def unflagged_domains(self) -> frozenset[str]:
+        """The defined domains libvirt would not start by itself (no autostart flag)."""
+        return self._call("autostart", self.url, lambda: autostart.unflagged(self.conn))
+
     # -- the host -----------------------------------------------------------------------------
 
     def config_root(self) -> str | None:
