@@ -145,3 +145,12 @@ def test_growing_a_volume_on_the_test_driver_is_refused_with_its_reason(driver: 
     bigger = SPEC.replace("{vg: vg0, size: 2G}", "{vg: vg0, size: 3G}")
     with pytest.raises(PlanError, match=r"volume\.gold: grow a lvm volume in place: .*virStorageVolResize"):
         plan_text(driver, bigger, tmp_path)
+
+
+def test_a_connection_without_libvirts_storage_driver_denies_storage_with_that_reason() -> None:
+    from xenctl.engine.libvirt.reading import capabilities
+
+    caps = capabilities("qemu", frozenset({"hvm"}), storage=False)
+    assert not (caps.volume_groups or caps.logical_volumes or caps.snapshots or caps.images or caps.grow)
+    assert "no storage driver" in caps.reason("images") and "no storage driver" in caps.reason("grow:lvm")
+    assert capabilities("qemu", frozenset({"hvm"})).grow == {"lvm", "file"}

@@ -97,7 +97,7 @@ class LibvirtDriver(LibvirtStorage):
         self.files = reading.HostFiles(directory)
         self.lock = FileLock(directory)
         guests = reading.read_os_types(conn.getCapabilities(), self.kind)
-        self._caps = reading.capabilities(self.kind, guests)
+        self._caps = reading.capabilities(self.kind, guests, reading.has_storage(conn))
 
     # -- reading ------------------------------------------------------------------------------
 

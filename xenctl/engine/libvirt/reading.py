@@ -74,8 +74,20 @@ def read_os_types(text: str, kind: str) -> frozenset[str]:
     )
 
 
-def capabilities(kind: str, os_types: frozenset[str]) -> Capabilities:
-    """What this driver does on a host of ``kind``, and why not the rest."""
+def has_storage(conn: Any) -> bool:
+    """Whether the connection has libvirt's storage driver (pools and volumes)."""
+    try:
+        conn.listAllStoragePools(0)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+            return False
+        raise
+    return True
+
+
+def capabilities(kind: str, os_types: frozenset[str], storage: bool = True) -> Capabilities:
+    """What this driver does on a host of ``kind`` (``storage``: with libvirt's storage driver),
+    and why not the rest."""
     console = (
         "libvirt's test driver has no consoles (virDomainOpenConsole)"
         if kind == "test"
@@ -95,17 +107,21 @@ def capabilities(kind: str, os_types: frozenset[str]) -> Capabilities:
     ]  # fmt: skip
     if not hvm:
         why_not.append(("hvm", "this libvirt host offers no fully virtualised (hvm) guests"))
+    if not storage:
+        no_pools = "this libvirt connection has no storage driver (no pools or volumes)"
+        why_not = [w for w in why_not if not w[0].startswith("grow")]
+        why_not += [(name, no_pools) for name in ("volume_groups", "logical_volumes", "snapshots", "images", "grow")]
     return Capabilities(
         live_memory=True,
         live_vcpus=True,
         pause=True,
         save_restore=True,
         hvm=hvm,
-        volume_groups=True,
-        logical_volumes=True,
-        snapshots=True,
-        images=True,
-        grow=frozenset() if test else frozenset({"lvm", "file"}),
+        volume_groups=storage,
+        logical_volumes=storage,
+        snapshots=storage,
+        images=storage,
+        grow=frozenset({"lvm", "file"}) if storage and not test else frozenset(),
         extent_size=EXTENT,
         why_not=tuple(sorted(why_not)),
     )

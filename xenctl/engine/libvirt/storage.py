@@ -105,7 +105,10 @@ class LibvirtStorage:
     # -- reading --------------------------------------------------------------------------
 
     def read_storage(self, guests: list[Domain]) -> tuple[read.Storage, str]:
-        """The host's storage, and its storage root (where relative image paths live)."""
+        """The host's storage, and its storage root (where relative image paths live); none on
+        a connection without libvirt's storage driver."""
+        if not self._caps.volume_groups:
+            return read.Storage((), (), (), ()), os.path.join(self._state_dir(), "images")
         found = _call("list", "storage pools", lambda: read.read_pools(self.conn))
         devices = read.read_block_devices(self.conn)
         owners = self.owners
