@@ -154,3 +154,15 @@ def test_a_connection_without_libvirts_storage_driver_denies_storage_with_that_r
     assert not (caps.volume_groups or caps.logical_volumes or caps.snapshots or caps.images or caps.grow)
     assert "no storage driver" in caps.reason("images") and "no storage driver" in caps.reason("grow:lvm")
     assert capabilities("qemu", frozenset({"hvm"})).grow == {"lvm", "file"}
+
+
+def test_a_damaged_owners_record_reads_as_owning_nothing_and_is_written_anew(tmp_path: Path) -> None:
+    from xenctl.engine.api import Owner
+    from xenctl.engine.libvirt.owners import OwnersRecord
+
+    record = OwnersRecord(str(tmp_path))
+    for damaged in ("{not json", '["a list"]', '{"volumes": ["x"], "pools": {"u": "not a pair"}}'):
+        (tmp_path / "owners.json").write_text(damaged)
+        assert record.owners("volumes") == {} and record.owners("pools") == {}
+    record.set("pools", "u", Owner("xenctl", "specs/a.yaml"))
+    assert record.owners("pools") == {"u": Owner("xenctl", "specs/a.yaml")}

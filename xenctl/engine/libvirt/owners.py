@@ -40,7 +40,7 @@ class OwnersRecord:
             return {kind: {} for kind in _KINDS}
         if not isinstance(kept, dict):
             return {kind: {} for kind in _KINDS}
-        return {kind: dict(kept.get(kind) or {}) for kind in _KINDS}
+        return {kind: dict(kept[kind]) if isinstance(kept.get(kind), dict) else {} for kind in _KINDS}
 
     def owners(self, kind: str) -> dict[str, Owner]:
         """Every recorded owner of ``kind`` (pools, volumes, domains), by key."""
