@@ -32,6 +32,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "snapshots": ("create_snapshot",),
     "images": ("create_image", "grow_image", "remove_image"),
     "nfs_exports": ("create_nfs_export", "remove_nfs_export"),
+    "filesystems": ("format_volume", "populate_volume"),
     "grow:lvm": (),  # grow_logical_volume of a plain LV, and of a snapshot below: by what it grows
     "grow:snapshot": (),
     "grow:file": ("grow_image",),

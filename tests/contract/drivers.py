@@ -37,12 +37,20 @@ class DriverCase:
     lacks: Mapping[str, str] = field(default_factory=dict)
 
 
-# A libvirt test driver host: 2 CPUs, 4 GiB, one network on the bridge xenbr0, no domains.
+# A libvirt test driver host: 2 CPUs, 4 GiB, one network on the bridge xenbr0, no domains, and
+# two free 60 GiB partitions (node devices) for a volume group (the test driver makes every pool
+# 100 GiB, whatever its devices).
 TEST_NODE = """<node>
   <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads>
        <active>2</active><mhz>2000</mhz><model>x86_64</model></cpu>
   <memory>4194304</memory>
   <network><name>xenbr0</name><bridge name='xenbr0'/></network>
+  <device><name>block_sdb1</name><parent>computer</parent>
+    <capability type='storage'><block>/dev/sdb1</block><drive_type>disk</drive_type>
+      <size>64424509440</size></capability></device>
+  <device><name>block_sdc1</name><parent>computer</parent>
+    <capability type='storage'><block>/dev/sdc1</block><drive_type>disk</drive_type>
+      <size>64424509440</size></capability></device>
 </node>
 """
 
@@ -65,7 +73,7 @@ DRIVERS: tuple[DriverCase, ...] = (
     DriverCase(
         name="libvirt-test",
         url=libvirt_test_host,
-        pvs=(),
+        pvs=("/dev/sdb1", "/dev/sdc1"),
         guest_disk="/dev/hda3",
         lacks={
             "persistence": "each connection to a test:///PATH.xml host builds its own state from the file",

@@ -148,6 +148,11 @@ EXERCISES: dict[str, Exercise | None] = {
         lambda s: s.driver.create_nfs_export("nfs1", "/export/roots"),
         lambda s, _before: "nfs1:/export/roots" in [e.address for e in s.driver.snapshot().nfs_exports],
     ),
+    "filesystems": Exercise(
+        volume,
+        lambda s: s.driver.format_volume(f"/dev/{VG}/data", "ext3"),
+        lambda s, _before: getattr(lv_named(s.driver.snapshot(), VG, "data"), "filesystem", None) == "ext3",
+    ),
     "grow:lvm": Exercise(
         volume,
         lambda s: s.driver.grow_logical_volume(VG, "data", 2 * GIB),

@@ -212,6 +212,7 @@ def test_an_image_file_that_exists_is_not_made_again(subject: Subject) -> None:
 
 
 def test_a_formatted_logical_volume_shows_its_filesystem(subject: Subject) -> None:
+    subject.can("filesystems")
     with_volume(subject)
     subject.driver.format_volume(f"/dev/{VG}/data", "ext3")
     lv = lv_named(subject.driver.snapshot(), VG, "data")
@@ -219,6 +220,7 @@ def test_a_formatted_logical_volume_shows_its_filesystem(subject: Subject) -> No
 
 
 def test_a_formatted_image_file_shows_its_filesystem(subject: Subject) -> None:
+    subject.can("filesystems")
     subject.can("images")
     path = subject.driver.create_image("contract.img", GIB)
     subject.driver.format_volume(path, "ext3")
@@ -232,6 +234,7 @@ def test_formatting_what_is_not_there_is_not_found(subject: Subject) -> None:
 
 
 def test_a_blank_only_format_of_a_written_volume_is_refused(subject: Subject) -> None:
+    subject.can("filesystems")
     with_volume(subject)
     path = f"/dev/{VG}/data"
     subject.driver.format_volume(path, "ext3")

@@ -193,11 +193,22 @@ class Host:
             from xenctl.xmconfig.auto import AutoDir
 
             root = self.xen_root
+            flag = None
             if root is None:
                 # A host with no xm config files of its own (libvirt's: autostart is a flag on
-                # each domain there): its entries, none until a spec asks, are kept with the host's caches.
+                # each domain there): its entries, none until a spec asks, are kept with the host's
+                # caches, and each sets libvirt's flag on its domain (``app.libvirtauto``).
                 root = os.path.join(self.cache_dir, "xen")
-            self._auto = AutoDir(root, outside_links=self.settings.outside_links)
+                flag = getattr(self.driver, "set_autostart_flag", None)
+            if flag is not None:
+                from xenctl.app.libvirtauto import FlaggedAutoDir
+
+                unflagged = getattr(self.driver, "unflagged_domains", None)
+                self._auto = FlaggedAutoDir(
+                    root, outside_links=self.settings.outside_links, flag=flag, unflagged=unflagged
+                )
+            else:
+                self._auto = AutoDir(root, outside_links=self.settings.outside_links)
         return self._auto
 
     @property

@@ -27,6 +27,7 @@ class Capabilities:
     logical_volumes: bool = False  # logical volumes can be made and removed
     snapshots: bool = False  # copy-on-write snapshots of logical volumes
     images: bool = False  # image files under the storage root
+    filesystems: bool = False  # volumes can be formatted (mkfs) and filled (populate) on the host
     nfs_exports: bool = False  # NFS exports can be declared (served by the host or a guest)
     grow: frozenset[str] = frozenset()  # the volume kinds that grow in place: "lvm", "snapshot", "file"
     loop_devices: bool = False  # each file-backed disk holds one of ``HostInfo.max_loop`` loop devices

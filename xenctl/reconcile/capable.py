@@ -58,6 +58,12 @@ def _volume(desired: DesiredState, caps: Capabilities, change: Change, refuse: _
         capability, step = _VOLUME_STEPS[spec.kind]
         if not getattr(caps, capability):
             refuse(change, step, capability)
+    fills = {f.name for f in change.fields} & {"filesystem", "populate"} if change.action is Action.UPDATE else set()
+    if change.action in _MAKES and spec.kind not in (VolumeKind.PARTITION, VolumeKind.SNAPSHOT):
+        fills = {name for name in ("filesystem", "populate") if getattr(spec, name)}
+    if fills and not caps.filesystems:
+        step = "make its filesystem" if "filesystem" in fills else "put files on it"
+        refuse(change, step, "filesystems")
     grows = change.action is Action.UPDATE and any(f.name == "size" for f in change.fields)
     if grows and spec.kind.value not in caps.grow:
         refuse(change, f"grow a {spec.kind.value} volume in place", f"grow:{spec.kind.value}")

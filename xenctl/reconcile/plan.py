@@ -113,6 +113,7 @@ def make_plan(
         builder.origins_before_snapshots,
         builder.dependencies_before_dependents,
         builder.servers_before_exports,
+        builder.domains_before_their_entries,
         builder.users_go_before_storage_goes,
         builder.old_holders_before_new,
         builder.memory_freed_before_taken,
@@ -230,6 +231,15 @@ class _Edges:
             server = nfs_server_domain(self.desired, domain)
             if server:
                 self.edge(f"domain.{server}", f"domain.{name}")
+
+    def domains_before_their_entries(self) -> None:
+        """An autostart entry is written once its domain is made: on a libvirt host the entry
+        sets libvirt's autostart flag, which only a defined domain can carry."""
+        made = {c.name for c in self._changes(Kind.DOMAIN, (Action.CREATE, Action.REPLACE, Action.ADOPT))}
+        for change in self._changes(Kind.AUTOSTART, (Action.CREATE, Action.UPDATE)):
+            entry = next((e for e in self.desired.autostart if e.entry_name == change.name), None)
+            if entry is not None and entry.domain in made:
+                self.edge(f"domain.{entry.domain}", f"autostart.{change.name}")
 
     def servers_before_exports(self) -> None:
         for name in [c.name for c in self._changes(Kind.NFS_EXPORT, Action)]:

@@ -166,8 +166,10 @@ def import_configs(configs: Sequence[tuple[DomainConfig, tuple[str, ...], tuple[
     return _finish(builder, domains)
 
 
-def import_host(state: HostState) -> Imported:
-    """The live guests of a host, and every volume, volume group and export they use."""
+def import_host(state: HostState, *, whole_storage: bool = False) -> Imported:
+    """The live guests of a host, and every volume, volume group and export they use; with
+    ``whole_storage`` (a libvirt host, whose pools are what a spec of it declares), every volume
+    group and volume the host has, used or not."""
     builder = _Builder()
     lvs = {lv.path: lv for lv in state.logical_volumes}
     images = {image.path: image for image in state.images}
@@ -186,6 +188,13 @@ def import_host(state: HostState) -> Imported:
         if config.nfs_server and config.nfs_root:
             nfs_root = builder.export(config.nfs_server, config.nfs_root, config.name)
         domains.append(_domain_spec(config, tuple(disks), nfs_root, _power(domain), builder))
+    if whole_storage:
+        for group in state.volume_groups:
+            builder.groups.setdefault(group.name, VolumeGroupSpec(group.name, tuple(group.pvs)))
+        for lv in state.logical_volumes:
+            _lv_volume(lv, builder, lvs)
+        for image in state.images:
+            _image_volume(image, builder)
     return _finish(builder, domains)
 
 
@@ -209,41 +218,44 @@ def _host_disk(
         group = groups.get(lv.vg)
         if group is not None:
             builder.groups.setdefault(group.name, VolumeGroupSpec(group.name, tuple(group.pvs)))
-        if lv.origin is not None:
-            origin = lvs.get(f"/dev/{lv.vg}/{lv.origin}")
-            if origin is not None:
-                builder.add_volume(
-                    VolumeSpec(
-                        origin.name, VolumeKind.LVM, size=origin.size, vg=origin.vg, filesystem=origin.filesystem
-                    )
-                )
-            name = builder.add_volume(
-                VolumeSpec(lv.name, VolumeKind.SNAPSHOT, size=lv.cow_size, vg=lv.vg, snapshot_of=lv.origin)
-            )
-        else:
-            name = builder.add_volume(
-                VolumeSpec(lv.name, VolumeKind.LVM, size=lv.size, vg=lv.vg, filesystem=lv.filesystem)
-            )
-        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=_lv_volume(lv, builder, lvs))
     image = images.get(disk.target)
     if image is not None:
-        name = builder.add_volume(
-            VolumeSpec(
-                volume_name_from(os.path.splitext(os.path.basename(image.path))[0]),
-                VolumeKind.FILE,
-                size=image.size,
-                path=image.path,
-                sparse=image.sparse,
-                filesystem=image.filesystem,
-            )
-        )
-        return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+        return DiskSpec(vdev=disk.vdev, mode=mode, volume=_image_volume(image, builder))
     if disk.target in partitions:
         name = builder.add_volume(
             VolumeSpec(volume_name_from(disk.target.split("/")[-1]), VolumeKind.PARTITION, path=disk.target)
         )
         return DiskSpec(vdev=disk.vdev, mode=mode, volume=name)
+    if disk.backend != "phy" and not disk.target.startswith("/dev/"):
+        return DiskSpec(vdev=disk.vdev, mode=mode, file=disk.target)  # a file no storage pool holds
     return DiskSpec(vdev=disk.vdev, mode=mode, phy=disk.target)
+
+
+def _lv_volume(lv: LogicalVolume, builder: _Builder, lvs: dict[str, LogicalVolume]) -> str:
+    """A logical volume (and a snapshot's origin) declared; the name it is declared under."""
+    if lv.origin is None:
+        return builder.add_volume(VolumeSpec(lv.name, VolumeKind.LVM, size=lv.size, vg=lv.vg, filesystem=lv.filesystem))
+    origin = lvs.get(f"/dev/{lv.vg}/{lv.origin}")
+    if origin is not None:
+        _lv_volume(origin, builder, lvs)
+    return builder.add_volume(
+        VolumeSpec(lv.name, VolumeKind.SNAPSHOT, size=lv.cow_size, vg=lv.vg, snapshot_of=lv.origin)
+    )
+
+
+def _image_volume(image: ImageFile, builder: _Builder) -> str:
+    """An image file declared, by its whole path."""
+    return builder.add_volume(
+        VolumeSpec(
+            volume_name_from(os.path.splitext(os.path.basename(image.path))[0]),
+            VolumeKind.FILE,
+            size=image.size,
+            path=image.path,
+            sparse=image.sparse,
+            filesystem=image.filesystem,
+        )
+    )
 
 
 def _finish(builder: _Builder, domains: list[DomainSpec]) -> Imported:

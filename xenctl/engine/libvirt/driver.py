@@ -8,8 +8,9 @@ so it comes back under a new domid as a Xen guest does. Memory and vCPU changes 
 running domain and to its definition. Waiting wakes on libvirt's lifecycle events, or polls
 where they cannot be had.
 
-What the driver cannot do yet (storage, disks on a running guest, consoles) it denies in
-``capabilities()`` with its reason and refuses with an ``EngineError``.
+Storage is libvirt's pools and volumes (``storage``, ``pools``). What the driver cannot do (disks
+on a running guest, consoles, filesystems, NFS exports) it denies in ``capabilities()`` with its
+reason and refuses with an ``EngineError``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from xenctl.engine.api import (
     Selection,
     WaitResult,
 )
-from xenctl.engine.libvirt import accel, events, reading
+from xenctl.engine.libvirt import accel, autostart, events, reading
 from xenctl.engine.libvirt.lock import FileLock, state_dir
-from xenctl.engine.libvirt.storage import StorageRefusals
+from xenctl.engine.libvirt.storage import LibvirtStorage
 from xenctl.engine.libvirt.xml import NAMESPACE, PREFIX, domain_xml, metadata_text, read_domain, xm_values
 from xenctl.errors import EngineError, NotFoundError, UsageError
 
@@ -85,7 +86,7 @@ def _start(dom: Any, paused: bool) -> None:
         dom.suspend()
 
 
-class LibvirtDriver(StorageRefusals):
+class LibvirtDriver(LibvirtStorage):
     """One connection to a libvirt host (see the module's docstring)."""
 
     def __init__(self, url: str, conn: Any, actor: str = "") -> None:
@@ -93,13 +94,13 @@ class LibvirtDriver(StorageRefusals):
         self.conn = conn
         self.actor = actor
         self.kind = KINDS.get(str(conn.getType()).lower(), "xen")
-        directory = state_dir(url)
+        directory = self.directory = state_dir(url)
         self.files = reading.HostFiles(directory)
         self.lock = FileLock(directory)
         host_capabilities = conn.getCapabilities()
         self.domain_type = accel.domain_type(self.kind, host_capabilities)  # kvm only where it runs
         guests = reading.read_os_types(host_capabilities, self.domain_type)
-        self._caps = reading.capabilities(self.kind, guests)
+        self._caps = reading.capabilities(self.kind, guests, reading.has_storage(conn))
         self._watch: events.LifecycleWatch | None = None
         self._watched = False  # a watch was asked for (None then: waits poll)
 
@@ -121,6 +122,9 @@ class LibvirtDriver(StorageRefusals):
             raise NotFoundError(f"domain {ref!r} does not exist", op=op, obj=ref)
         return dom
 
+    def _state_dir(self) -> str:
+        return self.directory
+
     def _domain0(self) -> Domain:
         if self.kind == "xen":
             return replace(reading.read_guest(self.conn.lookupByID(0)), name=DOMAIN0, owner=None)
@@ -129,11 +133,12 @@ class LibvirtDriver(StorageRefusals):
     def _guests(self) -> list[Domain]:
         active = self._call("list", self.url, lambda: self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
         found = []
+        imported = self.owners.owners("domains")
         for dom in active:
             if dom.ID() == 0:
                 continue
             try:
-                found.append(reading.read_guest(dom))
+                found.append(reading.read_guest(dom, imported))
             except libvirt.libvirtError:
                 continue  # gone between the listing and the read
         return sorted(found, key=lambda d: d.domid)
@@ -141,8 +146,10 @@ class LibvirtDriver(StorageRefusals):
     def snapshot(self) -> HostState:
         guests = self._guests()
         dom0 = self._domain0()
-        info = reading.host_info(self.conn, guests, dom0, self.files, self._caps)
-        return HostState(info, (dom0, *guests), (), (), (), (), ())
+        storage, root = self.read_storage(guests)
+        info = reading.host_info(self.conn, guests, dom0, self.files, self._caps, root)
+        parts = (storage.partitions, storage.volume_groups, storage.logical_volumes, storage.images)
+        return HostState(info, (dom0, *guests), *parts, ())
 
     def change_token(self) -> str | None:
         return None  # libvirt keeps no counter of changes: every plan reads the host
@@ -153,12 +160,16 @@ class LibvirtDriver(StorageRefusals):
     def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
         whole = self.snapshot()
         kept = tuple(d for d in whole.domains if d.domid == 0 or d.owner is None or d.name in selection.domains)
-        return None, replace(whole, domains=kept)
+        names, paths = selection.volumes, selection.paths
+        lvs = tuple(v for v in whole.logical_volumes if v.name in names or v.origin in names or v.path in paths)
+        images = tuple(i for i in whole.images if os.path.basename(i.path) in names or i.path in paths)
+        return None, replace(whole, domains=kept, logical_volumes=lvs, images=images)
 
     def domain(self, ref: str) -> Domain:
         if ref in (DOMAIN0, "0"):
             return self._domain0()
-        return self._call("lookup", ref, lambda: reading.read_guest(self._lookup(ref)))
+        imported = self.owners.owners("domains")
+        return self._call("lookup", ref, lambda: reading.read_guest(self._lookup(ref), imported))
 
     def capabilities(self) -> Capabilities:
         return self._caps
@@ -352,10 +363,21 @@ class LibvirtDriver(StorageRefusals):
             else:
                 watch.sleep(seen, events.RECHECK if timeout is None else timeout - waited)
 
+    def set_autostart_flag(self, name: str, on: bool) -> None:
+        """libvirt's autostart flag on ``name``, mirroring xenctl's autostart entry for it."""
+        if self._call("autostart", name, lambda: autostart.set_flag(self.conn, name, on)):
+            self.record_event("autostart", name, "ok", "flag set" if on else "flag cleared")
+
+    def unflagged_domains(self) -> frozenset[str]:
+        """The defined domains libvirt would not start by itself (no autostart flag)."""
+        return self._call("autostart", self.url, lambda: autostart.unflagged(self.conn))
+
     # -- the host -----------------------------------------------------------------------------
 
     def config_root(self) -> str | None:
-        return None  # autostart is libvirt's flag on each domain, not xm's auto/ directory
+        # On a Xen host xm's /etc/xen/auto stays the source of autostart entries; elsewhere
+        # autostart is libvirt's flag on each domain (set from xenctl's entries: app.libvirtauto).
+        return "/etc/xen" if self.kind == "xen" and not urlsplit(self.url).hostname else None
 
     def set_runlevel(self, level: int, *, booted: bool) -> None:
         self.files.set_runlevel(level, booted)

@@ -23,7 +23,11 @@ MIB = 1024 * 1024
 # libvirt's virDomainState, as xm shows it (SHUTOFF never shows: an inactive domain is not listed).
 PHASES = {0: Phase.RUNNING, 1: Phase.RUNNING, 2: Phase.RUNNING, 3: Phase.PAUSED, 4: Phase.SHUTTING_DOWN,
           6: Phase.CRASHED, 7: Phase.PAUSED}  # fmt: skip
-STORAGE_LATER = "xenctl's libvirt driver manages no storage pools or volumes yet"
+NO_FILESYSTEMS = "libvirt makes no filesystems and puts no files on volumes: make them from a guest"
+NO_NFS = "libvirt exports no NFS roots: declare them on the NFS server"
+NO_RESIZE = "libvirt's test driver cannot resize volumes (virStorageVolResize)"
+NO_COW_RESIZE = "libvirt does not grow a snapshot's copy-on-write space"
+EXTENT = 4 * 1024 * 1024  # LVM's default extent: logical volumes made through libvirt round up to it
 
 
 def engine_error(exc: libvirt.libvirtError, op: str, obj: str) -> EngineError:
@@ -34,9 +38,11 @@ def engine_error(exc: libvirt.libvirtError, op: str, obj: str) -> EngineError:
     return EngineError(f"{obj}: {op}: libvirt: {message}", op=op, obj=obj)
 
 
-def read_guest(dom: Any) -> Domain:
-    """One active libvirt domain as a ``Domain``."""
+def read_guest(dom: Any, imported: dict[str, Owner] | None = None) -> Domain:
+    """One active libvirt domain as a ``Domain``; one without xenctl's mark is xenctl's when an
+    import recorded its UUID (``imported``: the owners record's domains)."""
     read = read_domain(dom.XMLDesc(0))
+    owner = read.owner or (imported or {}).get(read.uuid.lower())
     state, _most, current, vcpus, cpu_ns = dom.info()
     return Domain(
         domid=int(dom.ID()),
@@ -48,7 +54,7 @@ def read_guest(dom: Any) -> Domain:
         vcpus=vcpus,
         cpu_time=cpu_ns / 1e9,
         config=read.config,
-        owner=read.owner,
+        owner=owner,
     )
 
 
@@ -78,34 +84,55 @@ def read_os_types(text: str, kind: str) -> frozenset[str]:
     )
 
 
-def capabilities(kind: str, os_types: frozenset[str]) -> Capabilities:
-    """What this driver does on a host of ``kind``, and why not the rest."""
+def has_storage(conn: Any) -> bool:
+    """Whether the connection has libvirt's storage driver (pools and volumes)."""
+    try:
+        conn.listAllStoragePools(0)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+            return False
+        raise
+    return True
+
+
+def capabilities(kind: str, os_types: frozenset[str], storage: bool = True) -> Capabilities:
+    """What this driver does on a host of ``kind`` (``storage``: with libvirt's storage driver),
+    and why not the rest."""
     console = (
         "libvirt's test driver has no consoles (virDomainOpenConsole)"
         if kind == "test"
         else "xenctl's libvirt driver does not read consoles yet"
     )
     hvm = "hvm" in os_types
+    test = kind == "test"
     why_not = [
         ("console", console),
-        ("live_disks", "xenctl's libvirt driver does not attach or detach disks yet"),
+        ("live_disks", "libvirt's test driver cannot attach or detach devices (virDomainAttachDeviceFlags)"
+         if test else "xenctl's libvirt driver does not attach or detach disks yet"),
         ("migration", "xenctl's libvirt driver does not migrate guests"),
-        ("nfs_exports", "libvirt exports no NFS roots: declare them on the NFS server"),
+        ("nfs_exports", NO_NFS),
+        ("filesystems", NO_FILESYSTEMS),
         ("loop_devices", "libvirt hands image files to the hypervisor; no loop devices are counted"),
-        ("volume_groups", STORAGE_LATER),
-        ("logical_volumes", STORAGE_LATER),
-        ("snapshots", STORAGE_LATER),
-        ("images", STORAGE_LATER),
-        ("grow", STORAGE_LATER),
-    ]
+        ("grow", NO_RESIZE) if test else ("grow:snapshot", NO_COW_RESIZE),
+    ]  # fmt: skip
     if not hvm:
         why_not.append(("hvm", "this libvirt host offers no fully virtualised (hvm) guests"))
+    if not storage:
+        no_pools = "this libvirt connection has no storage driver (no pools or volumes)"
+        why_not = [w for w in why_not if not w[0].startswith("grow")]
+        why_not += [(name, no_pools) for name in ("volume_groups", "logical_volumes", "snapshots", "images", "grow")]
     return Capabilities(
         live_memory=True,
         live_vcpus=True,
         pause=True,
         save_restore=True,
         hvm=hvm,
+        volume_groups=storage,
+        logical_volumes=storage,
+        snapshots=storage,
+        images=storage,
+        grow=frozenset({"lvm", "file"}) if storage and not test else frozenset(),
+        extent_size=EXTENT,
         why_not=tuple(sorted(why_not)),
     )
 
@@ -156,8 +183,11 @@ class HostFiles:
             self._log = None
 
 
-def host_info(conn: Any, guests: list[Domain], dom0: Domain, files: HostFiles, caps: Capabilities) -> HostInfo:
-    """The host's facts: libvirt's node info, its bridges (of its networks) and xenctl's runlevel."""
+def host_info(
+    conn: Any, guests: list[Domain], dom0: Domain, files: HostFiles, caps: Capabilities, storage_root: str
+) -> HostInfo:
+    """The host's facts: libvirt's node info, its bridges (of its networks), the storage root (the
+    dir pool image files live in) and xenctl's runlevel."""
     _arch, total, cpus, *_rest = conn.getInfo()
     held = sum(d.memory for d in guests) + dom0.memory
     free = conn.getFreeMemory() // MIB or max(0, total - held)
@@ -175,7 +205,7 @@ def host_info(conn: Any, guests: list[Domain], dom0: Domain, files: HostFiles, c
         max_loop=0,
         loops_used=0,
         bridges=tuple(bridges),
-        storage_root=files.directory,
+        storage_root=storage_root,
         save_dir=files.save_dir,
         runlevel=level,
         now=time.time(),

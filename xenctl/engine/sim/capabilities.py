@@ -22,6 +22,7 @@ CAPABILITIES = Capabilities(
     logical_volumes=True,
     snapshots=True,
     images=True,
+    filesystems=True,
     nfs_exports=True,
     grow=frozenset({"lvm", "snapshot", "file"}),
     loop_devices=True,
