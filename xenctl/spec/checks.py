@@ -12,8 +12,6 @@ and memory beyond what the host can ever give its guests (when ``capacity`` is k
 from __future__ import annotations
 
 import graphlib
-import os
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,12 +21,9 @@ from xenctl.spec.model import (
     DesiredState,
     DomainSpec,
     Origin,
-    PathPart,
     VolumeKind,
-    VolumeSpec,
-    image_path,
-    volume_target,
 )
+from xenctl.spec.sharing import Finding, storage_findings
 
 
 @dataclass(frozen=True)
@@ -42,10 +37,6 @@ class Capacity:
     overhead: int = 2  # MiB the hypervisor needs beyond a domain's memory to build it (xend: 2)
 
 
-# A finding: the object's origin, the message, and a more precise path to point at (or None).
-Finding = tuple[Origin, str, "tuple[PathPart, ...] | None"]
-
-
 def check_desired(desired: DesiredState, capacity: Capacity | None = None, *, structure: bool = True) -> list[Finding]:
     """Every finding. Without ``structure``, only the checks of single objects and of memory:
     the caller knows this structure (``xenctl.spec.cache.structure``) passed the rest."""
@@ -57,10 +48,7 @@ def check_desired(desired: DesiredState, capacity: Capacity | None = None, *, st
     findings.extend(_domain_rules(desired))
     findings.extend(_device_rules(desired))
     if structure:
-        findings.extend(_pv_and_disk(desired, root))
-        findings.extend(_sharing(desired, root))
-        findings.extend(_one_thing_two_names(desired, root))
-        findings.extend(_outside_the_storage_root(desired, root))
+        findings.extend(storage_findings(desired, root))
     if capacity is not None:
         findings.extend(_memory(desired, capacity))
     return findings
@@ -293,96 +281,6 @@ def _device_rules(desired: DesiredState) -> Iterator[Finding]:
         for i, disk in enumerate(domain.disks):
             if disk.cdrom and disk.mode != "r":
                 yield domain.origin, f"a cdrom is read-only; {disk.vdev} asks for {disk.mode}", (*path, "disks", i)
-
-
-def _outside_the_storage_root(desired: DesiredState, root: str) -> Iterator[Finding]:
-    """An image file the specs would make must be under the storage root (the host refuses others)."""
-    top = os.path.normpath(root)
-    for volume in desired.volumes:
-        if volume.kind is VolumeKind.FILE and volume.path and os.path.isabs(volume.path):
-            path = image_path(root, volume.path)
-            if os.path.commonpath([top, path]) != top:
-                yield (
-                    volume.origin,
-                    f"{volume.path} is outside the storage root {root}; image files are made under it",
-                    (*volume.origin.path, "file", "path"),
-                )
-
-
-def _one_thing_two_names(desired: DesiredState, root: str) -> Iterator[Finding]:
-    """Two volumes declared on one partition or one image file."""
-    first: dict[str, VolumeSpec] = {}
-    for volume in desired.volumes:
-        if volume.kind not in (VolumeKind.FILE, VolumeKind.PARTITION):
-            continue
-        device = volume_target(volume, root)[0]
-        if device in first and first[device].name != volume.name:
-            yield volume.origin, f"{device} is declared as volume {first[device].name} already", None
-        first.setdefault(device, volume)
-
-
-def _sharing(desired: DesiredState, root: str) -> Iterator[Finding]:
-    """Two domains that will run at once may share a device only read-only, or both with w!."""
-    table = desired.disk_targets(root)
-    devices = [
-        device
-        for domain, targets in zip(desired.domains, table, strict=True)
-        if domain.state is not DesiredPower.STOPPED
-        for device, _backend in targets
-    ]
-    if len(set(devices)) == len(devices):
-        return  # no device named twice: the usual case, told at the speed of a set
-    holders: dict[str, list[tuple[DomainSpec, int]]] = defaultdict(list)
-    for domain, targets in zip(desired.domains, table, strict=True):
-        if domain.state is DesiredPower.STOPPED:
-            continue
-        for i, (device, _backend) in enumerate(targets):
-            holders[device].append((domain, i))
-    for device, held in sorted(item for item in holders.items() if len(item[1]) > 1):
-        if len({domain.name for domain, _i in held}) < 2:
-            continue
-        modes = {domain.disks[i].mode for domain, i in held}
-        if modes in ({"r"}, {"w!"}):
-            continue
-        shown = device.removeprefix("file:").removeprefix("volume:")
-        who = ", ".join(f"{domain.name} ({domain.disks[i].mode})" for domain, i in held)
-        last, index = held[-1]
-        yield (
-            last.origin,
-            f"{shown} is held by {who}; domains may share a device only all read-only (r), or all with w!",
-            (*last.origin.path, "disks", index),
-        )
-
-
-def _pv_and_disk(desired: DesiredState, root: str) -> Iterator[Finding]:
-    pvs: dict[str, str] = {}
-    for group in desired.volume_groups:
-        listed = [pv for i, pv in enumerate(group.pvs) if pv in group.pvs[:i]]
-        for pv in dict.fromkeys(listed):
-            yield group.origin, f"{pv} is listed twice", (*group.origin.path, "pvs")
-        for pv in dict.fromkeys(group.pvs):
-            if pv in pvs and pvs[pv] != group.name:
-                yield group.origin, f"{pv} is already a physical volume of {pvs[pv]}", None
-            pvs.setdefault(pv, group.name)
-    if not pvs:
-        return
-    table = desired.disk_targets(root)
-    on_pvs = not pvs.keys().isdisjoint(device for targets in table for device, _backend in targets)
-    for domain, targets in zip(desired.domains, table, strict=True) if on_pvs else ():
-        for i, (device, _backend) in enumerate(targets):
-            if device in pvs:
-                yield (
-                    domain.origin,
-                    f"{device} is a physical volume of volume group {pvs[device]} and cannot also be a disk",
-                    (*domain.origin.path, "disks", i),
-                )
-    for volume in desired.volumes:
-        if volume.kind is VolumeKind.PARTITION and volume.path in pvs:
-            yield (
-                volume.origin,
-                f"{volume.path} is a physical volume of volume group {pvs[volume.path]} and cannot also be a volume",
-                (*volume.origin.path, "partition"),
-            )
 
 
 def _memory(desired: DesiredState, capacity: Capacity) -> Iterator[Finding]:

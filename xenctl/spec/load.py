@@ -117,26 +117,12 @@ def _load(
             if models is not None:
                 models[path] = (text, cached)
             continue
-        loaded = parse_file(path, text, issues)
-        if loaded is None:
-            continue
-        locator.files[path] = loaded
-        built = build_quickly(loaded, locator) if valid_quickly(loaded.data, cache) else None
-        if built is None:
-            refused = schema_issues(loaded, locator)
-            if refused:
-                issues.extend(refused)
-                continue
-            built = build_file(loaded, locator, issues)
+        built = _build(path, text, issues, locator, cache)
         if built is not None:
             parts.append(built)
             structures.append(cache.put(path, text, built) if cache else "")
             if models is not None:
                 models[path] = (text, built)
-            # Its parsed values are let go (a cold load of 40,000 objects held 80 MiB of them):
-            # a check across files that names it parses it again, as for a file from the cache.
-            del locator.files[path]
-            locator.texts[path] = text
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
     desired = merge(parts, files)
@@ -154,6 +140,29 @@ def _load(
         cache.mark_checked(texts, checked_against)
         cache.mark_structure_checked(structures, root)
     return desired
+
+
+def _build(
+    path: str, text: str, issues: list[SpecIssue], locator: Locator, cache: SpecCache | None
+) -> DesiredState | None:
+    """One file not in the cache, parsed, validated and built (None, with its issues, if wrong)."""
+    loaded = parse_file(path, text, issues)
+    if loaded is None:
+        return None
+    locator.files[path] = loaded
+    built = build_quickly(loaded, locator) if valid_quickly(loaded.data, cache) else None
+    if built is None:
+        refused = schema_issues(loaded, locator)
+        if refused:
+            issues.extend(refused)
+            return None
+        built = build_file(loaded, locator, issues)
+    if built is not None:
+        # Its parsed values are let go (a cold load of 40,000 objects held 80 MiB of them):
+        # a check across files that names it parses it again, as for a file from the cache.
+        del locator.files[path]
+        locator.texts[path] = text
+    return built
 
 
 class _Helper:

@@ -14,7 +14,6 @@ file has an error at a path, ``locate`` re-reads that one file and walks its nod
 from __future__ import annotations
 
 import os
-import re
 import stat
 from typing import Any
 
@@ -22,26 +21,27 @@ import yaml
 
 from xenctl.collector import collector_paused
 from xenctl.spec.model import PathPart
+from xenctl.spec.yamlquick import (
+    BOOL,
+    FLOAT,
+    INT,
+    LEADING_ZERO,
+    NULL,
+    NUMERIC_START,
+    Unusual,
+    quick,
+)
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# YAML 1.2 core schema, plus the one surprising form refused outright.
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_FLOAT = re.compile(
-    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-)
-_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
 _TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
 _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-_NUMERIC_START = frozenset("0123456789+-.")
 _SCANNING = {
     "while scanning a quoted scalar": "this quoted string is never closed",
     "while scanning a simple key": "a key needs ': ' after it (a space after the colon)",
@@ -66,18 +66,18 @@ class _SpecLoader(_Loader):  # type: ignore[misc]
         if kind is yaml.ScalarNode and implicit[0] and value is not None:
             # By the first character, most scalars (names, paths, sizes) are text at once.
             first = value[:1]
-            if first in _NUMERIC_START:
-                if _LEADING_ZERO.match(value):
+            if first in NUMERIC_START:
+                if LEADING_ZERO.match(value):
                     return _TAG_LEADING_ZERO
-                if _INT.match(value):
+                if INT.match(value):
                     return "tag:yaml.org,2002:int"
-                if _FLOAT.match(value):
+                if FLOAT.match(value):
                     return "tag:yaml.org,2002:float"
             elif not first or first in "~nN":
-                if _NULL.match(value):
+                if NULL.match(value):
                     return "tag:yaml.org,2002:null"
             elif first in "tTfF":
-                if _BOOL.match(value):
+                if BOOL.match(value):
                     return "tag:yaml.org,2002:bool"
             elif value == "<<":
                 return _MERGE
@@ -109,11 +109,11 @@ class _SpecLoader(_Loader):  # type: ignore[misc]
 def needs_quotes(value: str) -> bool:
     """Whether a string would read back as something else (or be refused) if written plain."""
     return bool(
-        _NULL.match(value)
-        or _BOOL.match(value)
-        or _INT.match(value)
-        or _FLOAT.match(value)
-        or _LEADING_ZERO.match(value)
+        NULL.match(value)
+        or BOOL.match(value)
+        or INT.match(value)
+        or FLOAT.match(value)
+        or LEADING_ZERO.match(value)
         or value == "<<"
         or value.lower() in ("yes", "no", "on", "off", "y", "n")
     )
@@ -204,8 +204,8 @@ def parse(text: str) -> Any:
     """Parse one document; raises YamlProblem with a line for any syntax or construction error."""
     with collector_paused():
         try:
-            return _quick(text)
-        except (_Unusual, yaml.YAMLError):
+            return quick(text, MAX_EXPANDED_NODES)
+        except (Unusual, yaml.YAMLError):
             pass  # anchors, tags, merge keys, or something wrong: the loader knows them all, and says where
         return _parse_fully(text)
 
@@ -243,101 +243,6 @@ def _parse_fully(text: str) -> Any:
         raise YamlProblem("the file nests too deeply") from None
     finally:
         loader.dispose()
-
-
-class _Unusual(Exception):
-    """Something the quick reading leaves to the loader: an anchor, an alias, a tag, a merge key,
-    a key that is not text, a duplicate key, a scalar the core schema refuses, a limit passed."""
-
-
-_Parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
-_EVENTS = yaml.events
-
-
-def _quick(text: str) -> Any:
-    """A file's values straight from libyaml's events: no node tree and no resolver called back
-    per scalar, the values exactly as the loader makes them, the same limits counted. Anything
-    the plain case does not hold raises ``_Unusual`` (or libyaml's error), and the loader reads
-    the file again to build it or to say where it is wrong."""
-    if _Parser is None:
-        raise _Unusual
-    parser = _Parser(text)
-    scalar, mapping, sequence = _EVENTS.ScalarEvent, _EVENTS.MappingStartEvent, _EVENTS.SequenceStartEvent
-    ends = (_EVENTS.MappingEndEvent, _EVENTS.SequenceEndEvent)
-    try:
-        get = parser.get_event
-        get()  # the stream's start
-        if type(get()) is not _EVENTS.DocumentStartEvent:
-            return None  # an empty file
-        containers: list[Any] = []  # the open mappings and sequences, innermost last
-        keys: list[Any] = []  # for each, the key waiting for its value (None: none; a sequence's is unused)
-        count = 0
-        while True:
-            event = get()
-            kind = type(event)
-            if kind is scalar:
-                if event.anchor is not None or event.tag is not None:
-                    raise _Unusual
-                value: Any = _plain(event.value) if event.implicit[0] else event.value
-            elif kind is mapping or kind is sequence:
-                if event.anchor is not None or event.tag is not None or len(containers) >= 200:
-                    raise _Unusual
-                containers.append({} if kind is mapping else [])
-                keys.append(None)
-                continue
-            elif kind in ends:
-                value = containers.pop()
-                keys.pop()
-            elif kind is _EVENTS.DocumentEndEvent:
-                break
-            else:
-                raise _Unusual  # an alias
-            count += 1
-            if count > MAX_EXPANDED_NODES:
-                raise _Unusual
-            if not containers:
-                result = value
-                continue
-            top = containers[-1]
-            if type(top) is list:
-                top.append(value)
-                continue
-            key = keys[-1]
-            if key is None:
-                if type(value) is not str or value in top or value == "<<":
-                    raise _Unusual  # a key not text, twice, or a merge
-                keys[-1] = value
-            else:
-                top[key] = value
-                keys[-1] = None
-        if type(get()) is not _EVENTS.StreamEndEvent:
-            raise _Unusual  # a second document
-        return result
-    finally:
-        parser.dispose()
-
-
-def _plain(value: str) -> Any:
-    """A plain scalar's value by the core schema, as the loader resolves and constructs it."""
-    first = value[:1]
-    if first in _NUMERIC_START:
-        if _LEADING_ZERO.match(value):
-            raise _Unusual  # refused, with its line, by the loader
-        if _INT.match(value):
-            if len(value) > 40:
-                raise _Unusual
-            if value.startswith("0o"):
-                return int(value[2:], 8)
-            return int(value, 0) if value.startswith("0x") else int(value)
-        if _FLOAT.match(value):
-            if not any(c.isdigit() for c in value):
-                raise _Unusual  # .inf and .nan: the loader's own constructor
-            return float(value)
-    elif (not first or first in "~nN") and _NULL.match(value):
-        return None
-    elif first in "tTfF" and _BOOL.match(value):
-        return value.lower() == "true"
-    return value
 
 
 def _check_expansion(root: yaml.Node, *, aliases: bool = True) -> None:
