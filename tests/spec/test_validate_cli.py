@@ -162,7 +162,7 @@ def printed_schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
 def test_schema_prints_a_valid_draft_2020_12_json_schema(printed_schema: dict[str, object]) -> None:
     assert printed_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(printed_schema)
-    assert set(printed_schema["properties"]) == {"domains", "storage", "autostart"}  # type: ignore[arg-type]
+    assert set(printed_schema["properties"]) == {"domains", "storage", "autostart", "hosts"}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("spec", sorted(EXAMPLES.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")

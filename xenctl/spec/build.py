@@ -16,6 +16,7 @@ from xenctl.spec.model import (
     DesiredPower,
     DesiredState,
     DomainSpec,
+    HostSpec,
     InstallSpec,
     NfsExportSpec,
     Origin,
@@ -65,7 +66,9 @@ def build_file(spec: SpecFile, locator: Locator, issues: list[SpecIssue]) -> Des
     before = len(issues)
     storage = data.get("storage") or {}
     vgs = tuple(
-        VolumeGroupSpec(vg["name"], tuple(_dev(p) for p in vg["pvs"]), base.at("storage", "volume_groups", i))
+        VolumeGroupSpec(
+            vg["name"], tuple(_dev(p) for p in vg["pvs"]), base.at("storage", "volume_groups", i), vg.get("host")
+        )
         for i, vg in enumerate(storage.get("volume_groups") or ())
     )
     volumes = []
@@ -77,7 +80,7 @@ def build_file(spec: SpecFile, locator: Locator, issues: list[SpecIssue]) -> Des
             kind = "lvm" if "lvm" in v else "file"
             issues.append(locator.issue(origin.at(kind, "size"), str(exc)))
     exports = tuple(
-        NfsExportSpec(e["name"], e["server"], e["path"], base.at("storage", "nfs_exports", i))
+        NfsExportSpec(e["name"], e["server"], e["path"], base.at("storage", "nfs_exports", i), e.get("host"))
         for i, e in enumerate(storage.get("nfs_exports") or ())
     )
     domains = tuple(_domain(d, base.at("domains", i), locator, issues) for i, d in enumerate(data.get("domains") or ()))
@@ -96,7 +99,25 @@ def build_file(spec: SpecFile, locator: Locator, issues: list[SpecIssue]) -> Des
             autostart.append(_autostart(entry, origin))
     if len(issues) > before:
         return None
-    return DesiredState(domains, vgs, tuple(volumes), exports, tuple(autostart), (spec.path,))
+    hosts = tuple(_host(h, base.at("hosts", i), locator, issues) for i, h in enumerate(data.get("hosts") or ()))
+    if len(issues) > before:
+        return None
+    return DesiredState(domains, vgs, tuple(volumes), exports, tuple(autostart), (spec.path,), hosts)
+
+
+def _host(data: dict[str, Any], origin: Origin, locator: Locator, issues: list[SpecIssue]) -> HostSpec:
+    capacity = data.get("capacity") or {}
+    memory = None
+    if "memory" in capacity:
+        memory = _memory(capacity["memory"], origin.at("capacity", "memory"), locator, issues)
+    return HostSpec(
+        name=data["name"],
+        connect=data["connect"],
+        labels=tuple(data.get("labels") or ()),
+        memory=memory,
+        vcpus=int(capacity["vcpus"]) if "vcpus" in capacity else None,
+        origin=origin,
+    )
 
 
 def _dev(path: str) -> str:
@@ -104,7 +125,12 @@ def _dev(path: str) -> str:
 
 
 def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
-    common: dict[str, Any] = {"filesystem": data.get("filesystem"), "populate": data.get("populate"), "origin": origin}
+    common: dict[str, Any] = {
+        "filesystem": data.get("filesystem"),
+        "populate": data.get("populate"),
+        "origin": origin,
+        "host": data.get("host"),
+    }
     if "lvm" in data:
         lvm = data["lvm"]
         kind = VolumeKind.SNAPSHOT if lvm.get("snapshot_of") else VolumeKind.LVM
@@ -157,6 +183,9 @@ def _domain(data: dict[str, Any], origin: Origin, locator: Locator, issues: list
         graphics=data.get("graphics", False),
         hvm=hvm_from_data(data["hvm"]) if "hvm" in data else None,
         origin=origin,
+        host=data.get("host"),
+        spread=data.get("spread"),
+        host_labels=tuple(data.get("host_labels") or ()),
     )
 
 

@@ -135,7 +135,8 @@ def structure(model: DesiredState) -> str:
     Worked out from a model just built (the same text always builds the same objects, so the
     same bytes), never from one read back from the cache."""
     shape = (
-        [(d.name, d.disks, d.nfs_root, d.ip, d.state.value, d.depends_on) for d in model.domains],
+        [(d.name, d.disks, d.nfs_root, d.ip, d.state.value, d.depends_on, d.host) for d in model.domains],
+        model.hosts,
         model.volume_groups,
         model.volumes,
         model.nfs_exports,

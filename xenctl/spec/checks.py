@@ -20,8 +20,11 @@ from xenctl.spec.model import (
     DesiredPower,
     DesiredState,
     DomainSpec,
+    NfsExportSpec,
     Origin,
+    VolumeGroupSpec,
     VolumeKind,
+    VolumeSpec,
 )
 from xenctl.spec.sharing import Finding, storage_findings
 
@@ -66,6 +69,8 @@ def _duplicates(desired: DesiredState) -> Iterator[Finding]:
         ("NFS export", [(e.name, e.origin) for e in desired.nfs_exports]),
         ("autostart entry for domain", [(a.domain, a.origin) for a in desired.autostart]),
         ("autostart file", [(a.entry_name, a.origin) for a in desired.autostart]),
+        ("host", [(h.name, h.origin) for h in desired.hosts]),
+        ("host URI", [(h.connect, h.origin) for h in desired.hosts]),
     ]
     for kind, items in kinds:
         if len({name for name, _origin in items}) == len(items):
@@ -90,6 +95,31 @@ def _references(desired: DesiredState) -> Iterator[Finding]:
     yield from _volume_references(desired)
     yield from _domain_references(desired)
     yield from _autostart_references(desired)
+    yield from _host_references(desired)
+
+
+def _host_references(desired: DesiredState) -> Iterator[Finding]:
+    """A host named by a domain or by storage is declared under hosts:; a fleet's rules
+    (spread, host_labels) need a fleet."""
+    hosts = {h.name for h in desired.hosts}
+    storage: tuple[VolumeGroupSpec | VolumeSpec | NfsExportSpec, ...] = (
+        *desired.volume_groups,
+        *desired.volumes,
+        *desired.nfs_exports,
+    )
+    fleetish = any(d.host or d.spread or d.host_labels for d in desired.domains) or any(i.host for i in storage)
+    if not hosts and not fleetish:
+        return  # one host, and nothing speaks of a fleet: the usual case
+    for domain in desired.domains:
+        path = domain.origin.path
+        if domain.host is not None and domain.host not in hosts:
+            yield domain.origin, f"host {domain.host} is not declared under hosts:", (*path, "host")
+        for field, given in (("spread", domain.spread), ("host_labels", domain.host_labels)):
+            if given and not hosts:
+                yield domain.origin, f"{field} places domains on a fleet; declare its hosts: too", (*path, field)
+    for item in storage:
+        if item.host is not None and item.host not in hosts:
+            yield item.origin, f"host {item.host} is not declared under hosts:", (*item.origin.path, "host")
 
 
 def _volume_references(desired: DesiredState) -> Iterator[Finding]:

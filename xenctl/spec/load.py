@@ -230,4 +230,5 @@ def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState
         nfs_exports=gather("nfs_exports", "name"),
         autostart=gather("autostart", "domain"),
         files=files,
+        hosts=gather("hosts", "name"),
     )

@@ -61,6 +61,7 @@ class VolumeGroupSpec:
     name: str
     pvs: tuple[str, ...]  # /dev/sda10
     origin: Origin = field(default=Origin(""), compare=False)
+    host: str | None = None  # the fleet's host it is on (None: its domains' host, or the one host)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class VolumeSpec:
     filesystem: str | None = None
     populate: str | None = None
     origin: Origin = field(default=Origin(""), compare=False)
+    host: str | None = None  # the fleet's host it is on (None: its domains' host, or the one host)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class NfsExportSpec:
     server: str  # an address, or a declared domain's name
     path: str
     origin: Origin = field(default=Origin(""), compare=False)
+    host: str | None = None  # the fleet's host it is on (None: its server domain's host, or the one host)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,9 @@ class DomainSpec:
     graphics: bool = False
     hvm: HvmSpec | None = None  # a fully virtualised guest
     origin: Origin = field(default=Origin(""), compare=False)
+    host: str | None = None  # pinned to this host of the fleet (None: placed, or the one host)
+    spread: str | None = None  # an anti-affinity group: no two of one group on one host
+    host_labels: tuple[str, ...] = ()  # only on hosts carrying every one
 
     @property
     def memory_ceiling(self) -> int:
@@ -215,6 +221,19 @@ class AutostartSpec:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """A host of the fleet: its name in the specs, how to reach it, its labels, and what its
+    guests may use in all (None: what the host says)."""
+
+    name: str
+    connect: str
+    labels: tuple[str, ...] = ()
+    memory: int | None = None  # MiB
+    vcpus: int | None = None
+    origin: Origin = field(default=Origin(""), compare=False)
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything the spec files ask for, merged; each tuple sorted by name.
 
@@ -228,6 +247,7 @@ class DesiredState:
     nfs_exports: tuple[NfsExportSpec, ...] = ()
     autostart: tuple[AutostartSpec, ...] = ()
     files: tuple[str, ...] = ()
+    hosts: tuple[HostSpec, ...] = ()  # the fleet (empty: the specs are for one host)
 
     @cached_property
     def _domains_by_name(self) -> dict[str, DomainSpec]:
