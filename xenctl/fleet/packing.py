@@ -1,0 +1,228 @@
+"""The free requests (neither pinned nor staying) packed onto as few hosts as possible, then spread over them.
+
+The rest is packed a few ways (first by memory, by vCPUs, by each request's larger share of the
+fleet, each opening the largest free host when no host in use has room, then an improvement pass
+that tries to empty the least loaded host it opened); the packing with fewest failures and hosts
+wins. The requests are then placed again on exactly those hosts, each on the one with the most
+memory left: that spreads the load, and is kept when it places everything the packing did.
+``bench/fleet.py`` measures the hosts used against the optimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xenctl.fleet.room import Item, Room, make_item
+
+if TYPE_CHECKING:
+    from xenctl.fleet.placement import Request
+
+Placed = tuple["str | None", str]  # the host (None: not placed), the reason
+# -- the free requests: packed onto as few hosts as possible, then spread over those hosts ------------
+
+Choose = Callable[[Room, Item, tuple[int, ...]], "int | None"]
+
+
+def place_free(fleet: Room, free: list[Request], why_moved: dict[str, str]) -> dict[str, Placed]:
+    if not free:
+        return {}
+    items = _bundles(fleet, free)
+    best: tuple[tuple[int, int], Room, dict[str, Placed]] | None = None
+    for order in _ORDERS:
+        trial = fleet.copy()
+        placed, taken = _pack(trial, sorted(items, key=lambda it: order(fleet, it)), _pack_into, _packed)
+        _improve(trial, placed, taken, fleet)
+        score = (sum(host is None for host, _reason in placed.values()), sum(1 for c in trial.count if c))
+        if best is None or score < best[0]:
+            best = (score, trial, placed)
+    assert best is not None
+    (failed, _used), packed, placed = best
+    used = tuple(i for i, c in enumerate(packed.count) if c)
+    spread = fleet.copy()
+    balanced, _taken = _pack(
+        spread, sorted(items, key=lambda it: _by_memory(fleet, it)), _most_room_among(set(used)), _balanced
+    )
+    if sum(host is None for host, _reason in balanced.values()) <= failed:
+        placed = balanced
+    for name, why in why_moved.items():
+        host, reason = placed[name]
+        placed[name] = (host, f"{reason}; {'leaves' if host else 'may not stay on'} {why}")
+    return placed
+
+
+def _bundles(fleet: Room, free: list[Request]) -> list[Item]:
+    """Requests joined by storage that no host holds yet (they must share a host), the others alone."""
+    parent = list(range(len(free)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    first_user: dict[str, int] = {}
+    for n, request in enumerate(free):
+        for key in request.storage:
+            if key in fleet.keys:
+                continue
+            if key in first_user:
+                parent[root(n)] = root(first_user[key])
+            else:
+                first_user[key] = n
+    groups: dict[int, list[Request]] = {}
+    for n, request in enumerate(free):
+        groups.setdefault(root(n), []).append(request)
+    return [make_item(members) for members in groups.values()]
+
+
+def _by_memory(fleet: Room, item: Item) -> tuple[float, ...]:
+    return (-item.memory, -item.vcpus, 0.0)
+
+
+def _by_vcpus(fleet: Room, item: Item) -> tuple[float, ...]:
+    return (-item.vcpus, -item.memory, 0.0)
+
+
+def _by_share(fleet: Room, item: Item) -> tuple[float, ...]:
+    memory = max(1, max(fleet.memory, default=1))
+    vcpus = max(1, max(fleet.vcpus, default=1))
+    return (-max(item.memory / memory, item.vcpus / vcpus), -item.memory, 0.0)
+
+
+_ORDERS = (_by_memory, _by_vcpus, _by_share)
+
+
+def _pack(
+    fleet: Room, items: list[Item], choose: Choose, why: Callable[[Room, int], str]
+) -> tuple[dict[str, Placed], list[_Taken]]:
+    """Place each item (whole, or its requests one by one when no host takes it whole) with ``choose``."""
+    placed: dict[str, Placed] = {}
+    taken: list[_Taken] = []
+    for item in items:
+        i = choose(fleet, item, fleet.allowed(item))
+        parts = [(item, i)] if i is not None else [(alone, None) for alone in map(make_item, zip(item.members))]
+        for part, where in parts:
+            j = where if where is not None or len(parts) == 1 else choose(fleet, part, fleet.allowed(part))
+            if j is None:
+                placed[part.members[0].name] = (None, _refusal(fleet, part))
+                continue
+            movable = not (part.keys - fleet.keys.keys())  # it makes no storage: it may move later
+            fleet.take(j, part)
+            taken.append(_Taken(part, j, movable))
+            for request in part.members:
+                placed[request.name] = (fleet.hosts[j].name, _reason(fleet, j, request, why))
+    return placed, taken
+
+
+@dataclass
+class _Taken:
+    item: Item
+    host: int
+    movable: bool
+
+
+def _pack_into(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
+    """The host in use with the least memory left after it (best fit); else the free host with the most room."""
+    used: int | None = None
+    new: int | None = None
+    for i in allowed:
+        if not fleet.fits(i, item):
+            continue
+        if fleet.count[i]:
+            if used is None or fleet.memory[i] < fleet.memory[used]:
+                used = i
+        elif new is None or (fleet.memory[i], fleet.vcpus[i]) > (fleet.memory[new], fleet.vcpus[new]):
+            new = i
+    return used if used is not None else new
+
+
+def _most_room_among(hosts: set[int]) -> Choose:
+    def choose(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
+        best: int | None = None
+        for i in allowed:
+            if i in hosts and fleet.fits(i, item) and (best is None or fleet.memory[i] > fleet.memory[best]):
+                best = i
+        return best
+
+    return choose
+
+
+def _reason(fleet: Room, i: int, request: Request, why: Callable[[Room, int], str]) -> str:
+    """Why ``request`` went to host ``i``, once it took its room there (``why``: the choice of host)."""
+    host = fleet.hosts[i].name
+    held = sorted(k for k in request.storage if i in fleet.keys[k] and k not in fleet.made)
+    if held:
+        return f"{host}: holds its {', '.join(held)}"
+    made = sorted(k for k in request.storage if k in fleet.made)
+    makers = sorted({fleet.made[k] for k in made} - {request.name})
+    if makers:
+        return f"{host}: where {', '.join(made)} is made (for {', '.join(makers)})"
+    reason = why(fleet, i)
+    return f"{reason}; its {', '.join(made)} is made there" if made else reason
+
+
+def _refusal(fleet: Room, item: Item) -> str:
+    """Why no host takes ``item``: the first rule that leaves no host, with the figures."""
+    request = item.members[0]
+    accepting = fleet.with_labels(frozenset())
+    if not accepting:
+        return "no host accepts new domains"
+    labelled = fleet.with_labels(item.labels)
+    if not labelled:
+        return f"no accepting host has label {', '.join(sorted(item.labels))}"
+    hosts = labelled
+    for key in sorted(item.keys):
+        holders = fleet.keys.get(key)
+        if holders is not None:
+            hosts = tuple(i for i in hosts if i in holders)
+            if not hosts:
+                return f"its {key} is on {fleet.names(holders)}, where it may not go"
+    if request.spread is not None:
+        hosts = tuple(i for i in hosts if request.spread not in fleet.groups[i])
+        if not hosts:
+            return f"no host is left for spread group {request.spread}: each host it may use holds one of it"
+    most = max(hosts, key=lambda i: (fleet.memory[i], fleet.vcpus[i], -i))
+    labels = f" with label {', '.join(sorted(item.labels))}" if item.labels else ""
+    return (
+        f"no host has {item.memory}M and {item.vcpus} vCPUs free{labels}"
+        f" (most: {fleet.hosts[most].name}, {fleet.memory[most]}M and {fleet.vcpus[most]} vCPUs)"
+    )
+
+
+def _improve(fleet: Room, placed: dict[str, Placed], taken: list[_Taken], before: Room) -> None:
+    """Empty what hosts the packing opened it can, least loaded first, moving their requests to other hosts in use."""
+    opened = [i for i, c in enumerate(fleet.count) if c and not before.count[i]]
+    load = {i: before.memory[i] - fleet.memory[i] for i in opened}
+    for source in sorted(opened, key=lambda i: (load[i], i)):
+        here = [t for t in taken if t.host == source]
+        if not all(t.movable for t in here):
+            continue
+        moves: list[tuple[_Taken, int]] = []
+        for t in sorted(here, key=lambda t: (-t.item.memory, -t.item.vcpus)):
+            fleet.give_back(source, t.item)
+            others = tuple(i for i in fleet.allowed(t.item) if i != source and fleet.count[i])
+            target = _pack_into(fleet, t.item, others)
+            if target is None:
+                fleet.take(source, t.item)
+                break
+            fleet.take(target, t.item)
+            moves.append((t, target))
+        else:
+            for t, target in moves:
+                t.host = target
+                for request in t.item.members:
+                    placed[request.name] = (fleet.hosts[target].name, _packed(fleet, target))
+            continue
+        for t, target in moves:  # not all of it moves: put back what did
+            fleet.give_back(target, t.item)
+            fleet.take(source, t.item)
+
+
+def _packed(fleet: Room, i: int) -> str:
+    return f"{fleet.hosts[i].name}: fewest hosts in use ({fleet.memory[i]}M left)"
+
+
+def _balanced(fleet: Room, i: int) -> str:
+    return f"{fleet.hosts[i].name}: fewest hosts in use, then most memory left ({fleet.memory[i]}M)"
