@@ -180,7 +180,8 @@ class MigrationSteps(HostTransactions):
             if pause:
                 domains.pause(ctx, str(row["domid"]))
 
-        self._mutate("migrate-stop" if pause else "migrate-out", self._domain_name(ref), work)
+        op = "migrate-stop" if pause else "migrate-out"
+        self._mutate(op, lambda ctx: str(_guest(ctx, ref, op)["name"]), work)
 
     def migrate_commit(self, name: str) -> None:
         """Step 4: the incoming guest runs here; the migration's point of no return."""
