@@ -109,7 +109,6 @@ def capabilities(kind: str, os_types: frozenset[str], storage: bool = True) -> C
         ("console", console),
         ("live_disks", "libvirt's test driver cannot attach or detach devices (virDomainAttachDeviceFlags)"
          if test else "xenctl's libvirt driver does not attach or detach disks yet"),
-        ("migration", "xenctl's libvirt driver does not migrate guests"),
         ("nfs_exports", NO_NFS),
         ("filesystems", NO_FILESYSTEMS),
         ("loop_devices", "libvirt hands image files to the hypervisor; no loop devices are counted"),
@@ -126,6 +125,7 @@ def capabilities(kind: str, os_types: frozenset[str], storage: bool = True) -> C
         live_vcpus=True,
         pause=True,
         save_restore=True,
+        migration=True,  # libvirt's migration where the connection has it, else a cold move
         hvm=hvm,
         volume_groups=storage,
         logical_volumes=storage,

@@ -16,7 +16,7 @@ CAPABILITIES = Capabilities(
     pause=True,
     save_restore=True,
     console=True,
-    migration=False,
+    migration=True,
     hvm=True,
     volume_groups=True,
     logical_volumes=True,
@@ -29,7 +29,6 @@ CAPABILITIES = Capabilities(
     domain_overhead=2,
     extent_size=4 * 1024 * 1024,
     pv_metadata=1024 * 1024,
-    why_not=(("migration", "xenctl does not migrate guests between simulated hosts yet"),),
 )
 
 

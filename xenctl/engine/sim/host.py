@@ -32,7 +32,8 @@ from xenctl.engine.api import (
 from xenctl.engine.sim import domains, faults, lock, records, save_restore, savefile, snapshot, storage, store
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.transaction import HostTransactions, read_change_token, read_changed_domains
+from xenctl.engine.sim.migration import MigrationSteps
+from xenctl.engine.sim.transaction import read_change_token, read_changed_domains
 from xenctl.errors import EngineError, UsageError, XenError
 
 POLL_SECONDS = 1.0  # how often xm polls a domain it waits for
@@ -42,7 +43,7 @@ def _owner(owner: Owner | None) -> tuple[str | None, str | None]:
     return (owner.managed_by, owner.source) if owner else (None, None)
 
 
-class SimHost(HostTransactions):
+class SimHost(MigrationSteps):
     """A persistent simulated Xen 3.x host; implements ``xenctl.engine.api.Driver``."""
 
     def __enter__(self) -> SimHost:

@@ -27,6 +27,8 @@ The fields, with xend's and Linux's names where they have one::
         size: 80G
         partitions:
           hda1: {size: 20G, filesystem: ext3, mount: /, mode: rw}
+      sdb: {size: 100G, shared: true, partitions: {sdb1: {size: 10G}}}   # a SAN LUN
+                                  # other hosts see too: a guest on it can migrate
     nfs_servers:                  # NFS servers outside the host and what they export
       2.3.4.5: [/path/to/root]
     storage_root: /var/lib/xen/images   # where image files live on the simulated host
@@ -36,6 +38,9 @@ The fields, with xend's and Linux's names where they have one::
     snapshot_memory: 8M           # Domain-0 memory each LVM snapshot holds (device-mapper's
                                   # exception store): Domain-0 cannot balloon it away, so it comes
                                   # out of what Domain-0 can give to guests; 0 leaves it out
+    migration: {bandwidth: 119M, dirty_rate: 0.02}   # bytes a second to another host (a
+                                  # gigabit link), and the share of its memory a guest dirties
+                                  # each second while it moves live (docs/migration.md)
     durations: {boot: 8s, shutdown: 4s, save: 3s, restore: 2s, lv_create: 500ms,
                 image_create: 4s, mkfs: 2s}   # image_create is per GiB of a non-sparse image
 """
@@ -187,6 +192,7 @@ _FIELDS = (
     "runlevel",
     "guest_write_rate",
     "snapshot_memory",
+    "migration",
     "durations",
 )
 
@@ -234,6 +240,7 @@ def profile_from_dict(data: object, *, file: str) -> HostProfile:
         guest_write_rate=_write_rate(top, base.guest_write_rate),
         snapshot_memory=_snapshot_memory(top, base.snapshot_memory),
         durations=durations,
+        **_read_migration(Reader(top.data.get("migration", {}), file, "migration"), base),
     )
 
 
@@ -286,6 +293,18 @@ def _write_rate(top: Reader, default: int) -> int:
     return rate
 
 
+def _read_migration(reader: Reader, base: HostProfile) -> dict[str, Any]:
+    """The link to other hosts (bytes a second) and the share of memory a moving guest dirties."""
+    reader.check_keys(("bandwidth", "dirty_rate"))
+    bandwidth = reader.size("bandwidth", base.migration_bandwidth)
+    if not 1 <= bandwidth <= 1 << 40:
+        raise reader.fail("bandwidth", "must be from 1 byte to 1T a second")
+    share = reader.data.get("dirty_rate", base.dirty_rate)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise reader.fail("dirty_rate", f"{share!r} is not a share of memory from 0 to 1")
+    return {"migration_bandwidth": bandwidth, "dirty_rate": float(share)}
+
+
 def _snapshot_memory(top: Reader, default: int) -> int:
     cost = top.size_mib("snapshot_memory", default) or 0
     if cost > 1024:
@@ -299,7 +318,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
     seen: set[str] = set()
     for disk_name, disk_data in disks_reader.data.items():
         disk = Reader(disk_data, file, f"disks.{disk_name}")
-        disk.check_keys(("size", "partitions"))
+        disk.check_keys(("size", "partitions", "shared"))
         if not isinstance(disk_name, str) or not re.match(r"^(hd|sd|xvd)[a-z]+$", disk_name):
             raise disks_reader.fail(str(disk_name), "is not a disk name such as hda or sda")
         size = disk.size("size", None)
@@ -324,7 +343,7 @@ def _read_disks(data: object, file: str) -> list[DiskProfile]:
             partitions.append(PartitionProfile(part_name, part_size, filesystem, mount, mode))
         if used > size:
             raise disk.fail("partitions", f"add up to more than the disk's {size // MIB}M")
-        disks.append(DiskProfile(disk_name, size, tuple(partitions)))
+        disks.append(DiskProfile(disk_name, size, tuple(partitions), disk.boolean("shared", False)))
     return disks
 
 

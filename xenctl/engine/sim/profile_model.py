@@ -32,6 +32,7 @@ class DiskProfile:
     name: str
     size: int
     partitions: tuple[PartitionProfile, ...]
+    shared: bool = False  # a SAN LUN: every host whose profile has it shared reaches the same device
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class HostProfile:
     runlevel: int = 3
     guest_write_rate: int = MIB  # bytes a second
     snapshot_memory: int = 8  # MiB of Domain-0 each LVM snapshot holds
+    migration_bandwidth: int = 119 * MIB  # bytes a second to another host: a gigabit link, near enough
+    dirty_rate: float = 0.02  # the share of a guest's memory it dirties each second while it moves
     durations: Durations = field(default_factory=Durations)
 
     @property
@@ -105,6 +108,7 @@ class HostProfile:
             "disks": {
                 d.name: {
                     "size": format_size(d.size),
+                    **({"shared": True} if d.shared else {}),
                     "partitions": {
                         p.name: {
                             k: (format_size(v) if k == "size" else v)
@@ -122,5 +126,6 @@ class HostProfile:
             "runlevel": self.runlevel,
             "guest_write_rate": format_size(self.guest_write_rate),
             "snapshot_memory": format_size(self.snapshot_memory * MIB) if self.snapshot_memory else 0,
+            "migration": {"bandwidth": format_size(self.migration_bandwidth), "dirty_rate": self.dirty_rate},
             "durations": asdict(self.durations),  # seconds, exactly
         }
