@@ -1,0 +1,1 @@
+"""A fleet of hosts: placement, coordination, and plans across hosts."""
