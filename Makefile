@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test quick lint typecheck unit bench screenshots clean
 
 # scripts/setup-system installs the system packages the libvirt extra builds against (as root;
-# otherwise it names them), then the venv gets xenctl with its dev tools and libvirt-python.
+# otherwise it names them), then the venv gets xenctl with its dev tools, libvirt-python and etcd3gw.
 $(STAMP): pyproject.toml scripts/setup-system
 	PYTHON=$(PYTHON) scripts/setup-system
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,libvirt]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,libvirt,etcd]'
 	touch $(STAMP)
 
 demo: $(STAMP)

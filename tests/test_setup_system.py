@@ -1,4 +1,4 @@
-"""scripts/setup-system: silent when the libvirt extra's system packages are there; for a user who
+"""scripts/setup-system: silent when the system packages (libvirt's, chromium, etcd) are there; for a user who
 is not root and lacks some, one line naming what to install, and a failure."""
 
 from __future__ import annotations
@@ -42,3 +42,18 @@ def test_a_user_without_chromium_is_told_to_install_it_for_the_browser_tests(tmp
     assert ran.returncode == 1
     assert ran.stderr.count("\n") == 1, ran.stderr
     assert ran.stderr.rstrip().endswith("apt-get install -y --no-install-recommends chromium"), ran.stderr
+
+
+def test_a_user_without_etcd_is_told_to_install_etcd_server(tmp_path: Path) -> None:
+    bare = tmp_path / "bin"  # a PATH with every command the script looks for but etcd
+    bare.mkdir()
+    for directory in os.environ["PATH"].split(":"):
+        for found in Path(directory).glob("*") if Path(directory).is_dir() else ():
+            if found.name != "etcd" and not (bare / found.name).exists():
+                (bare / found.name).symlink_to(found)
+    fake(bare, "id", "echo 1000")  # not root
+    env = {**os.environ, "PATH": str(bare)}
+    ran = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert ran.returncode == 1
+    assert ran.stderr.count("\n") == 1, ran.stderr
+    assert ran.stderr.rstrip().endswith("apt-get install -y --no-install-recommends etcd-server"), ran.stderr
