@@ -143,6 +143,10 @@ def _force_unlock(args: argparse.Namespace) -> int:
 
 @command("list")
 def _list(args: argparse.Namespace) -> int:
+    if args.all_hosts:
+        from xenctl.cli.fleet import run_list_all
+
+        return run_list_all(args)
     from xenctl.cli.listing import run_list
 
     return run_list(args)
@@ -258,3 +262,10 @@ def _xend(args: argparse.Namespace) -> int:
     from xenctl.cli.xend import run_xend
 
     return run_xend(args)
+
+
+@command("evacuate")
+def _evacuate(args: argparse.Namespace) -> int:
+    from xenctl.cli.fleet import run_evacuate
+
+    return run_evacuate(args)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from xenctl import __version__
+from xenctl.cli import fleetargs
 from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share
 
 DESCRIPTION = """\
@@ -149,6 +150,7 @@ def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     apply.add_argument("--auto-approve", action="store_true", help="do not ask (for scripts)")
     apply.add_argument("--parallelism", type=count, default=10, metavar="N", help="actions at once (default 10)")
     lock_timeout(apply)
+    fleetargs.coordinate_option(apply)
     apply.set_defaults(words="apply")
     graph = sub.add_parser("graph", help="print the plan's graph as DOT", description="The plan graph, for graphviz.")
     reconcile_options(graph)
@@ -158,12 +160,6 @@ def _add_plans(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     unlock.add_argument("lock_id", type=count, metavar="ID")
     unlock.set_defaults(words="force-unlock")
-
-
-def _add_list(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("list", help="list domains as xm list does", description="List domains, as xm list.")
-    p.add_argument("domains", nargs="*", metavar="DOMAIN", help="names or domids (default: all)")
-    p.set_defaults(words="list")
 
 
 def _add_events(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -336,7 +332,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 # Each group of commands, by the words that name them: ``build_parser`` given a command's word
 # builds that group alone (argparse spends most of a short command's start-up making parsers).
 _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ...]], ...] = (  # type: ignore[type-arg]
-    (_add_list, ("list",)),
+    (fleetargs.add_list, ("list",)),
     (_add_events, ("events",)),
     (_add_host, ("host",)),
     (_add_specs, ("validate", "schema")),
@@ -346,6 +342,7 @@ _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ..
     (_add_plans, ("plan", "apply", "graph", "force-unlock")),
     (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
     (_add_serve, ("serve", "xend")),
+    (fleetargs.add_evacuate, ("evacuate",)),
 )
 
 

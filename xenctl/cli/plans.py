@@ -43,9 +43,16 @@ def run_plan(args: argparse.Namespace) -> int:
 
     quiet_collector()
 
+    paths = spec_paths(args.paths)
+    from xenctl.cli.fleet import declares_fleet
+
+    if declares_fleet(paths):
+        from xenctl.cli.fleet import run_fleet_plan
+
+        return run_fleet_plan(args, paths)
     form = "json" if args.json else "colour" if colour() else "text"
     with host_of(args) as host:
-        report = plan(host, spec_paths(args.paths), plan_options(args), form=form, out=args.out)
+        report = plan(host, paths, plan_options(args), form=form, out=args.out)
     print(report.text)
     if args.out:
         print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)
@@ -71,6 +78,14 @@ def run_apply(args: argparse.Namespace) -> int:
 
         if looks_like_planfile(args.paths[0]):
             saved = read_planfile(args.paths[0])
+    from xenctl.cli.fleet import declares_fleet
+
+    if saved is None and declares_fleet(spec_paths(args.paths)):
+        from xenctl.cli.fleet import run_fleet_apply
+
+        return run_fleet_apply(args, spec_paths(args.paths))
+    if args.coordinate:
+        raise UsageError("--coordinate holds the hosts of a fleet; these specs declare no hosts:")
     run = RunOptions(args.parallelism, args.lock_timeout)
     quiet_collector()
     progress = ApplyProgress(colour(), freeze=True)
