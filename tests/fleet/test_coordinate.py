@@ -6,14 +6,18 @@ that must not overlap are real processes, each logging when its "changes" began 
 
 from __future__ import annotations
 
+import http.server
 import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import etcd3gw
 import pytest
@@ -230,3 +234,39 @@ def test_a_host_name_that_is_not_one_key_segment_is_refused(tmp_path: Path) -> N
     for bad in ("", "a/b", "../x", "a b", "é"):
         with pytest.raises(CoordinationError, match="a fleet's host name is"):
             host_key(bad)
+
+
+class NotQuiteEtcd(http.server.BaseHTTPRequestHandler):
+    """Answers etcd's status, grant and keep-alive, and a transaction in a form etcd never uses."""
+
+    ANSWERS: ClassVar[dict[str, object]] = {
+        "/v3/maintenance/status": {"version": "3.4.23"},
+        "/v3/lease/grant": {"ID": "7", "TTL": "10"},
+        "/v3/lease/keepalive": {"result": {"TTL": "10"}},
+        "/v3/kv/txn": {"succeeded": False, "responses": [{"response_range": {"kvs": "$(reboot)"}}]},
+    }
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps(self.ANSWERS.get(self.path, {})).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_answer_not_in_etcds_form_is_one_line_not_a_traceback() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotQuiteEtcd)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        fleet = coordinator(f"etcd://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(CoordinationError) as refused, fleet.hold("web1", "alice"):
+            pytest.fail("held a host on an answer that is not etcd's")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(refused.value) == f"etcd at 127.0.0.1:{server.server_address[1]} answered in a form xenctl does not know"
