@@ -47,6 +47,7 @@ MAX_RECORD = 4096  # bytes: a longer value is not one xenctl wrote
 POLL = 0.1  # seconds between tries of a host someone else holds
 _HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 T = TypeVar("T")
+NO_CLIENT = "--coordinate etcd:// needs the etcd client: pip install 'xenctl[etcd]' (etcd3gw)"
 _WORDS = {  # what requests says when a connection fails, and what a user is told
     "Connection refused": "connection refused",
     "Name or service not known": "unknown host name",
@@ -89,10 +90,6 @@ class Lease:
         """Raise ``LeaseLost`` if the hold was lost: call it before each change to the host."""
         if self.lost.is_set():
             raise LeaseLost(self.host, self.why or "lost")
-
-    def lose(self, why: str) -> None:
-        self.why = why
-        self.lost.set()
 
 
 class Coordinator(Protocol):
@@ -200,9 +197,8 @@ def foreign(endpoint: Endpoint, key: str, raw: bytes) -> CoordinationError:
 
 
 def _clock(since: float) -> str:
-    local = time.localtime(since)
-    same_day = time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d")
-    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", local)
+    today = time.strftime("%Y-%m-%d", time.localtime(since)) == time.strftime("%Y-%m-%d")
+    return time.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M:%S", time.localtime(since))
 
 
 def _reason(exc: BaseException, timeout: float) -> str:
@@ -228,15 +224,12 @@ class EtcdCoordinator:
         try:
             import etcd3gw  # noqa: F401  (the xenctl[etcd] extra)
         except ImportError:
-            raise CoordinationError(
-                "--coordinate etcd:// needs the etcd client: pip install 'xenctl[etcd]' (etcd3gw)"
-            ) from None
+            raise CoordinationError(NO_CLIENT) from None
         if not 2 <= ttl <= 3600:
             raise CoordinationError(f"a lease's TTL is 2 to 3600 s, not {ttl:g}")
-        self.endpoints = endpoints
+        self.endpoints, self.endpoint = endpoints, endpoints[0]
         self.ttl = math.ceil(ttl)
         self.timeout = max(0.2, self.ttl / 5)  # each request: a hung etcd is noticed well within a TTL
-        self.endpoint = endpoints[0]
         self._client = self._connect()
 
     def _connect(self) -> Etcd3Client:
@@ -272,8 +265,7 @@ class EtcdCoordinator:
         client = self._connect()  # a client (and HTTP session) of the hold's own, for its keeper too
         granted = time.monotonic()
         lease_id = self._call(lambda: client.lease(self.ttl).id)
-        lease = Lease(host)
-        keeper = _Keeper(self, client, lease, lease_id, granted)
+        keeper = _Keeper(self, client, lease := Lease(host), lease_id, granted)
         keeper.start()
         try:
             self._take(client, key, lease_id, Record(host, holder, time.time()), wait)
@@ -298,31 +290,38 @@ class EtcdCoordinator:
             answer: dict[str, Any] = dict(self._call(lambda: client.transaction(txn)))
             if answer.get("succeeded"):
                 return
-            kvs = answer.get("responses", [{}])[0].get("response_range", {}).get("kvs", [])
-            if not kvs:
-                continue  # let go between the put and the read: try again at once
-            raw = _decode(kvs[0].get("value", ""))
-            theirs = read_record(raw, record.host)
+            try:  # what the transaction read instead: the holder's key (none if they let go since)
+                kv = answer["responses"][0]["response_range"].get("kvs", [None])[0]
+                found = (_decode(kv.get("value", "")), kv.get("lease")) if kv else None
+            except (LookupError, TypeError, AttributeError):
+                raise CoordinationError(f"etcd at {self.endpoint} answered in a form xenctl does not know") from None
+            if found is None:
+                continue
+            theirs = read_record(found[0], record.host)
             if theirs is None:
-                raise foreign(self.endpoint, key, raw)
+                raise foreign(self.endpoint, key, found[0])
             if time.monotonic() >= deadline:
-                raise HeldElsewhere(record.host, theirs.who, theirs.since, self._left(client, kvs[0].get("lease")))
+                raise HeldElsewhere(record.host, theirs.who, theirs.since, self._left(client, found[1]))
             time.sleep(max(0.0, min(POLL, deadline - time.monotonic())))
 
     def _left(self, client: Etcd3Client, lease_id: object) -> int | None:
         """Seconds left on a holder's lease, None if it is gone or cannot be told."""
         try:
             answer = self._call(lambda: client.post(client.get_url("/kv/lease/timetolive"), json={"ID": lease_id}))
-            left = int(answer.get("TTL", -1))
-        except (CoordinationError, TypeError, ValueError):
+            left = int(answer["TTL"])
+        except (CoordinationError, LookupError, TypeError, ValueError):
             return None
         return left if left >= 0 else None
 
     def holders(self) -> dict[str, str]:
         """Each host held now and who holds it (a value xenctl did not write is said to be one)."""
         found: dict[str, str] = {}
-        for raw, meta in self._call(lambda: self._client.get_prefix(PREFIX)):
-            key = bytes(meta["key"]).decode("utf-8", "replace")
+        answer = self._call(lambda: self._client.get_prefix(PREFIX))
+        try:
+            held = [(raw, bytes(meta["key"]).decode("utf-8", "replace")) for raw, meta in answer]
+        except (LookupError, TypeError, ValueError):
+            raise CoordinationError(f"etcd at {self.endpoint} answered in a form xenctl does not know") from None
+        for raw, key in held:
             host = key[len(PREFIX) : -len("/lock")] if key.endswith("/lock") else ""
             if not _HOST_NAME.fullmatch(host):
                 continue  # not a host's key: someone else's, not xenctl's business
@@ -374,7 +373,8 @@ class _Keeper(threading.Thread):
                     continue
                 why = f"{exc}, for {time.monotonic() - self.confirmed:.1f} s"
             if why:
-                self.lease.lose(why)
+                self.lease.why = why  # before the event: whoever sees it set reads why
+                self.lease.lost.set()
                 return
             self.confirmed, pause = sent, ttl / 3
 
