@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from xenctl import __version__
-from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share
+from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share, without_xm
+from xenctl.cli.migrate import add_migrate
 
 DESCRIPTION = """\
 xenctl: a declarative manager for Xen hosts, on a simulated Xen 3.x host.
@@ -346,6 +347,7 @@ _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ..
     (_add_plans, ("plan", "apply", "graph", "force-unlock")),
     (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
     (_add_serve, ("serve", "xend")),
+    (add_migrate, ("migrate",)),
 )
 
 
@@ -376,7 +378,7 @@ def build_parser(word: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
+    words = without_xm(sys.argv[1:] if argv is None else argv)
     args = build_parser(command_word(words)).parse_args(words)
     from xenctl.cli.commands import COMMANDS
     from xenctl.errors import SpecError, XenctlError
