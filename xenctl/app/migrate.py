@@ -61,6 +61,10 @@ def _pair_refusal(source: Host, target: Host) -> str | None:
         return f"{source.url} and {target.url} are the same host; a guest migrates to another one"
     if source.is_simulated != target.is_simulated:
         return f"a guest cannot move between a simulated host and a libvirt host ({source.url} to {target.url})"
+    for host in (source, target):
+        caps = host.driver.capabilities()
+        if not caps.migration:
+            return f"{host.url} cannot migrate guests: {caps.reason('migration')}"
     return None
 
 
