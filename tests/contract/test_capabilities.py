@@ -14,18 +14,17 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.contract.doubles import CALLS, Denying
-from pathlib import Path
-
 from tests.contract.drivers import Subject
+from tests.contract.support import GIB, MIB, booted, guest, image_at, lv_named
 from xenctl.app.host import Host, connect
 from xenctl.app.migrate import migrate
-from xenctl.engine.sim.profile import default_profile
-from tests.contract.support import GIB, MIB, booted, guest, image_at, lv_named
 from xenctl.engine.api import Capabilities, DiskMode, DomainDisk, HostState, HvmConfig, Phase, Selection
+from xenctl.engine.sim.profile import default_profile
 from xenctl.errors import EngineError
 
 VG = "vgcaps"

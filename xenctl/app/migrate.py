@@ -80,11 +80,12 @@ def migration_refusal(source: Host, target: Host, domain: str, *, live: bool) ->
     from xenctl.app import migrate_rules
 
     src, dst = source.sim(), target.sim()
-    refusal, _record = migrate_rules.domain_refusal(src, dst, domain)
-    if refusal is not None:
-        return refusal
-    return migrate_rules.relocation_refusal(src, dst) or migrate_rules.storage_refusal(
-        src, dst, src.domain(domain).config
+    refusal, record = migrate_rules.record_refusal(src, domain)
+    return (
+        refusal
+        or migrate_rules.relocation_refusal(src, dst)
+        or migrate_rules.storage_refusal(src, dst, src.domain(domain).config)
+        or migrate_rules.landing_refusal(dst, record)
     )
 
 
