@@ -97,7 +97,8 @@ def test_local_storage_is_refused_by_kind(pair: Pair) -> None:
     assert refused(pair, "web2") == f"disk xvda1 of web2 is image file {image} on host a, which b cannot reach"
     a.create_domain(disked("web3", DomainDisk("/dev/sda1", "xvda1", DiskMode.WRITE)))
     assert refused(pair, "web3") == (
-        "disk xvda1 of web3 is /dev/sda1, a local device on host a, which b cannot reach (not on a disk declared shared)"
+        "disk xvda1 of web3 is /dev/sda1, a local device on host a, which b cannot reach"
+        " (not on a disk declared shared)"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from xenctl.cli.arguments import lock_timeout
 from xenctl.cli.context import command_line, host_of, settings_of
@@ -64,7 +65,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 0
     if not args.domain or not args.host:
         raise UsageError("migrate needs DOMAIN and HOST: xenctl migrate [--live] DOMAIN HOST")
-    with host_of(args) as source, connect(args.host, settings_of(args)) as target:
+    # The target's own xen root (its xend-config.sxp): never the one given for the source.
+    with host_of(args) as source, connect(args.host, replace(settings_of(args), xen_root=None)) as target:
         if target.is_simulated and not target.exists():
             raise UsageError(f"{args.host}: there is no simulated host there")
         report = migrate(
