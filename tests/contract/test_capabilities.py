@@ -14,13 +14,17 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.contract.doubles import CALLS, Denying
 from tests.contract.drivers import Subject
 from tests.contract.support import GIB, MIB, booted, guest, image_at, lv_named
+from xenctl.app.host import Host, connect
+from xenctl.app.migrate import migrate
 from xenctl.engine.api import Capabilities, DiskMode, DomainDisk, HostState, HvmConfig, Phase, Selection
+from xenctl.engine.sim.profile import default_profile
 from xenctl.errors import EngineError
 
 VG = "vgcaps"
@@ -53,6 +57,32 @@ def image(subject: Subject) -> None:
 
 def image_path(subject: Subject) -> str:
     return os.path.join(subject.driver.snapshot().host.storage_root, "caps.img")
+
+
+def _peer(subject: Subject) -> Host:
+    """A second host of the subject's driver, taking migrations, with the host as its own."""
+    tmp = Path(subject.url.split("://", 1)[1]).parent / "peer"
+    peer = connect(subject.case.url(tmp), subject.case.settings)
+    if peer.is_simulated:
+        peer.make_simulated(default_profile())
+        (tmp / "etc" / "xen").mkdir(parents=True, exist_ok=True)
+        (tmp / "etc" / "xen" / "xend-config.sxp").write_text("(xend-relocation-server yes)\n")
+        peer = connect(peer.url, subject.case.settings)
+    subject.others.append(peer)
+    return peer
+
+
+def moved_to_a_peer(subject: Subject) -> None:
+    """app.migrate over the subject's driver (a double's denial included): web1 goes to a peer."""
+    source = connect(subject.url, subject.case.settings)
+    source._driver = subject.driver
+    migrate(source, _peer(subject), "web1", live=True)
+
+
+def moved_away(subject: Subject) -> bool:
+    here = [d.name for d in subject.host.driver.snapshot().domains]
+    there = [d.name for d in subject.others[-1].driver.snapshot().domains]
+    return "web1" not in here and "web1" in there
 
 
 def saved_and_restored(subject: Subject) -> None:
@@ -115,7 +145,7 @@ EXERCISES: dict[str, Exercise | None] = {
     ),
     "save_restore": Exercise(running, saved_and_restored, under_a_new_domid),
     "console": Exercise(running, lambda s: s.driver.console("web1"), lambda s, _before: console_has_lines(s)),
-    "migration": None,  # no Driver call moves a guest yet: a driver that claims it has nothing to show
+    "migration": Exercise(running, moved_to_a_peer, lambda s, _before: moved_away(s)),
     "hvm": Exercise(
         nothing,
         lambda s: s.driver.create_domain(

@@ -61,6 +61,10 @@ def _pair_refusal(source: Host, target: Host) -> str | None:
         return f"{source.url} and {target.url} are the same host; a guest migrates to another one"
     if source.is_simulated != target.is_simulated:
         return f"a guest cannot move between a simulated host and a libvirt host ({source.url} to {target.url})"
+    for host in (source, target):
+        caps = host.driver.capabilities()
+        if not caps.migration:
+            return f"{host.url} cannot migrate guests: {caps.reason('migration')}"
     return None
 
 
@@ -76,11 +80,12 @@ def migration_refusal(source: Host, target: Host, domain: str, *, live: bool) ->
     from xenctl.app import migrate_rules
 
     src, dst = source.sim(), target.sim()
-    refusal, _record = migrate_rules.domain_refusal(src, dst, domain)
-    if refusal is not None:
-        return refusal
-    return migrate_rules.relocation_refusal(src, dst) or migrate_rules.storage_refusal(
-        src, dst, src.domain(domain).config
+    refusal, record = migrate_rules.record_refusal(src, domain)
+    return (
+        refusal
+        or migrate_rules.relocation_refusal(src, dst)
+        or migrate_rules.storage_refusal(src, dst, src.domain(domain).config)
+        or migrate_rules.landing_refusal(dst, record)
     )
 
 

@@ -51,26 +51,33 @@ def relocation_refusal(source: SimHost, target: SimHost) -> str | None:
     return None
 
 
-def domain_refusal(source: SimHost, target: SimHost, domain: str) -> tuple[str | None, dict[str, Any] | None]:
-    """Whether the domain can leave the source and land on the target; its record if so."""
+def record_refusal(source: SimHost, domain: str) -> tuple[str | None, dict[str, Any]]:
+    """Whether the domain can leave the source (exists, runs, not Domain-0); its record if so."""
     try:
-        record = source.migration_record(domain)
+        return None, source.migration_record(domain)
     except EngineError as exc:
-        return f"host {_name(source)}: {exc.message}", None
-    state = target.snapshot()
+        return f"host {_name(source)}: {_one_line(exc.message)}", {}
+
+
+def landing_refusal(target: SimHost, record: dict[str, Any]) -> str | None:
+    """Whether the target can build the guest: no name or UUID of it there, and create's checks."""
     uuid = str(record.get("uuid") or "")
-    for other in state.domains:
+    for other in target.snapshot().domains:
         if other.name == record["name"] or other.uuid == uuid:
             what = "name" if other.name == record["name"] else f"UUID {uuid}"
             return (
                 f"host {_name(target)} already has a domain of that {what}: "
                 f"Domain '{other.name}' already exists with ID '{other.domid}'"
-            ), None
+            )
     try:
         target.check_incoming(record)
     except EngineError as exc:
-        return f"host {_name(target)} cannot take {record['name']}: {exc.message}", None
-    return None, record
+        return f"host {_name(target)} cannot take {record['name']}: {_one_line(exc.message)}"
+    return None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def storage_refusal(source: SimHost, target: SimHost, config: DomainConfig) -> str | None:

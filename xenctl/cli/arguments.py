@@ -68,3 +68,12 @@ def command_word(argv: Sequence[str]) -> str | None:
         else:
             return word
     return None
+
+
+def without_xm(argv: Sequence[str]) -> list[str]:
+    """xm's spelling, ``xenctl xm migrate ...``: the word ``xm`` before a command is dropped."""
+    words = list(argv)
+    word = command_word(words)
+    if word == "xm":
+        words.remove("xm")
+    return words

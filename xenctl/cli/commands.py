@@ -71,6 +71,13 @@ def _unpause(args: argparse.Namespace) -> int:
     return run_unpause(args)
 
 
+@command("migrate")
+def _migrate(args: argparse.Namespace) -> int:
+    from xenctl.cli.migrate import run_migrate
+
+    return run_migrate(args)
+
+
 @command("save")
 def _save(args: argparse.Namespace) -> int:
     from xenctl.cli.xm import run_save

@@ -19,7 +19,9 @@ from typing import NoReturn
 
 from xenctl import __version__
 from xenctl.cli import fleetargs
-from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share
+from xenctl.cli.arguments import command_word, count, lock_timeout, seconds, share, without_xm
+from xenctl.cli.migrate import add_migrate
+from xenctl.cli.serveargs import add_serve
 
 DESCRIPTION = """\
 xenctl: a declarative manager for Xen hosts, on a simulated Xen 3.x host.
@@ -292,43 +294,6 @@ def _add_autostart(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     alist.set_defaults(words="autostart list")
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "serve",
-        help="serve the host's JSON API and web console over HTTP (xend's role)",
-        description="Serve the host's JSON API (/api/v1/) and a web console. Listens on 127.0.0.1:8000 by default; "
-        "anything but loopback needs --token-file. See docs/api.md.",
-    )
-    p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", help="where to listen (127.0.0.1:8000)")
-    p.add_argument("--connect", dest="serve_connect", metavar="URI", help="the host to serve (as the global -c)")
-    p.add_argument("--specs", metavar="DIR", help="the spec directory the plan page plans and applies")
-    p.add_argument("--token-file", metavar="FILE", help="a file holding the token every request must carry")
-    p.set_defaults(words="serve")
-    xend = sub.add_parser(
-        "xend",
-        help="run xenctl serve as a daemon: start, stop, restart, status (xend's init script)",
-        description="Run xenctl serve as a daemon with a pid file and a log, answering as an LSB init script: "
-        "status exits 0 running, 3 stopped, 1 when the pid file outlived its process.",
-    )
-    xend.add_argument(
-        "xend_action",
-        choices=("start", "stop", "restart", "status"),
-        metavar="ACTION",
-        help="start, stop, restart or status",
-    )
-    xend.add_argument(
-        "--listen", default="127.0.0.1:8000", metavar="HOST:PORT", help="where to listen (127.0.0.1:8000)"
-    )
-    xend.add_argument("--connect", dest="serve_connect", metavar="URI", help="the host to serve (as the global -c)")
-    xend.add_argument("--specs", metavar="DIR", help="the spec directory the plan page plans and applies")
-    xend.add_argument("--token-file", metavar="FILE", help="a file holding the token every request must carry")
-    xend.add_argument("--pid-file", metavar="FILE", help="default /run/xenctl/xend.pid as root, else HOME/run/xend.pid")
-    xend.add_argument(
-        "--log-file", metavar="FILE", help="default /var/log/xenctl/xend.log as root, else HOME/log/xend.log"
-    )
-    xend.set_defaults(words="xend")
-
-
 # Each group of commands, by the words that name them: ``build_parser`` given a command's word
 # builds that group alone (argparse spends most of a short command's start-up making parsers).
 _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ...]], ...] = (  # type: ignore[type-arg]
@@ -341,8 +306,9 @@ _GROUPS: tuple[tuple[Callable[[argparse._SubParsersAction], None], tuple[str, ..
     (_add_import, ("import",)),
     (_add_plans, ("plan", "apply", "graph", "force-unlock")),
     (_add_autostart, ("runlevel", "boot", "halt", "watch", "autostart")),
-    (_add_serve, ("serve", "xend")),
+    (add_serve, ("serve", "xend")),
     (fleetargs.add_evacuate, ("evacuate",)),
+    (add_migrate, ("migrate",)),
 )
 
 
@@ -373,7 +339,7 @@ def build_parser(word: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
+    words = without_xm(sys.argv[1:] if argv is None else argv)
     args = build_parser(command_word(words)).parse_args(words)
     from xenctl.cli.commands import COMMANDS
     from xenctl.errors import SpecError, XenctlError
