@@ -4,9 +4,7 @@ host's running domain moved to HOST, a host URL; ``--recover`` settles moves cut
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import replace
 
 from xenctl.cli.arguments import lock_timeout
 from xenctl.cli.context import command_line, host_of, settings_of
@@ -65,8 +63,11 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 0
     if not args.domain or not args.host:
         raise UsageError("migrate needs DOMAIN and HOST: xenctl migrate [--live] DOMAIN HOST")
+    from dataclasses import replace
+
+    url = _target_url(args.host)
     # The target's own xen root (its xend-config.sxp): never the one given for the source.
-    with host_of(args) as source, connect(args.host, replace(settings_of(args), xen_root=None)) as target:
+    with host_of(args) as source, connect(url, replace(settings_of(args), xen_root=None)) as target:
         if target.is_simulated and not target.exists():
             raise UsageError(f"{args.host}: there is no simulated host there")
         report = migrate(
@@ -80,6 +81,8 @@ def run_migrate(args: argparse.Namespace) -> int:
             dirty_rate=args.dirty_rate,
         )
     if args.json:
+        import json
+
         json.dump(report.to_json(), sys.stdout, indent=2)
         print()
         return 0
@@ -91,3 +94,21 @@ def run_migrate(args: argparse.Namespace) -> int:
     how = "by a cold move" if report.kind == COLD_MOVE else report.kind
     print(f"Migrated {report.domain} to {report.target} {how} in {_seconds(report.total_s)} ({', '.join(details)})")
     return 0
+
+
+def _target_url(given: str) -> str:
+    """HOST as a URI, or the name of a host under hosts: in ./specs (a fleet's name for it)."""
+    if "://" in given or ":" in given:
+        return given
+    import os
+
+    from xenctl.cli.fleet import declares_fleet, load_fleet
+
+    if os.path.isdir("specs") and declares_fleet(["specs"]):
+        for host in load_fleet(["specs"]).hosts:
+            if host.name == given:
+                return host.connect
+    raise UsageError(
+        f"{given!r} is not a host URI (sim:///PATH, xen:///system, qemu+ssh://HOST/system) "
+        "nor a host named under hosts: in ./specs"
+    )
