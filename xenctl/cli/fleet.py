@@ -1,5 +1,6 @@
 """The fleet on the command line: ``plan`` and ``apply`` of specs that declare ``hosts:``,
-``xenctl evacuate HOST``, ``xenctl list --all-hosts``.
+``xenctl evacuate HOST``, ``xenctl list --all-hosts``. ``$XENCTL_LEASE_TTL`` (seconds, default 10)
+sets the TTL of the leases ``--coordinate etcd://...`` takes: how long a crashed holder keeps a host.
 
 Specs declaring ``hosts:`` are a fleet: ``plan`` and ``apply`` read every host they name (``-c``
 does not pick one), place the domains, and show each host's changes in its own section. The
@@ -66,10 +67,21 @@ def holder() -> str:
     return holder_name(command_line())
 
 
+LEASE_TTL_ENV = "XENCTL_LEASE_TTL"  # seconds an etcd lease outlives its holder (default 10; tests use 2)
+
+
 def coordinator_of(args: argparse.Namespace) -> Coordinator:
+    """The coordinator ``--coordinate`` names; ``$XENCTL_LEASE_TTL`` sets its leases' TTL."""
     from xenctl.fleet.coordinate import coordinator
 
-    return coordinator(getattr(args, "coordinate", None))
+    raw = os.environ.get(LEASE_TTL_ENV, "").strip()
+    if not raw:
+        return coordinator(getattr(args, "coordinate", None))
+    try:
+        ttl = float(raw)
+    except ValueError:
+        raise UsageError(f"{LEASE_TTL_ENV}={raw!r} is not a number of seconds; write 2 to 3600") from None
+    return coordinator(getattr(args, "coordinate", None), ttl=ttl)
 
 
 def run_fleet_plan(args: argparse.Namespace, paths: list[str]) -> int:
@@ -129,9 +141,10 @@ def run_fleet_apply(args: argparse.Namespace, paths: list[str]) -> int:
     done = sum(1 for r in report.hosts.values() if r.result is not None for o in r.result.outcomes.values() if o.ok)
     failed = sum(len(r.result.failures) for r in report.hosts.values() if r.result is not None)
     if report.plan.actionable:
+        moves = len(report.migrations)
         how_it_went = "complete" if report.ok else "finished with errors"
         print(
-            f"\nFleet apply {how_it_went}: {len(report.migrations)} migrations, {done} done, {failed} failed, "
+            f"\nFleet apply {how_it_went}: {moves} migration{'' if moves == 1 else 's'}, {done} done, {failed} failed, "
             f"on {len(report.plan.plans)} hosts."
         )
     return 0 if report.ok else 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import graphlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from xenctl.errors import UsageError, XenctlError
@@ -79,13 +79,18 @@ def evacuate(
     live = {n: m.live for n, m in members.items()}
     drained = frozenset(n for n, m in members.items() if m.drained) | {name}
     asked = frozenset(g.name for g in guests)
-    rooms = layout.rooms(hosts, live, desired, drained, asked=asked)
+    refusing = _refusing(members, name)
+    rooms = [
+        replace(room, accepting=False) if room.name in refusing else room
+        for room in layout.rooms(hosts, live, desired, drained, asked=asked)
+    ]
     placements = {p.name: p for p in place(rooms, [_request(desired, g) for g in guests])}
     for guest in _dependencies_first(desired, [g.name for g in guests]):
         placed = placements[guest]
         if placed.host is None:
-            result.stayed.append((guest, placed.reason))
-            told(f"{guest}: stays on {name}: {placed.reason}")
+            why = "; ".join([placed.reason, *refusing.values()])
+            result.stayed.append((guest, why))
+            told(f"{guest}: stays on {name}: {why}")
             continue
         first, second = sorted((name, placed.host))
         try:
@@ -101,6 +106,23 @@ def evacuate(
             f"(downtime {report.downtime_s * 1000:.0f} ms)"
         )
     return result
+
+
+def _refusing(members: Mapping[str, Member], name: str) -> dict[str, str]:
+    """The other hosts whose xend takes no guest from ``name`` (no relocation server, or its
+    hosts-allow not matching), with xend's reason: placement offers the guests to the rest."""
+    from xenctl.app.migrate_rules import relocation_refusal
+
+    leaving = members[name].host
+    if not leaving.is_simulated:
+        return {}
+    found = {}
+    for other, member in members.items():
+        if other != name and member.host.is_simulated:
+            why = relocation_refusal(leaving.sim(), member.host.sim())
+            if why is not None:
+                found[other] = why
+    return found
 
 
 def _request(desired: DesiredState, guest: object) -> Request:
