@@ -80,3 +80,23 @@ def test_one_host_failing_stops_neither_the_others_and_its_dependents_elsewhere_
     again = fleet.apply()
     assert again.code == 0, again.err
     assert fleet.domains("b") == {"app": True, "tools": True}
+
+
+def test_hosts_whose_domains_depend_on_each_other_in_a_ring_apply_without_waiting_forever(fleet: Fleet) -> None:
+    # a's x needs b's y, b's z needs c's w, c's v needs a's u: no domain waits on itself, but each
+    # host waits on the next; the three apply together instead of each waiting for the other.
+    fleet.write(
+        fleet.hosts_yaml("a", "b", "c")
+        + "domains:\n"
+        + domain_yaml("u", host="a")
+        + domain_yaml("x", host="a", depends_on="[y]")
+        + domain_yaml("y", host="b")
+        + domain_yaml("z", host="b", depends_on="[w]")
+        + domain_yaml("w", host="c")
+        + domain_yaml("v", host="c", depends_on="[u]")
+    )
+    applied = fleet.apply()
+    assert applied.code == 0, applied.err
+    assert fleet.domains("a") == {"u": True, "x": True}
+    assert fleet.domains("b") == {"y": True, "z": True}
+    assert fleet.domains("c") == {"w": True, "v": True}

@@ -144,10 +144,12 @@ def _apply_hosts(
 
     edges = dependency_edges(desired)
     home = {d.name: name for name, part in parts.items() for d in part.domains}
-    waits = {
-        name: {home[dep] for d in part.domains for dep in edges.get(d.name, ()) if home.get(dep, name) != name}
-        for name, part in parts.items()
-    }
+    waits = _host_waits(
+        {
+            name: {home[dep] for d in part.domains for dep in edges.get(d.name, ()) if home.get(dep, name) != name}
+            for name, part in parts.items()
+        }
+    )
     done = {name: threading.Event() for name in parts}
     failed: set[str] = set()
     lock = threading.Lock()
@@ -155,8 +157,7 @@ def _apply_hosts(
     def one(name: str) -> None:
         try:
             for other in sorted(waits[name]):
-                if name not in waits.get(other, set()):  # two hosts waiting on each other: neither waits
-                    done[other].wait()
+                done[other].wait()
             with lock:
                 part, held = _without_failed(parts[name], members[name], edges, failed)
             if held:
@@ -182,6 +183,18 @@ def _apply_hosts(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _host_waits(waits: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which hosts each host waits for: those its domains depend on, less any that wait on it in
+    turn, however long the ring (hosts in one ring apply together, none waiting)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(waits)
+    graph.add_edges_from((host, other) for host, others in waits.items() for other in others)
+    ring = {host: n for n, members in enumerate(nx.strongly_connected_components(graph)) for host in members}
+    return {host: {other for other in others if ring[other] != ring[host]} for host, others in waits.items()}
 
 
 def _without_failed(
