@@ -4,6 +4,13 @@ what failed elsewhere is held back and said so."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
 from tests.fleet.fleet_support import Fleet, domain_yaml, fleet
 
 __all__ = ["fleet"]
@@ -100,3 +107,26 @@ def test_hosts_whose_domains_depend_on_each_other_in_a_ring_apply_without_waitin
     assert fleet.domains("a") == {"u": True, "x": True}
     assert fleet.domains("b") == {"y": True, "z": True}
     assert fleet.domains("c") == {"w": True, "v": True}
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])
+def test_an_apply_killed_in_a_migration_is_settled_by_the_next_apply_and_the_plan_converges(
+    fleet: Fleet, steps: int
+) -> None:
+    _pinned(fleet, "a")
+    assert fleet.apply().code == 0
+    fleet.relocation("a", "b", "c")
+    _pinned(fleet, "b")
+    killed = subprocess.run(
+        [sys.executable, "-m", "xenctl", "apply", "--auto-approve", str(fleet.specs)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "XENCTL_TIME_SCALE": "0", "XENCTL_KILL_AFTER": str(steps)},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr  # killed in the move
+    on_a, on_b = fleet.domains("a"), fleet.domains("b")
+    assert not (on_a.get("web") and on_b.get("web")), (on_a, on_b)  # never up on both
+    again = fleet.apply()
+    assert again.code == 0, again.out + again.err
+    on_a, on_b = fleet.domains("a"), fleet.domains("b")
+    assert ("web" in on_a, "web" in on_b) == (False, True) and on_b["web"], (on_a, on_b)
+    assert "No changes" in fleet.plan().out and fleet.plan().code == 0

@@ -124,6 +124,8 @@ def run_fleet_apply(args: argparse.Namespace, paths: list[str]) -> int:
             report = fleet_apply(desired, members, plan_options(args), how, confirm=confirm)
     finally:
         coordinator.close()
+    for line in report.settled:
+        print(f"Settled a migration cut short: {line}")
     for move, result, error in report.migrations:
         if result is not None:
             print(

@@ -36,6 +36,7 @@ class FleetReport:
     hosts: dict[str, ApplyReport] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # host -> the error that stopped it
     held_back: dict[str, list[str]] = field(default_factory=dict)  # host -> domains not made: a dependency failed
+    settled: list[str] = field(default_factory=list)  # migrations cut short, finished or rolled back first
 
     @property
     def ok(self) -> bool:
@@ -68,12 +69,15 @@ def fleet_apply(
     """Plan the fleet, confirm, migrate, then apply every host in parallel."""
     from xenctl.fleet.members import refresh
 
+    settled = _settle_cut_short(members, how)
+    if settled:
+        refresh(dict(members))
     plan = fleet_plan(desired, members, options)
     if plan.problems:
         raise PlanError("; ".join(plan.problems) if len(plan.problems) < 3 else "\n".join(plan.problems))
     if confirm is not None:
         confirm(plan)
-    report = FleetReport(plan)
+    report = FleetReport(plan, settled=settled)
     if not plan.actionable:
         return report
     failed_moves = []
@@ -88,6 +92,18 @@ def fleet_apply(
     parts = _keep_failed_moves(share.desired, desired, failed_moves)
     _apply_hosts(desired, members, parts, options, how, report)
     return report
+
+
+def _settle_cut_short(members: Mapping[str, Member], how: FleetRun) -> list[str]:
+    """Finish or roll back every migration a killed command left between hosts, before planning:
+    the guest then runs on exactly one host, and the plan sees it there."""
+    from xenctl.app.migrate import settle_migrations
+
+    said: list[str] = []
+    for name, member in members.items():
+        if member.host.is_simulated and member.host.sim().migrations():
+            said += [f"{name}: {line}" for line in settle_migrations(member.host, command=how.command)]
+    return said
 
 
 def _migrate(move: Move, members: Mapping[str, Member], how: FleetRun) -> tuple[MigrationReport | None, str | None]:
