@@ -29,21 +29,23 @@ def place_free(fleet: Room, free: list[Request], why_moved: dict[str, str]) -> d
     if not free:
         return {}
     items = _bundles(fleet, free)
-    best: tuple[tuple[int, int], Room, dict[str, Placed]] | None = None
-    for order in _ORDERS:
+    largest = (max(fleet.memory, default=1) or 1, max(fleet.vcpus, default=1) or 1)
+    flex = [len(fleet.allowed(item)) for item in items]
+    orders = _ORDERS if len(items) * len(fleet.hosts) <= _SMALL else _ORDERS[:2]
+    best: tuple[tuple[int, int], Room, dict[str, Placed], list[Item]] | None = None
+    for constrained, size in orders:
+        keys = [((flex[n] if constrained else 0), *size(item, *largest)) for n, item in enumerate(items)]
+        ordered = [items[n] for n in sorted(range(len(items)), key=keys.__getitem__)]
         trial = fleet.copy()
-        placed, taken = _pack(trial, sorted(items, key=lambda it: order(fleet, it)), _pack_into, _packed)
+        placed, taken = _pack(trial, ordered, _pack_into, _packed)
         _improve(trial, placed, taken, fleet)
         score = (sum(host is None for host, _reason in placed.values()), sum(1 for c in trial.count if c))
         if best is None or score < best[0]:
-            best = (score, trial, placed)
+            best = (score, trial, placed, ordered)
     assert best is not None
-    (failed, _used), packed, placed = best
-    used = tuple(i for i, c in enumerate(packed.count) if c)
-    spread = fleet.copy()
-    balanced, _taken = _pack(
-        spread, sorted(items, key=lambda it: _by_memory(fleet, it)), _most_room_among(set(used)), _balanced
-    )
+    (failed, _used), packed, placed, ordered = best
+    used = {i for i, c in enumerate(packed.count) if c}
+    balanced, _taken = _pack(fleet.copy(), ordered, _most_room_among(used), _balanced)
     if sum(host is None for host, _reason in balanced.values()) <= failed:
         placed = balanced
     for name, why in why_moved.items():
@@ -77,21 +79,30 @@ def _bundles(fleet: Room, free: list[Request]) -> list[Item]:
     return [make_item(members) for members in groups.values()]
 
 
-def _by_memory(fleet: Room, item: Item) -> tuple[float, ...]:
-    return (-item.memory, -item.vcpus, 0.0)
+def _by_memory(item: Item, memory: float, vcpus: float) -> tuple[float, ...]:
+    return (-item.memory, -item.vcpus)
 
 
-def _by_vcpus(fleet: Room, item: Item) -> tuple[float, ...]:
-    return (-item.vcpus, -item.memory, 0.0)
+def _by_vcpus(item: Item, memory: float, vcpus: float) -> tuple[float, ...]:
+    return (-item.vcpus, -item.memory)
 
 
-def _by_share(fleet: Room, item: Item) -> tuple[float, ...]:
-    memory = max(1, max(fleet.memory, default=1))
-    vcpus = max(1, max(fleet.vcpus, default=1))
-    return (-max(item.memory / memory, item.vcpus / vcpus), -item.memory, 0.0)
+def _by_share(item: Item, memory: float, vcpus: float) -> tuple[float, ...]:
+    """The larger of its shares of the largest host's memory and vCPUs."""
+    return (-max(item.memory / memory, item.vcpus / vcpus), -item.memory)
 
 
-_ORDERS = (_by_memory, _by_vcpus, _by_share)
+# The orders the packing tries, each biggest first: the first with the requests fewest hosts may take
+# placed first. Past _SMALL (items times hosts) only the first two are tried, to stay fast.
+_ORDERS = (
+    (True, _by_memory),
+    (True, _by_share),
+    (False, _by_memory),
+    (False, _by_share),
+    (False, _by_vcpus),
+    (True, _by_vcpus),
+)
+_SMALL = 20_000
 
 
 def _pack(
@@ -125,17 +136,21 @@ class _Taken:
 
 def _pack_into(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
     """The host in use with the least memory left after it (best fit); else the free host with the most room."""
-    used: int | None = None
-    new: int | None = None
-    for i in allowed:
-        if not fleet.fits(i, item):
+    used = new = -1
+    memory, vcpus, count, groups = fleet.memory, fleet.vcpus, fleet.count, fleet.groups
+    need, cores, spread = item.memory, item.vcpus, item.groups
+    for i in allowed:  # the hot loop of a placement: kept to plain comparisons
+        left = memory[i]
+        if left < need or vcpus[i] < cores or (spread and not groups[i].isdisjoint(spread)):
             continue
-        if fleet.count[i]:
-            if used is None or fleet.memory[i] < fleet.memory[used]:
+        if count[i]:
+            if used < 0 or left < memory[used]:
                 used = i
-        elif new is None or (fleet.memory[i], fleet.vcpus[i]) > (fleet.memory[new], fleet.vcpus[new]):
+        elif new < 0 or (left, vcpus[i]) > (memory[new], vcpus[new]):
             new = i
-    return used if used is not None else new
+    if used >= 0:
+        return used
+    return new if new >= 0 else None
 
 
 def _most_room_among(hosts: set[int]) -> Choose:
