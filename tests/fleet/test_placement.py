@@ -7,6 +7,8 @@ in the requests' order.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xenctl.fleet.placement import HostRoom, Placement, Request, place
 
@@ -207,3 +209,109 @@ def test_placement_table(case: str) -> None:
     hosts, requests, name, expected_host, expected_reason = CASES[case]
     got = {p.name: p for p in place(hosts, requests)}[name]
     assert got == Placement(name, expected_host, expected_reason)
+
+
+# -- properties on random fleets ------------------------------------------------------------------
+
+LABELS = st.frozensets(st.sampled_from(["ssd", "gpu"]), max_size=2)
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[list[HostRoom], list[Request]]:
+    count = draw(st.integers(1, 6))
+    names = [f"h{n}" for n in range(count)]
+    hosts = [
+        HostRoom(
+            name,
+            draw(st.integers(0, 8)) * 1024,
+            draw(st.integers(0, 8)),
+            draw(LABELS),
+            draw(st.frozensets(st.sampled_from(["vg0", "vg1"]), max_size=1)),
+            draw(st.booleans()) or draw(st.booleans()),
+        )
+        for name in names
+    ]
+    somewhere = st.none() | st.sampled_from([*names, "elsewhere"])
+    requests = [
+        Request(
+            f"r{n}",
+            draw(st.sampled_from([256, 512, 1024, 2048, 4096])),
+            draw(st.integers(1, 4)),
+            draw(LABELS),
+            draw(st.none() | st.sampled_from(["web", "db"])),
+            draw(st.none() | st.none() | somewhere),
+            draw(st.frozensets(st.sampled_from(["vg0", "vg1", "img0", "img1"]), max_size=2)),
+            draw(somewhere),
+        )
+        for n in range(draw(st.integers(0, 14)))
+    ]
+    return hosts, requests
+
+
+def broken_rules(hosts: list[HostRoom], requests: list[Request], placed: tuple[Placement, ...]) -> list[str]:
+    """Every rule a placement breaks, as text (empty: none)."""
+    by_name = {h.name: h for h in hosts}
+    broken = []
+    memory = {h.name: 0 for h in hosts}
+    vcpus = {h.name: 0 for h in hosts}
+    groups: set[tuple[str, str]] = set()
+    made: dict[str, str] = {}
+    for r, p in zip(requests, placed, strict=True):
+        if p.host is None:
+            continue
+        h = by_name[p.host]
+        memory[h.name] += r.memory
+        vcpus[h.name] += r.vcpus
+        if not h.accepting:
+            broken.append(f"{r.name} went to draining {h.name}")
+        if not r.labels <= h.labels:
+            broken.append(f"{r.name} lacks labels on {h.name}")
+        if r.pin is not None and r.pin != h.name:
+            broken.append(f"{r.name} pinned to {r.pin} went to {h.name}")
+        if r.spread is not None:
+            if (r.spread, h.name) in groups:
+                broken.append(f"two of {r.spread} on {h.name}")
+            groups.add((r.spread, h.name))
+        for key in r.storage:
+            if any(key in other.storage for other in hosts):
+                if key not in h.storage:
+                    broken.append(f"{r.name} went to {h.name} without its {key}")
+            elif made.setdefault(key, h.name) != h.name:
+                broken.append(f"{key} used on {made[key]} and {h.name}")
+    broken += [f"{n} over memory" for n in memory if memory[n] > by_name[n].memory]
+    broken += [f"{n} over vCPUs" for n in vcpus if vcpus[n] > by_name[n].vcpus]
+    return broken
+
+
+PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+@PROPERTIES
+@given(fleets())
+def test_no_placement_breaks_a_rule(fleet: tuple[list[HostRoom], list[Request]]) -> None:
+    hosts, requests = fleet
+    placed = place(hosts, requests)
+    assert [p.name for p in placed] == [r.name for r in requests]
+    assert broken_rules(hosts, requests, placed) == []
+    assert all(p.reason and "\n" not in p.reason for p in placed)
+
+
+@PROPERTIES
+@given(fleets())
+def test_the_same_fleet_gets_the_same_answer(fleet: tuple[list[HostRoom], list[Request]]) -> None:
+    hosts, requests = fleet
+    assert place(hosts, requests) == place(list(hosts), list(requests))
+
+
+@PROPERTIES
+@given(fleets())
+def test_what_may_stay_where_it_runs_stays(fleet: tuple[list[HostRoom], list[Request]]) -> None:
+    """A request running on an accepting host, alone in asking for it, with room and nothing against it, stays."""
+    hosts, requests = fleet
+    for r, p in zip(requests, place(hosts, requests), strict=True):
+        h = next((h for h in hosts if h.name == r.current), None)
+        if h is None or r.pin is not None or not h.accepting or r.storage or r.spread:
+            continue
+        alone = [other for other in requests if other.current == h.name or other.pin == h.name] == [r]
+        if alone and r.labels <= h.labels and r.memory <= h.memory and r.vcpus <= h.vcpus:
+            assert (p.host, p.reason) == (h.name, f"stays on {h.name}, where it runs")
