@@ -10,6 +10,7 @@ memory left: that spreads the load, and is kept when it places everything the pa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,11 +34,12 @@ def place_free(fleet: Room, free: list[Request], why_moved: dict[str, str]) -> d
     flex = [len(fleet.allowed(item)) for item in items]
     orders = _ORDERS if len(items) * len(fleet.hosts) <= _SMALL else _ORDERS[:2]
     best: tuple[tuple[int, int], Room, dict[str, Placed], list[Item]] | None = None
-    for constrained, size in orders:
+    choosers = (_pack_into,) if len(orders) < len(_ORDERS) else (_pack_into, _pack_into_both)
+    for (constrained, size), choose in itertools.product(orders, choosers):
         keys = [((flex[n] if constrained else 0), *size(item, *largest)) for n, item in enumerate(items)]
         ordered = [items[n] for n in sorted(range(len(items)), key=keys.__getitem__)]
         trial = fleet.copy()
-        placed, taken = _pack(trial, ordered, _pack_into, _packed)
+        placed, taken = _pack(trial, ordered, choose, _packed)
         _improve(trial, placed, taken, fleet)
         score = (sum(host is None for host, _reason in placed.values()), sum(1 for c in trial.count if c))
         if best is None or score < best[0]:
@@ -151,6 +153,20 @@ def _pack_into(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
     if used >= 0:
         return used
     return new if new >= 0 else None
+
+
+def _pack_into_both(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
+    """As ``_pack_into``, the best fit measured on memory and vCPUs both, each as a share of the host's whole."""
+    used: tuple[float, int] | None = None
+    for i in allowed:
+        if fleet.count[i] and fleet.fits(i, item):
+            host = fleet.hosts[i]
+            left = (fleet.memory[i] - item.memory) / max(1, host.memory) + (fleet.vcpus[i] - item.vcpus) / max(
+                1, host.vcpus
+            )
+            if used is None or (left, i) < used:
+                used = (left, i)
+    return used[1] if used is not None else _pack_into(fleet, item, allowed)
 
 
 def _most_room_among(hosts: set[int]) -> Choose:
