@@ -171,17 +171,23 @@ def _pack_into_both(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | 
 
 def _most_room_among(hosts: set[int]) -> Choose:
     def choose(fleet: Room, item: Item, allowed: tuple[int, ...]) -> int | None:
-        best: int | None = None
-        for i in allowed:
-            if i in hosts and fleet.fits(i, item) and (best is None or fleet.memory[i] > fleet.memory[best]):
-                best = i
-        return best
+        best = most = -1
+        memory, vcpus, groups = fleet.memory, fleet.vcpus, fleet.groups
+        need, cores, spread = item.memory, item.vcpus, item.groups
+        for i in allowed:  # as hot as _pack_into's
+            left = memory[i]
+            fits = left > most and left >= need and vcpus[i] >= cores and i in hosts
+            if fits and (not spread or groups[i].isdisjoint(spread)):
+                best, most = i, left
+        return best if best >= 0 else None
 
     return choose
 
 
 def _reason(fleet: Room, i: int, request: Request, why: Callable[[Room, int], str]) -> str:
     """Why ``request`` went to host ``i``, once it took its room there (``why``: the choice of host)."""
+    if not request.storage:
+        return why(fleet, i)
     host = fleet.hosts[i].name
     held = sorted(k for k in request.storage if i in fleet.keys[k] and k not in fleet.made)
     if held:
@@ -226,9 +232,13 @@ def _improve(fleet: Room, placed: dict[str, Placed], taken: list[_Taken], before
     """Empty what hosts the packing opened it can, least loaded first, moving their requests to other hosts in use."""
     opened = [i for i, c in enumerate(fleet.count) if c and not before.count[i]]
     load = {i: before.memory[i] - fleet.memory[i] for i in opened}
+    on: dict[int, list[_Taken]] = {}
+    for t in taken:
+        on.setdefault(t.host, []).append(t)
     for source in sorted(opened, key=lambda i: (load[i], i)):
-        here = [t for t in taken if t.host == source]
-        if not all(t.movable for t in here):
+        here = on.get(source, [])
+        room = sum(fleet.memory[i] for i, c in enumerate(fleet.count) if c and i != source)
+        if load[source] > room or not all(t.movable for t in here):
             continue
         moves: list[tuple[_Taken, int]] = []
         for t in sorted(here, key=lambda t: (-t.item.memory, -t.item.vcpus)):
@@ -243,8 +253,10 @@ def _improve(fleet: Room, placed: dict[str, Placed], taken: list[_Taken], before
         else:
             for t, target in moves:
                 t.host = target
+                on.setdefault(target, []).append(t)
                 for request in t.item.members:
                     placed[request.name] = (fleet.hosts[target].name, _packed(fleet, target))
+            on[source] = []
             continue
         for t, target in moves:  # not all of it moves: put back what did
             fleet.give_back(target, t.item)
