@@ -136,10 +136,13 @@ def placement_quality(fleets: int = 200, seed: int = 7, steps: int = 200_000) ->
     rng = random.Random(seed)
     ratios: list[float] = []
     left_out = infeasible = unsolved = 0
+    slowest = 0.0
     started = time.perf_counter()
     while len(ratios) + left_out < fleets:
         hosts, requests = small_fleet(rng)
+        began = time.perf_counter()
         placed = place(hosts, requests)
+        slowest = max(slowest, time.perf_counter() - began)
         used = len({p.host for p in placed if p.host is not None})
         try:
             best = optimum(hosts, requests, used if all(p.host for p in placed) else len(hosts), steps)
@@ -163,6 +166,7 @@ def placement_quality(fleets: int = 200, seed: int = 7, steps: int = 200_000) ->
         "placement_left_out": left_out,
         "placement_fleets_infeasible_skipped": infeasible,
         "placement_fleets_unsolved_skipped": unsolved,
+        "placement_small_fleet_slowest_s": slowest,
         "placement_quality_s": time.perf_counter() - started,
     }
 

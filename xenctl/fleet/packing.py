@@ -10,12 +10,14 @@ memory left: that spreads the load, and is kept when it places everything the pa
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xenctl.fleet.room import Item, Room, make_item
+from xenctl.fleet.search import OutOfSteps, fit_exactly
 
 if TYPE_CHECKING:
     from xenctl.fleet.placement import Request
@@ -32,28 +34,98 @@ def place_free(fleet: Room, free: list[Request], why_moved: dict[str, str]) -> d
     items = _bundles(fleet, free)
     largest = (max(fleet.memory, default=1) or 1, max(fleet.vcpus, default=1) or 1)
     flex = [len(fleet.allowed(item)) for item in items]
-    orders = _ORDERS if len(items) * len(fleet.hosts) <= _SMALL else _ORDERS[:2]
-    best: tuple[tuple[int, int], Room, dict[str, Placed], list[Item]] | None = None
-    choosers = (_pack_into,) if len(orders) < len(_ORDERS) else (_pack_into, _pack_into_both)
-    for (constrained, size), choose in itertools.product(orders, choosers):
-        keys = [((flex[n] if constrained else 0), *size(item, *largest)) for n, item in enumerate(items)]
-        ordered = [items[n] for n in sorted(range(len(items)), key=keys.__getitem__)]
-        trial = fleet.copy()
-        placed, taken = _pack(trial, ordered, choose, _packed)
-        _improve(trial, placed, taken, fleet)
-        score = (sum(host is None for host, _reason in placed.values()), sum(1 for c in trial.count if c))
-        if best is None or score < best[0]:
-            best = (score, trial, placed, ordered)
-    assert best is not None
-    (failed, _used), packed, placed, ordered = best
+    small = len(items) * len(fleet.hosts) <= _SMALL
+    orders = []
+    for constrained, size in _ORDERS if small else _ORDERS[:2]:
+        keys = [(_tier(constrained, flex[n], item), *size(item, *largest)) for n, item in enumerate(items)]
+        orders.append([items[n] for n in sorted(range(len(items)), key=keys.__getitem__)])
+    choosers = (_pack_into, _pack_into_both) if small else (_pack_into,)
+    best = _best_packing(fleet, orders, choosers, frozenset())
+    if small:
+        best = _fewer_hosts(fleet, orders, choosers, best)
+    failed, packed, placed, ordered = best
     used = {i for i, c in enumerate(packed.count) if c}
     balanced, _taken = _pack(fleet.copy(), ordered, _most_room_among(used), _balanced)
-    if sum(host is None for host, _reason in balanced.values()) <= failed:
+    if _failures(balanced) <= failed:
         placed = balanced
     for name, why in why_moved.items():
         host, reason = placed[name]
         placed[name] = (host, f"{reason}; {'leaves' if host else 'may not stay on'} {why}")
     return placed
+
+
+_Packing = tuple[int, Room, dict[str, "Placed"], list[Item]]  # failures, the room left, the placements, the order
+
+
+def _best_packing(
+    fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, ...], shut: frozenset[int]
+) -> _Packing:
+    """The packing with fewest failures, then fewest hosts, of every order and chooser, on the hosts not ``shut``."""
+    best: tuple[tuple[int, int], _Packing] | None = None
+    for ordered, choose in itertools.product(orders, choosers):
+        trial = fleet.copy()
+        for i in shut:
+            trial.memory[i] = -1  # nothing fits there
+        placed, taken = _pack(trial, ordered, choose, _packed)
+        _improve(trial, placed, taken, fleet)
+        score = (_failures(placed), sum(1 for c in trial.count if c))
+        if best is None or score < best[0]:
+            best = (score, (score[0], trial, placed, ordered))
+    assert best is not None
+    return best[1]
+
+
+def _fewer_hosts(fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, ...], best: _Packing) -> _Packing:
+    """A small fleet packed without failures: the same packings on smaller sets of hosts, fewest hosts first.
+
+    Only sets with the memory and vCPUs for every item are tried, and only while the work (items
+    placed) stays within ``_SEARCH``: the answer never depends on the clock.
+    """
+    spare = [i for i, h in enumerate(fleet.hosts) if h.accepting and not fleet.count[i]]
+    if best[0] or len(spare) > _FEW:
+        return best
+    items = orders[0]
+    memory, vcpus = sum(it.memory for it in items), sum(it.vcpus for it in items)
+    held = [i for i, c in enumerate(fleet.count) if c]  # by pins and stays: in every set
+    cost = len(orders) * len(choosers) * len(items)
+    work, steps = 0, [_STEPS]
+    for k in range(sum(1 for c in best[1].count if c) - len(held)):
+        for chosen in itertools.combinations(spare, k):
+            hosts = (*held, *chosen)
+            work += 1
+            if sum(fleet.memory[i] for i in hosts) < memory or sum(fleet.vcpus[i] for i in hosts) < vcpus:
+                continue
+            work += cost
+            if work > _SEARCH:
+                return best
+            again = _best_packing(fleet, orders, choosers, frozenset(range(len(fleet.hosts))) - set(hosts))
+            if again[0] == 0:
+                return again
+            with contextlib.suppress(OutOfSteps):
+                found = fit_exactly(fleet, items, frozenset(hosts), steps)
+                if found is not None:
+                    return _packing_of(fleet, items, found)
+    return best
+
+
+_FEW = 8  # free hosts: more, and the sets of hosts are too many to try
+_SEARCH = 50_000  # items placed by the packings of smaller sets of hosts (and sets looked at)
+_STEPS = 10_000  # steps of the exact search, over all the sets tried
+
+
+def _packing_of(fleet: Room, items: list[Item], hosts: list[int]) -> _Packing:
+    """The packing the exact search found: each item on its host."""
+    room = fleet.copy()
+    placed: dict[str, Placed] = {}
+    for item, i in zip(items, hosts, strict=True):
+        room.take(i, item)
+        for request in item.members:
+            placed[request.name] = (fleet.hosts[i].name, _reason(room, i, request, _packed))
+    return 0, room, placed, items
+
+
+def _failures(placed: dict[str, Placed]) -> int:
+    return sum(host is None for host, _reason in placed.values())
 
 
 def _bundles(fleet: Room, free: list[Request]) -> list[Item]:
@@ -97,13 +169,22 @@ def _by_share(item: Item, memory: float, vcpus: float) -> tuple[float, ...]:
 # The orders the packing tries, each biggest first: the first with the requests fewest hosts may take
 # placed first. Past _SMALL (items times hosts) only the first two are tried, to stay fast.
 _ORDERS = (
-    (True, _by_memory),
-    (True, _by_share),
-    (False, _by_memory),
-    (False, _by_share),
-    (False, _by_vcpus),
-    (True, _by_vcpus),
+    ("hosts", _by_memory),
+    ("hosts", _by_share),
+    ("", _by_memory),
+    ("", _by_share),
+    ("", _by_vcpus),
+    ("hosts", _by_vcpus),
+    ("spread", _by_memory),
+    ("spread", _by_share),
 )
+
+
+def _tier(first: str, hosts: int, item: Item) -> int:
+    """What goes before size in an order: the hosts it may take ("hosts"), its spread groups ("spread") or nothing."""
+    if first == "hosts":
+        return hosts
+    return -len(item.groups) if first == "spread" else 0
 _SMALL = 20_000
 
 
