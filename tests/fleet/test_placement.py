@@ -194,6 +194,50 @@ CASES = {
         None,
         "no accepting host has label ssd; may not stay on a, which lacks label ssd",
     ),
+    "users of new storage that do not fit together: the first makes it, the next fails there": (
+        [host("a", 4096, 4), host("b", 4096, 4)],
+        [req("w", 3072, storage={"img"}), req("x", 3072, storage={"img"})],
+        "x",
+        None,
+        "no host has 3072M and 1 vCPUs free holding its img (most: a, 1024M and 3 vCPUs)",
+    ),
+    "no room on the host holding its storage": (
+        THREE,
+        [req("big", 15000, pin="b"), req("w", 2048, storage={"vg0"})],
+        "w",
+        None,
+        "no host has 2048M and 1 vCPUs free holding its vg0 (most: b, 1384M and 15 vCPUs)",
+    ),
+    "what runs on a host that left the fleet moves": (
+        TWO,
+        [req("w", current="gone")],
+        "w",
+        "b",
+        "b: fewest hosts in use, then most memory left (15360M); leaves gone, which is not in the fleet",
+    ),
+    "the bigger of two that no longer fit together stays": (
+        [host("a", 4096, 4), host("b", 4096, 4)],
+        [req("small", 1024, current="a"), req("large", 3584, current="a")],
+        "small",
+        "b",
+        "b: fewest hosts in use, then most memory left (3072M);"
+        " leaves a, which has 512M and 3 vCPUs free (needs 1024M and 1 vCPUs)",
+    ),
+    "a pin wins the room over one that runs there": (
+        [host("a", 4096, 4), host("b", 4096, 4)],
+        [req("runs", 2048, current="a"), req("pinned", 3072, pin="a")],
+        "runs",
+        "b",
+        "b: fewest hosts in use, then most memory left (2048M);"
+        " leaves a, which has 1024M and 3 vCPUs free (needs 2048M and 1 vCPUs)",
+    ),
+    "on the hosts in use, the one with most memory left": (
+        [host("a", 8192, 8), host("b", 8192, 8)],
+        [req("p", 6144, pin="a"), req("q", 1024, pin="b"), req("w", 1024)],
+        "w",
+        "b",
+        "b: fewest hosts in use, then most memory left (6144M)",
+    ),
     "no host accepts anything": (
         [host("a", accepting=False)],
         [req("w")],
@@ -209,6 +253,83 @@ def test_placement_table(case: str) -> None:
     hosts, requests, name, expected_host, expected_reason = CASES[case]
     got = {p.name: p for p in place(hosts, requests)}[name]
     assert got == Placement(name, expected_host, expected_reason)
+
+
+# (fleet, requests, the fewest hosts that take them all)
+FEWEST = {
+    "what is pinned fills its host first": (
+        [host("a", 8192), host("b", 8192), host("c", 8192)],
+        [req("p", 1024, pin="c"), req("w", 7000)],
+        1,
+    ),
+    "short of vCPUs rather than memory": (
+        [host("a", 32768, 8), host("b", 32768, 8), host("c", 32768, 8)],
+        [req(f"w{n}", 1024, 4) for n in range(4)],
+        2,
+    ),
+    "the largest free host is opened first": (
+        [host("a", 4096), host("b", 4096), host("c", 16384)],
+        [req(f"w{n}", 2048) for n in range(6)],
+        1,
+    ),
+    "a spread group and vCPUs together (two hosts, where packing biggest first takes three)": (
+        [
+            host("h0", 16384, 8, storage={"vg0"}),
+            host("h1", 32768, 16),
+            host("h2", 32768, 16),
+            host("h3", 8192, 4),
+            host("h4", 32768, 16),
+            host("h5", 32768, 16, labels={"gpu", "ssd"}),
+        ],
+        [
+            req("r0", 2048, 2),
+            req("r1", 8192, 4, spread="db"),
+            req("r2", 8192, 4),
+            req("r3", 12288, 8),
+            req("r4", 4096, 2, spread="db"),
+            req("r5", 12288, 8),
+        ],
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FEWEST), ids=list(FEWEST))
+def test_placement_uses_the_fewest_hosts(case: str) -> None:
+    hosts, requests, fewest = FEWEST[case]
+    placed = place(hosts, requests)
+    assert [p.host is not None for p in placed] == [True] * len(requests)
+    assert len({p.host for p in placed}) == fewest
+
+
+def test_the_answer_is_in_the_requests_order() -> None:
+    requests = [req("small", 512), req("large", 6144), req("middle", 2048, pin="a")]
+    assert [p.name for p in place(TWO, requests)] == ["small", "large", "middle"]
+
+
+def test_two_hosts_or_requests_of_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two hosts named 'a'"):
+        place([host("a"), host("a")], [])
+    with pytest.raises(ValueError, match="two requests named 'w'"):
+        place(TWO, [req("w"), req("w")])
+
+
+def test_ten_thousand_requests_on_fifty_hosts_are_all_placed() -> None:
+    hosts = [host(f"h{n:02d}", 524288, 1024, labels={"ssd"} if n % 3 == 0 else ()) for n in range(50)]
+    requests = [
+        req(
+            f"d{n:05d}",
+            (512, 1024, 2048, 4096)[n % 4],
+            1 + n % 3,
+            labels={"ssd"} if n % 10 == 3 else (),
+            spread=f"g{n % 400}" if n % 4 == 0 else None,
+        )
+        for n in range(10_000)
+    ]
+    placed = place(hosts, requests)
+    assert broken_rules(hosts, requests, placed) == []
+    assert sum(p.host is None for p in placed) == 0
+    assert len({p.host for p in placed}) == -(-sum(r.memory for r in requests) // 524288)  # as few as memory allows
 
 
 # -- properties on random fleets ------------------------------------------------------------------

@@ -291,7 +291,8 @@ def _refusal(fleet: Room, item: Item) -> str:
     if not labelled:
         return f"no accepting host has label {', '.join(sorted(item.labels))}"
     hosts = labelled
-    for key in sorted(item.keys):
+    kept = sorted(key for key in item.keys if key in fleet.keys)
+    for key in kept:
         holders = fleet.keys.get(key)
         if holders is not None:
             hosts = tuple(i for i in hosts if i in holders)
@@ -303,8 +304,9 @@ def _refusal(fleet: Room, item: Item) -> str:
             return f"no host is left for spread group {request.spread}: each host it may use holds one of it"
     most = max(hosts, key=lambda i: (fleet.memory[i], fleet.vcpus[i], -i))
     labels = f" with label {', '.join(sorted(item.labels))}" if item.labels else ""
+    storage = f" holding its {', '.join(kept)}" if kept else ""
     return (
-        f"no host has {item.memory}M and {item.vcpus} vCPUs free{labels}"
+        f"no host has {item.memory}M and {item.vcpus} vCPUs free{labels}{storage}"
         f" (most: {fleet.hosts[most].name}, {fleet.memory[most]}M and {fleet.vcpus[most]} vCPUs)"
     )
 
