@@ -6,6 +6,8 @@ in the requests' order.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -200,6 +202,13 @@ CASES = {
         "x",
         None,
         "no host has 3072M and 1 vCPUs free holding its img (most: a, 1024M and 3 vCPUs)",
+    ),
+    "two of a spread group sharing new storage: the second may not follow the first": (
+        TWO,
+        [req("w1", storage={"img"}, spread="web"), req("w2", storage={"img"}, spread="web")],
+        "w2",
+        None,
+        "no host is left for spread group web: each host it may use holds one of it",
     ),
     "no room on the host holding its storage": (
         THREE,
@@ -436,3 +445,30 @@ def test_what_may_stay_where_it_runs_stays(fleet: tuple[list[HostRoom], list[Req
         alone = [other for other in requests if other.current == h.name or other.pin == h.name] == [r]
         if alone and r.labels <= h.labels and r.memory <= h.memory and r.vcpus <= h.vcpus:
             assert (p.host, p.reason) == (h.name, f"stays on {h.name}, where it runs")
+
+
+def running_where_placed(requests: list[Request], placed: tuple[Placement, ...]) -> list[Request]:
+    return [dataclasses.replace(r, current=p.host) for r, p in zip(requests, placed, strict=True)]
+
+
+@PROPERTIES
+@given(fleets())
+def test_placed_again_nothing_moves(fleet: tuple[list[HostRoom], list[Request]]) -> None:
+    """Each domain running where the last placement put it: the next placement moves none of them."""
+    hosts, requests = fleet
+    first = place(hosts, requests)
+    again = place(hosts, running_where_placed(requests, first))
+    assert [p.host for p in again if p.host is not None] == [p.host for p in first if p.host is not None]
+
+
+@PROPERTIES
+@given(fleets(), st.integers(0, 5))
+def test_draining_a_host_moves_only_what_runs_there(fleet: tuple[list[HostRoom], list[Request]], which: int) -> None:
+    hosts, requests = fleet
+    running = running_where_placed(requests, place(hosts, requests))
+    drained = hosts[which % len(hosts)].name
+    hosts = [dataclasses.replace(h, accepting=False) if h.name == drained else h for h in hosts]
+    for r, p in zip(running, place(hosts, running), strict=True):
+        assert p.host != drained
+        if r.current is not None and r.current != drained and r.pin is None:
+            assert (p.host, p.reason) == (r.current, f"stays on {r.current}, where it runs")

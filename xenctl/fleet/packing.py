@@ -195,7 +195,7 @@ def _pack(
     placed: dict[str, Placed] = {}
     taken: list[_Taken] = []
     for item in items:
-        i = choose(fleet, item, fleet.allowed(item))
+        i = choose(fleet, item, fleet.allowed(item)) if item.whole else None
         parts = [(item, i)] if i is not None else [(alone, None) for alone in map(make_item, zip(item.members))]
         for part, where in parts:
             j = where if where is not None or len(parts) == 1 else choose(fleet, part, fleet.allowed(part))

@@ -20,6 +20,7 @@ class Item:
     labels: frozenset[str]
     groups: frozenset[str]
     keys: frozenset[str]
+    whole: bool = True  # False: two of its requests are of one spread group, so no host takes it whole
 
 
 def make_item(members: Sequence[Request]) -> Item:
@@ -34,6 +35,7 @@ def make_item(members: Sequence[Request]) -> Item:
         frozenset().union(*(r.labels for r in members)),
         frozenset(r.spread for r in members if r.spread is not None),
         frozenset().union(*(r.storage for r in members)),
+        len({r.spread for r in members if r.spread}) == sum(1 for r in members if r.spread),
     )
 
 

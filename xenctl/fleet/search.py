@@ -34,6 +34,8 @@ def fit_exactly(fleet: Room, items: list[Item], hosts: frozenset[int], budget: l
         if budget[0] < 0:
             raise OutOfSteps
         item = items[n]
+        if not item.whole:
+            return False
         tried: set[tuple[object, ...]] = set()
         for i in room.allowed(item):
             if i not in hosts or not room.fits(i, item) or shape(i) in tried:
