@@ -1,11 +1,18 @@
 """The free requests (neither pinned nor staying) packed onto as few hosts as possible, then spread over them.
 
-The rest is packed a few ways (first by memory, by vCPUs, by each request's larger share of the
-fleet, each opening the largest free host when no host in use has room, then an improvement pass
-that tries to empty the least loaded host it opened); the packing with fewest failures and hosts
-wins. The requests are then placed again on exactly those hosts, each on the one with the most
-memory left: that spreads the load, and is kept when it places everything the packing did.
-``bench/fleet.py`` measures the hosts used against the optimum.
+Requests joined by storage no host holds yet are one item (one host takes them all, or each goes
+alone and the first one's host makes the storage). The items are packed several ways: biggest
+first by memory, by vCPUs or by their larger share of the largest host, with the items fewest
+hosts may take, or the members of spread groups, first; each item goes to the host in use it fits
+best (by memory, or by memory and vCPUs together), and a free host, the largest, is opened only
+when none has room; then a pass tries to empty the least loaded host it opened. The packing with
+fewest failures, then fewest hosts, wins. On a fleet of at most ``_FEW`` free hosts, smaller sets
+of hosts are then tried, fewest first, with those packings and a bounded exact search
+(``search.py``); the budgets count work, never time. Large fleets try two orders only.
+
+At last the items are placed again on exactly the hosts the packing used, each on the one with
+most memory left: that balances the load, and is kept when it places everything the packing did.
+``bench/fleet.py`` measures the hosts used against the optimum, and the time.
 """
 
 from __future__ import annotations
