@@ -20,9 +20,14 @@ class Item:
     labels: frozenset[str]
     groups: frozenset[str]
     keys: frozenset[str]
+    whole: bool = True  # False: two of its requests are of one spread group, so no host takes it whole
 
 
 def make_item(members: Sequence[Request]) -> Item:
+    if len(members) == 1:  # most items: kept cheap for fleets of thousands of domains
+        r = members[0]
+        groups = _NO_GROUP if r.spread is None else frozenset((r.spread,))
+        return Item((r,), r.memory, r.vcpus, r.labels, groups, r.storage)
     return Item(
         tuple(members),
         sum(r.memory for r in members),
@@ -30,7 +35,11 @@ def make_item(members: Sequence[Request]) -> Item:
         frozenset().union(*(r.labels for r in members)),
         frozenset(r.spread for r in members if r.spread is not None),
         frozenset().union(*(r.storage for r in members)),
+        len({r.spread for r in members if r.spread}) == sum(1 for r in members if r.spread),
     )
+
+
+_NO_GROUP: frozenset[str] = frozenset()
 
 
 class Room:
