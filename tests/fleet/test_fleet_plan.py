@@ -162,3 +162,16 @@ def test_storage_no_domain_uses_and_no_host_names_is_an_error(fleet: Fleet) -> N
     shown = fleet.plan()
     assert shown.code == 1
     assert "Error: volume group vg0 is used by no domain of the fleet; say which host it is on with host:" in shown.out
+
+
+def test_target_plans_and_applies_only_that_domain_on_its_host(fleet: Fleet) -> None:
+    _spec(fleet, domain_yaml("db", "512M", host="a"), domain_yaml("web1", host="c"))
+    shown = fleet.plan("--target", "web1")
+    assert shown.code == 0, shown.err
+    assert "domain.web1" in shown.out and "domain.db" not in shown.out
+    applied = fleet.apply("--target", "web1")
+    assert applied.code == 0, applied.err
+    assert fleet.domains("c") == {"web1": True} and fleet.domains("a") == {}
+    missing = fleet.plan("--target", "nowhere")
+    assert missing.code == 1
+    assert missing.err == "Error: --target nowhere: nothing of that name in the specs or the plan\n"

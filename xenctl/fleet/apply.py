@@ -236,13 +236,13 @@ def _without_failed(
 
 def _apply_one(member: Member, part: DesiredState, options: PlanOptions, how: FleetRun) -> ApplyReport:
     from xenctl.app.apply import reconcile
-    from xenctl.app.plans import make_plan_for
+    from xenctl.fleet.plan import host_plan
 
     auto = member.host.autostart
     with how.coordinator.hold(member.name, how.holder, wait=how.lease_wait):
         return reconcile(
             member.host,
-            lambda live: make_plan_for(live, part, options, auto),
+            lambda live: host_plan(live, part, options, auto),
             command=how.command,
             run=how.run,
             hooks=how.hooks(member.name),

@@ -192,6 +192,8 @@ def _tier(first: str, hosts: int, item: Item) -> int:
     if first == "hosts":
         return hosts
     return -len(item.groups) if first == "spread" else 0
+
+
 _SMALL = 20_000
 
 

@@ -16,14 +16,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from xenctl.errors import PlanError
 from xenctl.fleet import layout
 from xenctl.fleet.placement import Placement, place
 
 if TYPE_CHECKING:
     from xenctl.app.options import PlanOptions
+    from xenctl.engine.api import HostState
     from xenctl.fleet.members import Member
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.model import DesiredState
+    from xenctl.xmconfig.auto import AutoDir
 
 FLEET_FORMAT = 1
 
@@ -73,8 +76,6 @@ def fleet_plan(
 ) -> FleetPlan:
     """The fleet's plan. ``refusal(source, target, domain)`` says why a live migration cannot be
     made (default: xenctl's migration rules)."""
-    from xenctl.app.plans import make_plan_for, plan_and_diff
-
     hosts = [m.spec for m in members.values()]
     live = {name: m.live for name, m in members.items()}
     drained = frozenset(name for name, m in members.items() if m.drained)
@@ -92,6 +93,9 @@ def fleet_plan(
         if not _up(members[source], placed.name):
             continue  # not running: nothing to move (its source's plan removes what is left)
         move = Move(placed.name, source, placed.host, True, placed.reason)
+        if options.target and placed.name != options.target.split(".", 1)[-1]:
+            refused.append(move)  # --target names another object: this one stays where it runs
+            continue
         why_not = ask(members[source], members[placed.host], placed.name)
         if why_not is None:
             moves.append(move)
@@ -103,15 +107,36 @@ def fleet_plan(
     share = layout.split(desired, kept, hosts)
     problems += share.unplaced
     parts = _with_moves(share.desired, desired, moves + refused)
-    plans = {}
-    for name, member in members.items():
-        if values:
-            plans[name] = make_plan_for(member.live, parts[name], options, member.host.autostart)
-        else:
-            plans[name] = plan_and_diff(member.live, parts[name], options, member.host.autostart, values=False)[0]
+    plans = {
+        name: host_plan(member.live, parts[name], options, member.host.autostart, values=values)
+        for name, member in members.items()
+    }
+    if options.target and not any(p.changes for p in plans.values()) and not _named_anywhere(desired, options.target):
+        raise PlanError(f"--target {options.target}: nothing of that name in the specs or the plan")
     stays = frozenset(p.name for p in placements if p.host is not None and current.get(p.name) == p.host)
     urls = {name: m.spec.connect for name, m in members.items()}
     return FleetPlan(tuple(placements), tuple(moves), plans, urls, stays, tuple(problems))
+
+
+def host_plan(live: HostState, part: DesiredState, options: PlanOptions, auto: AutoDir, *, values: bool = True) -> Plan:
+    """One host's plan of its share; with ``--target``, a host whose share does not hold the target
+    has nothing to do (the target is on another host)."""
+    from xenctl.app.plans import plan_and_diff
+    from xenctl.reconcile.plan import Plan
+
+    try:
+        return plan_and_diff(live, part, options, auto, values=values)[0]
+    except PlanError:
+        if not options.target:
+            raise
+        return Plan((), (), (), part, live.host.storage_root)
+
+
+def _named_anywhere(desired: DesiredState, target: str) -> bool:
+    name = target.split(".", 1)[-1]
+    names = [d.name for d in desired.domains] + [v.name for v in desired.volumes]
+    names += [g.name for g in desired.volume_groups] + [e.name for e in desired.nfs_exports]
+    return name in names or any(entry.entry_name == name for entry in desired.autostart)
 
 
 def _up(member: Member, name: str) -> bool:
