@@ -300,6 +300,24 @@ FEWEST = {
         ],
         2,
     ),
+    "four in one spread group on four hosts, short of vCPUs: the packings leave one out, the search does not": (
+        [
+            host("h0", 16384, 8, labels={"gpu", "ssd"}),
+            host("h1", 16384, 8),
+            host("h2", 24576, 12),
+            host("h3", 16384, 8),
+        ],
+        [
+            req("r0", 1024, 1, spread="db"),
+            req("r1", 8192, 4),
+            req("r2", 12288, 8, spread="web"),
+            req("r3", 8192, 4, spread="web"),
+            req("r4", 12288, 8),
+            req("r5", 1024, 1, spread="web"),
+            req("r6", 12288, 8, labels={"ssd"}, spread="web"),
+        ],
+        4,
+    ),
 }
 
 
