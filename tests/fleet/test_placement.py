@@ -334,6 +334,13 @@ def test_the_answer_is_in_the_requests_order() -> None:
     assert [p.name for p in place(TWO, requests)] == ["small", "large", "middle"]
 
 
+def test_more_requests_than_a_small_fleet_holds_are_placed_as_far_as_they_fit() -> None:
+    hosts = [host(f"h{n}", 200_000, 10_000) for n in range(6)]
+    placed = place(hosts, [req(f"r{n}", 512) for n in range(3000)])
+    assert sum(p.host is not None for p in placed) == 6 * (200_000 // 512)
+    assert placed[-1].reason == "no host has 512M and 1 vCPUs free (most: h0, 320M and 9610 vCPUs)"
+
+
 def test_two_hosts_or_requests_of_one_name_are_refused() -> None:
     with pytest.raises(ValueError, match="two hosts named 'a'"):
         place([host("a"), host("a")], [])

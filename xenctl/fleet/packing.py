@@ -92,7 +92,7 @@ def _fewer_hosts(fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, 
     if len(spare) > _FEW:
         return best
     items = orders[0]
-    steps = [_STEPS]
+    steps = [_STEPS if len(items) <= _SEARCHED else 0]  # the search goes one level deeper per item
     if best[0]:  # the packings left some out: the search may find a way for every one
         with contextlib.suppress(OutOfSteps):
             found = fit_exactly(fleet, items, frozenset(range(len(fleet.hosts))), steps)
@@ -126,6 +126,7 @@ def _fewer_hosts(fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, 
 _FEW = 8  # free hosts: more, and the sets of hosts are too many to try
 _SEARCH = 50_000  # items placed by the packings of smaller sets of hosts (and sets looked at)
 _STEPS = 10_000  # steps of the exact search, over all the sets tried
+_SEARCHED = 40  # items at most for the exact search to be tried
 
 
 def _packing_of(fleet: Room, items: list[Item], hosts: list[int]) -> _Packing:
