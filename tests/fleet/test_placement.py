@@ -300,6 +300,24 @@ FEWEST = {
         ],
         2,
     ),
+    "four in one spread group on four hosts, short of vCPUs: the packings leave one out, the search does not": (
+        [
+            host("h0", 16384, 8, labels={"gpu", "ssd"}),
+            host("h1", 16384, 8),
+            host("h2", 24576, 12),
+            host("h3", 16384, 8),
+        ],
+        [
+            req("r0", 1024, 1, spread="db"),
+            req("r1", 8192, 4),
+            req("r2", 12288, 8, spread="web"),
+            req("r3", 8192, 4, spread="web"),
+            req("r4", 12288, 8),
+            req("r5", 1024, 1, spread="web"),
+            req("r6", 12288, 8, labels={"ssd"}, spread="web"),
+        ],
+        4,
+    ),
 }
 
 
@@ -314,6 +332,13 @@ def test_placement_uses_the_fewest_hosts(case: str) -> None:
 def test_the_answer_is_in_the_requests_order() -> None:
     requests = [req("small", 512), req("large", 6144), req("middle", 2048, pin="a")]
     assert [p.name for p in place(TWO, requests)] == ["small", "large", "middle"]
+
+
+def test_more_requests_than_a_small_fleet_holds_are_placed_as_far_as_they_fit() -> None:
+    hosts = [host(f"h{n}", 200_000, 10_000) for n in range(6)]
+    placed = place(hosts, [req(f"r{n}", 512) for n in range(3000)])
+    assert sum(p.host is not None for p in placed) == 6 * (200_000 // 512)
+    assert placed[-1].reason == "no host has 512M and 1 vCPUs free (most: h0, 320M and 9610 vCPUs)"
 
 
 def test_two_hosts_or_requests_of_one_name_are_refused() -> None:

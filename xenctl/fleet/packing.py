@@ -83,19 +83,27 @@ def _best_packing(
 
 
 def _fewer_hosts(fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, ...], best: _Packing) -> _Packing:
-    """A small fleet packed without failures: the same packings on smaller sets of hosts, fewest hosts first.
+    """A small fleet: every request placed if a search finds how, then on smaller sets of hosts, fewest first.
 
     Only sets with the memory and vCPUs for every item are tried, and only while the work (items
     placed) stays within ``_SEARCH``: the answer never depends on the clock.
     """
     spare = [i for i, h in enumerate(fleet.hosts) if h.accepting and not fleet.count[i]]
-    if best[0] or len(spare) > _FEW:
+    if len(spare) > _FEW:
         return best
     items = orders[0]
+    steps = [_STEPS if len(items) <= _SEARCHED else 0]  # the search goes one level deeper per item
+    if best[0]:  # the packings left some out: the search may find a way for every one
+        with contextlib.suppress(OutOfSteps):
+            found = fit_exactly(fleet, items, frozenset(range(len(fleet.hosts))), steps)
+            if found is not None:
+                best = _packing_of(fleet, items, found)
+        if best[0]:
+            return best
     memory, vcpus = sum(it.memory for it in items), sum(it.vcpus for it in items)
     held = [i for i, c in enumerate(fleet.count) if c]  # by pins and stays: in every set
     cost = len(orders) * len(choosers) * len(items)
-    work, steps = 0, [_STEPS]
+    work = 0
     for k in range(sum(1 for c in best[1].count if c) - len(held)):
         for chosen in itertools.combinations(spare, k):
             hosts = (*held, *chosen)
@@ -118,6 +126,7 @@ def _fewer_hosts(fleet: Room, orders: list[list[Item]], choosers: tuple[Choose, 
 _FEW = 8  # free hosts: more, and the sets of hosts are too many to try
 _SEARCH = 50_000  # items placed by the packings of smaller sets of hosts (and sets looked at)
 _STEPS = 10_000  # steps of the exact search, over all the sets tried
+_SEARCHED = 40  # items at most for the exact search to be tried
 
 
 def _packing_of(fleet: Room, items: list[Item], hosts: list[int]) -> _Packing:

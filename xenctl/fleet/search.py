@@ -38,9 +38,12 @@ def fit_exactly(fleet: Room, items: list[Item], hosts: frozenset[int], budget: l
             return False
         tried: set[tuple[object, ...]] = set()
         for i in room.allowed(item):
-            if i not in hosts or not room.fits(i, item) or shape(i) in tried:
+            if i not in hosts or not room.fits(i, item):
                 continue
-            tried.add(shape(i))
+            alike = shape(i)
+            if alike in tried:
+                continue
+            tried.add(alike)
             new = [key for key in item.keys if key not in room.keys]
             room.take(i, item)
             chosen.append(i)
