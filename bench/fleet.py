@@ -9,8 +9,14 @@ Figures, one function each:
   hosts ``place()`` uses over the optimum: the mean and the worst (target: at most 1.1x), and the
   requests it left out where the optimum placed them all (target: none).
 - placement time: 10,000 domains on 50 hosts (labels, spread groups, storage), the median of 3.
+- the fleet's operations on 50 simulated hosts and 200 domains (mixed sizes, spread groups, a label,
+  a third depending on another): the plan (every host read, placed, each host planned; median of 3),
+  the apply at a time scale where a guest's boot takes real time, its makespan over the critical
+  path (the longest chain of dependencies, each domain weighted by the time from its creation to
+  its guest up; target: 1.5), and the evacuation of the busiest host (live migrations one after
+  another: the simulated makespan and the total downtime).
 
-    python bench/fleet.py [--fleets 200] [--seed 7] [--domains 10000] [--hosts 50]
+    python bench/fleet.py [--fleets 200] [--seed 7] [--domains 10000] [--hosts 50] [--fleet-domains 200]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ TARGETS = {
     "placement_worst_over_optimum": 1.1,  # under 1.1 on fleets of at most 6 hosts: the optimum every time
     "placement_left_out": 1,  # none
     "placement_10000_on_50_s": 0.5,  # "well under a second"
+    "fleet_apply_makespan_over_critical_path": 1.5,
 }
 
 SIZES = ((512, 1), (1024, 1), (2048, 2), (4096, 2), (4096, 4), (8192, 4), (12288, 8))
@@ -209,15 +216,134 @@ def placement_speed(domains: int = 10_000, hosts: int = 50, seed: int = 7) -> di
     }
 
 
+def _fleet_specs(directory: str, hosts: int, domains: int, seed: int) -> str:
+    """A spec of ``hosts`` simulated hosts (relocation allowed between them) and ``domains`` domains:
+    mixed sizes, a fifth in spread groups, a tenth needing a label, a third depending on an earlier one."""
+    import os
+
+    rng = random.Random(seed)
+    lines = ["hosts:"]
+    for n in range(hosts):
+        home = os.path.join(directory, f"h{n:02d}")
+        os.makedirs(os.path.join(home, "etc", "xen"), exist_ok=True)
+        with open(os.path.join(home, "etc", "xen", "xend-config.sxp"), "w", encoding="utf-8") as config:
+            config.write("(xend-relocation-server yes)\n")
+        labels = "[ssd]" if n % 5 == 0 else "[]"
+        lines.append(f"  - {{name: h{n:02d}, connect: 'sim://{home}', labels: {labels}}}")
+    lines.append("domains:")
+    for n in range(domains):
+        memory = rng.choice((128, 256, 256, 512, 1024))
+        extra = []
+        if rng.random() < 0.2:
+            extra.append(f"spread: g{n % 7}")
+        if rng.random() < 0.1:
+            extra.append("host_labels: [ssd]")
+        if n and rng.random() < 0.33:
+            extra.append(f"depends_on: [d{rng.randrange(n):03d}]")
+        more = ", " + ", ".join(extra) if extra else ""
+        lines.append(f"  - {{name: d{n:03d}, memory: {memory}M, kernel: /boot/vmlinuz-2.6-xen{more}}}")
+    specs = os.path.join(directory, "specs")
+    os.makedirs(specs, exist_ok=True)
+    with open(os.path.join(specs, "fleet.yaml"), "w", encoding="utf-8") as spec:
+        spec.write("\n".join(lines) + "\n")
+    return specs
+
+
+class _Quiet:
+    def planned(self, plan: object) -> None:
+        return None
+
+    def action_hooks(self) -> Any:
+        from xenctl.reconcile.apply import _Quiet as QuietHooks
+
+        return QuietHooks()
+
+
+def fleet_operations(hosts: int = 50, domains: int = 200, seed: int = 7, scale: float = 0.02) -> dict[str, Any]:
+    """Plan, apply and evacuate a fleet of simulated hosts (time scale ``scale`` for the apply: a
+    guest's boot takes its simulated seconds times ``scale``)."""
+    import tempfile
+
+    from xenctl.app.host import Settings
+    from xenctl.app.options import PlanOptions, RunOptions
+    from xenctl.fleet.apply import FleetRun, fleet_apply
+    from xenctl.fleet.coordinate import LocalCoordinator
+    from xenctl.fleet.evacuate import evacuate
+    from xenctl.fleet.members import opened
+    from xenctl.fleet.plan import fleet_plan
+    from xenctl.spec.checks import dependency_edges
+    from xenctl.spec.load import load_specs
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="xenctl-fleet-bench-") as directory:
+        specs = _fleet_specs(directory, hosts, domains, seed)
+        desired = load_specs([specs])
+        instant = Settings(time_scale=0)
+        with opened(desired.hosts, instant):
+            pass  # the hosts are made on first open: not part of a plan
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            with opened(desired.hosts, instant) as members:
+                plan = fleet_plan(desired, members, PlanOptions(), values=False)
+            times.append(time.perf_counter() - started)
+        figures["fleet_plan_s"] = round(statistics.median(times), 3)
+        figures["fleet_plan_changes"] = sum(len(p.actionable) for p in plan.plans.values())
+        print(f"  fleet: planned {hosts} hosts x {domains} domains", file=sys.stderr, flush=True)
+
+        how = FleetRun(RunOptions(10), LocalCoordinator(), "bench", "bench/fleet.py", lambda _name: _Quiet())
+        with opened(desired.hosts, Settings(time_scale=scale)) as members:
+            started = time.perf_counter()
+            report = fleet_apply(desired, members, PlanOptions(), how)
+            wall = time.perf_counter() - started
+            from xenctl.fleet.members import refresh
+
+            refresh(members)
+            live = {d.name: d for m in members.values() for d in m.live.domains if d.domid != 0}
+        assert report.ok, report.errors
+        took = {name: max(0.0, d.up_at - d.created_at) for name, d in live.items()}
+        edges = dependency_edges(desired)
+        longest: dict[str, float] = {}
+
+        def chain(name: str) -> float:
+            if name not in longest:
+                longest[name] = took.get(name, 0.0) + max((chain(dep) for dep in edges.get(name, ())), default=0.0)
+            return longest[name]
+
+        critical = max(chain(name) for name in live)
+        figures["fleet_apply_wall_s"] = round(wall, 2)
+        # The hosts' clocks are real time, every simulated duration times ``scale``: both in real seconds.
+        figures["fleet_apply_critical_path_s"] = round(critical, 3)
+        figures["fleet_apply_makespan_over_critical_path"] = round(wall / critical, 2)
+        print(f"  fleet: applied, {len(live)} domains up; evacuating one host", file=sys.stderr, flush=True)
+
+        with opened(desired.hosts, instant) as members:
+            busiest = max(members.values(), key=lambda m: sum(1 for d in m.live.domains if d.domid != 0))
+            started = time.perf_counter()
+            result = evacuate(desired, members, busiest.name, coordinator=LocalCoordinator(), holder="bench")
+            figures["evacuation_wall_s"] = round(time.perf_counter() - started, 2)
+        figures["evacuation_moved"] = len(result.moved)
+        figures["evacuation_stayed"] = len(result.stayed)
+        figures["evacuation_makespan_simulated_s"] = round(result.makespan, 1)
+        figures["evacuation_total_downtime_s"] = round(result.downtime, 3)
+    return figures
+
+
 def run(
     fleets: int = 200,
     seed: int = 7,
     domains: int = 10_000,
     hosts: int = 50,
     show: Callable[[str, Any], None] | None = None,
+    fleet_domains: int = 200,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for part in (lambda: placement_quality(fleets, seed), lambda: placement_speed(domains, hosts, seed)):
+    parts = (
+        lambda: placement_quality(fleets, seed),
+        lambda: placement_speed(domains, hosts, seed),
+        lambda: fleet_operations(hosts, fleet_domains, seed),
+    )
+    for part in parts:
         got = part()
         figures.update(got)
         if show is not None:
@@ -238,8 +364,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--fleet-domains", type=int, default=200)
     args = parser.parse_args()
-    run(args.fleets, args.seed, args.domains, args.hosts, show=_show)
+    run(args.fleets, args.seed, args.domains, args.hosts, show=_show, fleet_domains=args.fleet_domains)
 
 
 if __name__ == "__main__":
