@@ -99,13 +99,14 @@ def test_a_save_directory_of_its_own_is_saved_to_and_restored_from(home: Path, x
     assert os.listdir(elsewhere) == []
 
 
-def test_a_migration_xenctl_cannot_do_is_said_and_the_guest_saved_instead(home: Path, xen_root: Path) -> None:
+def test_a_migration_to_a_host_without_a_uri_is_said_and_the_guest_saved_instead(home: Path, xen_root: Path) -> None:
     settings(xen_root, 'XENDOMAINS_MIGRATE="host2 --live"\n')
     place(xen_root, "mail", MAIL)
     ok(xenctl(home, "boot"))
     halted = xenctl(home, "halt")
     assert halted.returncode == 1  # not stopped as asked, as when xendomains' migration failed
-    assert "mail: saved (Not migrated to host2 --live (xenctl cannot migrate yet), so saved to" in halted.stdout
+    assert "mail: saved (Not migrated (XENDOMAINS_MIGRATE='host2 --live': 'host2' is not a host URI" in halted.stdout
+    assert "so saved to" in halted.stdout
     assert guests(home) == set()
 
 
@@ -183,7 +184,8 @@ def test_autostart_list_shows_the_effective_stop_mode(home: Path, xen_root: Path
     listed = ok(xenctl(home, "autostart", "list")).stdout
     assert (
         f"Entries without an xenctl-autostart line and guests without an entry stop as {path} says: "
-        "not migrated to host2 (xenctl cannot migrate yet), else shut down within 90s, then destroyed"
+        "not migrated (XENDOMAINS_MIGRATE='host2': 'host2' is not a host URI (sim:///DIR, xen:///system, "
+        "qemu+ssh://HOST/system)), else shut down within 90s, then destroyed"
     ) in listed
 
 

@@ -15,6 +15,7 @@ hosts, or ``xenctl migrate --recover``, finishes it or rolls it back (docs/migra
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from xenctl.errors import EngineError, UsageError, XenError
 
 if TYPE_CHECKING:
     from xenctl.app.host import Host
+    from xenctl.autostart.stopping import Migrator
     from xenctl.engine.sim import SimHost
     from xenctl.engine.sim.precopy import Transfer
 
@@ -107,16 +109,23 @@ def migrate(
     lock_timeout: float = 0.0,
     bandwidth: float | None = None,
     dirty_rate: float | None = None,
+    source_locked: bool = False,
 ) -> MigrationReport:
     """Move the running domain; takes both hosts' locks (source first, then target; a fixed order
-    by URL to avoid deadlock between two migrations in opposite directions).
+    by URL to avoid deadlock between two migrations in opposite directions). ``source_locked``:
+    the caller holds the source's lock already (xendomains' stop), so only the target's is taken.
 
     ``bandwidth`` (MiB/s) and ``dirty_rate`` (MiB/s) override the source's profile on a
     simulated host. A refusal is a XenError of one line; nothing has changed then."""
     refusal = _pair_refusal(source, target)
     if refusal is not None:
         raise XenError(refusal, op="migrate", obj=domain)
-    with _both_locked(source, target, command, lock_timeout):
+    locking: contextlib.AbstractContextManager[object]
+    if source_locked:
+        locking = target.locked(command, lock_timeout)
+    else:
+        locking = _both_locked(source, target, command, lock_timeout)
+    with locking:
         if not source.is_simulated:
             return _migrate_libvirt(source, target, domain, live=live)
         _settle_pair(source, target)
@@ -183,6 +192,34 @@ def _migrate_libvirt(source: Host, target: Host, domain: str, *, live: bool) -> 
     took = time.monotonic() - started
     kind = COLD_MOVE if outcome.cold else (LIVE if live else OFFLINE)
     return MigrationReport(domain, source.url, target.url, kind, took, outcome.downtime_s or took)
+
+
+def stop_migrator(source: Host, *, command: str, lock_timeout: float = 0.0) -> Migrator:
+    """What moves a guest at xendomains' stop (``XENDOMAINS_MIGRATE``), from ``source``, whose lock
+    the stop holds. The stop's workers run in parallel; their migrations go one at a time (each
+    holds the target's lock, as xendomains moved one guest at a time), each on a connection of its
+    own to both hosts. A target that cannot be reached, or refuses, raises a XenctlError of one
+    line, and the stop saves or shuts the guest down instead."""
+    from dataclasses import replace
+
+    from xenctl.app.host import connect
+
+    one_at_a_time = threading.Lock()
+
+    def move(name: str, url: str, live: bool) -> str:
+        # The target's own xen root (its xend-config.sxp): never the source's.
+        target_settings = replace(source.settings, xen_root=None)
+        with one_at_a_time, connect(source.url, source.settings) as here, connect(url, target_settings) as there:
+            if there.is_simulated and not there.exists():
+                raise UsageError(f"{url}: there is no simulated host there")
+            report = migrate(
+                here, there, name, live=live, command=command, lock_timeout=lock_timeout, source_locked=True
+            )
+        if report.kind == COLD_MOVE:
+            return f"to {report.target} by a cold move in {report.total_s:.1f} s"
+        return f"to {report.target} {report.kind} in {report.total_s:.1f} s, downtime {report.downtime_s * 1000:.0f} ms"
+
+    return move
 
 
 def settle_migrations(host: Host, *, command: str = "xenctl migrate --recover", lock_timeout: float = 0.0) -> list[str]:

@@ -27,6 +27,7 @@ def change_level(
     stop: threading.Event | None = None,
 ) -> Transition:
     """Move the host to ``level`` (None: boot, at the boot level it is at, else 3)."""
+    from xenctl.app.migrate import stop_migrator
     from xenctl.autostart.runlevels import BOOT_LEVELS, change_runlevel
 
     auto = host.autostart
@@ -35,5 +36,12 @@ def change_level(
             current = host.driver.snapshot().host.runlevel
             level = current if current in BOOT_LEVELS else 3
         return change_runlevel(
-            host.open_driver, auto, level, parallelism=run.parallelism, hooks=hooks, pace=host.pace, stop=stop
+            host.open_driver,
+            auto,
+            level,
+            parallelism=run.parallelism,
+            hooks=hooks,
+            pace=host.pace,
+            stop=stop,
+            migrator=stop_migrator(host, command=command, lock_timeout=run.lock_timeout),
         )

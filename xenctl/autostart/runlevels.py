@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from xenctl.autostart.order import Order, boot_order, is_barrier
 from xenctl.autostart.report import Hooks, Report, Run, Step, summary
-from xenctl.autostart.stopping import stop
+from xenctl.autostart.stopping import Migrator, stop
 from xenctl.autostart.xendomains import Settings, read_settings
 from xenctl.engine.api import MANAGED_BY, Driver, Owner, Phase
 from xenctl.errors import NotFoundError, XenctlError
@@ -230,8 +230,10 @@ def change_runlevel(
     pace: Pace | None = None,
     hooks: Hooks | None = None,
     stop: threading.Event | None = None,
+    migrator: Migrator | None = None,
 ) -> Transition:
     """Move the host to ``level``: booting if it enters 3-5 unbooted, stopping if it is outside them.
+    ``migrator`` moves guests at a stop as ``XENDOMAINS_MIGRATE`` asks (see ``stopping``).
 
     The runlevel is set before a stop and the booted mark cleared, so a watcher starts nothing
     while the host goes down; the booted mark is set only after a whole boot, so a boot cut short
@@ -255,7 +257,9 @@ def change_runlevel(
             driver.set_runlevel(level, booted=not report.failed)
         else:
             driver.set_runlevel(level, booted=False)
-            report = stop_guests(connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, settings=settings)
+            report = stop_guests(
+                connect, auto, parallelism=parallelism, pace=pace, hooks=hooks, settings=settings, migrator=migrator
+            )
         driver.record_event(
             "runlevel", str(level), "ok" if report.ok else "error", f"{report.action}: {summary(report)}"
         )

@@ -3,10 +3,19 @@
 A guest whose entry has an ``xenctl-autostart`` line stops as that line says: ``save`` (to the
 host's save directory; if the save fails, a shutdown) or ``shutdown``, within its stop timeout,
 then destroyed or left running. Every other guest (a hand-placed entry without the line, a guest
-without an entry) stops as xendomains' settings say (``xendomains.Settings``): a migration xenctl
-cannot do is reported and passed over, then a save, then a shutdown, waited for or not. Guests
-without an entry stop first. Nothing in a stop needs anything: a guest that will not stop delays,
-but never cancels, the others.
+without an entry) stops as xendomains' settings say (``xendomains.Settings``): migrated to the
+host ``XENDOMAINS_MIGRATE`` names, else (the migration refused, said with its reason) saved, else
+shut down, waited for or not. Guests without an entry stop first. Nothing in a stop needs
+anything: a guest that will not stop delays, but never cancels, the others.
+
+``XENDOMAINS_MIGRATE`` is what xendomains put after ``xm migrate DOMAIN``: the target host and
+``xm migrate``'s options. xenctl takes ``--live`` (``-l``) and one host, given by its URI
+(``sim:///DIR``, ``qemu+ssh://HOST/system``): xm's bare host name has no URI to reach it by, and
+xm's other options (``--port``, ``--resource``, ``--ssl``...) have nothing to do in xenctl. Either
+is a refusal of each guest's migration, said as such, and the guest is saved or shut down as if no
+migration had been asked for; as with xendomains, a guest not migrated as asked counts as a failure
+of the stop, though it is down. The migration itself is the caller's (``Migrator``): this layer
+reaches one host only.
 """
 
 from __future__ import annotations
@@ -23,6 +32,40 @@ from xenctl.engine.api import DOMAIN0, Domain, Driver, Phase
 from xenctl.errors import NotFoundError, XenctlError
 from xenctl.reconcile.walker import Outcome, Pace
 from xenctl.xmconfig.auto import DEFAULT_STOP_TIMEOUT, AutoDir, Entry
+
+Migrator = Callable[[str, str, bool], str]
+"""``migrate(name, url, live)``: the running guest moved to the host at ``url``; how it went, said
+in a few words; a refusal raises XenctlError of one line, nothing changed then."""
+
+XM_MIGRATE_OPTIONS = ("-p", "--port", "-r", "--resource", "-n", "--node", "-s", "--ssl", "-c", "--change_home_server")
+
+
+@dataclass(frozen=True)
+class MigrateTarget:
+    """``XENDOMAINS_MIGRATE`` read: the host's URI and whether the migration is live."""
+
+    url: str
+    live: bool = False
+
+
+def migrate_target(value: str) -> MigrateTarget:
+    """``XENDOMAINS_MIGRATE``'s value (``--live sim:///srv/xen2``), read as ``xm migrate`` read
+    its words; a ValueError of one line for what xenctl cannot do with it."""
+    live, hosts = False, []
+    for word in value.split():
+        if word in ("-l", "--live"):
+            live = True
+        elif word.split("=")[0] in XM_MIGRATE_OPTIONS:
+            raise ValueError(f"xm migrate's option {word.split('=')[0]} has no use in xenctl")
+        elif word.startswith("-"):
+            raise ValueError(f"{word} is not an option of xm migrate")
+        else:
+            hosts.append(word)
+    if len(hosts) != 1:
+        raise ValueError(f"it names {len(hosts)} hosts ({' '.join(hosts)}), not one" if hosts else "it names no host")
+    if "://" not in hosts[0]:
+        raise ValueError(f"{hosts[0]!r} is not a host URI (sim:///DIR, xen:///system, qemu+ssh://HOST/system)")
+    return MigrateTarget(hosts[0], live)
 
 
 @dataclass(frozen=True)
@@ -73,9 +116,11 @@ def stop(
     hooks: Hooks | None = None,
     stop: threading.Event | None = None,
     settings: Settings | None = None,
+    migrator: Migrator | None = None,
 ) -> Report:
     """Stop every guest: reverse boot order, each by its stop mode. ``settings``: xendomains'
-    (read beside the xen root when not given; a malformed file stops nothing)."""
+    (read beside the xen root when not given; a malformed file stops nothing); ``migrator``: what
+    moves a guest to ``XENDOMAINS_MIGRATE``'s host (None: every such migration is refused)."""
     settings = settings if settings is not None else read_settings(auto.xen_root)
     run = Run("stop", connect, pace, hooks, stop)
     try:
@@ -94,8 +139,9 @@ def stop(
                 return Outcome(node, True)  # a barrier, or an entry whose domain is not running
             mode = stop_mode(entry, settings, live.host.save_dir)
             doing = "saving" if mode.save_dir else "shutting down" if mode.shutdown else "leaving it running"
+            doing = "migrating" if mode.migrate else doing
             run.hooks.began(name, doing)
-            _stop(run, run.drivers.get(), name, mode, entry.file if entry else None)
+            _stop(run, run.drivers.get(), name, mode, entry.file if entry else None, migrator)
             return Outcome(node, True)  # a stop never cancels another: the host is going down
 
         def shown(node: str) -> str | None:
@@ -109,11 +155,16 @@ def stop(
     return report
 
 
-def _stop(run: Run, driver: Driver, name: str, mode: StopMode, file: str | None) -> None:
+def _stop(run: Run, driver: Driver, name: str, mode: StopMode, file: str | None, migrator: Migrator | None) -> None:
     began = run.elapsed()
-    note = f"not migrated to {mode.migrate} (xenctl cannot migrate yet), so " if mode.migrate else ""
+    note = ""
     try:
         domain = driver.domain(name)
+        if mode.migrate and domain.phase in (Phase.BOOTING, Phase.RUNNING, Phase.PAUSED):
+            moved, note = _migrate(domain.name, mode.migrate, migrator)
+            if moved:
+                run.step(name, "migrated", True, began, file, moved)
+                return
         if domain.phase in (Phase.SHUTDOWN, Phase.CRASHED):
             driver.destroy_domain(str(domain.domid))
             run.step(name, "destroyed", True, began, file, f"it had {domain.phase.value}; its remains cleared")
@@ -142,6 +193,24 @@ def _stop(run: Run, driver: Driver, name: str, mode: StopMode, file: str | None)
         run.step(name, "shut down", True, began, file, "gone already")
     except XenctlError as exc:
         run.step(name, "failed", False, began, file, f"{note}{exc.message}")
+
+
+def _migrate(name: str, value: str, migrator: Migrator | None) -> tuple[str | None, str]:
+    """Migrate the guest as ``XENDOMAINS_MIGRATE`` says: how it went, or None and why not (a note)."""
+    try:
+        target = migrate_target(value)
+    except ValueError as exc:
+        return None, f"not migrated (XENDOMAINS_MIGRATE={value!r}: {exc}), so "
+    if migrator is None:
+        return None, f"not migrated to {target.url} (no migration can be made from here), so "
+    try:
+        return migrator(name, target.url, target.live), ""
+    except XenctlError as exc:
+        return None, f"not migrated to {target.url} ({_one_line(exc.message)}), so "
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def _save(driver: Driver, domain: Domain, save_dir: str, note: str) -> tuple[str | None, str]:

@@ -8,8 +8,9 @@ run (``$``, backquotes, a command after the value) is a mistake, reported with f
 
 What xenctl honours, as xendomains' ``stop`` and ``start`` did (Xen's tools/hotplug/Linux/init.d):
 
-- ``XENDOMAINS_MIGRATE``: a host to migrate each guest to at stop. xenctl cannot migrate yet:
-  each such guest says so, counts as not stopped as asked, and falls through to the save.
+- ``XENDOMAINS_MIGRATE``: ``xm migrate``'s host and options to migrate each guest with at stop
+  (``--live sim:///srv/xen2``: a host URI); a migration refused is said with its reason, counts
+  as not stopped as asked, and falls through to the save (``stopping``).
 - ``XENDOMAINS_SAVE`` (``/var/lib/xen/save``): save each guest there; empty: no save.
   xendomains' default directory is the host's own save directory.
 - ``XENDOMAINS_SHUTDOWN`` (``--halt --wait``): a guest not saved is asked to shut down; without

@@ -137,7 +137,7 @@ def describe_settings(settings: XendomainsSettings, host_save_dir: str) -> str:
     from xenctl.autostart.stopping import stop_mode
 
     mode = stop_mode(None, replace(settings, auto_only=False), host_save_dir)
-    steps = [f"not migrated to {mode.migrate} (xenctl cannot migrate yet)"] if mode.migrate else []
+    steps = [_migration(mode.migrate)] if mode.migrate else []
     if mode.save_dir:
         steps.append(f"saved to {mode.save_dir}")
     if mode.shutdown:
@@ -146,6 +146,17 @@ def describe_settings(settings: XendomainsSettings, host_save_dir: str) -> str:
     if not settings.auto_only:
         who += " and guests without an entry"
     return f"{who} stop as {settings.source} says: {', else '.join(steps) or 'left running'}"
+
+
+def _migration(value: str) -> str:
+    """XENDOMAINS_MIGRATE as ``autostart list`` says it: where to, or why no guest will go."""
+    from xenctl.autostart.stopping import migrate_target
+
+    try:
+        target = migrate_target(value)
+    except ValueError as exc:
+        return f"not migrated (XENDOMAINS_MIGRATE={value!r}: {exc})"
+    return f"migrated{' live' if target.live else ''} to {target.url}"
 
 
 def run_watch(args: argparse.Namespace) -> int:

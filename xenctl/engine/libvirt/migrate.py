@@ -57,8 +57,10 @@ def move_refusal(source: Driver, target: Driver, domain: str) -> str | None:
     if domain in (DOMAIN0, "0"):
         return f"{src_url}: Cannot migrate privileged domain"
     dom = _find(_conn(source), domain)
-    if dom is None or not dom.isActive():
-        return f"{src_url}: domain {domain!r} is not running there"
+    if dom is None:
+        return f"{src_url} has no domain {domain!r}"
+    if not dom.isActive():
+        return f"{src_url}: domain {domain!r} is not running there (only a running guest migrates)"
     there = _find(_conn(target), domain)
     if there is None:
         try:
