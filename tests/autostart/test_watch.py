@@ -581,3 +581,21 @@ def test_a_file_read_ahead_of_its_events_waits_for_them_and_late_events_do_not_a
     stat["a"] = 3
     burst.event("closed", "a", 0.5)
     assert burst.ready(0.6) and burst.take() == ["a"]
+
+
+def test_a_writes_later_events_do_not_apply_its_content_twice_but_a_new_content_does(
+    tmp_path: Path, xen_root: Path
+) -> None:
+    calls = Calls()
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    watcher = make_watcher(xen_root, calls, specs)
+    spec = specs / "vm.yaml"
+    spec.write_text(SPEC)
+    watcher.handle(Batch(specs={str(spec)}))
+    watcher.handle(Batch(specs={str(spec)}))  # the same write's close, seen after its apply
+    assert calls.applied == 1
+    assert sum("specs changed" in line for line in calls.said) == 1
+    spec.write_text(SPEC.replace("memory: 256M", "memory: 512M"))
+    watcher.handle(Batch(specs={str(spec)}))
+    assert calls.applied == 2

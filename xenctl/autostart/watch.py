@@ -40,6 +40,7 @@ from xenctl.xmconfig.auto import AutoDir, Broken, Entry
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 QUIET_S = 0.05  # a burst is acted on once its files are whole and it has been still this long
+ECHO_S = 2.0  # events of spec files whose content was applied less than this ago are that write's echoes
 FALLBACK_QUIET_S = 1.0  # without inotify's closes: the stillness that says a write is done
 POLL_S = 0.2  # how often the loop looks for directories made anew
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})  # not opened, not closed_no_write
@@ -80,6 +81,7 @@ class Watcher:
         entries, broken = self.auto.read()
         self.known: dict[str, str] = _stamps(entries, broken)
         self.managed: set[str] = _managed(entries, broken)  # the entries an apply writes and removes
+        self.last_applied: tuple[dict[str, str | None], float] = ({}, 0.0)  # changed files' contents, and when
 
     def classify(self, path: str) -> Batch:
         """The batch one event's path belongs to (empty: not ours to act on)."""
@@ -138,6 +140,10 @@ class Watcher:
         self.managed = managed
 
     def _apply(self, changed: set[str]) -> None:
+        contents = {path: _content(path) for path in changed}
+        seen, at = self.last_applied
+        if changed and contents.items() <= seen.items() and time.monotonic() - at < ECHO_S:
+            return  # one write's later events, after its content was applied: nothing new
         what = f"specs changed ({', '.join(sorted(_shown(p) for p in changed))})" if changed else "specs"
         info = self.host()
         if info.runlevel not in BOOT_LEVELS:
@@ -150,6 +156,7 @@ class Watcher:
         except XenctlError as exc:
             self.say(f"not applied; the host keeps the last good state:\n{exc.message}")
         finally:
+            self.last_applied = (contents, time.monotonic())
             self._applied()
 
     def _entries(self) -> None:
@@ -179,6 +186,17 @@ class Watcher:
             self.boot_new(startable)
         except XenctlError as exc:
             self.say(f"could not start new entries: {exc.message}")
+
+
+def _content(path: str) -> str | None:
+    """A digest of the file's bytes (None: not there or unreadable)."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.blake2b(stream.read(), digest_size=16).hexdigest()
+    except OSError:
+        return None
 
 
 def _managed(entries: Iterable[Entry], broken: Iterable[Broken]) -> set[str]:
