@@ -24,8 +24,7 @@ import pickle
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from xenctl.spec.cache import code_stamp
-from xenctl.spec.load import spec_files
+from xenctl.spec.files import code_stamp, spec_files
 from xenctl.xmconfig.auto import AutoDir
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from functools import cache
 
-from xenctl import __version__
+from xenctl.spec.files import code_stamp
 from xenctl.spec.model import DesiredState
 from xenctl.spec.schema import schema
 
@@ -143,20 +143,6 @@ def structure(model: DesiredState) -> str:
         model.autostart,
     )
     return hashlib.blake2b(pickle.dumps(shape, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
-
-
-@cache
-def code_stamp() -> str:
-    """This xenctl: its version and the stamp of every module file, so a cache never outlives
-    the code that wrote it (an upgrade, or an edit in a checkout, that kept the version number)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    stamps = [__version__]
-    for directory, _dirs, files in sorted(os.walk(package)):
-        for name in sorted(files):
-            if name.endswith(".py") or name.endswith(".json"):
-                info = os.stat(os.path.join(directory, name))
-                stamps.append(f"{directory[len(package) :]}/{name}:{info.st_size}:{info.st_mtime_ns}")
-    return hashlib.blake2b("\n".join(stamps).encode(), digest_size=16).hexdigest()
 
 
 @cache

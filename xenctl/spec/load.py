@@ -21,40 +21,10 @@ from xenctl.spec import yamlfile
 from xenctl.spec.build import build_file, build_quickly
 from xenctl.spec.cache import SpecCache
 from xenctl.spec.checks import Capacity, check_desired, storage_root_of
+from xenctl.spec.files import spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
 from xenctl.spec.validate import fast_check, schema_issues, valid_quickly
-
-SPEC_SUFFIXES = (".yaml", ".yml")
-
-
-def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
-    """The spec files named by ``paths``: files as given, directories' ``*.yaml`` files by name."""
-    files: list[str] = []
-    issues: list[SpecIssue] = []
-    for path in paths:
-        if os.path.isdir(path):
-            try:
-                names = os.listdir(path)
-            except OSError as exc:
-                issues.append(SpecIssue(path, None, None, "", f"cannot read the directory: {exc.strerror}"))
-                continue
-            found = sorted(
-                os.path.join(path, name)
-                for name in names
-                if name.endswith(SPEC_SUFFIXES)
-                and not name.startswith(".")
-                and os.path.isfile(os.path.join(path, name))
-            )
-            if not found:
-                issues.append(SpecIssue(path, None, None, "", "no *.yaml spec files in this directory"))
-            files.extend(found)
-        elif os.path.exists(path):
-            files.append(path)
-        else:
-            issues.append(SpecIssue(path, None, None, "", "no such file or directory"))
-    unique = list(dict.fromkeys(os.path.normpath(f) for f in files))
-    return unique, issues
 
 
 def load_specs(

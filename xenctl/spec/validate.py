@@ -20,8 +20,9 @@ from functools import cache
 from typing import Any
 
 from xenctl.errors import SpecIssue
-from xenctl.spec.cache import SpecCache, code_stamp
+from xenctl.spec.cache import SpecCache
 from xenctl.spec.devices import disk_choices_hold
+from xenctl.spec.files import code_stamp
 from xenctl.spec.locate import Locator, SpecFile
 from xenctl.spec.messages import describe_error
 from xenctl.spec.model import Origin

@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from xenctl.app.options import PlanOptions
 from xenctl.errors import NotFoundError, XenctlError
-from xenctl.spec.load import SPEC_SUFFIXES
+from xenctl.spec.files import SPEC_SUFFIXES
 from xenctl.web.hosts import Hosts, Listing, check_ref, domain_events, listing, xm_configs
 from xenctl.web.jobs import plan_digest
 from xenctl.web.reads import Reads
