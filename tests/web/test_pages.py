@@ -27,7 +27,7 @@ def test_the_main_window_lists_every_domain_and_polls_for_itself(client: TestCli
     page = client.get("/")
     assert page.status_code == 200
     assert '<a href="/domains/web1">web1</a>' in page.text and "256 MiB" in page.text
-    assert 'hx-trigger="every 1s"' in page.text and "/static/htmx-2.0.11.min.js" in page.text
+    assert 'hx-trigger="every 500ms"' in page.text and "/static/htmx-2.0.11.min.js" in page.text
     assert client.get("/static/htmx-2.0.11.min.js").text.startswith("var htmx=function()")
 
 
