@@ -175,3 +175,19 @@ def test_target_plans_and_applies_only_that_domain_on_its_host(fleet: Fleet) -> 
     missing = fleet.plan("--target", "nowhere")
     assert missing.code == 1
     assert missing.err == "Error: --target nowhere: nothing of that name in the specs or the plan\n"
+
+
+def test_a_fleets_specs_are_refused_by_a_single_hosts_plan(fleet: Fleet) -> None:
+    # The page's plan and xenctl watch plan one host: a fleet there would put every domain on it.
+    import pytest
+
+    from xenctl.app.host import Settings, connect
+    from xenctl.app.options import PlanOptions
+    from xenctl.app.plans import plan
+    from xenctl.errors import UsageError
+
+    _spec(fleet, domain_yaml("web1", host="c"))
+    with connect(fleet.url("a"), Settings(time_scale=0)) as host, pytest.raises(UsageError) as refused:
+        plan(host, [str(fleet.specs)], PlanOptions())
+    assert "the specs declare a fleet (hosts: in " in str(refused.value)
+    assert fleet.domains("a") == {}

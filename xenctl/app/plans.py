@@ -72,9 +72,17 @@ def desired_state(
     host: Host, paths: list[str], live: HostState, models: dict[str, tuple[str, DesiredState]] | None = None
 ) -> DesiredState:
     """The specs, checked against the capacity of the host just read (one snapshot a command)."""
+    from xenctl.errors import UsageError
     from xenctl.spec.load import load_specs
 
-    return load_specs(paths, capacity_of(live.host), cache_dir=host.spec_cache(), models=models)
+    desired = load_specs(paths, capacity_of(live.host), cache_dir=host.spec_cache(), models=models)
+    if desired.hosts:  # a fleet's specs planned as one host's would put every domain on it
+        where = desired.hosts[0].origin.file
+        raise UsageError(
+            f"the specs declare a fleet (hosts: in {where}); plan and apply them with xenctl plan|apply, "
+            "which place each domain on its host, not against one host"
+        )
+    return desired
 
 
 def plan_and_diff(
