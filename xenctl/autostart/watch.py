@@ -23,6 +23,7 @@ finishes, and nothing new starts.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import queue
 import threading
@@ -190,8 +191,6 @@ class Watcher:
 
 def _content(path: str) -> str | None:
     """A digest of the file's bytes (None: not there or unreadable)."""
-    import hashlib
-
     try:
         with open(path, "rb") as stream:
             return hashlib.blake2b(stream.read(), digest_size=16).hexdigest()

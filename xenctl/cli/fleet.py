@@ -33,22 +33,15 @@ _HOSTS = re.compile(rb"^hosts\s*:", re.MULTILINE)
 def declares_fleet(paths: list[str]) -> bool:
     """Whether any spec file at ``paths`` declares ``hosts:`` (a top-level key, at a line's start).
     Read without the spec loader, which a single host's cached plan does not import."""
-    for path in paths:
-        if os.path.isdir(path):
-            try:
-                names = os.listdir(path)
-            except OSError:
-                continue  # the loader says what is wrong with it
-            files = [os.path.join(path, n) for n in names if n.endswith((".yaml", ".yml")) and not n.startswith(".")]
-        else:
-            files = [path]
-        for name in files:
-            try:
-                with open(name, "rb") as spec:
-                    if _HOSTS.search(spec.read()):
-                        return True
-            except OSError:
-                continue
+    from xenctl.spec.files import spec_files
+
+    for name in spec_files(paths)[0]:
+        try:
+            with open(name, "rb") as spec:
+                if _HOSTS.search(spec.read()):
+                    return True
+        except OSError:
+            continue  # the loader says what is wrong with it
     return False
 
 

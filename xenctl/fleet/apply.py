@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from xenctl.errors import PlanError, XenctlError
 from xenctl.fleet import layout
-from xenctl.fleet.plan import FleetPlan, Move, fleet_plan
+from xenctl.fleet.plan import FleetPlan, Move, fleet_plan, with_moves
 
 if TYPE_CHECKING:
     from xenctl.app.apply import ApplyHooks, ApplyReport
@@ -89,7 +89,8 @@ def fleet_apply(
     if plan.moves:
         refresh(dict(members))
     share = layout.split(desired, plan.placements, [m.spec for m in members.values()])
-    parts = _keep_failed_moves(share.desired, desired, failed_moves)
+    # A domain whose migration failed stays declared on its source and off its target.
+    parts = with_moves(share.desired, desired, failed_moves)
     _apply_hosts(desired, members, parts, options, how, report)
     return report
 
@@ -136,16 +137,6 @@ def _in_dependency_order(moves: tuple[Move, ...], desired: DesiredState) -> list
         return [by_name[name] for name in sorter.static_order()]
     except graphlib.CycleError:
         return list(moves)
-
-
-def _keep_failed_moves(
-    parts: dict[str, DesiredState], desired: DesiredState, failed: list[Move]
-) -> dict[str, DesiredState]:
-    """A domain whose migration failed stays declared on its source (not deleted there) and off its
-    target (not made twice)."""
-    from xenctl.fleet.plan import _with_moves
-
-    return _with_moves(parts, desired, failed)
 
 
 def _apply_hosts(

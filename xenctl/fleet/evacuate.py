@@ -23,6 +23,7 @@ from xenctl.fleet.placement import Request, place
 
 if TYPE_CHECKING:
     from xenctl.app.migrate import MigrationReport
+    from xenctl.engine.api import Domain
     from xenctl.fleet.coordinate import Coordinator
     from xenctl.fleet.members import Member
     from xenctl.spec.model import DesiredState
@@ -84,7 +85,8 @@ def evacuate(
         replace(room, accepting=False) if room.name in refusing else room
         for room in layout.rooms(hosts, live, desired, drained, asked=asked)
     ]
-    placements = {p.name: p for p in place(rooms, [_request(desired, g) for g in guests])}
+    overhead = leaving.live.host.capabilities.domain_overhead
+    placements = {p.name: p for p in place(rooms, [_request(desired, g, overhead) for g in guests])}
     for guest in _dependencies_first(desired, [g.name for g in guests]):
         placed = placements[guest]
         if placed.host is None:
@@ -125,17 +127,15 @@ def _refusing(members: Mapping[str, Member], name: str) -> dict[str, str]:
     return found
 
 
-def _request(desired: DesiredState, guest: object) -> Request:
-    """Placement's question for a guest leaving: the spec's rules if declared, its live size if not."""
-    from xenctl.engine.api import Domain
-
-    assert isinstance(guest, Domain)
+def _request(desired: DesiredState, guest: Domain, overhead: int) -> Request:
+    """Placement's question for a guest leaving: the spec's rules if declared, its live size (and
+    what the hypervisor needs to build it) either way."""
     spec = desired.domain(guest.name)
     if spec is None:
-        return Request(guest.name, guest.memory + 2, guest.vcpus)
+        return Request(guest.name, guest.memory + overhead, guest.vcpus)
     return Request(
         guest.name,
-        guest.memory + 2,
+        guest.memory + overhead,
         guest.vcpus,
         labels=frozenset(spec.host_labels),
         spread=spec.spread,

@@ -106,7 +106,7 @@ def fleet_plan(
     kept = [replace(p, host=current[p.name]) if p.host is None and p.name in current else p for p in placements]
     share = layout.split(desired, kept, hosts)
     problems += share.unplaced
-    parts = _with_moves(share.desired, desired, moves + refused)
+    parts = with_moves(share.desired, desired, moves + refused)
     plans = {
         name: host_plan(member.live, parts[name], options, member.host.autostart, values=values)
         for name, member in members.items()
@@ -144,7 +144,7 @@ def _up(member: Member, name: str) -> bool:
     return found is not None and found.is_up
 
 
-def _with_moves(parts: dict[str, DesiredState], desired: DesiredState, moves: list[Move]) -> dict[str, DesiredState]:
+def with_moves(parts: dict[str, DesiredState], desired: DesiredState, moves: list[Move]) -> dict[str, DesiredState]:
     """Each host's share with every migrating domain kept on its source and left off its target."""
     if not moves:
         return parts

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import libvirt
 
@@ -88,15 +88,11 @@ class LibvirtStorage:
     url: str
     _caps: Capabilities
 
-    # What the driver gives the storage half (defined by ``LibvirtDriver``).
-    def _guests(self) -> list[Domain]:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the driver gives the storage half (``LibvirtDriver`` defines them)
 
-    def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None:
-        raise NotImplementedError
-
-    def _state_dir(self) -> str:
-        raise NotImplementedError
+        def _guests(self) -> list[Domain]: ...
+        def record_event(self, op: str, obj: str, outcome: str, message: str = "") -> None: ...
+        def _state_dir(self) -> str: ...
 
     @property
     def owners(self) -> OwnersRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
@@ -20,8 +20,9 @@ class LibvirtWaiting:
     _watch: events.LifecycleWatch | None
     _watched: bool  # a watch was asked for (None then: waits poll)
 
-    def domain(self, ref: str) -> Domain:  # defined by ``LibvirtDriver``
-        raise NotImplementedError
+    if TYPE_CHECKING:  # ``LibvirtDriver`` defines it
+
+        def domain(self, ref: str) -> Domain: ...
 
     def _phase(self, domid: int) -> Phase | None:
         """The state of the running domain ``domid``; None when there is none."""

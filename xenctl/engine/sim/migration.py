@@ -26,7 +26,8 @@ from typing import Any
 from xenctl.engine.api import DOMAIN0
 from xenctl.engine.sim import domains, lifecycle, memory, timeline
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict, config_to_dict
+from xenctl.engine.sim.records import config_from_dict
+from xenctl.engine.sim.save_restore import guest_record
 from xenctl.engine.sim.store import savepoint
 from xenctl.engine.sim.transaction import HostTransactions
 from xenctl.errors import XenError
@@ -70,21 +71,6 @@ def _guest(ctx: Ctx, ref: str, op: str) -> Any:
     return domains.lookup(ctx, ref)
 
 
-def _record(ctx: Ctx, row: Any) -> dict[str, Any]:
-    """What goes over the wire: the config, and the guest's state as a save file keeps it."""
-    record = config_to_dict(lifecycle.config_of(ctx, row))
-    record["xenctl"] = {
-        "managed_by": row["managed_by"],
-        "source": row["source"],
-        "run_time": timeline.run_time(row, ctx.now),
-        "cpu_time": timeline.cpu_time(row, ctx.now),
-        "online_vcpus": row["vcpus"],
-        "memory_now": row["memory"],
-        "target": row["target"],
-    }
-    return record
-
-
 def _build(ctx: Ctx, record: dict[str, Any]) -> tuple[str, int]:
     """The guest built paused from ``record``, with create's checks; (name, domid)."""
     record = dict(record)
@@ -122,7 +108,7 @@ class MigrationSteps(HostTransactions):
             row = _guest(ctx, ref, "migrate")
             if timeline.phase_of(row, ctx.now) not in domains.LIVE or row["stopping"]:
                 raise XenError("Domain is not running", op="migrate", obj=row["name"])
-            return _record(ctx, row)
+            return guest_record(ctx, row)
 
         return self._read(read)
 

@@ -8,6 +8,8 @@ of ``xm create``. The file's format is ``savefile``'s.
 
 from __future__ import annotations
 
+from typing import Any
+
 from xenctl.engine.api import DOMAIN0
 from xenctl.engine.sim import domains, lifecycle, savefile, timeline
 from xenctl.engine.sim.context import Ctx
@@ -22,17 +24,7 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
     row = domains.lookup(ctx, ref)
     if timeline.phase_of(row, ctx.now) not in domains.LIVE or row["stopping"]:
         raise XenError("Domain is not running", op="save", obj=row["name"])
-    config = lifecycle.config_of(ctx, row)
-    record = config_to_dict(config)
-    record["xenctl"] = {
-        "managed_by": row["managed_by"],
-        "source": row["source"],
-        "run_time": timeline.run_time(row, ctx.now),
-        "cpu_time": timeline.cpu_time(row, ctx.now),
-        "online_vcpus": row["vcpus"],
-        "memory_now": row["memory"],
-        "target": row["target"],
-    }
+    record = guest_record(ctx, row)
     migrating = f"migrating-{row['name']}"
     clash = ctx.db.execute("SELECT domid FROM domains WHERE name = ?", (migrating,)).fetchone()
     if clash is not None:
@@ -44,6 +36,22 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
     )
     savefile.write(path, record)  # last: if it cannot be written, the transaction rolls back whole
     return str(row["name"]), done
+
+
+def guest_record(ctx: Ctx, row: Any) -> dict[str, Any]:
+    """A running guest as a save file keeps it and a migration sends it: its config, and its
+    state (owner, run and CPU time, online vCPUs, memory and balloon target)."""
+    record = config_to_dict(lifecycle.config_of(ctx, row))
+    record["xenctl"] = {
+        "managed_by": row["managed_by"],
+        "source": row["source"],
+        "run_time": timeline.run_time(row, ctx.now),
+        "cpu_time": timeline.cpu_time(row, ctx.now),
+        "online_vcpus": row["vcpus"],
+        "memory_now": row["memory"],
+        "target": row["target"],
+    }
+    return record
 
 
 def saved_name(path: str) -> str:
