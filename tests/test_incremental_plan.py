@@ -953,3 +953,38 @@ def test_any_edits_one_after_another_give_the_full_plan(
             if planned.code != 0:  # put right before the next edit (which then plans from an older basis)
                 world.specs = good
                 world.write_specs()
+
+
+@pytest.mark.parametrize("spelling", ["relative", "symlink"])
+def test_the_specs_named_another_way_share_the_caches_of_the_last_plan(
+    world: World, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan specs``, ``plan /abs/specs`` and a symlink to them plan the same files: the second
+    spelling finds the first's plan, basis and models (nothing parsed again), and says the same."""
+    from xenctl.spec import locate
+
+    monkeypatch.chdir(world.base)
+    other = "specs"
+    if spelling == "symlink":
+        os.symlink(world.spec_dir, world.base / "linked")
+        other = "linked"
+    parsed: list[str] = []
+    real_parse = locate.parse_file
+
+    def parse_file(path: str, *args: Any) -> Any:
+        parsed.append(path)
+        return real_parse(path, *args)
+
+    monkeypatch.setattr(locate, "parse_file", parse_file)
+    monkeypatch.setattr("xenctl.spec.load.parse_file", parse_file)
+    same = world.xenctl("plan", other)
+    assert same.output == world.plan().output and "No changes" in same.stdout
+    assert same.snapshots == same.parts == 0, "the plan of unchanged specs on an unchanged host is the cached one"
+    before = {name: (world.spec_dir / name).read_text() for name in world.specs}
+    edit(world, "memory-within-maxmem")
+    edited = [name for name in sorted(world.specs) if (world.spec_dir / name).read_text() != before[name]]
+    planned = world.xenctl("plan", other)
+    assert_from_basis(planned)  # the basis the absolute spelling left
+    assert parsed == [os.path.join(other, name) for name in edited] and len(edited) == 1
+    assert "memory: 256M -> 320M (live)" in planned.stdout
+    assert planned.output == world.full_plan().output

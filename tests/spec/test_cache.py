@@ -84,15 +84,35 @@ def test_a_corrupt_cache_entry_is_ignored_and_rebuilt(tmp_path: Path) -> None:
     assert again.domain("web1") is not None
 
 
-def test_the_same_files_named_another_way_keep_the_names_they_were_given(
+def test_the_same_files_named_another_way_share_their_entries_and_keep_the_names_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     specs, cache = tmp_path / "specs", tmp_path / "cache"
     _write(specs, "a.yaml", _guest("web1"))
     load_specs([str(specs)], BIG, cache_dir=str(cache))
+    written = _entries(cache)
     monkeypatch.chdir(tmp_path)
-    relative = load_specs(["specs"], BIG, cache_dir=str(cache))
-    assert relative.domains[0].origin.file == os.path.join("specs", "a.yaml")
+    os.symlink("specs", "linked")
+    for name in ("specs", "./specs", "linked"):
+        again = load_specs([name], BIG, cache_dir=str(cache))
+        assert again.files == (os.path.normpath(os.path.join(name, "a.yaml")),)
+        assert again.domains[0].origin.file == again.files[0]
+    assert _entries(cache) == written  # one real file, one entry: no spelling parsed it again
+
+
+def test_a_problem_across_files_names_a_cached_file_as_it_was_given_this_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _write(specs, "a.yaml", _guest("web1"))
+    load_specs([str(specs)], BIG, cache_dir=str(cache))  # a.yaml cached under its absolute name
+    monkeypatch.chdir(tmp_path)
+    _write(specs, "b.yaml", _guest("web1", "512M"))
+    with pytest.raises(SpecError) as refused:
+        load_specs(["specs"], BIG, cache_dir=str(cache))
+    message = str(refused.value)
+    assert "specs/a.yaml:" in message and "specs/b.yaml:" in message
+    assert str(tmp_path) not in message
 
 
 def _many(specs: Path, count: int) -> None:

@@ -57,7 +57,8 @@ class PlanCache:
             digest.update(b"\0")
         try:
             for path in files:
-                digest.update(f"{path}\0{os.path.abspath(path)}\0".encode())
+                # by its real path: a plan says nothing of the name a file was given by
+                digest.update(f"{os.path.realpath(path)}\0".encode())
                 with open(path, "rb") as stream:
                     digest.update(hashlib.blake2b(stream.read(), digest_size=20).digest())
             digest.update(entries_stamp(auto).encode())
@@ -85,7 +86,7 @@ class BasisStore:
 
     def name(self, paths: list[str], options: dict[str, Any], auto: AutoDir) -> str:
         digest = hashlib.blake2b(digest_size=20)
-        given = [os.path.abspath(path) for path in paths]
+        given = [os.path.realpath(path) for path in paths]
         for part in (code_stamp(), json.dumps(options, sort_keys=True), auto.path, str(auto.outside_links), *given):
             digest.update(part.encode())
             digest.update(b"\0")

@@ -139,7 +139,7 @@ def _plan_afresh(
     """Plan (from the last plan's basis when only a few domains changed, else reading the host
     whole), render, and leave a basis for the next plan (or, with ``out``, save the plan)."""
     from xenctl.app.plancache import BasisStore, entries_stamp
-    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, text_digest
+    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, by_real_path, text_digest
     from xenctl.reconcile.render import render_json, render_text
     from xenctl.spec.cache import SpecCache
 
@@ -168,7 +168,8 @@ def _plan_afresh(
     if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
         specs = SpecCache(cache_dir)
         files = tuple(
-            SpecFile(path, text_digest(text), specs.entry(path, text)) for path, (text, _model) in models.items()
+            SpecFile(real, text_digest(text), specs.entry(real, text))
+            for real, (text, _model) in by_real_path(models).items()
         )
         bases.put(name, Basis(token, stamp, files, result))
     text = render_json(the_plan) if form == "json" else render_text(the_plan, colour=form == "colour")

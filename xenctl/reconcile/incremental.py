@@ -24,6 +24,7 @@ compare the two over edits of every kind.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ MAX_CHANGES = 1000  # a plan of more changes than this is made in full, and not 
 
 @dataclass(frozen=True)
 class SpecFile:
-    path: str
+    path: str  # its real path: a plan of ``specs`` is the basis of one of ``/abs/specs``
     digest: str  # of its text
     model: str  # where its model is cached (``SpecCache.entry``)
 
@@ -58,8 +59,14 @@ def text_digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
 
 
+def by_real_path(models: Mapping[str, tuple[str, DesiredState]]) -> dict[str, tuple[str, DesiredState]]:
+    """Each file's text and model by its real path, in the same order."""
+    return {os.path.realpath(path): found for path, found in models.items()}
+
+
 def edited(basis: Basis, models: Mapping[str, tuple[str, DesiredState]]) -> list[SpecFile] | None:
-    """The files whose text changed since ``basis`` (as it knew them), or None when files came or went."""
+    """The files whose text changed since ``basis`` (as it knew them), or None when files came or
+    went; ``models`` by real path."""
     if [f.path for f in basis.files] != list(models):
         return None
     return [f for f in basis.files if text_digest(models[f.path][0]) != f.digest]
@@ -151,13 +158,14 @@ def replan(
     ``host_changed``: the guests that changed on the host since the basis's token;
     ``storage_root``: the host's (read with the token, before the specs were checked against it).
     """
-    files = edited(basis, models)
+    real = by_real_path(models)
+    files = edited(basis, real)
     if files is None:
         return None
     before = [earlier(f) for f in files]
     if any(m is None for m in before):
         return None
-    scope = changed_objects([m for m in before if m is not None], [models[f.path][1] for f in files])
+    scope = changed_objects([m for m in before if m is not None], [real[f.path][1] for f in files])
     if scope is None:
         return None
     domains = scope.domains | host_changed

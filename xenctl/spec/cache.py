@@ -33,8 +33,9 @@ class SpecCache:
         self.directory = directory
 
     def _key(self, *parts: str) -> str:
-        """Files enter by the name given as well as the absolute path: models carry the name (in
-        every origin, so in every message), and ``specs/a.yaml`` must not come back absolute."""
+        """Files enter by their real path: ``plan specs``, ``plan ./specs`` and ``plan /abs/specs``
+        (or a symlink to it) share one entry. Models carry the name as given, in every origin and
+        so in every message: a model read back under another name is renamed (``kept_at``)."""
         digest = _key_start().copy()
         for part in parts:
             digest.update(part.encode())
@@ -42,28 +43,32 @@ class SpecCache:
         return os.path.join(self.directory, digest.hexdigest() + ".pickle")
 
     def _whole_key(self, texts: Sequence[tuple[str, str]], checked_against: str) -> str:
-        files = [part for path, text in texts for part in (path, os.path.abspath(path), text)]
+        files = [part for path, text in texts for part in (os.path.realpath(path), text)]
         return self._key("checked", checked_against, str(len(texts)), *files)
 
     def entry(self, path: str, text: str) -> str:
         """Where the model of this text of ``path`` is kept (whether or not it is there)."""
-        return self._key(path, os.path.abspath(path), text)
+        return self._key(os.path.realpath(path), text)
 
     def model_at(self, entry: str) -> DesiredState | None:
         """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
         return self.kept_at(entry)[0]
 
-    def kept_at(self, entry: str) -> tuple[DesiredState | None, str]:
-        """The model kept at ``entry`` and the digest of its structure ("" if none)."""
+    def kept_at(self, entry: str, name: str | None = None) -> tuple[DesiredState | None, str]:
+        """The model kept at ``entry`` and the digest of its structure ("" if none); with
+        ``name``, the model names that file (kept under another name for it, it is renamed)."""
         if os.path.dirname(entry) != self.directory:
             return None, ""
-        return self._load(entry)
+        model, digest = self._load(entry)
+        if model is not None and name is not None and model.files != (name,):
+            _rename(model, name)
+        return model, digest
 
     def put(self, path: str, text: str, model: DesiredState) -> str:
         """Keep the model of this text of ``path``; its structure's digest (what the checks
         across files read of it), worked out here from the model just built."""
         digest = structure(model)
-        self._store(self._key(path, os.path.abspath(path), text), model, digest)
+        self._store(self.entry(path, text), model, digest)
         return digest
 
     def passed_checks(self, texts: Sequence[tuple[str, str]], checked_against: str) -> bool:
@@ -143,6 +148,20 @@ def structure(model: DesiredState) -> str:
         model.autostart,
     )
     return hashlib.blake2b(pickle.dumps(shape, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
+
+
+def _rename(model: DesiredState, name: str) -> None:
+    """Make a model just read from the cache name its file ``name``: every origin, and its files.
+
+    In place: the objects were made by this read and nobody else holds them, and setting one
+    field of each is far cheaper than building 40,000 objects again (a frozen dataclass is set
+    the way its own ``__init__`` sets it)."""
+    named = model.files[0] if len(model.files) == 1 else None
+    for kind in (model.domains, model.volume_groups, model.volumes, model.nfs_exports, model.autostart, model.hosts):
+        for item in kind:
+            if item.origin.file == named:  # never the shared default origin of an object made elsewhere
+                object.__setattr__(item.origin, "file", name)
+    object.__setattr__(model, "files", (name,))
 
 
 @cache

@@ -79,7 +79,7 @@ def _load(
     for path, text in texts:
         if helper is not None:
             helper.wait_for(path)
-        cached, digest = cache.kept_at(entries[path]) if cache else (None, "")
+        cached, digest = cache.kept_at(entries[path], path) if cache else (None, "")
         if cached is not None:
             locator.texts[path] = text  # parsed again only if a check across files names it
             parts.append(cached)
