@@ -3,6 +3,7 @@ stale answer: an edited file, a new file, or a host with less memory is checked 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -270,3 +271,41 @@ def test_a_dependency_cycle_made_by_editing_the_other_file_is_refused(tmp_path: 
     with pytest.raises(SpecError) as refused:
         load_specs([str(specs)], BIG, cache_dir=str(cache))
     assert "dependency cycle" in str(refused.value)
+
+
+def _every_field(value: object) -> object:
+    """A spec object as nested tuples of every field, those left out of ``==`` (origins) too."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            *((f.name, _every_field(getattr(value, f.name))) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, tuple):
+        return tuple(_every_field(item) for item in value)
+    return value
+
+
+def test_a_model_read_back_from_the_cache_has_every_field_of_the_one_built(tmp_path: Path) -> None:
+    """Kept without the fields at their defaults, a model reads back whole: every field, the
+    defaults too, and every origin."""
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _write(
+        specs,
+        "a.yaml",
+        "storage:\n  volume_groups:\n    - {name: vg0, pvs: [/dev/sdb1]}\n"
+        "  volumes:\n    - {name: root, lvm: {vg: vg0, size: 1G}, filesystem: ext3}\n"
+        "    - {name: img, file: {path: img.img, size: 1G, sparse: false}}\n"
+        "domains:\n"
+        "  - {name: web1, memory: 256M, maxmem: 512M, vcpus: 2, kernel: /boot/vmlinuz-2.6.18-xen,\n"
+        "     disks: [{volume: root, vdev: xvda}, {volume: img, vdev: xvdb, mode: r}],\n"
+        "     vifs: [{bridge: xenbr0, mac: '00:16:3e:00:00:01'}], depends_on: [db], on_crash: preserve}\n"
+        "  - {name: db, memory: 128M, kernel: /boot/vmlinuz-2.6.18-xen}\n"
+        "  - {name: spare, memory: 64M, kernel: /boot/vmlinuz-2.6.18-xen, state: stopped}\n"
+        "autostart:\n  - {domain: db, stop: save}\n  - {domain: web1, order: 20, after: [db], up: 5s}\n",
+    )
+    built = load_specs([str(specs)], BIG, cache_dir=str(cache))
+    kept = load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert kept == built
+    assert _every_field(kept) == _every_field(built)
+    db = kept.domain("db")
+    assert db is not None and db.maxmem is None and "maxmem" not in vars(db)  # a default, read from the class

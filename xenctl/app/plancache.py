@@ -24,6 +24,7 @@ import pickle
 import tempfile
 from typing import TYPE_CHECKING, Any
 
+from xenctl.collector import collector_paused
 from xenctl.spec.files import code_stamp, spec_files
 from xenctl.xmconfig.auto import AutoDir
 
@@ -96,7 +97,7 @@ class BasisStore:
         from xenctl.reconcile.incremental import Basis  # the plan's modules: not for a cached plan
 
         try:
-            with open(os.path.join(self.directory, name + ".pickle"), "rb") as stream:
+            with open(os.path.join(self.directory, name + ".pickle"), "rb") as stream, collector_paused():
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             return None

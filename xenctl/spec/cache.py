@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from functools import cache
 
+from xenctl.collector import collector_paused
 from xenctl.spec.files import code_stamp
 from xenctl.spec.model import DesiredState
 from xenctl.spec.schema import schema
@@ -100,7 +101,7 @@ class SpecCache:
 
     def _load(self, entry: str) -> tuple[DesiredState | None, str]:
         try:
-            with open(entry, "rb") as stream:
+            with open(entry, "rb") as stream, collector_paused():  # a file's objects: acyclic, thousands
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             return None, ""

@@ -13,7 +13,7 @@ import enum
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 
 PathPart = str | int
@@ -25,6 +25,41 @@ def volume_name_from(text: str) -> str:
     gets a '_' before it, at most 127 characters."""
     name = _NOT_LVM.sub("_", text) or "volume"
     return ("_" + name if name.startswith("-") else name)[:127]
+
+
+class Compact:
+    """A spec object pickled without the fields it leaves at their defaults.
+
+    A domain declares a handful of its thirty fields; the spec cache keeps thousands of them, and
+    reading them back (every plan after an edit reads every file's model) costs by the field.
+    Unpickled, the missing fields read as the class's defaults, which ``dataclass`` keeps as class
+    attributes; a field made by a factory has no such default and is always kept.
+    """
+
+    __slots__ = ()
+
+    def __getstate__(self) -> dict[str, object]:
+        defaults = _defaults(type(self))
+        return {
+            key: value for key, value in self.__dict__.items() if key not in defaults or not _same(value, defaults[key])
+        }
+
+
+def _same(value: object, default: object) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
+
+
+_DEFAULTS: dict[type, dict[str, object]] = {}
+
+
+def _defaults(cls: type) -> dict[str, object]:
+    """The fields of ``cls`` that have a plain default, and that default (as its class attribute)."""
+    found = _DEFAULTS.get(cls)
+    if found is None:
+        found = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        assert all(getattr(cls, name) is value for name, value in found.items())
+        _DEFAULTS[cls] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -57,7 +92,7 @@ class StopMode(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class VolumeGroupSpec:
+class VolumeGroupSpec(Compact):
     name: str
     pvs: tuple[str, ...]  # /dev/sda10
     origin: Origin = field(default=Origin(""), compare=False)
@@ -65,7 +100,7 @@ class VolumeGroupSpec:
 
 
 @dataclass(frozen=True)
-class VolumeSpec:
+class VolumeSpec(Compact):
     """A volume: an LVM LV, a CoW snapshot of one, an image file, or a whole partition."""
 
     name: str
@@ -82,7 +117,7 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True)
-class NfsExportSpec:
+class NfsExportSpec(Compact):
     name: str
     server: str  # an address, or a declared domain's name
     path: str
@@ -91,7 +126,7 @@ class NfsExportSpec:
 
 
 @dataclass(frozen=True)
-class DiskSpec:
+class DiskSpec(Compact):
     """One of a domain's disks: exactly one of volume, phy, file or nbd; or, for a removable
     drive (``cdrom``), none of them: an empty drive, which holds no device."""
 
@@ -120,7 +155,7 @@ class DiskSpec:
 
 
 @dataclass(frozen=True)
-class VifSpec:
+class VifSpec(Compact):
     bridge: str = "xenbr0"
     mac: str | None = None
     type: str | None = None  # "ioemu": an emulated card, for an HVM guest
@@ -132,7 +167,7 @@ QEMU_DM = "/usr/lib/xen/bin/qemu-dm"
 
 
 @dataclass(frozen=True)
-class HvmSpec:
+class HvmSpec(Compact):
     """A fully virtualised guest's firmware, device model and emulated hardware (xm's keys);
     None leaves a setting to xend's default."""
 
@@ -160,13 +195,13 @@ class HvmSpec:
 
 
 @dataclass(frozen=True)
-class InstallSpec:
+class InstallSpec(Compact):
     location: str
     kickstart: str | None = None
 
 
 @dataclass(frozen=True)
-class DomainSpec:
+class DomainSpec(Compact):
     name: str
     memory: int = 128  # MiB
     maxmem: int | None = None
@@ -204,7 +239,7 @@ class DomainSpec:
 
 
 @dataclass(frozen=True)
-class AutostartSpec:
+class AutostartSpec(Compact):
     domain: str
     file: str | None = None  # the entry's file name; default the domain's name
     order: int | None = None
@@ -221,7 +256,7 @@ class AutostartSpec:
 
 
 @dataclass(frozen=True)
-class HostSpec:
+class HostSpec(Compact):
     """A host of the fleet: its name in the specs, how to reach it, its labels, and what its
     guests may use in all (None: what the host says)."""
 
