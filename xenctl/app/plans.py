@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from xenctl.app.options import PlanOptions
 from xenctl.engine.api import Selection
+from xenctl.errors import SpecError
 
 if TYPE_CHECKING:
     from xenctl.app.host import Host
@@ -72,10 +73,16 @@ def desired_state(
     host: Host, paths: list[str], live: HostState, models: dict[str, tuple[str, DesiredState]] | None = None
 ) -> DesiredState:
     """The specs, checked against the capacity of the host just read (one snapshot a command)."""
+    return _desired_against(host, paths, capacity_of(live.host), models)
+
+
+def _desired_against(
+    host: Host, paths: list[str], capacity: Capacity, models: dict[str, tuple[str, DesiredState]] | None = None
+) -> DesiredState:
     from xenctl.errors import UsageError
     from xenctl.spec.load import load_specs
 
-    desired = load_specs(paths, capacity_of(live.host), cache_dir=host.spec_cache(), models=models)
+    desired = load_specs(paths, capacity, cache_dir=host.spec_cache(), models=models)
     if desired.hosts:  # a fleet's specs planned as one host's would put every domain on it
         where = desired.hosts[0].origin.file
         raise UsageError(
@@ -155,13 +162,14 @@ def _plan_afresh(
     made, desired, capacity = (
         _from_basis(host, paths, options, listing, bases.get(name), stamp, token, models) if name else _NONE
     )
-    if made is not None:
+    if made is not None and capacity is not None:
         the_plan, result = made
     else:
         live = host.driver.snapshot()
         if desired is None or capacity != capacity_of(live.host):
             models.clear()
             desired = desired_state(host, paths, live, models)
+            capacity = capacity_of(live.host)
         the_plan, result = plan_and_diff(live, desired, options, auto, listing, values=bool(out))
         if out:
             _save(out, the_plan, desired, options, live, listing)
@@ -171,7 +179,7 @@ def _plan_afresh(
             SpecFile(real, text_digest(text), specs.entry(real, text))
             for real, (text, _model) in by_real_path(models).items()
         )
-        bases.put(name, Basis(token, stamp, files, result))
+        bases.put(name, Basis(token, stamp, files, result, capacity))
     text = render_json(the_plan) if form == "json" else render_text(the_plan, colour=form == "colour")
     return PlanReport(text, bool(the_plan.actionable))
 
@@ -187,7 +195,7 @@ def _from_basis(
     models: dict[str, tuple[str, DesiredState]],
 ) -> tuple[tuple[Plan, Diff] | None, DesiredState | None, Capacity | None]:
     """The plan made from the last plan's basis when it still holds (else None), and the specs
-    if they were loaded on the way, with the capacity they were checked against."""
+    if they were loaded on the way, with the capacity they were checked against (the basis's)."""
     from xenctl.reconcile.incremental import replan
     from xenctl.spec.cache import SpecCache
 
@@ -198,11 +206,20 @@ def _from_basis(
     host_changed = frozenset() if basis.token == token else host.driver.changed_domains(basis.token)
     if host_changed is None:
         return _NONE
-    now, part = host.driver.snapshot_of(Selection())
-    if now != token:
+    # The specs are checked against the capacity the basis was made with, and the one read of the
+    # host (the part the plan looks at) must find that capacity still: else the plan is made in full.
+    capacity = basis.capacity
+    try:
+        desired = _desired_against(host, paths, capacity, models)
+    except SpecError:
+        if capacity_of(host.driver.snapshot_of(Selection())[1].host) == capacity:
+            raise  # the problems the specs have on this host
         return _NONE
-    desired = desired_state(host, paths, part, models)
-    capacity = capacity_of(part.host)
+
+    def read(selection: Selection) -> tuple[str | None, HostState]:
+        now, part = host.driver.snapshot_of(selection)
+        return (now if capacity_of(part.host) == capacity else None), part
+
     specs = SpecCache(cache_dir)
     return (
         replan(
@@ -210,13 +227,13 @@ def _from_basis(
             desired,
             models,
             lambda f: specs.model_at(f.model),
-            host.driver.snapshot_of,
+            read,
             token=token,
             host_changed=host_changed,
             options=diff_options(options),
             listing=listing,
             auto=host.autostart,
-            storage_root=part.host.storage_root,
+            storage_root=capacity.storage_root,
             target=options.target,
         ),
         desired,

@@ -32,6 +32,7 @@ from xenctl.engine.api import HostState, Selection
 from xenctl.reconcile.changes import Change, Kind
 from xenctl.reconcile.diff import Diff, DiffOptions, Scope, diff, disk_target
 from xenctl.reconcile.plan import Plan, make_plan
+from xenctl.spec.checks import Capacity
 from xenctl.spec.model import AutostartSpec, DesiredState
 from xenctl.xmconfig.auto import AutoDir, Listing
 
@@ -53,6 +54,7 @@ class Basis:
     entries: str  # the auto directory's stamp
     files: tuple[SpecFile, ...]
     diff: Diff
+    capacity: Capacity  # the host's, which the specs were checked against
 
 
 def text_digest(text: str) -> str:
