@@ -4,8 +4,10 @@ A plan is a pure function of the specs, the options, the autostart entries and t
 The first three are files and flags; the live state is summed up by the driver's
 ``change_token()``, which changes after every operation on the host and whenever a boot,
 shutdown or save falls due by itself. When all four are as they were at the last plan, that
-plan's output is the answer, and neither the host nor the specs need reading again. A driver
-that cannot give a token (None) is planned in full every time.
+plan's output is the answer, and neither the host nor the specs need reading again. So it is
+when the token moved but the host's change journal says all a plan sees is back as it was
+(``Driver.unchanged_since``: a guest paused and resumed). A driver that cannot give a token
+(None) is planned in full every time.
 
 Beside the rendered plans, a basis for the next plan (``BasisStore``): the diff the last plan
 was made from, the host's token and the spec files' digests, so that a plan after an edit diffs
@@ -22,6 +24,7 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xenctl.collector import collector_paused
@@ -35,25 +38,20 @@ KEEP = 8
 
 
 class PlanCache:
+    """The last rendered plan of each set of specs, options, form and autostart entries, with the
+    host's change token it was made at."""
+
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def key(self, token: str | None, paths: list[str], options: dict[str, Any], form: str, auto: AutoDir) -> str | None:
-        """The cache key of a plan, or None when it cannot be cached (no token, unreadable specs)."""
-        if token is None:
-            return None
+    def key(self, paths: list[str], options: dict[str, Any], form: str, auto: AutoDir) -> str | None:
+        """Where the plan of these specs (as they are now) is kept, or None when it cannot be
+        (unreadable specs); the host's token is kept in the entry."""
         files, issues = spec_files(paths)
         if issues:
             return None
         digest = hashlib.blake2b(digest_size=20)
-        for part in (
-            code_stamp(),
-            token,
-            json.dumps(options, sort_keys=True),
-            form,
-            auto.path,
-            str(auto.outside_links),
-        ):
+        for part in (code_stamp(), json.dumps(options, sort_keys=True), form, auto.path, str(auto.outside_links)):
             digest.update(part.encode())
             digest.update(b"\0")
         try:
@@ -67,16 +65,24 @@ class PlanCache:
             return None  # the plan itself says what is wrong with the file
         return digest.hexdigest()
 
-    def get(self, key: str) -> tuple[str, bool] | None:
+    def get(self, key: str, token: str, unchanged_since: Callable[[str], bool]) -> tuple[str, bool] | None:
+        """The plan kept under ``key`` if the host is as it was then: the same token, or
+        ``unchanged_since`` its token (the host's journal: a guest paused and resumed since)."""
         try:
             with open(os.path.join(self.directory, key + ".json"), encoding="utf-8") as stream:
                 data = json.load(stream)
-            return str(data["output"]), bool(data["actionable"])
+            made_at, output, actionable = str(data["token"]), str(data["output"]), bool(data["actionable"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        if made_at != token:
+            if not unchanged_since(made_at):
+                return None
+            self.put(key, token, output, actionable)  # the next plan finds it at once
+        return output, actionable
 
-    def put(self, key: str, output: str, actionable: bool) -> None:
-        _keep(self.directory, key + ".json", json.dumps({"output": output, "actionable": actionable}).encode())
+    def put(self, key: str, token: str, output: str, actionable: bool) -> None:
+        data = {"token": token, "output": output, "actionable": actionable}
+        _keep(self.directory, key + ".json", json.dumps(data).encode())
 
 
 class BasisStore:

@@ -128,15 +128,15 @@ def plan(
     auto = host.autostart
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))
     token = host.driver.change_token()
-    key = None if out else cache.key(token, paths, options.to_json(), form, auto)
-    found = cache.get(key) if key else None
+    key = None if out or token is None else cache.key(paths, options.to_json(), form, auto)
+    found = cache.get(key, token, host.driver.unchanged_since) if key and token else None
     if found is not None:
         return PlanReport(*found)
     report = _plan_afresh(host, paths, options, form, out, token)
     # Kept only if the files are still what the key says: one edited while the plan read them
     # would file this plan under the other text.
-    if key and key == cache.key(token, paths, options.to_json(), form, auto):
-        cache.put(key, report.text, report.actionable)
+    if key and token and key == cache.key(paths, options.to_json(), form, auto):
+        cache.put(key, token, report.text, report.actionable)
     return report
 
 

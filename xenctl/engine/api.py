@@ -188,6 +188,9 @@ class Driver(Protocol):
     # The guests (by name) that may differ from what a snapshot showed when the token was
     # ``since``; None when more than guests may have changed, or the driver cannot tell.
     def changed_domains(self, since: str) -> frozenset[str] | None: ...
+    # Whether everything a plan sees of the host is as it was when the token was ``since``
+    # (a guest paused and resumed): False when it differs or the driver cannot tell.
+    def unchanged_since(self, since: str) -> bool: ...
     def domain(self, ref: str) -> Domain: ...
 
     # domains

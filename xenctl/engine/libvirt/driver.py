@@ -156,6 +156,9 @@ class LibvirtDriver(LibvirtWaiting, LibvirtStorage):
     def changed_domains(self, since: str) -> frozenset[str] | None:
         return None  # libvirt keeps no count of changes: every plan reads the host whole
 
+    def unchanged_since(self, since: str) -> bool:
+        return False  # nor a journal of them
+
     def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
         whole = self.snapshot()
         kept = tuple(d for d in whole.domains if d.domid == 0 or d.owner is None or d.name in selection.domains)

@@ -33,7 +33,7 @@ from xenctl.engine.sim import domains, faults, lock, records, save_restore, save
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.migration import MigrationSteps
-from xenctl.engine.sim.transaction import read_change_token, read_changed_domains
+from xenctl.engine.sim.transaction import read_change_token, read_changed_domains, read_unchanged_since
 from xenctl.errors import EngineError, UsageError, XenError
 
 POLL_SECONDS = 1.0  # how often xm polls a domain it waits for
@@ -78,6 +78,11 @@ class SimHost(MigrationSteps):
         """The guests that may have changed since the host's token was ``since`` (from the host's
         change journal), or None when more may have changed than guests."""
         return self._read(lambda ctx: read_changed_domains(ctx, since))
+
+    def unchanged_since(self, since: str) -> bool:
+        """Whether all a plan sees of the host is as it was when its token was ``since`` (the
+        host's change journal: guests paused and resumed, a memory set and set back)."""
+        return bool(self._read(lambda ctx: read_unchanged_since(ctx, since)))
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)

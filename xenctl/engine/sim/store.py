@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -179,25 +179,51 @@ CREATE TABLE faults (
 """
 
 # What changed, for a plan made after the host changed: a row for each guest whose own row was
-# written ('domain', by name), and one for any write to what holds data or is held ('storage':
-# disks, partitions, volume groups, LVs, images, exports), which sends the plan back to a whole
-# read. Kept by triggers, in the transaction of the change; ``mark_changed`` stamps the host's
-# generation with the last row, and trims the oldest.
-_JOURNAL = """
+# written ('domain', by name), one for each of the host's own settings written ('host', by key:
+# Domain-0's memory and vCPUs, the runlevel ...), and one for any write to what holds data or is
+# held ('storage': disks, partitions, volume groups, LVs, images, exports), which sends the plan
+# back to a whole read. A guest's and a setting's rows carry what a plan can see of it before
+# the write and after it (``was``, ``became``; '' for absent), so a guest paused and resumed, or
+# a memory set and set back, is known to be as it was. Kept by triggers, in the transaction of
+# the change; ``mark_changed`` stamps the host's generation with the last row, and trims the oldest.
+# What a plan can see of a guest's row: all of it but the accounting of the time it ran.
+_SEEN = (
+    "domid", "uuid", "config", "memory", "shadow", "target", "vcpus", "created_at", "up_at", "paused",
+    "stopping", "exit_kind", "exit_at", "halted", "restarted_at", "managed_by", "source",
+)  # fmt: skip
+
+
+def _seen(row: str) -> str:
+    return "json_array(" + ", ".join(f"{row}.{column}" for column in _SEEN) + ")"
+
+
+_JOURNAL_TABLE = """
 CREATE TABLE IF NOT EXISTS journal (
-    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind   TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    was    TEXT,             -- what a plan saw of it before ('' absent; NULL: not known)
+    became TEXT              -- and after
 );
+"""
+_JOURNAL_TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS journal_domain_insert AFTER INSERT ON domains BEGIN
-    INSERT INTO journal(kind, name) VALUES ('domain', NEW.name);
+    INSERT INTO journal(kind, name, was, became) VALUES ('domain', NEW.name, '', {_seen("NEW")});
 END;
 CREATE TRIGGER IF NOT EXISTS journal_domain_delete AFTER DELETE ON domains BEGIN
-    INSERT INTO journal(kind, name) VALUES ('domain', OLD.name);
+    INSERT INTO journal(kind, name, was, became) VALUES ('domain', OLD.name, {_seen("OLD")}, '');
 END;
 CREATE TRIGGER IF NOT EXISTS journal_domain_update AFTER UPDATE ON domains BEGIN
-    INSERT INTO journal(kind, name) VALUES ('domain', OLD.name);
-    INSERT INTO journal(kind, name) SELECT 'domain', NEW.name WHERE NEW.name != OLD.name;
+    INSERT INTO journal(kind, name, was, became)
+        VALUES ('domain', OLD.name, {_seen("OLD")}, CASE WHEN NEW.name = OLD.name THEN {_seen("NEW")} ELSE '' END);
+    INSERT INTO journal(kind, name, was, became)
+        SELECT 'domain', NEW.name, '', {_seen("NEW")} WHERE NEW.name != OLD.name;
+END;
+CREATE TRIGGER IF NOT EXISTS journal_meta_insert AFTER INSERT ON meta WHEN NEW.key != 'generation' BEGIN
+    INSERT INTO journal(kind, name, was, became) VALUES ('host', NEW.key, '', NEW.value);
+END;
+CREATE TRIGGER IF NOT EXISTS journal_meta_update AFTER UPDATE ON meta WHEN NEW.key != 'generation' BEGIN
+    INSERT INTO journal(kind, name, was, became) VALUES ('host', NEW.key, OLD.value, NEW.value);
 END;
 """ + "".join(
     f"""CREATE TRIGGER IF NOT EXISTS journal_{table}_{event.lower()} AFTER {event} ON {table} BEGIN
@@ -207,6 +233,7 @@ END;
     for table in ("disks", "partitions", "vgs", "lvs", "images", "exports")
     for event in ("INSERT", "UPDATE", "DELETE")
 )
+_JOURNAL = _JOURNAL_TABLE + _JOURNAL_TRIGGERS
 _SCHEMA = _SCHEMA.replace("__JOURNAL__", _JOURNAL)
 
 
@@ -289,6 +316,12 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
     if version < 4:
         _run(conn, _JOURNAL)
+    elif version < 5:  # the journal's rows learn what a plan saw before and after each write
+        conn.execute("ALTER TABLE journal ADD COLUMN was TEXT")
+        conn.execute("ALTER TABLE journal ADD COLUMN became TEXT")
+        for trigger in ("insert", "delete", "update"):
+            conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
+        _run(conn, _JOURNAL_TRIGGERS)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

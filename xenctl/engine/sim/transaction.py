@@ -160,11 +160,36 @@ def read_changed_domains(ctx: Ctx, token: str) -> frozenset[str] | None:
     """The guests (by name) whose state may differ from what a snapshot showed when the host's
     token was ``token``, or None when more than guests may have changed or it cannot be told:
     another host, storage written, a boot or an exit that fell due by time, a snapshot that
-    filled, a journal trimmed past it."""
+    filled, a journal trimmed past it. A guest written since but back as a plan saw it then
+    (paused and resumed) is not named; the host's own settings are the caller's to read again."""
+    rows = _journal_since(ctx, token, due_may_come=True)
+    if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
+        return None
+    return frozenset(name for kind, name in _differ(rows) if kind == "domain")
+
+
+def read_unchanged_since(ctx: Ctx, token: str) -> bool:
+    """Whether everything a plan sees of the host is as it was when its token was ``token``:
+    only guests and the host's own settings were written since, each is back as it was, and
+    nothing fell due by the clock."""
+    rows = _journal_since(ctx, token, due_may_come=False)
+    if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
+        return False
+    return not _differ(rows)
+
+
+JournalRow = tuple[str, str, "str | None", "str | None"]
+
+
+def _journal_since(ctx: Ctx, token: str, *, due_may_come: bool) -> list[JournalRow] | None:
+    """The journal's rows written since the host's token was ``token``, oldest first; None when
+    they cannot tell (another host, a snapshot's deadline moved, a boot or an exit fell due by
+    the clock, a journal trimmed past it). With ``due_may_come``, a first due time since
+    ``token`` is allowed: the rows name the guest that brought it."""
     then, now = token.split(":", 3), (read_change_token(ctx) or "").split(":", 3)
     if len(then) != 4 or len(now) != 4 or then[0] != now[0] or then[3] != now[3]:
         return None
-    if then[2] != now[2] and then[2] != "None":
+    if then[2] != now[2] and not (due_may_come and then[2] == "None"):
         return None  # something fell due by the clock alone, which no row records
     since = then[1].rpartition(".")[2]
     if not since.isdigit() or "." not in then[1]:
@@ -172,7 +197,16 @@ def read_changed_domains(ctx: Ctx, token: str) -> frozenset[str] | None:
     first = ctx.db.execute("SELECT MIN(seq) FROM journal").fetchone()[0]
     if first is not None and first > int(since) + 1:
         return None  # trimmed: rows after ``since`` are gone
-    rows = ctx.db.execute("SELECT DISTINCT kind, name FROM journal WHERE seq > ?", (int(since),)).fetchall()
-    if any(kind != "domain" for kind, _name in rows):
-        return None
-    return frozenset(name for _kind, name in rows)
+    query = "SELECT kind, name, was, became FROM journal WHERE seq > ? ORDER BY seq"
+    return [(kind, name, was, became) for kind, name, was, became in ctx.db.execute(query, (int(since),))]
+
+
+def _differ(rows: list[JournalRow]) -> set[tuple[str, str]]:
+    """What the rows leave other than it was before the first of them: the (kind, name) of each
+    whose first ``was`` is not its last ``became``, or either is not known."""
+    first: dict[tuple[str, str], str | None] = {}
+    last: dict[tuple[str, str], str | None] = {}
+    for kind, name, was, became in rows:
+        first.setdefault((kind, name), was)
+        last[(kind, name)] = became
+    return {key for key, was in first.items() if was is None or last[key] is None or was != last[key]}
