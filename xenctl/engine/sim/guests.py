@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from xenctl.engine.api import Domain, DomainDisk, LogicalVolume, Owner
@@ -38,7 +39,7 @@ class Owners:
 
 
 # The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
+_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, next_digest"
 _DOMAIN_COLUMNS = (
     "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
     "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
@@ -68,10 +69,10 @@ class Guests:
         now = ctx.now
         cursor = ctx.db.cursor()
         cursor.row_factory = None  # plain tuples: the domains and their disks are the largest tables read
-        # By name: the order a snapshot gives its domains in (the unique index on name gives it).
         self.rows: list[tuple[Any, ...]] = cursor.execute(
-            f"SELECT {_DOMAIN_COLUMNS} FROM domains {where} ORDER BY name", args
+            f"SELECT {_DOMAIN_COLUMNS} FROM domains {where}", args
         ).fetchall()
+        self.rows.sort(key=itemgetter(1))  # by name: the order a snapshot gives its domains in
         run_time = timeline.run_time_from
         self.ran = ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
         self.rate = ctx.profile.guest_write_rate
@@ -79,10 +80,9 @@ class Guests:
         self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
         self.uses: dict[str, Use | list[Use]] = {}
         disks, uses, make_disk = self.disks, self.uses, records.make_disk
-        loops = 0
         # Natural (rowid) order keeps each domain's disks in the order they were connected.
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
+        for domid, vdev, target, mode, backend, attached_run, after in cursor:
             disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
             use = (holder[domid], after if mode != "r" and ran[domid] > attached_run else None, domid, attached_run)
             used = uses.get(target)
@@ -92,9 +92,6 @@ class Guests:
                 used.append(use)
             else:
                 uses[target] = [used, use]
-            if loop is not None:
-                loops += 1
-        self.loops = loops
 
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
         """Every guest read, by name."""

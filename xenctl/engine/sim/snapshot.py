@@ -97,7 +97,7 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
     partitions, pvs_of = _partitions(ctx.db, writes)
     volumes, snapshots = _logical_volumes(lv_rows, writes, owners)
     if selection is None:
-        host = host_info(ctx, sum(row[4] for row in writes.rows), writes.loops, snapshots)
+        host = host_info(ctx, guest_memory=sum(row[4] for row in writes.rows), snapshots=snapshots)
     else:
         host = host_info(ctx)
     return HostState(
@@ -198,15 +198,33 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
         # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
         # large host has many volumes, and few are shared
         used = used_by(path)
-        if used is None:
-            holders: tuple[str, ...] = ()
-            now_digest = digest
-        elif isinstance(used, list):
-            holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
-        else:
+        if type(used) is tuple:
             holders, after, _domid, _since = used
             now_digest = digest if after is None else after
-        if not origin:
+        elif used is None:
+            holders, now_digest = (), digest
+        else:
+            holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
+        if origin:
+            snapshots += 1
+            cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
+            append(
+                make_volume(
+                    vg,
+                    name,
+                    size,
+                    filesystem,
+                    now_digest,
+                    origin,
+                    cow_size,
+                    min(cow_used, cow_size),
+                    bool(invalid or cow_used >= cow_size),
+                    owner(managed_by, source) if managed_by else None,
+                    holders,
+                    True,  # a snapshot holds its origin's data
+                )
+            )
+        else:
             append(
                 make_volume(
                     vg,
@@ -223,25 +241,6 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
                     written != 0 or now_digest != digest,
                 )
             )
-            continue
-        snapshots += 1
-        cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-        append(
-            make_volume(
-                vg,
-                name,
-                size,
-                filesystem,
-                now_digest,
-                origin,
-                cow_size,
-                min(cow_used, cow_size),
-                bool(invalid or cow_used >= cow_size),
-                owner(managed_by, source) if managed_by else None,
-                holders,
-                True,  # a snapshot holds its origin's data
-            )
-        )
     return tuple(volumes), snapshots
 
 
@@ -289,15 +288,13 @@ def _exports(db: sqlite3.Connection, owners: Owners) -> tuple[NfsExport, ...]:
     )
 
 
-def host_info(
-    ctx: Ctx, guest_memory: int | None = None, loops_used: int | None = None, snapshots: int | None = None
-) -> HostInfo:
+def host_info(ctx: Ctx, guest_memory: int | None = None, snapshots: int | None = None) -> HostInfo:
     """The host's facts; a whole read gives the totals it counted on the way (else they are read)."""
     p = ctx.profile
     if guest_memory is None:
         guest_memory = memory.guest_memory(ctx)
-    if loops_used is None:
-        loops_used = int(ctx.db.execute("SELECT COUNT(*) FROM disks WHERE loop IS NOT NULL").fetchone()[0])
+    # The loop devices in use, by the partial index on them (no row of disks is read)
+    loops_used = int(ctx.db.execute("SELECT COUNT(*) FROM disks WHERE loop IS NOT NULL").fetchone()[0])
     dom0_mem = memory.dom0_memory(ctx)
     if snapshots is None:
         snapshots = memory.snapshots(ctx)
