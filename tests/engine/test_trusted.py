@@ -35,6 +35,7 @@ def test_only_dataclasses_with_slots_get_a_maker() -> None:
     "config",
     [
         DomainConfig(name="web1"),
+        DomainConfig(name="web2", memory=256, vcpus=2, vifs=(Vif(), Vif("xenbr1", "00:16:3e:00:00:02")), uuid="u-2"),
         DomainConfig(
             name="win1",
             memory=512,
@@ -58,3 +59,10 @@ def test_a_config_read_back_from_the_host_file_is_the_config_written(config: Dom
     without_disks = config_to_dict(config, with_disks=False)
     plain = tuple(DomainDisk(d.target, d.vdev, d.mode, d.backend) for d in config.disks)
     assert config_from_dict(without_disks, plain) == config  # the cdrom marks come back from the config
+
+
+def test_a_null_field_in_a_record_takes_its_default() -> None:
+    record = {"name": "web1", "memory": None, "builder": None, "kernel": "/boot/vmlinuz", "vifs": [{"bridge": None}]}
+    expected = DomainConfig(name="web1", kernel="/boot/vmlinuz", vifs=(Vif(),))
+    assert config_from_dict(record) == config_from_dict(record, ()) == expected
+    assert repr(config_from_dict(record)) == repr(expected)

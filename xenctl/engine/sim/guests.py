@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from xenctl.engine.api import Domain, DomainDisk, LogicalVolume, Owner
@@ -36,18 +38,32 @@ class Owners:
         return owner
 
 
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, loop, next_digest"
-# The domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
+# The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
+_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, next_digest"
 _DOMAIN_COLUMNS = (
     "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
     "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
 )
+# One disk on a target, as a reader of the target needs it: its guest as holders (a one-name
+# tuple, shared by the guest's disks), the target's digest once what the guest wrote since it was
+# last counted is (None: it wrote nothing since, or reads only), the guest's domid, and its run
+# seconds when its writes were last counted.
+Use = tuple[tuple[str, ...], "str | None", int, float]
 _make_domain = maker(Domain)
 make_volume = maker(LogicalVolume)  # for the snapshot's volumes
 
 
 class Guests:
-    """The guests and their disks, read in two queries, with what each has written so far."""
+    """The guests and their disks, read in two queries, with what each has written so far.
+
+    ``uses`` maps each target path a guest holds to the ``Use`` of the one disk on it, or to the
+    uses of every disk on it, in connection order, when there are several (shared with ``w!``, or
+    held read-only by many). Each is worked out as the disk is read: a reader of a large host's
+    volumes then looks each one up once, and keeps no disk row (each is gone once read).
+    A disk on a device or file of Domain-0's that its guest writes always has a next digest (it
+    is set when the disk is attached and when its writes are counted): a use's digest is None
+    exactly when its guest wrote nothing to it since.
+    """
 
     def __init__(self, ctx: Ctx, where: str = "", args: tuple[object, ...] = ()) -> None:
         now = ctx.now
@@ -56,36 +72,29 @@ class Guests:
         self.rows: list[tuple[Any, ...]] = cursor.execute(
             f"SELECT {_DOMAIN_COLUMNS} FROM domains {where}", args
         ).fetchall()
+        self.rows.sort(key=itemgetter(1))  # by name: the order a snapshot gives its domains in
         run_time = timeline.run_time_from
-        ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
-        self.ran = ran
-        names = {row[0]: row[1] for row in self.rows}
-        uuids = {row[0]: row[2] for row in self.rows}
+        self.ran = ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
+        self.rate = ctx.profile.guest_write_rate
+        self.holder = holder = {row[0]: (row[1],) for row in self.rows}
         self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
-        self.loops = 0
-        # By target path: its writers' pending writes, and the guests holding it (tuples: most
-        # targets have one, and a one-tuple is the answer ``holders_of`` gives)
-        self.pending: dict[str, tuple[tuple[str, float, int, str], ...]] = {}
-        self.holders: dict[str, tuple[str, ...]] = {}
-        rate = ctx.profile.guest_write_rate
-        disks, holders, pending, make_disk = self.disks, self.holders, self.pending, records.make_disk
-        loops = 0
+        self.uses: dict[str, Use | list[Use]] = {}
+        disks, uses, make_disk = self.disks, self.uses, records.make_disk
         # Natural (rowid) order keeps each domain's disks in the order they were connected.
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, loop, after in cursor:
+        for domid, vdev, target, mode, backend, attached_run, after in cursor:
             disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
-            held = holders.get(target)
-            holders[target] = (names[domid],) if held is None else (*held, names[domid])
-            if loop is not None:
-                loops += 1
-            if mode != "r" and ran[domid] > attached_run:
-                written = int(rate * (ran[domid] - attached_run))
-                entry = (uuids[domid], attached_run, written, after)
-                waiting = pending.get(target)
-                pending[target] = (entry,) if waiting is None else (*waiting, entry)
-        self.loops = loops
+            use = (holder[domid], after if mode != "r" and ran[domid] > attached_run else None, domid, attached_run)
+            used = uses.get(target)
+            if used is None:
+                uses[target] = use
+            elif isinstance(used, list):
+                used.append(use)
+            else:
+                uses[target] = [used, use]
 
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
+        """Every guest read, by name."""
         now, ran, disks = ctx.now, self.ran, self.disks
         # Every config in one parse (one call into the decoder, not one a domain).
         configs = iter(json.loads("[" + ",".join([row[3] for row in self.rows]) + "]"))
@@ -101,7 +110,7 @@ class Guests:
                 vcpus,
                 cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
                 config_of(next(configs), tuple(disks.get(domid, ()))),
-                owner(managed_by, source),
+                owner(managed_by, source) if managed_by else None,
                 created_at,
                 up_at,
             )
@@ -129,21 +138,38 @@ class Guests:
             ) in self.rows
         ]
 
+    def on(self, path: str) -> list[Use]:
+        """The uses of the disks on ``path``, in the order they were connected."""
+        used = self.uses.get(path)
+        if used is None:
+            return []
+        return used if isinstance(used, list) else [used]
+
     def digest(self, path: str, stored: str) -> str:
-        pending = self.pending.get(path)
+        """What ``path`` holds once what its writers wrote since last counted is: in the order
+        they attached, as the write path folds them."""
+        pending = [(after, domid, since) for _holders, after, domid, since in self.on(path) if after is not None]
         if not pending:
             return stored
         if len(pending) == 1:
-            return pending[0][3]  # one writer: its row already holds the result
-        for uuid, since, _written, _after in pending:  # shared with w!: count them in domid order
-            stored = next_digest(stored, uuid, since)
+            return pending[0][0]  # one writer: its row holds the result
+        for _after, domid, since in pending:  # shared with w!
+            stored = next_digest(stored, self.uuids[domid], since)
         return stored
 
+    @cached_property
+    def uuids(self) -> dict[int, str]:
+        return {row[0]: row[2] for row in self.rows}
+
     def written(self, path: str) -> int:
-        return sum(w for _u, _s, w, _a in self.pending.get(path, ()))
+        """Bytes written to ``path`` since they were last counted."""
+        rate, ran = self.rate, self.ran
+        return sum(int(rate * (ran[domid] - since)) for _h, after, domid, since in self.on(path) if after is not None)
 
     def holders_of(self, path: str) -> tuple[str, ...]:
-        held = self.holders.get(path)
-        if not held:
+        used = self.uses.get(path)
+        if used is None:
             return ()
-        return held if len(held) == 1 else tuple(sorted(set(held)))
+        if not isinstance(used, list):
+            return used[0]
+        return tuple(sorted({use[0][0] for use in used}))

@@ -6,7 +6,7 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
-from xenctl.engine.trusted import maker
+from xenctl.engine.trusted import filler, maker
 
 _SCALARS = (
     "name",
@@ -80,6 +80,9 @@ ON_EVENTS = {event.value: event for event in OnEvent}
 make_disk = maker(DomainDisk)
 make_vif = maker(Vif)
 make_config = maker(DomainConfig)
+# A config whose record has nothing but scalars and interfaces: the defaults, what the record gives.
+_fill_config = filler(DomainConfig, _DEFAULTS, "disks", "vifs")
+_PLAIN_KEYS = frozenset((*_SCALARS, "vifs"))
 _CONFIG_DEFAULTS = {f.name: getattr(_DEFAULTS, f.name) for f in fields(DomainConfig)}
 
 
@@ -98,12 +101,13 @@ def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None 
     get = data.get
     if disks is None:
         disks = tuple(disk_from_dict(d) for d in get("disks", ()))
+    listed = get("vifs")
+    vifs = _vifs_from(listed) if listed else ()
+    if data.keys() <= _PLAIN_KEYS:  # scalars and interfaces, as most guests have: no more to read
+        return _fill_config(data, disks, vifs)
     cdroms = get("cdroms")
     if cdroms:
         disks = tuple(replace(d, cdrom=True) if d.vdev in cdroms else d for d in disks)
-    vifs = tuple(
-        make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in get("vifs", ())
-    )
     hvm = get("hvm")
     # The scalars given (not null) over the defaults; the keys that are no scalars are not read.
     if None in data.values():
@@ -133,3 +137,7 @@ def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None 
         v["shadow_memory"],
         None if hvm is None else HvmConfig(**hvm),
     )
+
+
+def _vifs_from(listed: list[dict[str, Any]]) -> tuple[Vif, ...]:
+    return tuple(make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in listed)

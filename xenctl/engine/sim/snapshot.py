@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from xenctl.collector import collector_paused
@@ -93,15 +95,30 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
         lv_rows, image_rows, writes = _selected_rows(ctx, selection)
     guests = writes.domains(ctx, owners)
     partitions, pvs_of = _partitions(ctx.db, writes)
+    volumes, snapshots = _logical_volumes(lv_rows, writes, owners)
+    if selection is None:
+        host = host_info(ctx, guest_memory=sum(row[4] for row in writes.rows), snapshots=snapshots)
+    else:
+        host = host_info(ctx)
     return HostState(
-        host=host_info(ctx, sum(d.memory for d in guests), writes.loops) if selection is None else host_info(ctx),
-        domains=tuple(sorted([domain0(ctx), *guests], key=lambda d: d.name)),
+        host=host,
+        domains=_with_domain0(domain0(ctx), guests),
         partitions=partitions,
         volume_groups=_volume_groups(ctx.db, pvs_of, owners),
-        logical_volumes=_logical_volumes(lv_rows, writes, owners),
+        logical_volumes=volumes,
         images=_images(image_rows, writes, owners),
         nfs_exports=_exports(ctx.db, owners),
     )
+
+
+def _with_domain0(dom0: Domain, guests: list[Domain]) -> tuple[Domain, ...]:
+    """Every domain by name: the guests come sorted by name, Domain-0 goes in its place among them."""
+    at = bisect_left(guests, dom0.name, key=_name)
+    return (*guests[:at], dom0, *guests[at:])
+
+
+def _name(domain: Domain) -> str:
+    return domain.name
 
 
 def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
@@ -110,16 +127,15 @@ def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _all_rows(ctx: Ctx) -> tuple[list[Any], list[sqlite3.Row], Guests]:
-    """Every logical volume and image file, and every guest's disks."""
-    cursor = _lv_cursor(ctx.db)
-    cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name")
-    lv_rows = cursor.fetchall()
+def _all_rows(ctx: Ctx) -> tuple[Iterable[Any], list[sqlite3.Row], Guests]:
+    """Every guest and its disks; every image file; and every logical volume, as a cursor: each
+    row is gone once its volume is made, so a large host's read keeps only what it returns."""
+    guests = Guests(ctx)
     image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
-    return lv_rows, image_rows, Guests(ctx)
+    return _lv_cursor(ctx.db).execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name"), image_rows, guests
 
 
-def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[list[Any], list[sqlite3.Row], Guests]:
+def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[sqlite3.Row], Guests]:
     """The logical volumes and image files ``selection`` names, and the guests to read with them."""
     db = ctx.db
     cursor = _lv_cursor(db)
@@ -171,39 +187,61 @@ def _partitions(db: sqlite3.Connection, writes: Guests) -> tuple[tuple[Partition
     return tuple(partitions), pvs_of
 
 
-def _logical_volumes(lv_rows: list[Any], writes: Guests, owners: Owners) -> tuple[LogicalVolume, ...]:
-    """The logical volumes read, with what running guests wrote so far and snapshots' COW space."""
+def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> tuple[tuple[LogicalVolume, ...], int]:
+    """The logical volumes read, with what running guests wrote so far and snapshots' COW space;
+    and how many of them are snapshots."""
     volumes: list[LogicalVolume] = []
-    append, pending_of, held_by, owner = volumes.append, writes.pending.get, writes.holders.get, owners.get
+    append, used_by, owner = volumes.append, writes.uses.get, owners.get
+    snapshots = 0
     for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
         path = f"/dev/{vg}/{name}"
-        # as ``writes.digest`` and ``writes.holders_of``, inline: a large host has many volumes
-        pending = pending_of(path)
-        now_digest = digest if not pending else pending[0][3] if len(pending) == 1 else writes.digest(path, digest)
-        held = held_by(path)
-        holders = () if not held else held if len(held) == 1 else tuple(sorted(set(held)))
-        cow_used = 0
+        # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
+        # large host has many volumes, and few are shared
+        used = used_by(path)
+        if type(used) is tuple:
+            holders, after, _domid, _since = used
+            now_digest = digest if after is None else after
+        elif used is None:
+            holders, now_digest = (), digest
+        else:
+            holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
         if origin:
+            snapshots += 1
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-            invalid = invalid or cow_used >= cow_size
-            cow_used = min(cow_used, cow_size)
-        append(
-            make_volume(
-                vg,
-                name,
-                size,
-                filesystem,
-                now_digest,
-                origin,
-                cow_size,
-                cow_used,
-                bool(invalid),
-                owner(managed_by, source) if managed_by else None,
-                holders,
-                bool(written) or now_digest != digest or bool(origin),  # a snapshot holds its origin's data
+            append(
+                make_volume(
+                    vg,
+                    name,
+                    size,
+                    filesystem,
+                    now_digest,
+                    origin,
+                    cow_size,
+                    min(cow_used, cow_size),
+                    bool(invalid or cow_used >= cow_size),
+                    owner(managed_by, source) if managed_by else None,
+                    holders,
+                    True,  # a snapshot holds its origin's data
+                )
             )
-        )
-    return tuple(volumes)
+        else:
+            append(
+                make_volume(
+                    vg,
+                    name,
+                    size,
+                    filesystem,
+                    now_digest,
+                    origin,
+                    cow_size,
+                    0,
+                    invalid != 0,
+                    owner(managed_by, source) if managed_by else None,
+                    holders,
+                    written != 0 or now_digest != digest,
+                )
+            )
+    return tuple(volumes), snapshots
 
 
 def _volume_groups(db: sqlite3.Connection, pvs_of: dict[str, list[str]], owners: Owners) -> tuple[VolumeGroup, ...]:
@@ -250,14 +288,16 @@ def _exports(db: sqlite3.Connection, owners: Owners) -> tuple[NfsExport, ...]:
     )
 
 
-def host_info(ctx: Ctx, guest_memory: int | None = None, loops_used: int | None = None) -> HostInfo:
+def host_info(ctx: Ctx, guest_memory: int | None = None, snapshots: int | None = None) -> HostInfo:
+    """The host's facts; a whole read gives the totals it counted on the way (else they are read)."""
     p = ctx.profile
     if guest_memory is None:
         guest_memory = memory.guest_memory(ctx)
-    if loops_used is None:
-        loops_used = int(ctx.db.execute("SELECT COUNT(*) FROM disks WHERE loop IS NOT NULL").fetchone()[0])
+    # The loop devices in use, by the partial index on them (no row of disks is read)
+    loops_used = int(ctx.db.execute("SELECT COUNT(*) FROM disks WHERE loop IS NOT NULL").fetchone()[0])
     dom0_mem = memory.dom0_memory(ctx)
-    snapshots = memory.snapshots(ctx)
+    if snapshots is None:
+        snapshots = memory.snapshots(ctx)
     runlevel = ctx.meta("runlevel")
     return HostInfo(
         name=p.name,
