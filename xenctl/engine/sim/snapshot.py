@@ -96,10 +96,8 @@ def _read_state(ctx: Ctx, selection: Selection | None) -> HostState:
     guests = writes.domains(ctx, owners)
     partitions, pvs_of = _partitions(ctx.db, writes)
     volumes, snapshots = _logical_volumes(lv_rows, writes, owners)
-    if selection is None:
-        host = host_info(ctx, guest_memory=sum(row[4] for row in writes.rows), snapshots=snapshots)
-    else:
-        host = host_info(ctx)
+    # The guests' memory from the host's own total (shadow memory too); a whole read counted the snapshots
+    host = host_info(ctx, snapshots=snapshots if selection is None else None)
     return HostState(
         host=host,
         domains=_with_domain0(domain0(ctx), guests),
