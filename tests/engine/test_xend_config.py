@@ -151,3 +151,18 @@ def test_host_init_given_an_sxp_file_says_what_it_is_in_one_line(tmp_path: Path)
     assert other.returncode == 1
     assert other.stderr == f"Error: {notes}:3:1: not a host profile (a YAML mapping of host settings, such as " \
         "'memory: 16G'): this line is not YAML\n"  # fmt: skip
+
+
+def test_a_plan_made_before_the_file_changed_is_not_the_answer_after(tmp_path: Path, xen_root: Path) -> None:
+    """The file is edited outside any operation; the plan it changes is made again, not taken from
+    the plans kept for the host as it was (nor from the last plan's basis)."""
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text("domains:\n  - {name: web1, memory: 15500M, kernel: /boot/vmlinuz-2.6.18-xen}\n")
+    first = run_xenctl(home, "plan", str(specs))
+    assert first.returncode == 0 and "1 to create" in first.stdout, first.stderr  # Domain-0 balloons to make room
+    xen_root.mkdir(parents=True, exist_ok=True)
+    (xen_root / "xend-config.sxp").write_text("(dom0-min-mem 1024)\n(enable-dom0-ballooning no)\n")
+    again = run_xenctl(home, "plan", str(specs))
+    assert again.returncode == 1
+    assert "memory 15500M is more than host xen1 can ever give a guest" in again.stderr

@@ -8,6 +8,7 @@ tests' ``XENCTL_KILL_AFTER`` counts operations here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -153,7 +154,24 @@ def read_change_token(ctx: Ctx) -> str | None:
         "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
         {"now": ctx.now},
     ).fetchone()[0]
-    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}"
+    settings = _settings_stamp(ctx.profile)
+    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}/{settings}"
+
+
+_STAMPS: dict[int, tuple[HostProfile, str]] = {}
+
+
+def _settings_stamp(profile: HostProfile) -> str:
+    """What the host runs by, as it is set now: its profile with xend-config.sxp's values over it.
+    That file is edited outside any operation (Domain-0's floor, ballooning), and what a plan may
+    ask of the host follows it: a token made under other settings is another host's."""
+    kept = _STAMPS.get(id(profile))
+    if kept is None or kept[0] is not profile:
+        if len(_STAMPS) > 16:
+            _STAMPS.clear()
+        kept = (profile, hashlib.blake2b(repr(profile).encode(), digest_size=8).hexdigest())
+        _STAMPS[id(profile)] = kept
+    return kept[1]
 
 
 def read_changed_domains(ctx: Ctx, token: str) -> frozenset[str] | None:
