@@ -89,8 +89,9 @@ class Plan:
             Action.RETAIN: "retained",
         }
         counts = dict.fromkeys(("create", "update", "restart", "replace", "delete", "retained"), 0)
-        for change in self.changes:
-            counts[names[change.effect]] += 1
+        adopt = Action.ADOPT
+        for change in self.changes:  # the effect is the action but for an adoption
+            counts[names[change.action if change.action is not adopt else change.effect]] += 1
         return counts
 
 

@@ -50,21 +50,27 @@ class StorageDiff(Owned):
         partitions = {p.path: p for p in self.live.partitions}
         root = self.live.host.storage_root
         declared_images = {image_path(root, v.path or "") for v in self.desired.volumes if v.kind is VolumeKind.FILE}
+        # The host's volumes by name, looked up for each declared one (not searched: a cold plan
+        # declares 30,000): its LVs in (VG, name) order, the image files no spec declares.
+        lvs_named: dict[str, list[LogicalVolume]] = {}
+        for (_vg, name), v in sorted(lvs.items()):
+            lvs_named.setdefault(name, []).append(v)
+        undeclared: dict[str, list[ImageFile]] = {}
+        for p, i in images.items():
+            if p not in declared_images:
+                undeclared.setdefault(_image_name(p), []).append(i)
         seen_lvs: set[tuple[str, str]] = set()
         seen_images: set[str] = set()
         changes: list[Change] = []
         for spec in self.desired.volumes:
             if spec.kind in _LVM:
-                lv = lvs.get((spec.vg or "", spec.name)) or next(
-                    (v for (_vg, name), v in sorted(lvs.items()) if name == spec.name), None
-                )
+                lv = lvs.get((spec.vg or "", spec.name)) or next(iter(lvs_named.get(spec.name, ())), None)
                 if lv is not None:
                     seen_lvs.add((lv.vg, lv.name))
                     changes.extend(self.lvm_volume(spec, lv))
                     continue
-                other = self.other_kind(
-                    spec, [i for p, i in images.items() if p not in declared_images and _image_name(p) == spec.name]
-                )
+                found = undeclared.get(spec.name)
+                other = self.other_kind(spec, found) if found else None
                 if other is not None:
                     seen_images.add(other.path)
                     changes.append(self.kind_change(spec, "file", other.path))
@@ -76,7 +82,7 @@ class StorageDiff(Owned):
                 seen_images.add(path)
                 other_lv = None
                 if image is None:
-                    other_lv = self.other_kind(spec, [v for k, v in sorted(lvs.items()) if k[1] == spec.name])
+                    other_lv = self.other_kind(spec, lvs_named.get(spec.name, []))
                 if other_lv is not None:
                     seen_lvs.add((other_lv.vg, other_lv.name))
                     changes.append(self.kind_change(spec, _lv_kind(other_lv), other_lv.path))
