@@ -291,7 +291,11 @@ class DesiredState:
         each storage root, as ``disk_targets`` is."""
         table = self._volume_tables.get(storage_root)
         if table is None:
-            table = tuple(volume_target(v, storage_root) for v in self.volumes)
+            in_groups = (VolumeKind.LVM, VolumeKind.SNAPSHOT)  # most volumes: worked out here, no call each
+            table = tuple(
+                (f"/dev/{v.vg}/{v.name}", "phy") if v.kind in in_groups else volume_target(v, storage_root)
+                for v in self.volumes
+            )
             self._volume_tables[storage_root] = table
         return table
 

@@ -61,6 +61,9 @@ def _document(get: Any, limit: int) -> Any:
     ends = (_EVENTS.MappingEndEvent, _EVENTS.SequenceEndEvent)
     containers: list[Any] = []  # the open mappings and sequences, innermost last
     keys: list[Any] = []  # for each, the key waiting for its value (None: none; a sequence's is unused)
+    # Each text once: a value written many times (a volume group, a vdev, a kernel, a volume's
+    # name and the disks naming it) is one string in the model, and pickled once in the cache.
+    texts: dict[str, str] = {}
     count = 0
     result: Any = None
     while True:
@@ -70,6 +73,8 @@ def _document(get: Any, limit: int) -> Any:
             if event.anchor is not None or event.tag is not None:
                 raise Unusual
             value: Any = plain(event.value) if event.implicit[0] else event.value
+            if type(value) is str:
+                value = texts.setdefault(value, value)
         elif kind is mapping or kind is sequence:
             if event.anchor is not None or event.tag is not None or len(containers) >= MAX_DEPTH:
                 raise Unusual
