@@ -4,6 +4,8 @@ stale answer: an edited file, a new file, or a host with less memory is checked 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -282,3 +284,17 @@ def test_a_dependency_cycle_made_by_editing_the_other_file_is_refused(tmp_path: 
     with pytest.raises(SpecError) as refused:
         load_specs([str(specs)], BIG, cache_dir=str(cache))
     assert "dependency cycle" in str(refused.value)
+
+
+def test_a_load_whose_files_all_come_from_the_cache_does_not_import_pyyaml(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 3)
+    load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    script = (
+        "import sys\n"
+        "from xenctl.spec.load import load_specs\n"
+        f"load_specs([{str(specs)!r}], cache_dir={str(tmp_path / 'cache')!r})\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"
