@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from xenctl.errors import SpecError
+from xenctl.spec.cache import SpecCache
 from xenctl.spec.checks import Capacity
-from xenctl.spec.load import load_specs
+from xenctl.spec.load import _halfway, load_specs
+from xenctl.spec.model import DesiredState
 
 BIG = Capacity(16124, "the test host")
 SMALL = Capacity(1000, "a small host")
@@ -173,6 +177,36 @@ def test_a_broken_file_in_the_helpers_half_is_reported_as_without_it(
     assert "domain dom00 is declared twice: first in" in str(twice.value)
 
 
+def test_a_helper_that_dies_half_way_leaves_the_rest_to_the_load_and_is_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 20)
+    real = SpecCache.put
+
+    def put(self: SpecCache, path: str, text: str, model: DesiredState) -> str:
+        if path.endswith("part17.yaml") and os.getpid() != parent:
+            os._exit(1)  # the helper, killed before it caches its last files
+        return real(self, path, text, model)
+
+    parent = os.getpid()
+    monkeypatch.setattr(SpecCache, "put", put)
+    started = _forks(monkeypatch)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    helped = load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    assert len(started) == 1
+    assert helped == load_specs([str(specs)], BIG)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)  # waited for already: no process left behind
+
+
+def test_the_helpers_share_is_half_the_text_less_what_reading_it_back_costs() -> None:
+    short, long = ("a.yaml", "x" * 10), ("b.yaml", "x" * 1000)
+    assert _halfway([short] * 10 + [long] * 10) == 15  # the short files count for little
+    assert _halfway([long] * 20) == 10  # 9.5 files' worth of text is ours: the tenth is ours too
+    assert _halfway([long, short]) == 1  # each side has a file at least
+
+
 def test_a_one_core_machine_or_a_few_files_start_no_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     specs = tmp_path / "specs"
     _many(specs, 20)
@@ -309,3 +343,17 @@ def test_a_model_read_back_from_the_cache_has_every_field_of_the_one_built(tmp_p
     assert _every_field(kept) == _every_field(built)
     db = kept.domain("db")
     assert db is not None and db.maxmem is None and "maxmem" not in vars(db)  # a default, read from the class
+
+
+def test_a_load_whose_files_all_come_from_the_cache_does_not_import_pyyaml(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    _many(specs, 3)
+    load_specs([str(specs)], BIG, cache_dir=str(tmp_path / "cache"))
+    script = (
+        "import sys\n"
+        "from xenctl.spec.load import load_specs\n"
+        f"load_specs([{str(specs)!r}], cache_dir={str(tmp_path / 'cache')!r})\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"

@@ -56,3 +56,10 @@ def test_a_second_item_naming_two_kinds_is_refused(tmp_path: Path, text: str, wo
     path.write_text(text)
     with pytest.raises(SpecError, match=words):
         load_specs([str(path)])
+
+
+def test_the_compiled_code_names_list_items_with_f_strings_not_with_all_its_locals() -> None:
+    named = validate._without_locals('p + ".disks[{data__disks_x}]".format(**locals())')
+    assert named == 'p + f".disks[{data__disks_x}]"'
+    for kept in ('"{a.b}".format(**locals())', '"\\n{x}".format(**locals())', '"{x}".format(x=1)'):
+        assert validate._without_locals(kept) == kept  # anything but plain names is left as it is

@@ -426,7 +426,7 @@ def test_the_nesting_limit_is_the_same_with_or_without_a_star_in_the_text(tmp_pa
 
 def _constructed_by_pyyaml(text: str) -> object:
     """The same text through PyYAML's own constructor (the loader's, with its rules)."""
-    loader = yamlfile._SpecLoader(text)
+    loader = yamlfile._spec_loader()(text)
     try:
         return loader.get_single_data()
     finally:

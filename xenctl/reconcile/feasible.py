@@ -22,26 +22,29 @@ from xenctl.units import format_size
 
 def check_feasible(desired: DesiredState, live: HostState, changes: list[Change]) -> None:
     """Refuse a plan the host could not carry out, naming the objects and the numbers."""
+    # Each check looks at the changes of one or two kinds: sorted once, a plan of 40,000
+    # creates is not walked whole by every check.
+    by_kind: dict[Kind, list[Change]] = {kind: [] for kind in Kind}
+    for change in changes:
+        by_kind[change.kind].append(change)
     problems = [
-        *_memory(desired, live, changes),
+        *_memory(desired, live, by_kind[Kind.VOLUME]),
         *_loops(desired, live),
         *_sharing(desired, live),
-        *_devices(desired, live, changes),
-        *_space(desired, live, changes),
-        *_storage_in_use(live, changes),
-        *_invalid_snapshots(desired, live, changes),
+        *_devices(desired, live, by_kind),
+        *_space(desired, live, by_kind[Kind.VOLUME]),
+        *_storage_in_use(live, by_kind),
+        *_invalid_snapshots(desired, live, by_kind),
         *unsupported_steps(desired, live, changes),
     ]
     if problems:
         raise PlanError("the plan cannot be carried out:\n  " + "\n  ".join(capped(problems)))
 
 
-def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+def _devices(desired: DesiredState, live: HostState, by_kind: dict[Kind, list[Change]]) -> list[str]:
     """What xend checks when a domain is created: devices that exist, Domain-0's mounts, bridges."""
     starting = {
-        c.name
-        for c in changes
-        if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
+        c.name for c in by_kind[Kind.DOMAIN] if c.effect in (Action.CREATE, Action.START, Action.RESTART, Action.UPDATE)
     }
     partitions = {p.path: p for p in live.partitions}
     existing = set(partitions) | {lv.path for lv in live.logical_volumes} | {i.path for i in live.images}
@@ -58,8 +61,9 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
         )
     else:
         rows = zip(desired.domains, desired.disk_targets(root), strict=True)
+    stopped = DesiredPower.STOPPED  # looked up once: the loop below runs over every disk
     for spec, targets in rows:
-        if spec.name not in starting or spec.state is DesiredPower.STOPPED:
+        if spec.name not in starting or spec.state is stopped:
             continue
         for vif in spec.vifs:
             if vif.bridge not in live.host.bridges:
@@ -69,7 +73,7 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
                 continue  # a network block device, or an empty drive: nothing of this host's
             if target not in existing:
                 if made is None:
-                    made = _made(desired, root, changes)
+                    made = _made(desired, root, by_kind[Kind.VOLUME])
                 if target not in made:
                     missing.setdefault(target, []).append(spec.name)
             part = partitions.get(target)
@@ -92,11 +96,14 @@ def _devices(desired: DesiredState, live: HostState, changes: list[Change]) -> l
     return problems
 
 
-def _made(desired: DesiredState, root: str, changes: list[Change]) -> set[str]:
+def _made(desired: DesiredState, root: str, volume_changes: list[Change]) -> set[str]:
     """The devices the declared volumes will be: not those the plan retains as they are."""
-    kept = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.RETAIN}
+    kept = {c.name for c in volume_changes if c.action is Action.RETAIN}
+    partition = VolumeKind.PARTITION
     return {
-        volume_target(v, root)[0] for v in desired.volumes if v.kind is not VolumeKind.PARTITION and v.name not in kept
+        target
+        for v, (target, _backend) in zip(desired.volumes, desired.volume_targets(root), strict=True)
+        if v.kind is not partition and v.name not in kept
     }
 
 
@@ -106,15 +113,15 @@ def _absent(volume: str | None) -> str:
     return f"which the plan does not make: volume.{volume} is retained as it is (--destroy-data replaces it)"
 
 
-def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+def _invalid_snapshots(desired: DesiredState, live: HostState, by_kind: dict[Kind, list[Change]]) -> list[str]:
     """No domain starts on a snapshot whose COW space filled, unless the plan makes it again."""
-    remade = {c.name for c in changes if c.kind is Kind.VOLUME and c.action is Action.REPLACE}
+    if not any(lv.invalid for lv in live.logical_volumes):
+        return []
+    remade = {c.name for c in by_kind[Kind.VOLUME] if c.action is Action.REPLACE}
     invalid = {lv.path: lv for lv in live.logical_volumes if lv.invalid and lv.name not in remade}
     if not invalid:
         return []
-    starting = {
-        c.name for c in changes if c.kind is Kind.DOMAIN and c.effect in (Action.CREATE, Action.START, Action.RESTART)
-    }
+    starting = {c.name for c in by_kind[Kind.DOMAIN] if c.effect in (Action.CREATE, Action.START, Action.RESTART)}
     users: dict[str, list[str]] = {}
     for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
         for target, _backend in targets if spec.name in starting else ():
@@ -127,10 +134,14 @@ def _invalid_snapshots(desired: DesiredState, live: HostState, changes: list[Cha
     ]
 
 
-def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
+def _storage_in_use(live: HostState, by_kind: dict[Kind, list[Change]]) -> list[str]:
     """A volume or VG is replaced or deleted only if nothing that stays still holds it."""
-    stopping = {c.name for c in changes if c.kind is Kind.DOMAIN and c.action in (Action.DELETE, Action.STOP)}
-    going = {c.name for c in changes if c.kind is Kind.VOLUME and c.action in (Action.DELETE, Action.REPLACE)}
+    removed = (Action.DELETE, Action.REPLACE)
+    groups_going = [c for c in by_kind[Kind.VOLUME_GROUP] if c.action in removed]
+    if not (live.logical_volumes or live.images or groups_going):
+        return []  # nothing on the host that a change could take from under something
+    stopping = {c.name for c in by_kind[Kind.DOMAIN] if c.action in (Action.DELETE, Action.STOP)}
+    going = {c.name for c in by_kind[Kind.VOLUME] if c.action in removed}
     problems = []
     for lv in live.logical_volumes:
         if lv.name not in going:
@@ -148,25 +159,25 @@ def _storage_in_use(live: HostState, changes: list[Change]) -> list[str]:
         name = image.path.rsplit("/", 1)[-1]
         if name in going and [h for h in image.holders if h not in stopping]:
             problems.append(f"in use: image {image.path} is held by {few(image.holders)}; stop it first")
-    for change in changes:
-        if change.kind is Kind.VOLUME_GROUP and change.action in (Action.DELETE, Action.REPLACE):
-            inside = [lv.name for lv in live.logical_volumes if lv.vg == change.name and lv.name not in going]
-            if inside:
-                problems.append(f"in use: volume group {change.name} holds {few(inside)}, which would be lost")
+    for change in groups_going:
+        inside = [lv.name for lv in live.logical_volumes if lv.vg == change.name and lv.name not in going]
+        if inside:
+            problems.append(f"in use: volume group {change.name} holds {few(inside)}, which would be lost")
     return problems
 
 
-def _memory(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+def _memory(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> list[str]:
     """The running domains against what the host can give guests once the plan's snapshots are
     made and gone: each holds ``snapshot_memory`` of Domain-0, which it cannot give away."""
     declared = {d.name for d in desired.domains}
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
     overhead = live.host.capabilities.domain_overhead
-    running = [d for d in desired.domains if d.state is not DesiredPower.STOPPED]
+    stopped = DesiredPower.STOPPED
+    running = [d for d in desired.domains if d.state is not stopped]
     need = sum(d.memory + overhead for d in running)
     held = sum(d.memory for d in kept)
     host = live.host
-    snapshots = host.snapshots + _snapshots_made(desired, live, changes)
+    snapshots = host.snapshots + _snapshots_made(desired, live, volume_changes)
     limit = host.guest_memory_max - (snapshots - host.snapshots) * host.snapshot_memory * host.ballooning
     if need + held <= limit:
         return []
@@ -182,13 +193,14 @@ def _memory(desired: DesiredState, live: HostState, changes: list[Change]) -> li
     ]
 
 
-def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change]) -> int:
+def _snapshots_made(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> int:
     """Snapshots the plan makes, less those it removes."""
     live_snapshots = {lv.name for lv in live.logical_volumes if lv.is_snapshot}
+    snapshot = VolumeKind.SNAPSHOT
+    if not live_snapshots and not any(v.kind is snapshot for v in desired.volumes):
+        return 0  # none declared, none on the host: no change makes or removes one
     made = 0
-    for change in changes:
-        if change.kind is not Kind.VOLUME:
-            continue
+    for change in volume_changes:
         spec = desired.volume(change.name)
         now, then = change.name in live_snapshots, spec is not None and spec.kind is VolumeKind.SNAPSHOT
         if change.action in (Action.CREATE, Action.REPLACE) and then and not now:
@@ -201,15 +213,16 @@ def _snapshots_made(desired: DesiredState, live: HostState, changes: list[Change
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if not live.host.capabilities.loop_devices:
         return []  # its file-backed disks hold no loop devices of a count (libvirt's, QEMU's)
-    images = {v.name for v in desired.volumes if v.kind is VolumeKind.FILE}
+    file, stopped = VolumeKind.FILE, DesiredPower.STOPPED  # looked up once, not for each volume and domain
+    images = {v.name for v in desired.volumes if v.kind is file}
     # A file-backed disk names an image file, or a declared volume that is one (counted without
     # working out every disk's path: a plan of one change on a large host asks this too).
     users = [
         d.name
         for d in desired.domains
-        if d.state is not DesiredPower.STOPPED
+        if d.state is not stopped
         for disk in d.disks
-        if disk.file is not None or (disk.volume is not None and disk.phy is None and disk.volume in images)
+        if disk.file is not None or (disk.volume in images and disk.phy is None)
     ]
     declared = {d.name for d in desired.domains}
     kept = sum(
@@ -252,21 +265,24 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
     ]
 
 
-def _space(desired: DesiredState, live: HostState, changes: list[Change]) -> list[str]:
+def _space(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> list[str]:
     free = {vg.name: vg.free for vg in live.volume_groups}
     for group in desired.volume_groups:
         free.setdefault(group.name, _new_group_size(live, group.pvs))
     need: dict[str, int] = {}
     names: dict[str, list[str]] = {}
-    for change in changes:
-        if change.kind is not Kind.VOLUME or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+    extent = live.host.capabilities.extent_size
+    update, sized = Action.UPDATE, (Action.CREATE, Action.UPDATE, Action.REPLACE)
+    in_groups = (VolumeKind.LVM, VolumeKind.SNAPSHOT)
+    declared = desired.volume
+    for change in volume_changes:
+        if change.action not in sized:
             continue
-        volume = desired.volume(change.name)
-        if volume is None or volume.kind not in (VolumeKind.LVM, VolumeKind.SNAPSHOT) or not volume.vg:
+        volume = declared(change.name)
+        if volume is None or volume.kind not in in_groups or not volume.vg:
             continue
-        extent = live.host.capabilities.extent_size
         size = -(-(volume.size or 0) // extent) * extent
-        if change.action is Action.UPDATE:
+        if change.action is update:
             size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
         need[volume.vg] = need.get(volume.vg, 0) + size
         names.setdefault(volume.vg, []).append(volume.name)

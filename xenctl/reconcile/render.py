@@ -86,10 +86,15 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+# What each action is called on its line (a dict: the line is made for every change).
+_WHAT = {action: action.value for action in Action} | {Action.RETAIN: "retained"}
+
+
 def _change_lines(change: Change, colour: bool) -> list[str]:
-    symbol = SYMBOLS[change.effect]
-    what = change.action.value if change.action is not Action.RETAIN else "retained"
-    if change.action is Action.ADOPT and change.effect is Action.RESTART:
+    effect = change.effect
+    symbol = SYMBOLS[effect]
+    what = _WHAT[change.action]
+    if change.action is Action.ADOPT and effect is Action.RESTART:
         what = "adopt and restart"
     forced = change.forced_by()
     if forced:

@@ -50,21 +50,19 @@ class StorageDiff(Owned):
         partitions = {p.path: p for p in self.live.partitions}
         root = self.live.host.storage_root
         declared_images = {image_path(root, v.path or "") for v in self.desired.volumes if v.kind is VolumeKind.FILE}
+        by_name = _ByName(lvs, images, declared_images)
         seen_lvs: set[tuple[str, str]] = set()
         seen_images: set[str] = set()
         changes: list[Change] = []
         for spec in self.desired.volumes:
             if spec.kind in _LVM:
-                lv = lvs.get((spec.vg or "", spec.name)) or next(
-                    (v for (_vg, name), v in sorted(lvs.items()) if name == spec.name), None
-                )
+                lv = lvs.get((spec.vg or "", spec.name)) or next(iter(by_name.lvs(spec.name)), None)
                 if lv is not None:
                     seen_lvs.add((lv.vg, lv.name))
                     changes.extend(self.lvm_volume(spec, lv))
                     continue
-                other = self.other_kind(
-                    spec, [i for p, i in images.items() if p not in declared_images and _image_name(p) == spec.name]
-                )
+                found = by_name.images(spec.name)
+                other = self.other_kind(spec, found) if found else None
                 if other is not None:
                     seen_images.add(other.path)
                     changes.append(self.kind_change(spec, "file", other.path))
@@ -76,7 +74,7 @@ class StorageDiff(Owned):
                 seen_images.add(path)
                 other_lv = None
                 if image is None:
-                    other_lv = self.other_kind(spec, [v for k, v in sorted(lvs.items()) if k[1] == spec.name])
+                    other_lv = self.other_kind(spec, by_name.lvs(spec.name))
                 if other_lv is not None:
                     seen_lvs.add((other_lv.vg, other_lv.name))
                     changes.append(self.kind_change(spec, _lv_kind(other_lv), other_lv.path))
@@ -185,6 +183,30 @@ class StorageDiff(Owned):
         if not fields:
             return []
         return [Change(Kind.VOLUME, spec.name, Action.UPDATE, tuple(fields), reason="grow, format or fill in place")]
+
+
+class _ByName:
+    """The host's volumes by name, looked up for each declared volume (not searched: a cold plan
+    declares 30,000): its LVs in (VG, name) order, sorted only when a declared one is not where
+    the specs put it, and the image files no spec declares."""
+
+    def __init__(self, lvs: dict[tuple[str, str], LogicalVolume], images: dict[str, ImageFile], declared: set[str]):
+        self._lvs = lvs
+        self._named: dict[str, list[LogicalVolume]] | None = None
+        self._images: dict[str, list[ImageFile]] = {}
+        for path, image in images.items():
+            if path not in declared:
+                self._images.setdefault(_image_name(path), []).append(image)
+
+    def lvs(self, name: str) -> list[LogicalVolume]:
+        if self._named is None:
+            self._named = {}
+            for (_vg, lv_name), lv in sorted(self._lvs.items()):
+                self._named.setdefault(lv_name, []).append(lv)
+        return self._named.get(name, [])
+
+    def images(self, name: str) -> list[ImageFile]:
+        return self._images.get(name, [])
 
 
 def _image_name(path: str) -> str:

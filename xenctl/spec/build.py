@@ -30,10 +30,12 @@ from xenctl.units import MIB, UnitError, parse_duration, parse_size
 MAX_MEMORY = 16 * 1024 * 1024  # MiB: 16T, as the schema allows
 
 
-def _memory(value: Any, origin: Origin, locator: Locator, issues: list[SpecIssue]) -> int:
-    """Memory in MiB: a bare number is MiB (as in xm configs), a size must be whole MiB."""
+def _memory(value: Any, at: Origin, field: tuple[str, ...], locator: Locator, issues: list[SpecIssue]) -> int:
+    """Memory in MiB: a bare number is MiB (as in xm configs), a size must be whole MiB. (The
+    field's origin, ``at`` and ``field``, is made only for an issue: 10,000 domains make none.)"""
     if isinstance(value, int):
         return value
+    origin = at.at(*field)
     try:
         size = parse_size(value)
     except UnitError as exc:
@@ -73,7 +75,7 @@ def build_file(spec: SpecFile, locator: Locator, issues: list[SpecIssue]) -> Des
     )
     volumes = []
     for i, v in enumerate(storage.get("volumes") or ()):
-        origin = base.at("storage", "volumes", i)
+        origin = Origin(spec.path, ("storage", "volumes", i))
         try:
             volumes.append(_volume(v, origin))
         except UnitError as exc:  # a size the pattern allows but bytes cannot hold (0.1K)
@@ -83,7 +85,9 @@ def build_file(spec: SpecFile, locator: Locator, issues: list[SpecIssue]) -> Des
         NfsExportSpec(e["name"], e["server"], e["path"], base.at("storage", "nfs_exports", i), e.get("host"))
         for i, e in enumerate(storage.get("nfs_exports") or ())
     )
-    domains = tuple(_domain(d, base.at("domains", i), locator, issues) for i, d in enumerate(data.get("domains") or ()))
+    domains = tuple(
+        _domain(d, Origin(spec.path, ("domains", i)), locator, issues) for i, d in enumerate(data.get("domains") or ())
+    )
     autostart = []
     for i, entry in enumerate(data.get("autostart") or ()):
         origin = base.at("autostart", i)
@@ -109,7 +113,7 @@ def _host(data: dict[str, Any], origin: Origin, locator: Locator, issues: list[S
     capacity = data.get("capacity") or {}
     memory = None
     if "memory" in capacity:
-        memory = _memory(capacity["memory"], origin.at("capacity", "memory"), locator, issues)
+        memory = _memory(capacity["memory"], origin, ("capacity", "memory"), locator, issues)
     return HostSpec(
         name=data["name"],
         connect=data["connect"],
@@ -125,23 +129,26 @@ def _dev(path: str) -> str:
 
 
 def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
+    if "lvm" in data:  # most volumes: made with no dict of common fields
+        lvm = data["lvm"]
+        snapshot_of = lvm.get("snapshot_of")
+        return VolumeSpec(
+            data["name"],
+            VolumeKind.SNAPSHOT if snapshot_of else VolumeKind.LVM,
+            size=parse_size(lvm["size"], whole_kib=True),
+            vg=lvm["vg"],
+            snapshot_of=snapshot_of,
+            filesystem=data.get("filesystem"),
+            populate=data.get("populate"),
+            origin=origin,
+            host=data.get("host"),
+        )
     common: dict[str, Any] = {
         "filesystem": data.get("filesystem"),
         "populate": data.get("populate"),
         "origin": origin,
         "host": data.get("host"),
     }
-    if "lvm" in data:
-        lvm = data["lvm"]
-        kind = VolumeKind.SNAPSHOT if lvm.get("snapshot_of") else VolumeKind.LVM
-        return VolumeSpec(
-            data["name"],
-            kind,
-            size=parse_size(lvm["size"], whole_kib=True),
-            vg=lvm["vg"],
-            snapshot_of=lvm.get("snapshot_of"),
-            **common,
-        )
     if "file" in data:
         image = data["file"]
         return VolumeSpec(
@@ -156,8 +163,8 @@ def _volume(data: dict[str, Any], origin: Origin) -> VolumeSpec:
 
 
 def _domain(data: dict[str, Any], origin: Origin, locator: Locator, issues: list[SpecIssue]) -> DomainSpec:
-    memory = _memory(data.get("memory", 128), origin.at("memory"), locator, issues)
-    maxmem = _memory(data["maxmem"], origin.at("maxmem"), locator, issues) if "maxmem" in data else None
+    memory = _memory(data.get("memory", 128), origin, ("memory",), locator, issues)
+    maxmem = _memory(data["maxmem"], origin, ("maxmem",), locator, issues) if "maxmem" in data else None
     install = data.get("install")
     return DomainSpec(
         name=data["name"],

@@ -11,6 +11,7 @@ checks of ``xenctl.spec.checks``. Each problem names its file, line, column and 
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import threading
 from collections.abc import Sequence
@@ -76,23 +77,27 @@ def _load(
     structures: list[str] = []  # each file's structure digest, beside ``parts`` ("" when unknown)
     entries = {path: cache.entry(path, text) for path, text in texts} if cache else {}
     helper = _Helper.start(cache, texts, entries) if cache else None
-    for path, text in texts:
+    try:
+        for path, text in texts:
+            if helper is not None:
+                helper.wait_for(path)
+            cached, digest = cache.kept_at(entries[path], path) if cache else (None, "")
+            if cached is not None:
+                locator.texts[path] = text  # parsed again only if a check across files names it
+                parts.append(cached)
+                structures.append(digest)
+                if models is not None:
+                    models[path] = (text, cached)
+                continue
+            built = _build(path, text, issues, locator, cache)
+            if built is not None:
+                parts.append(built)
+                structures.append(cache.put(path, text, built) if cache else "")
+                if models is not None:
+                    models[path] = (text, built)
+    finally:
         if helper is not None:
-            helper.wait_for(path)
-        cached, digest = cache.kept_at(entries[path], path) if cache else (None, "")
-        if cached is not None:
-            locator.texts[path] = text  # parsed again only if a check across files names it
-            parts.append(cached)
-            structures.append(digest)
-            if models is not None:
-                models[path] = (text, cached)
-            continue
-        built = _build(path, text, issues, locator, cache)
-        if built is not None:
-            parts.append(built)
-            structures.append(cache.put(path, text, built) if cache else "")
-            if models is not None:
-                models[path] = (text, built)
+            helper.finish()
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
     desired = merge(parts, files)
@@ -142,14 +147,18 @@ class _Helper:
 
     The child only fills the cache, with files that pass every check of their own; whatever it
     did not cache (a file with a problem, a child that died) this process loads itself, the
-    usual way, so every problem is found and worded as always.
+    usual way, so every problem is found and worded as always. It says through a pipe when it
+    is done with each file, so this process reads each model back as soon as it is written,
+    while the child builds the next, rather than all of them once the child has ended.
     """
 
     SMALLEST = 8  # fewer files to parse than this are not worth a process
 
-    def __init__(self, pid: int, paths: set[str]) -> None:
+    def __init__(self, pid: int, paths: list[str], progress: int) -> None:
         self.pid = pid
-        self.paths = paths
+        self.order = {path: i for i, path in enumerate(paths)}  # the child's files, in its order
+        self.progress = progress  # the pipe's reading end: a byte for each file the child is done with
+        self.done = 0  # how many of its files the child said it is done with
 
     @classmethod
     def start(cls, cache: SpecCache, texts: list[tuple[str, str]], entries: dict[str, str]) -> _Helper | None:
@@ -158,14 +167,21 @@ class _Helper:
         missing = [(path, text) for path, text in texts if not os.path.exists(entries[path])]
         if len(missing) < cls.SMALLEST:
             return None
-        theirs = missing[len(missing) // 2 :]
+        theirs = missing[_halfway(missing) :]
         fast_check(cache.directory)  # compiled once, before the fork, for both processes
+        try:
+            reading, writing = os.pipe()
+        except OSError:
+            return None
         try:
             pid = os.fork()
         except OSError:
+            os.close(reading)
+            os.close(writing)
             return None
         if pid == 0:  # the child: cache what it can, and leave without running anything of the parent's
             try:
+                os.close(reading)
                 for path, text in theirs:
                     loaded = parse_file(path, text, [])
                     if loaded is not None and valid_quickly(loaded.data, cache):
@@ -174,16 +190,45 @@ class _Helper:
                         built = build_quickly(loaded, locator)
                         if built is not None:
                             cache.put(path, text, built)
+                    os.write(writing, b".")
             finally:
                 os._exit(0)
-        return cls(pid, {path for path, _text in theirs})
+        os.close(writing)
+        return cls(pid, [path for path, _text in theirs], reading)
 
     def wait_for(self, path: str) -> None:
-        """Wait for the child before the first of its files (at most once)."""
-        if self.pid and path in self.paths:
+        """Wait until the child is done with ``path`` if it is one of its files (or has ended)."""
+        wanted = self.order.get(path)
+        while self.pid and wanted is not None and self.done <= wanted:
+            said = os.read(self.progress, 4096)
+            if not said:  # it has ended (or died): what it did not cache is loaded here
+                self.finish()
+            self.done += len(said)
+
+    def finish(self) -> None:
+        """Let the child's pipe and process go (at most once)."""
+        if self.pid:
+            os.close(self.progress)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
+
+
+def _halfway(missing: list[tuple[str, str]]) -> int:
+    """Where the child's share starts, by the length of the text (a short file costs little).
+    This process also reads the child's models back, about a tenth of the work of building
+    them, so its own share is that much less than half: both are done at about the same time."""
+    total = sum(len(text) for _path, text in missing)
+    ours = total * (1 - _READ_BACK) / (2 - _READ_BACK)
+    seen = 0
+    for i, (_path, text) in enumerate(missing):
+        seen += len(text)
+        if seen >= ours:
+            return max(1, min(i + 1, len(missing) - 1))
+    return len(missing) // 2
+
+
+_READ_BACK = 0.1  # reading a file's model back from the cache, as a part of building it
 
 
 def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState:
@@ -191,7 +236,7 @@ def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState
 
     def gather(attr: str, key: str) -> tuple[Any, ...]:
         items = [item for part in parts for item in getattr(part, attr)]
-        return tuple(sorted(items, key=lambda item: (getattr(item, key), item.origin.file, item.origin.path)))
+        return tuple(sorted(items, key=operator.attrgetter(key, "origin.file", "origin.path")))
 
     return DesiredState(
         domains=gather("domains", "name"),

@@ -317,13 +317,32 @@ class DesiredState:
     def _disk_tables(self) -> dict[str, tuple[tuple[Target, ...], ...]]:
         return {}
 
+    @cached_property
+    def _volume_tables(self) -> dict[str, tuple[Target, ...]]:
+        return {}
+
+    def volume_targets(self, storage_root: str) -> tuple[Target, ...]:
+        """Each declared volume's device (``volume_target``), beside ``volumes``; made once for
+        each storage root, as ``disk_targets`` is."""
+        table = self._volume_tables.get(storage_root)
+        if table is None:
+            in_groups = (VolumeKind.LVM, VolumeKind.SNAPSHOT)  # most volumes: worked out here, no call each
+            table = tuple(
+                (f"/dev/{v.vg}/{v.name}", "phy") if v.kind in in_groups else volume_target(v, storage_root)
+                for v in self.volumes
+            )
+            self._volume_tables[storage_root] = table
+        return table
+
     def disk_targets(self, storage_root: str) -> tuple[tuple[Target, ...], ...]:
         """Each declared domain's disks as the host names them, in order, beside ``domains``.
         A disk naming an undeclared volume is ``volume:NAME``. Made once for each storage root:
         the checks and the plan look at every disk more than once."""
         table = self._disk_tables.get(storage_root)
         if table is None:
-            devices = {v.name: volume_target(v, storage_root) for v in reversed(self.volumes)}
+            # The first declared of a name wins, as ``volume`` finds it.
+            targets = self.volume_targets(storage_root)
+            devices = dict(zip(reversed([v.name for v in self.volumes]), reversed(targets), strict=True))
             table = tuple(_disk_row(domain, storage_root, devices.get) for domain in self.domains)
             self._disk_tables[storage_root] = table
         return table

@@ -59,7 +59,10 @@ def fast_check(directory: str | None = None) -> Any:
         with contextlib.suppress(OSError, ValueError, EOFError, TypeError), open(kept, "rb") as stream:
             code = marshal.load(stream)
     if not isinstance(code, types.CodeType):
-        code = compile(fastjsonschema.compile_to_code(definition, formats=formats), "<spec schema>", "exec")
+        # A refusal's details are never read (the reference validator words every error), so the
+        # code raises bare exceptions: a quarter of the text, compiled in a third of the time.
+        source = _without_locals(fastjsonschema.compile_to_code(definition, formats=formats, detailed_exceptions=False))
+        code = compile(source, "<spec schema>", "exec")
         if directory and kept:
             with contextlib.suppress(OSError):
                 os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -74,6 +77,19 @@ def fast_check(directory: str | None = None) -> Any:
     exec(code, scope)
     check = scope[RefResolver.from_schema(definition, handlers={}, store={}).get_scope_name()]
     return functools.partial(check, custom_formats=formats)
+
+
+def _without_locals(source: str) -> str:
+    """The generated code with each item's name (``data.domains[3]``, for its error message) made
+    by an f-string instead of ``"...[{i}]".format(**locals())``: the same text, without copying
+    every local variable into a dict for each domain, disk and volume checked (a sixth of the
+    time of a large file)."""
+    return _FORMAT_LOCALS.sub(lambda found: f'f"{found.group(1)}"', source)
+
+
+# A string whose fields name local variables, formatted with all of them: fastjsonschema's names
+# of list items. (Only fields of plain names: anything else is left as it is.)
+_FORMAT_LOCALS = re.compile(r'"((?:[^"\\{}\n]|\{[A-Za-z_][A-Za-z0-9_]*\})*)"\.format\(\*\*locals\(\)\)')
 
 
 def _without_choices(node: Any, formats: dict[str, Any]) -> Any:

@@ -9,15 +9,16 @@ is built. Files over 16 MiB and files that are not UTF-8 are refused at once.
 
 Files are parsed with libyaml when PyYAML has it. Line numbers are not kept while parsing; when a
 file has an error at a path, ``locate`` re-reads that one file and walks its nodes to the line.
+PyYAML is imported when a file is first parsed: a plan whose specs all come from the spec cache
+never pays for it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from xenctl.collector import collector_paused
 from xenctl.spec.model import PathPart
@@ -32,10 +33,11 @@ from xenctl.spec.yamlquick import (
     quick,
 )
 
+if TYPE_CHECKING:
+    import yaml
+
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TAG_LEADING_ZERO = "tag:xenctl,2026:leading-zero"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -59,51 +61,64 @@ class YamlProblem(Exception):
         self.column = column
 
 
-class _SpecLoader(_Loader):  # type: ignore[misc]
-    """Safe loading with the YAML 1.2 core schema and no duplicate keys."""
+@functools.cache
+def _spec_loader() -> Any:
+    """The loader class (made once, when a file is first parsed: it imports PyYAML)."""
+    import yaml
 
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode and implicit[0] and value is not None:
-            # By the first character, most scalars (names, paths, sizes) are text at once.
-            first = value[:1]
-            if first in NUMERIC_START:
-                if LEADING_ZERO.match(value):
-                    return _TAG_LEADING_ZERO
-                if INT.match(value):
-                    return "tag:yaml.org,2002:int"
-                if FLOAT.match(value):
-                    return "tag:yaml.org,2002:float"
-            elif not first or first in "~nN":
-                if NULL.match(value):
-                    return "tag:yaml.org,2002:null"
-            elif first in "tTfF":
-                if BOOL.match(value):
-                    return "tag:yaml.org,2002:bool"
-            elif value == "<<":
-                return _MERGE
-            return _STR
-        return str(super().resolve(kind, value, implicit))
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, yaml.Node] = {}
-        for key_node, _value in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"a key must be text; quote it ('{shown}')", key_node.start_mark
-                )
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return dict(super().construct_mapping(node, deep=deep))
+    class _SpecLoader(base):  # type: ignore[misc]
+        """Safe loading with the YAML 1.2 core schema and no duplicate keys."""
+
+        def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+            if kind is yaml.ScalarNode and implicit[0] and value is not None:
+                # By the first character, most scalars (names, paths, sizes) are text at once.
+                first = value[:1]
+                if first in NUMERIC_START:
+                    if LEADING_ZERO.match(value):
+                        return _TAG_LEADING_ZERO
+                    if INT.match(value):
+                        return "tag:yaml.org,2002:int"
+                    if FLOAT.match(value):
+                        return "tag:yaml.org,2002:float"
+                elif not first or first in "~nN":
+                    if NULL.match(value):
+                        return "tag:yaml.org,2002:null"
+                elif first in "tTfF":
+                    if BOOL.match(value):
+                        return "tag:yaml.org,2002:bool"
+                elif value == "<<":
+                    return _MERGE
+                return _STR
+            return str(super().resolve(kind, value, implicit))
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"a key must be text; quote it ('{shown}')", key_node.start_mark
+                    )
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node
+            return dict(super().construct_mapping(node, deep=deep))
+
+    _SpecLoader.flatten_mapping = _flatten_mapping
+    _SpecLoader.add_constructor("tag:yaml.org,2002:bool", _construct_core_bool)
+    _SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
+    _SpecLoader.add_constructor(_TAG_LEADING_ZERO, _refuse_leading_zero)
+    return _SpecLoader
 
 
 def needs_quotes(value: str) -> bool:
@@ -119,9 +134,11 @@ def needs_quotes(value: str) -> bool:
     )
 
 
-def _flatten_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> None:
+def _flatten_mapping(loader: Any, node: yaml.MappingNode) -> None:
     """YAML's merge key: ``<<: *t`` or ``<<: [*a, *b]`` brings in the templates' keys; the
     mapping's own keys win, then the first template listed, then the next."""
+    import yaml
+
     keys = [key for key, _value in node.value if key.tag == _MERGE]
     if len(keys) > 1:  # a key like any other: twice is refused (one key merges a list of templates)
         why = f"duplicate key '<<' (first at line {keys[0].start_mark.line + 1}); merge several with <<: [*a, *b]"
@@ -146,14 +163,13 @@ def _flatten_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> None:
     node.value = merged + own
 
 
-_SpecLoader.flatten_mapping = _flatten_mapping
-
-
-def _construct_core_bool(loader: _SpecLoader, node: yaml.ScalarNode) -> bool:
+def _construct_core_bool(loader: Any, node: yaml.ScalarNode) -> bool:
     return str(loader.construct_scalar(node)).lower() == "true"
 
 
-def _construct_core_int(loader: _SpecLoader, node: yaml.ScalarNode) -> int:
+def _construct_core_int(loader: Any, node: yaml.ScalarNode) -> int:
+    import yaml
+
     text = str(loader.construct_scalar(node))
     if len(text) > 40:
         raise yaml.constructor.ConstructorError(
@@ -164,16 +180,13 @@ def _construct_core_int(loader: _SpecLoader, node: yaml.ScalarNode) -> int:
     return int(text, 0) if text.startswith("0x") else int(text)
 
 
-def _refuse_leading_zero(loader: _SpecLoader, node: yaml.ScalarNode) -> None:
+def _refuse_leading_zero(loader: Any, node: yaml.ScalarNode) -> None:
+    import yaml
+
     value = loader.construct_scalar(node)
     raise yaml.constructor.ConstructorError(
         None, None, f"{value} has a leading zero; quote it ('{value}') or write it without the zero", node.start_mark
     )
-
-
-_SpecLoader.add_constructor("tag:yaml.org,2002:bool", _construct_core_bool)
-_SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
-_SpecLoader.add_constructor(_TAG_LEADING_ZERO, _refuse_leading_zero)
 
 
 def read_text(path: str) -> str:
@@ -202,6 +215,8 @@ def read_text(path: str) -> str:
 
 def parse(text: str) -> Any:
     """Parse one document; raises YamlProblem with a line for any syntax or construction error."""
+    import yaml
+
     with collector_paused():
         try:
             return quick(text, MAX_EXPANDED_NODES)
@@ -211,7 +226,9 @@ def parse(text: str) -> Any:
 
 
 def _parse_fully(text: str) -> Any:
-    loader = _SpecLoader(text)
+    import yaml
+
+    loader = _spec_loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -251,6 +268,8 @@ def _check_expansion(root: yaml.Node, *, aliases: bool = True) -> None:
     Without a ``*`` in the text there is no alias, every node is its own, and a flat count (no
     sizes kept per node) says the same thing at a fraction of the cost.
     """
+    import yaml
+
     if not aliases:
         _count_nodes(root)
         return
@@ -285,6 +304,8 @@ def _check_expansion(root: yaml.Node, *, aliases: bool = True) -> None:
 
 def _count_nodes(root: yaml.Node) -> None:
     """The node count and depth of a tree without aliases, against the same limits."""
+    import yaml
+
     if isinstance(root, yaml.ScalarNode):
         return
     count = 1
@@ -307,8 +328,10 @@ def _count_nodes(root: yaml.Node) -> None:
 
 def compose(text: str) -> yaml.Node | None:
     """A document's node tree, with the marks ``locate`` reads (None if it does not parse)."""
+    import yaml
+
     try:
-        return yaml.compose(text, Loader=_SpecLoader)
+        return yaml.compose(text, Loader=_spec_loader())
     except yaml.YAMLError:
         return None
 
@@ -335,6 +358,8 @@ def locate(
 def _child(node: yaml.Node, part: PathPart) -> tuple[yaml.Node | None, yaml.Node] | None:
     """(key node, value node) of ``part`` in ``node``; merged templates searched in the order
     they are listed, the first one's keys winning as YAML's merge says."""
+    import yaml
+
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         return None, node.value[part]
     if isinstance(node, yaml.MappingNode):

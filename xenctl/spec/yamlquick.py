@@ -10,10 +10,9 @@ reads the file again to build it or to say where it is wrong.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-
-import yaml
 
 MAX_DEPTH = 200  # nesting deeper than this is the loader's to judge
 
@@ -32,35 +31,43 @@ class Unusual(Exception):
     """Something the quick reading leaves to the loader."""
 
 
-_Parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
-_EVENTS = yaml.events
+@functools.cache
+def _libyaml() -> tuple[Any, Any]:
+    """libyaml's parser (None without it) and PyYAML's events, imported when first needed."""
+    import yaml
+
+    return getattr(getattr(yaml, "_yaml", None), "CParser", None), yaml.events
 
 
 def quick(text: str, limit: int) -> Any:
     """One document's values, or ``Unusual`` (or libyaml's own error) when it is not plain or
     holds more than ``limit`` values."""
-    if _Parser is None:
+    parser_class, events = _libyaml()
+    if parser_class is None:
         raise Unusual
-    parser = _Parser(text)
+    parser = parser_class(text)
     try:
         get = parser.get_event
         get()  # the stream's start
-        if type(get()) is not _EVENTS.DocumentStartEvent:
+        if type(get()) is not events.DocumentStartEvent:
             return None  # an empty file
-        result = _document(get, limit)
-        if type(get()) is not _EVENTS.StreamEndEvent:
+        result = _document(get, limit, events)
+        if type(get()) is not events.StreamEndEvent:
             raise Unusual  # a second document
         return result
     finally:
         parser.dispose()
 
 
-def _document(get: Any, limit: int) -> Any:
+def _document(get: Any, limit: int, events: Any) -> Any:
     """The values of the document whose start was just read, up to its end (the hot loop)."""
-    scalar, mapping, sequence = _EVENTS.ScalarEvent, _EVENTS.MappingStartEvent, _EVENTS.SequenceStartEvent
-    ends = (_EVENTS.MappingEndEvent, _EVENTS.SequenceEndEvent)
+    scalar, mapping, sequence = events.ScalarEvent, events.MappingStartEvent, events.SequenceStartEvent
+    ends = (events.MappingEndEvent, events.SequenceEndEvent)
     containers: list[Any] = []  # the open mappings and sequences, innermost last
     keys: list[Any] = []  # for each, the key waiting for its value (None: none; a sequence's is unused)
+    # Each text once: a value written many times (a volume group, a vdev, a kernel, a volume's
+    # name and the disks naming it) is one string in the model, and pickled once in the cache.
+    texts: dict[str, str] = {}
     count = 0
     result: Any = None
     while True:
@@ -70,6 +77,8 @@ def _document(get: Any, limit: int) -> Any:
             if event.anchor is not None or event.tag is not None:
                 raise Unusual
             value: Any = plain(event.value) if event.implicit[0] else event.value
+            if type(value) is str:
+                value = texts.setdefault(value, value)
         elif kind is mapping or kind is sequence:
             if event.anchor is not None or event.tag is not None or len(containers) >= MAX_DEPTH:
                 raise Unusual
@@ -79,7 +88,7 @@ def _document(get: Any, limit: int) -> Any:
         elif kind in ends:
             value = containers.pop()
             keys.pop()
-        elif kind is _EVENTS.DocumentEndEvent:
+        elif kind is events.DocumentEndEvent:
             return result
         else:
             raise Unusual  # an alias
