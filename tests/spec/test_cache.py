@@ -267,6 +267,47 @@ def test_an_edit_no_check_across_files_looks_at_skips_those_checks(
     assert again.domain("app").memory == 300  # type: ignore[union-attr]
 
 
+def test_an_edit_of_one_file_checks_its_objects_alone_and_memory_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a load that passed, an edit of a domain's memory runs the rules of single objects on
+    the edited file's domains only, and sums memory by file: a domain of another file is not looked at."""
+    from xenctl.spec import checks
+
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _many(specs, 12)
+    load_specs([str(specs)], BIG, cache_dir=str(cache))
+    looked_at: list[str] = []
+    real = checks._domain_rules
+
+    def counted(desired: DesiredState) -> object:
+        looked_at.extend(d.name for d in desired.domains)
+        return real(desired)
+
+    monkeypatch.setattr(checks, "_domain_rules", counted)
+    edited = specs / "part03.yaml"
+    edited.write_text(edited.read_text().replace("memory: 67M", "memory: 90M"))
+    again = load_specs([str(specs)], BIG, cache_dir=str(cache))
+    assert again.domain("dom03") is not None and again.domain("dom03").memory == 90  # type: ignore[union-attr]
+    assert looked_at == ["dom03"]
+
+
+def test_an_edit_that_takes_the_running_domains_past_the_host_is_refused_as_a_cold_load_refuses_it(
+    tmp_path: Path,
+) -> None:
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    _many(specs, 12)  # 64M to 75M each, about 850M together
+    small = Capacity(900, "a small host")
+    load_specs([str(specs)], small, cache_dir=str(cache))
+    edited = specs / "part03.yaml"
+    edited.write_text(edited.read_text().replace("memory: 67M", "memory: 117M"))
+    with pytest.raises(SpecError) as warm:
+        load_specs([str(specs)], small, cache_dir=str(cache))
+    with pytest.raises(SpecError) as cold:
+        load_specs([str(specs)], small)
+    assert "the running domains need" in str(warm.value) and str(warm.value) == str(cold.value)
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from xenctl.collector import collector_paused
+from xenctl.spec.checks import Summary, summarize
 from xenctl.spec.files import code_stamp
 from xenctl.spec.model import DesiredState
 from xenctl.spec.schema import schema
@@ -55,22 +56,23 @@ class SpecCache:
         """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
         return self.kept_at(entry)[0]
 
-    def kept_at(self, entry: str, name: str | None = None) -> tuple[DesiredState | None, str]:
-        """The model kept at ``entry`` and the digest of its structure ("" if none); with
-        ``name``, the model names that file (kept under another name for it, it is renamed)."""
+    def kept_at(self, entry: str, name: str | None = None) -> tuple[DesiredState | None, str, Summary | None]:
+        """The model kept at ``entry``, the digest of its structure ("" if none) and its summary;
+        with ``name``, the model names that file (kept under another name for it, it is renamed)."""
         if os.path.dirname(entry) != self.directory:
-            return None, ""
-        model, digest = self._load(entry)
+            return None, "", None
+        model, digest, summary = self._load(entry)
         if model is not None and name is not None and model.files != (name,):
             _rename(model, name)
-        return model, digest
+        return model, digest, summary
 
-    def put(self, path: str, text: str, model: DesiredState) -> str:
+    def put(self, path: str, text: str, model: DesiredState) -> tuple[str, Summary]:
         """Keep the model of this text of ``path``; its structure's digest (what the checks
-        across files read of it), worked out here from the model just built."""
-        digest = structure(model)
-        self._store(self.entry(path, text), model, digest)
-        return digest
+        across files read of it) and its summary (what the checks of each object and of memory
+        need of it), worked out here from the model just built."""
+        digest, summary = structure(model), summarize(model)
+        self._store(self.entry(path, text), model, digest, summary)
+        return digest, summary
 
     def passed_checks(self, texts: Sequence[tuple[str, str]], checked_against: str) -> bool:
         """Whether exactly these files passed the checks across files against ``checked_against``."""
@@ -99,22 +101,22 @@ class SpecCache:
         except OSError:
             return  # a cache that cannot be written only costs time
 
-    def _load(self, entry: str) -> tuple[DesiredState | None, str]:
+    def _load(self, entry: str) -> tuple[DesiredState | None, str, Summary | None]:
         try:
             with open(entry, "rb") as stream, collector_paused():  # a file's objects: acyclic, thousands
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None, ""
-        if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], DesiredState)):
-            return None, ""
-        return found[0], str(found[1])
+            return None, "", None
+        if not (isinstance(found, tuple) and len(found) == 3 and isinstance(found[0], DesiredState)):
+            return None, "", None
+        return found[0], str(found[1]), found[2] if isinstance(found[2], Summary) else None
 
-    def _store(self, target: str, model: DesiredState, digest: str) -> None:
+    def _store(self, target: str, model: DesiredState, digest: str, summary: Summary) -> None:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as stream:
-                pickle.dump((model, digest), stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((model, digest, summary), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
         except OSError:
             return  # a cache that cannot be written only costs time

@@ -21,7 +21,7 @@ from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
 from xenctl.spec.build import build_file, build_quickly
 from xenctl.spec.cache import SpecCache
-from xenctl.spec.checks import Capacity, check_desired, storage_root_of
+from xenctl.spec.checks import Capacity, Summary, check_desired, passes_quickly, storage_root_of
 from xenctl.spec.files import spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
@@ -75,24 +75,28 @@ def _load(
     locator = Locator()
     parts: list[DesiredState] = []
     structures: list[str] = []  # each file's structure digest, beside ``parts`` ("" when unknown)
+    summaries: list[Summary | None] = []  # and its summary (None when unknown)
     entries = {path: cache.entry(path, text) for path, text in texts} if cache else {}
     helper = _Helper.start(cache, texts, entries) if cache else None
     try:
         for path, text in texts:
             if helper is not None:
                 helper.wait_for(path)
-            cached, digest = cache.kept_at(entries[path], path) if cache else (None, "")
+            cached, digest, summary = cache.kept_at(entries[path], path) if cache else (None, "", None)
             if cached is not None:
                 locator.texts[path] = text  # parsed again only if a check across files names it
                 parts.append(cached)
                 structures.append(digest)
+                summaries.append(summary)
                 if models is not None:
                     models[path] = (text, cached)
                 continue
             built = _build(path, text, issues, locator, cache)
             if built is not None:
                 parts.append(built)
-                structures.append(cache.put(path, text, built) if cache else "")
+                digest, summary = cache.put(path, text, built) if cache else ("", None)
+                structures.append(digest)
+                summaries.append(summary)
                 if models is not None:
                     models[path] = (text, built)
     finally:
@@ -105,10 +109,12 @@ def _load(
     if not issues and not passed:
         # Files edited only where no check across objects looks (a domain's memory, say) keep
         # the structure that passed those checks: only the checks of each object and of memory
-        # run again, so an edit costs what it changed.
+        # are left, and the files' summaries answer those, so an edit costs what it changed.
         known = bool(cache and cache.passed_structure_checks(structures, root))
-        for origin, message, point_at in check_desired(desired, capacity, structure=not known):
-            issues.append(locator.issue(origin, message, point_at=point_at))
+        clean = [s for s in summaries if s is not None]
+        if not (known and len(clean) == len(parts) and passes_quickly(clean, capacity)):
+            for origin, message, point_at in check_desired(desired, capacity, structure=not known):
+                issues.append(locator.issue(origin, message, point_at=point_at))
     if issues:
         raise SpecError(issues)
     if cache and not passed:
