@@ -191,6 +191,10 @@ def measure(domains: int) -> dict[str, float]:
             for step in ("pause", "unpause"):
                 subprocess.run([*xenctl, step, "dom00000"], env=env, check=True, capture_output=True)
             changed.append(timed([*xenctl, "plan", specs], env, repeat=1))
+        drifted = []
+        for memory in ("60", "56", "64"):  # a guest's memory set by hand: the host did change
+            subprocess.run([*xenctl, "mem-set", "dom00000", memory], env=env, check=True, capture_output=True)
+            drifted.append(timed([*xenctl, "plan", specs], env, repeat=1))
         # A volume grown: the plan is made in full (only domain and entry edits take the short way)
         replace_once(edited, "size: 4M", "size: 8M")
         volume_edit_s = timed([*xenctl, "plan", specs], env, repeat=1)
@@ -201,6 +205,8 @@ def measure(domains: int) -> dict[str, float]:
             "cold_plan_empty_host_cpu_s": min(cpu for _wall, cpu in empty),
             "first_plan_after_host_change_s": statistics.median(changed),
             "first_plan_after_host_change_over_list": statistics.median(changed) / list_s,
+            "first_plan_after_guest_drift_s": statistics.median(drifted),
+            "first_plan_after_guest_drift_over_list": statistics.median(drifted) / list_s,
             "initial_apply_s": apply_s,
             "apply_ms_per_action": apply_s / len(plan.changes) * 1000,
             "xenctl_list_s": list_s,
