@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copyreg
+from collections.abc import Callable
 from dataclasses import MISSING, fields
+from functools import cache
+from typing import Any
 
 
 class Compact:
@@ -12,6 +16,12 @@ class Compact:
     reading them back (every plan after an edit reads every file's model) costs by the field.
     Unpickled, the missing fields read as the class's defaults, which ``dataclass`` keeps as class
     attributes; a field made by a factory has no such default and is always kept.
+
+    Leaving fields out costs time when the entry is written (a cold plan writes every file's): it
+    pays for a class of many fields most objects leave alone (a domain's thirty), not for the small
+    ones a file has hundreds of (volumes, disks), which stay plain: measured on a file of 100
+    domains and 300 volumes, compact domains alone save 0.17 ms of its reading for 0.27 ms of its
+    writing, volumes and disks too would save 0.23 ms more for 0.75 ms more.
     """
 
     __slots__ = ()
@@ -38,3 +48,17 @@ def _defaults(cls: type) -> dict[str, object]:
         assert all(getattr(cls, name) is value for name, value in found.items())
         _DEFAULTS[cls] = found
     return found
+
+
+_NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009 (the typing stubs do not list it)
+
+
+def _whole(value: Compact) -> tuple[Any, ...]:
+    return (_NEWOBJ, (type(value),), value.__dict__)
+
+
+@cache
+def whole_objects() -> dict[type, Callable[[Compact], tuple[Any, ...]]]:
+    """A pickler's dispatch table that writes spec objects whole, as plain dataclasses are: for a
+    digest of them, where leaving defaults out would only cost time (a third of a file's digest)."""
+    return {cls: _whole for cls in Compact.__subclasses__()}

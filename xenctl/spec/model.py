@@ -67,7 +67,7 @@ class VolumeGroupSpec(Compact):
 
 
 @dataclass(frozen=True)
-class VolumeSpec(Compact):
+class VolumeSpec:
     """A volume: an LVM LV, a CoW snapshot of one, an image file, or a whole partition."""
 
     name: str
@@ -93,7 +93,7 @@ class NfsExportSpec(Compact):
 
 
 @dataclass(frozen=True)
-class DiskSpec(Compact):
+class DiskSpec:
     """One of a domain's disks: exactly one of volume, phy, file or nbd; or, for a removable
     drive (``cdrom``), none of them: an empty drive, which holds no device."""
 
