@@ -6,14 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test quick lint typecheck unit bench screenshots clean
 
+# xenctl is installed editable as a path entry (compat), not an import hook: every command starts
+# 14 ms sooner; the hook's mode is the fallback for a setuptools without compat.
 # scripts/setup-system installs the system packages the libvirt extra builds against (as root;
 # otherwise it names them), then the venv gets xenctl with its dev tools, libvirt-python and etcd3gw.
 $(STAMP): pyproject.toml scripts/setup-system
 	PYTHON=$(PYTHON) scripts/setup-system
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# editable as a path entry (compat), not an import hook: every command starts 14 ms sooner; the
-	# hook's mode is the fallback for a setuptools without compat
 	$(BIN)/python -m pip install --quiet -e '.[dev,libvirt,etcd]' --config-settings editable_mode=compat 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,libvirt,etcd]'
 	touch $(STAMP)
