@@ -206,39 +206,25 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
         if origin:
             snapshots += 1
             cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-            append(
-                make_volume(
-                    vg,
-                    name,
-                    size,
-                    filesystem,
-                    now_digest,
-                    origin,
-                    cow_size,
-                    min(cow_used, cow_size),
-                    bool(invalid or cow_used >= cow_size),
-                    owner(managed_by, source) if managed_by else None,
-                    holders,
-                    True,  # a snapshot holds its origin's data
-                )
+            shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
+        else:  # a snapshot holds its origin's data; another volume what was written to it
+            shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
+        append(
+            make_volume(
+                vg,
+                name,
+                size,
+                filesystem,
+                now_digest,
+                origin,
+                cow_size,
+                shown_used,
+                is_invalid,
+                owner(managed_by, source) if managed_by else None,
+                holders,
+                holds_data,
             )
-        else:
-            append(
-                make_volume(
-                    vg,
-                    name,
-                    size,
-                    filesystem,
-                    now_digest,
-                    origin,
-                    cow_size,
-                    0,
-                    invalid != 0,
-                    owner(managed_by, source) if managed_by else None,
-                    holders,
-                    written != 0 or now_digest != digest,
-                )
-            )
+        )
     return tuple(volumes), snapshots
 
 
