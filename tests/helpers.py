@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,3 +54,22 @@ def run_xenctl(
         timeout=120,
         check=False,
     )
+
+
+def modules_after(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """What ``xenctl ARGS`` prints on ``home`` (it must succeed), and every module it imported."""
+    code = (
+        "import io, json, sys, contextlib\n"
+        "from xenctl.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    rc = main({list(args)!r})\n"
+        "print(json.dumps([rc, out.getvalue(), sorted(sys.modules)]))\n"
+    )
+    full_env = {**os.environ, "XENCTL_HOME": str(home), "XENCTL_TIME_SCALE": "0", **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=60, check=True
+    )
+    rc, out, modules = json.loads(done.stdout)
+    assert rc == 0, done.stderr
+    return out, set(modules)

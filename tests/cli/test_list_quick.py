@@ -3,13 +3,9 @@ snapshot gives, in every state a domain can be in, without importing the driver 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import domain, run_xenctl
+from tests.helpers import domain, modules_after, run_xenctl
 from xenctl.cli.listing import format_list
 from xenctl.engine.api import Fault, OnEvent
 from xenctl.engine.sim import SimHost, VirtualClock, open_host
@@ -86,30 +82,12 @@ def test_the_quick_list_gives_way_when_only_the_driver_can_answer(
         host.close()
 
 
-def _modules_after(home: Path, *args: str) -> tuple[str, set[str]]:
-    code = (
-        "import io, json, sys, contextlib\n"
-        "from xenctl.cli.main import main\n"
-        "out = io.StringIO()\n"
-        "with contextlib.redirect_stdout(out):\n"
-        f"    rc = main({list(args)!r})\n"
-        "print(json.dumps([rc, out.getvalue(), sorted(sys.modules)]))\n"
-    )
-    env = {"XENCTL_HOME": str(home), "XENCTL_TIME_SCALE": "0"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=True
-    )
-    rc, out, modules = json.loads(done.stdout)
-    assert rc == 0, done.stderr
-    return out, set(modules)
-
-
 def test_xenctl_list_imports_neither_the_driver_nor_yaml_jsonschema_or_networkx(home: Path, tmp_path: Path) -> None:
     config = tmp_path / "vm1.cfg"
     config.write_text('name = "vm1"\nmemory = 128\nkernel = "/boot/vmlinuz-2.6.18-xen"\n')
     assert run_xenctl(home, "create", str(config)).returncode == 0
     for args in (("list",), ("list", "vm1", "Domain-0")):
-        out, modules = _modules_after(home, *args)
+        out, modules = modules_after(home, *args)
         assert "vm1" in out and "Domain-0" in out
         assert not modules & set(HEAVY), f"xenctl {' '.join(args)} imported {sorted(modules & set(HEAVY))}"
     # and a host the quick path cannot read still lists, through the driver

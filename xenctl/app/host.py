@@ -27,8 +27,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from xenctl.app.urls import CONNECT_ENV as CONNECT_ENV
 from xenctl.app.urls import HOME_ENV as HOME_ENV
@@ -46,8 +45,9 @@ if TYPE_CHECKING:
     from xenctl.xmconfig.auto import AutoDir
 
 
-@dataclass(frozen=True)
-class Settings:
+# Named tuples, not dataclasses: a plan answered from the plan cache opens a host and imports
+# no ``dataclasses`` (with ``inspect``, a tenth of its time).
+class Settings(NamedTuple):
     """How a caller wants the host it connects to: where its xm configs are (None: where the
     driver keeps them), whether ``auto/`` symlinks may leave the xen root, how fast simulated
     time runs (1: real time, 0: instant), and who is acting (for the host's event log)."""
@@ -58,8 +58,7 @@ class Settings:
     actor: str = ""
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """A parsed host URL: the scheme that picks the driver, and the rest as the driver reads it."""
 
     url: str
@@ -87,8 +86,13 @@ def _open_sim(where: Location, settings: Settings) -> SimHost:
     from xenctl.engine.sim import SystemClock, open_host
 
     # Its xen root holds xend-config.sxp, whose settings win over the host profile's.
-    root = settings.xen_root or _sim_xen_root(where)
+    root = _opened_root(where, settings)
     return open_host(where.path, clock=SystemClock(settings.time_scale), actor=settings.actor, xen_root=root)
+
+
+def _opened_root(where: Location, settings: Settings) -> str:
+    """The xen root a simulated host is opened with: the caller's, else its own."""
+    return settings.xen_root or _sim_xen_root(where)
 
 
 def _sim_xen_root(where: Location) -> str:
@@ -158,6 +162,35 @@ class Host:
         """A connection of its own: for a worker thread, or to close early."""
         return SCHEMES[self.where.scheme](self.where, self.settings)
 
+    def change_token(self) -> str | None:
+        """The driver's ``change_token()``. A simulated host not opened yet is read straight from
+        its file where that gives the driver's answer (``engine.sim.tokens``): a plan that finds
+        its answer in the plan cache then opens neither the driver nor the live-state model."""
+        root = self._unopened_sim_root()
+        if root is not None:
+            from xenctl.engine.sim.tokens import quick_token
+
+            token = quick_token(self.where.path, root, time.time())
+            if token is not None:
+                return token
+        return self.driver.change_token()
+
+    def unchanged_since(self, since: str) -> bool:
+        """The driver's ``unchanged_since(since)``, read as ``change_token`` is."""
+        root = self._unopened_sim_root()
+        if root is not None:
+            from xenctl.engine.sim.tokens import quick_unchanged_since
+
+            same = quick_unchanged_since(self.where.path, root, since, time.time())
+            if same is not None:
+                return same
+        return self.driver.unchanged_since(since)
+
+    def _unopened_sim_root(self) -> str | None:
+        """A simulated host's xen root (whose xend-config.sxp it runs by) while its driver is not
+        open; None for any other."""
+        return _opened_root(self.where, self.settings) if self._driver is None and self.is_simulated else None
+
     def sim(self) -> SimHost:
         """The simulated host behind this handle, for what only it has (profile, faults)."""
         from xenctl.engine.sim import SimHost
@@ -210,6 +243,13 @@ class Host:
             else:
                 self._auto = AutoDir(root, outside_links=self.settings.outside_links)
         return self._auto
+
+    @property
+    def auto_path(self) -> str:
+        """Where the autostart entries are (``autostart.path``), known for a simulated host
+        without opening it or reading them."""
+        root = self.xen_root if self.is_simulated else None
+        return os.path.join(root, "auto") if root is not None else self.autostart.path
 
     @property
     def cache_dir(self) -> str:

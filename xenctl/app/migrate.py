@@ -200,15 +200,13 @@ def stop_migrator(source: Host, *, command: str, lock_timeout: float = 0.0) -> M
     holds the target's lock, as xendomains moved one guest at a time), each on a connection of its
     own to both hosts. A target that cannot be reached, or refuses, raises a XenctlError of one
     line, and the stop saves or shuts the guest down instead."""
-    from dataclasses import replace
-
     from xenctl.app.host import connect
 
     one_at_a_time = threading.Lock()
 
     def move(name: str, url: str, live: bool) -> str:
         # The target's own xen root (its xend-config.sxp): never the source's.
-        target_settings = replace(source.settings, xen_root=None)
+        target_settings = source.settings._replace(xen_root=None)
         with one_at_a_time, connect(source.url, source.settings) as here, connect(url, target_settings) as there:
             if there.is_simulated and not there.exists():
                 raise UsageError(f"{url}: there is no simulated host there")

@@ -22,14 +22,11 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xenctl.collector import collector_paused
 from xenctl.spec.files import code_stamp, spec_files
-from xenctl.xmconfig.auto import AutoDir
 
 if TYPE_CHECKING:
     from xenctl.reconcile.incremental import Basis
@@ -44,14 +41,15 @@ class PlanCache:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def key(self, paths: list[str], options: dict[str, Any], form: str, auto: AutoDir) -> str | None:
+    def key(self, paths: list[str], options: dict[str, Any], form: str, auto: str, outside_links: bool) -> str | None:
         """Where the plan of these specs (as they are now) is kept, or None when it cannot be
-        (unreadable specs); the host's token is kept in the entry."""
+        (unreadable specs); ``auto`` is the autostart directory, ``outside_links`` whether its
+        links may leave the xen root. The host's token is kept in the entry."""
         files, issues = spec_files(paths)
         if issues:
             return None
         digest = hashlib.blake2b(digest_size=20)
-        for part in (code_stamp(), json.dumps(options, sort_keys=True), form, auto.path, str(auto.outside_links)):
+        for part in (code_stamp(), json.dumps(options, sort_keys=True), form, auto, str(outside_links)):
             digest.update(part.encode())
             digest.update(b"\0")
         try:
@@ -59,7 +57,7 @@ class PlanCache:
                 # by its real path: a plan says nothing of the name a file was given by
                 digest.update(f"{os.path.realpath(path)}\0".encode())
                 with open(path, "rb") as stream:
-                    digest.update(hashlib.blake2b(stream.read(), digest_size=20).digest())
+                    digest.update(hashlib.sha256(stream.read()).digest())  # twice blake2b's speed here (SHA-NI)
             digest.update(entries_stamp(auto).encode())
         except OSError:
             return None  # the plan itself says what is wrong with the file
@@ -91,15 +89,17 @@ class BasisStore:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def name(self, paths: list[str], options: dict[str, Any], auto: AutoDir) -> str:
+    def name(self, paths: list[str], options: dict[str, Any], auto: str, outside_links: bool) -> str:
         digest = hashlib.blake2b(digest_size=20)
         given = [os.path.realpath(path) for path in paths]
-        for part in (code_stamp(), json.dumps(options, sort_keys=True), auto.path, str(auto.outside_links), *given):
+        for part in (code_stamp(), json.dumps(options, sort_keys=True), auto, str(outside_links), *given):
             digest.update(part.encode())
             digest.update(b"\0")
         return "basis-" + digest.hexdigest()
 
     def get(self, name: str) -> Basis | None:
+        import pickle
+
         from xenctl.reconcile.incremental import Basis  # the plan's modules: not for a cached plan
 
         try:
@@ -110,6 +110,8 @@ class BasisStore:
         return found if isinstance(found, Basis) else None
 
     def put(self, name: str, basis: Basis) -> None:
+        import pickle  # the plan's modules' need: not for a cached plan
+
         _keep(self.directory, name + ".pickle", pickle.dumps(basis, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -117,10 +119,17 @@ def _keep(directory: str, name: str, data: bytes) -> None:
     """Write one entry whole (a temporary file, then a rename), and prune the oldest of its kind."""
     with contextlib.suppress(OSError):
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".entry-", dir=directory)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, os.path.join(directory, name))
+        # a name of its own, made only if it is not there (as tempfile would, without its imports)
+        temporary = os.path.join(directory, f".entry-{os.urandom(8).hex()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, os.path.join(directory, name))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)  # a full disk leaves no half entry behind
+            raise
         suffix = os.path.splitext(name)[1]
         entries = [e for e in os.scandir(directory) if e.name.endswith(suffix)]
         entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
@@ -129,15 +138,15 @@ def _keep(directory: str, name: str, data: bytes) -> None:
                 os.unlink(old.path)
 
 
-def entries_stamp(auto: AutoDir) -> str:
-    """What the auto directory holds, as names and file stamps (a symlink's own and its target's)."""
+def entries_stamp(auto: str) -> str:
+    """What the auto directory ``auto`` holds, as names and file stamps (a symlink's own and its target's)."""
     parts = []
     try:
-        names = sorted(os.listdir(auto.path))
+        names = sorted(os.listdir(auto))
     except FileNotFoundError:
         return "no auto directory"
     for name in names:
-        path = os.path.join(auto.path, name)
+        path = os.path.join(auto, name)
         stamps = [name]
         for look in (os.lstat, os.stat):
             try:

@@ -10,16 +10,14 @@ saved with ``out`` is never made from a basis: it records every live object it r
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from xenctl.app.options import PlanOptions
-from xenctl.engine.api import Selection
 from xenctl.errors import SpecError
 
 if TYPE_CHECKING:
     from xenctl.app.host import Host
-    from xenctl.engine.api import HostInfo, HostState
+    from xenctl.app.options import PlanOptions
+    from xenctl.engine.api import HostInfo, HostState, Selection
     from xenctl.reconcile.diff import Diff, DiffOptions
     from xenctl.reconcile.incremental import Basis
     from xenctl.reconcile.plan import Plan
@@ -31,8 +29,7 @@ FORMS = ("text", "colour", "json")
 _NONE: tuple[None, None, None] = (None, None, None)
 
 
-@dataclass(frozen=True)
-class PlanReport:
+class PlanReport(NamedTuple):  # no dataclass: a plan found in the cache imports no ``dataclasses``
     """A plan as rendered (``form``), and whether it has anything to do."""
 
     text: str
@@ -125,17 +122,17 @@ def plan(
 
     if form not in FORMS:
         raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")  # a caller's mistake, not a user's
-    auto = host.autostart
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))
-    token = host.driver.change_token()
-    key = None if out or token is None else cache.key(paths, options.to_json(), form, auto)
-    found = cache.get(key, token, host.driver.unchanged_since) if key and token else None
+    token = host.change_token()
+    where = (host.auto_path, host.settings.outside_links)
+    key = None if out or token is None else cache.key(paths, options.to_json(), form, *where)
+    found = cache.get(key, token, host.unchanged_since) if key and token else None
     if found is not None:
         return PlanReport(*found)
     report = _plan_afresh(host, paths, options, form, out, token)
     # Kept only if the files are still what the key says: one edited while the plan read them
     # would file this plan under the other text.
-    if key and token and key == cache.key(paths, options.to_json(), form, auto):
+    if key and token and key == cache.key(paths, options.to_json(), form, *where):
         cache.put(key, token, report.text, report.actionable)
     return report
 
@@ -154,10 +151,11 @@ def _plan_afresh(
     listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
     cache_dir = host.spec_cache()
     bases = BasisStore(os.path.join(host.cache_dir, "plans"))
-    name = bases.name(paths, options.to_json(), auto) if token and cache_dir and not out else None
+    keep = token and cache_dir and not out
+    name = bases.name(paths, options.to_json(), auto.path, auto.outside_links) if keep else None
     # The entries as they were before the plan read them: a basis kept under a later stamp could
     # stand for entries the plan never saw.
-    stamp = entries_stamp(auto) if name else ""
+    stamp = entries_stamp(auto.path) if name else ""
     models: dict[str, tuple[str, DesiredState]] = {}
     made, desired, capacity = (
         _from_basis(host, paths, options, listing, bases.get(name), stamp, token, models) if name else _NONE
@@ -196,6 +194,7 @@ def _from_basis(
 ) -> tuple[tuple[Plan, Diff] | None, DesiredState | None, Capacity | None]:
     """The plan made from the last plan's basis when it still holds (else None), and the specs
     if they were loaded on the way, with the capacity they were checked against (the basis's)."""
+    from xenctl.engine.api import Selection
     from xenctl.reconcile.incremental import replan
     from xenctl.spec.cache import SpecCache
 

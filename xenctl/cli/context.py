@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from xenctl.app.urls import CONNECT_ENV, default_home, sim_url
@@ -96,3 +97,8 @@ def command_line() -> str:
     import sys
 
     return " ".join(["xenctl", *sys.argv[1:]])[:200]
+
+
+def colour() -> bool:
+    """Whether output may be coloured: a terminal, and no ``$NO_COLOR``."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -63,11 +63,9 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 0
     if not args.domain or not args.host:
         raise UsageError("migrate needs DOMAIN and HOST: xenctl migrate [--live] DOMAIN HOST")
-    from dataclasses import replace
-
     url = _target_url(args.host)
     # The target's own xen root (its xend-config.sxp): never the one given for the source.
-    with host_of(args) as source, connect(url, replace(settings_of(args), xen_root=None)) as target:
+    with host_of(args) as source, connect(url, settings_of(args)._replace(xen_root=None)) as target:
         if target.is_simulated and not target.exists():
             raise UsageError(f"{args.host}: there is no simulated host there")
         report = migrate(

@@ -17,8 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from xenctl.app.options import PlanOptions, RunOptions
-from xenctl.cli.context import command_line, host_of
-from xenctl.cli.progress import ApplyProgress, colour, render_result
+from xenctl.cli.context import colour, command_line, host_of
 from xenctl.cli.specs import spec_paths
 from xenctl.errors import PlanError, UsageError
 
@@ -71,6 +70,7 @@ def run_graph(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace) -> int:
     from xenctl.app.apply import apply_saved, apply_specs
+    from xenctl.cli.progress import ApplyProgress, render_result
 
     saved = None
     if len(args.paths) == 1 and os.path.isfile(args.paths[0]):

@@ -4,11 +4,12 @@ steps, and their reports. Hooks of the application layer, rendered as lines on a
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 import time
 from typing import TYPE_CHECKING, TextIO
+
+from xenctl.cli.context import colour
 
 if TYPE_CHECKING:
     from xenctl.app.apply import ApplyReport
@@ -24,10 +25,6 @@ def _stopping() -> str:
     from xenctl.reconcile.walker import STOPPING
 
     return STOPPING
-
-
-def colour() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 class ApplyProgress:

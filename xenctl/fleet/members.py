@@ -57,7 +57,7 @@ def opened(hosts: Sequence[HostSpec], settings: Settings) -> Iterator[dict[str, 
     try:
         for spec in hosts:
             try:
-                handle = connect(spec.connect, replace(settings, xen_root=None))
+                handle = connect(spec.connect, settings._replace(xen_root=None))
                 handles.append(handle)
                 if handle.is_simulated and not handle.exists():
                     _make(handle, spec.name)

@@ -72,24 +72,24 @@ class SimHost(MigrationSteps):
     def change_token(self) -> str | None:
         """Changes whenever a snapshot could tell a difference that plans look at: after every
         operation, and when the next boot, shutdown or save falls due, or a snapshot fills, by itself."""
-        return self._read(read_change_token)
+        return self._read(lambda ctx: read_change_token(ctx, self.xend_stamp))
 
     def changed_domains(self, since: str) -> frozenset[str] | None:
         """The guests that may have changed since the host's token was ``since`` (from the host's
         change journal), or None when more may have changed than guests."""
-        return self._read(lambda ctx: read_changed_domains(ctx, since))
+        return self._read(lambda ctx: read_changed_domains(ctx, since, self.xend_stamp))
 
     def unchanged_since(self, since: str) -> bool:
         """Whether all a plan sees of the host is as it was when its token was ``since`` (the
         host's change journal: guests paused and resumed, a memory set and set back)."""
-        return bool(self._read(lambda ctx: read_unchanged_since(ctx, since)))
+        return bool(self._read(lambda ctx: read_unchanged_since(ctx, since, self.xend_stamp)))
 
     def snapshot(self) -> HostState:
         return self._read(snapshot.read_state)
 
     def snapshot_of(self, selection: Selection) -> tuple[str | None, HostState]:
         """The change token and the part of the host ``selection`` names, read at one moment."""
-        return self._read(lambda ctx: (read_change_token(ctx), snapshot.read_state(ctx, selection)))
+        return self._read(lambda ctx: (read_change_token(ctx, self.xend_stamp), snapshot.read_state(ctx, selection)))
 
     def domain(self, ref: str) -> Domain:
         """One domain by name or domid (Domain-0 too)."""

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from dataclasses import replace
 
-from xenctl.engine.sim import store, xendconfig
+from xenctl.engine.sim import store, tokens, upgrade, xendconfig
 from xenctl.engine.sim.blockdevs import digest_of
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
@@ -57,7 +57,8 @@ def open_host(
     """Open the host in ``home``, making it from ``profile`` (default: built-in) if there is none;
     with ``xen_root``, what its ``xend-config.sxp`` decides wins over the profile's settings."""
     clock = clock or SystemClock()
-    xend = xendconfig.read_xend_config(xen_root) if xen_root else None
+    data = xendconfig.read_xend_bytes(xen_root) if xen_root else None
+    xend = xendconfig.xend_config_of(data, xen_root) if xen_root else None
     db = _connect(home)
     try:
         version = store.schema_version(db)
@@ -72,7 +73,7 @@ def open_host(
         elif version < store.SCHEMA_VERSION:
             with store.write_txn(db):
                 if store.schema_version(db) < store.SCHEMA_VERSION:  # another process may have done it
-                    store.upgrade_schema(db, store.schema_version(db))
+                    upgrade.upgrade_schema(db, store.schema_version(db))
         row = db.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
         stored = profile_from_dict(json.loads(row[0]), file=store.host_file(home))
     except sqlite3.DatabaseError as exc:
@@ -82,7 +83,7 @@ def open_host(
         db.close()
         raise
     try:
-        return SimHost(home, db, _resolve_profile(stored, home), clock, actor, xend)
+        return SimHost(home, db, _resolve_profile(stored, home), clock, actor, xend, tokens.xend_stamp(data))
     except BaseException:
         db.close()
         raise

@@ -8,7 +8,6 @@ interleave a read-modify-write. The busy timeout makes a second writer wait inst
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
@@ -206,7 +205,7 @@ CREATE TABLE IF NOT EXISTS journal (
     became TEXT              -- and after
 );
 """
-_JOURNAL_TRIGGERS = f"""
+JOURNAL_TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS journal_domain_insert AFTER INSERT ON domains BEGIN
     INSERT INTO journal(kind, name, was, became) VALUES ('domain', NEW.name, '', {_seen("NEW")});
 END;
@@ -233,8 +232,16 @@ END;
     for table in ("disks", "partitions", "vgs", "lvs", "images", "exports")
     for event in ("INSERT", "UPDATE", "DELETE")
 )
-_JOURNAL = _JOURNAL_TABLE + _JOURNAL_TRIGGERS
-_SCHEMA = _SCHEMA.replace("__JOURNAL__", _JOURNAL)
+JOURNAL = _JOURNAL_TABLE + JOURNAL_TRIGGERS
+_SCHEMA = _SCHEMA.replace("__JOURNAL__", JOURNAL)
+
+# What the change token reads (``tokens.token_of``), found without a pass over every guest and
+# volume: the next boot or exit due, and the copy-on-write snapshots.
+TOKEN_INDEXES = """
+CREATE INDEX IF NOT EXISTS domains_up ON domains(up_at);
+CREATE INDEX IF NOT EXISTS domains_exit_any ON domains(exit_at) WHERE exit_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS lvs_snapshots ON lvs(origin) WHERE origin IS NOT NULL;
+"""
 
 
 class HostConnection(sqlite3.Connection):
@@ -297,41 +304,14 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a host file made by an earlier xenctl up to this one (inside the caller's transaction)."""
-    if version < 2:
-        for column in (
-            "skip INTEGER NOT NULL DEFAULT 0",
-            "rate REAL NOT NULL DEFAULT 1.0",
-            "seen INTEGER NOT NULL DEFAULT 0",
-        ):
-            conn.execute(f"ALTER TABLE faults ADD COLUMN {column}")
-    if version < 3:  # what was there before is taken as written: nothing of it may be formatted over
-        conn.execute("ALTER TABLE lvs ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
-        conn.execute("ALTER TABLE images ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
-        # and the host gets its id and its count of changes (what plans use to tell it unchanged)
-        import uuid  # here only: ``xenctl list`` reads the host without it
-
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('host_id', ?)", (json.dumps(uuid.uuid4().hex),))
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
-    if version < 4:
-        _run(conn, _JOURNAL)
-    elif version < 5:  # the journal's rows learn what a plan saw before and after each write
-        conn.execute("ALTER TABLE journal ADD COLUMN was TEXT")
-        conn.execute("ALTER TABLE journal ADD COLUMN became TEXT")
-        for trigger in ("insert", "delete", "update"):
-            conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
-        _run(conn, _JOURNAL_TRIGGERS)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create the tables in an empty file (inside the caller's transaction)."""
-    _run(conn, _SCHEMA)
+    run_script(conn, _SCHEMA)
+    run_script(conn, TOKEN_INDEXES)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-def _run(conn: sqlite3.Connection, script: str) -> None:
+def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Each statement of ``script`` (``executescript`` would commit the caller's transaction)."""
     statement = ""
     for line in script.splitlines(keepends=True):

@@ -8,7 +8,6 @@ tests' ``XENCTL_KILL_AFTER`` counts operations here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from xenctl.engine.api import Fault
-from xenctl.engine.sim import faults, lifecycle, snapshot, store, xendconfig
+from xenctl.engine.sim import faults, lifecycle, snapshot, store, tokens, xendconfig
 from xenctl.engine.sim.clock import Clock
 from xenctl.engine.sim.context import Ctx
 from xenctl.engine.sim.profile import HostProfile
@@ -40,11 +39,15 @@ class HostTransactions:
         clock: Clock,
         actor: str = "",
         xend: XendConfig | None = None,
+        xend_stamp: str | None = None,
     ) -> None:
         self.home = home
         self.db = db
         self.stored_profile = profile  # as made; ``profile`` is what the host runs by
         self.xend = xend  # xend-config.sxp, when the xen root has one: its values win
+        if xend is not None and xend_stamp is None:
+            raise ValueError("an xend config comes with the stamp of the bytes it was read from")
+        self.xend_stamp = xend_stamp or tokens.xend_stamp(None)  # for the change token
         self.profile = xendconfig.overlay(profile, xend)
         self.clock = clock
         self.actor = actor or f"pid {os.getpid()}"
@@ -145,86 +148,26 @@ def mark_changed(ctx: Ctx) -> None:
     ctx.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(f"{uuid.uuid4().hex}.{last}"),))
 
 
-def read_change_token(ctx: Ctx) -> str | None:
-    host_id = ctx.meta("host_id")
-    if host_id is None:
-        return None  # a host made before hosts had ids: no token, every plan reads it whole
-    due = ctx.db.execute(
-        "SELECT MIN(t) FROM (SELECT up_at AS t FROM domains WHERE up_at > :now "
-        "UNION ALL SELECT exit_at FROM domains WHERE exit_at > :now)",
-        {"now": ctx.now},
-    ).fetchone()[0]
-    settings = _settings_stamp(ctx.profile)
-    return f"{host_id}:{ctx.meta('generation') or 0}:{due!r}:{snapshot.cow_deadline(ctx)}/{settings}"
+def read_change_token(ctx: Ctx, xend: str) -> str | None:
+    """The host's change token (``tokens.token_of``), ``xend`` the stamp of the xend-config.sxp
+    it runs by."""
+    return tokens.token_of(ctx.db, ctx.now, xend, snapshot.cow_deadline(ctx))
 
 
-_STAMPS: dict[int, tuple[HostProfile, str]] = {}
-
-
-def _settings_stamp(profile: HostProfile) -> str:
-    """What the host runs by, as it is set now: its profile with xend-config.sxp's values over it.
-    That file is edited outside any operation (Domain-0's floor, ballooning), and what a plan may
-    ask of the host follows it: a token made under other settings is another host's."""
-    kept = _STAMPS.get(id(profile))
-    if kept is None or kept[0] is not profile:
-        if len(_STAMPS) > 16:
-            _STAMPS.clear()
-        kept = (profile, hashlib.blake2b(repr(profile).encode(), digest_size=8).hexdigest())
-        _STAMPS[id(profile)] = kept
-    return kept[1]
-
-
-def read_changed_domains(ctx: Ctx, token: str) -> frozenset[str] | None:
+def read_changed_domains(ctx: Ctx, token: str, xend: str) -> frozenset[str] | None:
     """The guests (by name) whose state may differ from what a snapshot showed when the host's
     token was ``token``, or None when more than guests may have changed or it cannot be told:
     another host, storage written, a boot or an exit that fell due by time, a snapshot that
     filled, a journal trimmed past it. A guest written since but back as a plan saw it then
     (paused and resumed) is not named; the host's own settings are the caller's to read again."""
-    rows = _journal_since(ctx, token, due_may_come=True)
+    rows = tokens.journal_since(ctx.db, token, read_change_token(ctx, xend), due_may_come=True)
     if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
         return None
-    return frozenset(name for kind, name in _differ(rows) if kind == "domain")
+    return frozenset(name for kind, name in tokens.differ(rows) if kind == "domain")
 
 
-def read_unchanged_since(ctx: Ctx, token: str) -> bool:
+def read_unchanged_since(ctx: Ctx, token: str, xend: str) -> bool:
     """Whether everything a plan sees of the host is as it was when its token was ``token``:
     only guests and the host's own settings were written since, each is back as it was, and
     nothing fell due by the clock."""
-    rows = _journal_since(ctx, token, due_may_come=False)
-    if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
-        return False
-    return not _differ(rows)
-
-
-JournalRow = tuple[str, str, "str | None", "str | None"]
-
-
-def _journal_since(ctx: Ctx, token: str, *, due_may_come: bool) -> list[JournalRow] | None:
-    """The journal's rows written since the host's token was ``token``, oldest first; None when
-    they cannot tell (another host, a snapshot's deadline moved, a boot or an exit fell due by
-    the clock, a journal trimmed past it). With ``due_may_come``, a first due time since
-    ``token`` is allowed: the rows name the guest that brought it."""
-    then, now = token.split(":", 3), (read_change_token(ctx) or "").split(":", 3)
-    if len(then) != 4 or len(now) != 4 or then[0] != now[0] or then[3] != now[3]:
-        return None
-    if then[2] != now[2] and not (due_may_come and then[2] == "None"):
-        return None  # something fell due by the clock alone, which no row records
-    since = then[1].rpartition(".")[2]
-    if not since.isdigit() or "." not in then[1]:
-        return None
-    first = ctx.db.execute("SELECT MIN(seq) FROM journal").fetchone()[0]
-    if first is not None and first > int(since) + 1:
-        return None  # trimmed: rows after ``since`` are gone
-    query = "SELECT kind, name, was, became FROM journal WHERE seq > ? ORDER BY seq"
-    return [(kind, name, was, became) for kind, name, was, became in ctx.db.execute(query, (int(since),))]
-
-
-def _differ(rows: list[JournalRow]) -> set[tuple[str, str]]:
-    """What the rows leave other than it was before the first of them: the (kind, name) of each
-    whose first ``was`` is not its last ``became``, or either is not known."""
-    first: dict[tuple[str, str], str | None] = {}
-    last: dict[tuple[str, str], str | None] = {}
-    for kind, name, was, became in rows:
-        first.setdefault((kind, name), was)
-        last[(kind, name)] = became
-    return {key for key, was in first.items() if was is None or last[key] is None or was != last[key]}
+    return tokens.unchanged(tokens.journal_since(ctx.db, token, read_change_token(ctx, xend), due_may_come=False))

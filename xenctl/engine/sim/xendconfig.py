@@ -59,6 +59,11 @@ class XendConfig:
 
 def read_xend_config(xen_root: str) -> XendConfig | None:
     """``<xen_root>/xend-config.sxp`` read safely, or None when there is no such file."""
+    return xend_config_of(read_xend_bytes(xen_root), xen_root)
+
+
+def read_xend_bytes(xen_root: str) -> bytes | None:
+    """The bytes of ``<xen_root>/xend-config.sxp`` (None: no such file), up to what one may hold."""
     path = os.path.join(xen_root, FILE_NAME)
     try:
         with open(path, "rb") as stream:
@@ -69,6 +74,14 @@ def read_xend_config(xen_root: str) -> XendConfig | None:
         raise ConfigError(f"cannot read xend's configuration: {exc.strerror}", file=path) from None
     if len(data) > MAX_BYTES:
         raise ConfigError(f"larger than {MAX_BYTES // 1024} KiB; not an xend-config.sxp", file=path)
+    return data
+
+
+def xend_config_of(data: bytes | None, xen_root: str) -> XendConfig | None:
+    """The settings of the bytes ``read_xend_bytes`` gave; ConfigError with the line for any mistake."""
+    if data is None:
+        return None
+    path = os.path.join(xen_root, FILE_NAME)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
