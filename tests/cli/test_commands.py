@@ -50,3 +50,20 @@ def test_the_parser_made_for_one_command_parses_it_as_the_whole_parser_does() ->
         assert word == next(w for w in line if not w.startswith("-") and "/" not in w)
         assert build_parser(word).parse_args(line) == build_parser().parse_args(line)
     assert command_word(["--help"]) is None and command_word(["--conn", "x", "list"]) is None
+
+
+@pytest.mark.parametrize("columns", ["50", "200", "", "nonsense"])
+def test_help_is_as_wide_as_argparse_makes_it(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """xenctl finds the terminal's width without shutil: its help wraps where argparse's own would."""
+    import argparse
+
+    monkeypatch.setenv("COLUMNS", columns)
+
+    def parsers(word: str | None) -> list[argparse.ArgumentParser]:
+        top = build_parser(word)
+        return [top, *(top._subparsers._group_actions[0].choices.values() if top._subparsers else ())]  # type: ignore[attr-defined]
+
+    for word in ("plan", "list", None):
+        for ours, theirs in zip(parsers(word), parsers(word), strict=True):
+            theirs._get_formatter = lambda p=theirs: argparse.ArgumentParser._get_formatter(p)  # type: ignore[method-assign]
+            assert ours.format_help() == theirs.format_help()
