@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xenctl.collector import collector_paused
-from xenctl.spec.files import code_stamp, spec_files
+from xenctl.spec.files import SpecBytes, code_stamp
 
 if TYPE_CHECKING:
     from xenctl.reconcile.incremental import Basis
@@ -41,26 +41,22 @@ class PlanCache:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def key(self, paths: list[str], options: dict[str, Any], form: str, auto: str, outside_links: bool) -> str | None:
-        """Where the plan of these specs (as they are now) is kept, or None when it cannot be
-        (unreadable specs); ``auto`` is the autostart directory, ``outside_links`` whether its
-        links may leave the xen root. The host's token is kept in the entry."""
-        files, issues = spec_files(paths)
-        if issues:
-            return None
+    def key(
+        self, specs: SpecBytes | None, options: dict[str, Any], form: str, auto: str, outside_links: bool
+    ) -> str | None:
+        """Where the plan of the spec files ``specs`` (``files.read_specs``) is kept, or None when
+        it cannot be (unreadable specs); ``auto`` is the autostart directory, ``outside_links``
+        whether its links may leave the xen root. The host's token is kept in the entry."""
+        if specs is None:
+            return None  # the plan itself says what is wrong with the files
         digest = hashlib.blake2b(digest_size=20)
         for part in (code_stamp(), json.dumps(options, sort_keys=True), form, auto, str(outside_links)):
             digest.update(part.encode())
             digest.update(b"\0")
-        try:
-            for path in files:
-                # by its real path: a plan says nothing of the name a file was given by
-                digest.update(f"{os.path.realpath(path)}\0".encode())
-                with open(path, "rb") as stream:
-                    digest.update(hashlib.sha256(stream.read()).digest())  # twice blake2b's speed here (SHA-NI)
-            digest.update(entries_stamp(auto).encode())
-        except OSError:
-            return None  # the plan itself says what is wrong with the file
+        for real, data in specs:  # by its real path: a plan says nothing of the name a file was given by
+            digest.update(f"{real}\0".encode())
+            digest.update(hashlib.sha256(data).digest())  # twice blake2b's speed here (SHA-NI)
+        digest.update(entries_stamp(auto).encode())
         return digest.hexdigest()
 
     def get(self, key: str, token: str, unchanged_since: Callable[[str], bool]) -> tuple[str, bool] | None:

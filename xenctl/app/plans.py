@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from xenctl.reconcile.incremental import Basis
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.checks import Capacity
+    from xenctl.spec.files import SpecBytes
     from xenctl.spec.model import DesiredState
     from xenctl.xmconfig.auto import AutoDir, Listing
 
@@ -114,25 +115,33 @@ def make_plan_for(
 
 
 def plan(
-    host: Host, paths: list[str], options: PlanOptions, *, form: str = "text", out: str | None = None
+    host: Host,
+    paths: list[str],
+    options: PlanOptions,
+    *,
+    form: str = "text",
+    out: str | None = None,
+    specs: SpecBytes | None = None,
 ) -> PlanReport:
     """The plan of the specs at ``paths`` against ``host``, rendered as ``form``; with ``out``,
-    also saved there for ``apply``."""
+    also saved there for ``apply``. ``specs``: the files as the caller just read them
+    (``files.read_specs``), so that a plan the cache answers reads them once."""
     from xenctl.app.plancache import PlanCache
+    from xenctl.spec.files import read_specs
 
     if form not in FORMS:
         raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")  # a caller's mistake, not a user's
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))
     token = host.change_token()
     where = (host.auto_path, host.settings.outside_links)
-    key = None if out or token is None else cache.key(paths, options.to_json(), form, *where)
+    key = None if out or token is None else cache.key(specs or read_specs(paths), options.to_json(), form, *where)
     found = cache.get(key, token, host.unchanged_since) if key and token else None
     if found is not None:
         return PlanReport(*found)
     report = _plan_afresh(host, paths, options, form, out, token)
     # Kept only if the files are still what the key says: one edited while the plan read them
     # would file this plan under the other text.
-    if key and token and key == cache.key(paths, options.to_json(), form, *where):
+    if key and token and key == cache.key(read_specs(paths), options.to_json(), form, *where):
         cache.put(key, token, report.text, report.actionable)
     return report
 

@@ -42,16 +42,18 @@ def run_plan(args: argparse.Namespace) -> int:
 
     quiet_collector()
 
-    paths = spec_paths(args.paths)
     from xenctl.cli.fleet import declares_fleet
+    from xenctl.spec.files import read_specs
 
-    if declares_fleet(paths):
+    paths = spec_paths(args.paths)
+    specs = read_specs(paths)  # read once: for the fleet's hosts: and the plan cache's key
+    if declares_fleet(paths, specs):
         from xenctl.cli.fleet import run_fleet_plan
 
         return run_fleet_plan(args, paths)
     form = "json" if args.json else "colour" if colour() else "text"
     with host_of(args) as host:
-        report = plan(host, paths, plan_options(args), form=form, out=args.out)
+        report = plan(host, paths, plan_options(args), form=form, out=args.out, specs=specs)
     print(report.text)
     if args.out:
         print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)

@@ -43,6 +43,25 @@ def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
     return unique, issues
 
 
+SpecBytes = list[tuple[str, bytes]]
+
+
+def read_specs(paths: Sequence[str]) -> SpecBytes | None:
+    """Each spec file at ``paths`` by its real path, with its bytes; None when one is missing or
+    cannot be read (the loader says why)."""
+    files, issues = spec_files(paths)
+    if issues:
+        return None
+    found = []
+    try:
+        for path in files:
+            with open(path, "rb") as stream:
+                found.append((os.path.realpath(path), stream.read()))
+    except OSError:
+        return None
+    return found
+
+
 @cache
 def code_stamp() -> str:
     """This xenctl: its version and the stamp of every module file, so a cache never outlives
