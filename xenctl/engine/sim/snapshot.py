@@ -78,7 +78,15 @@ def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
         return _read_state(ctx, selection)
 
 
-_LV_COLUMNS = "vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written"
+# A volume's columns as a snapshot reads them. The four of a snapshot's copy-on-write space come as
+# one value, NULL for a volume that leaves them all at their defaults (the most of them) and else a
+# JSON array: each column is a value made in Python and a lock dance in the driver, the largest
+# part of the cost of reading a row, and SQLite tells the defaults for much less.
+_LV_COLUMNS = (
+    "vg, name, size, filesystem, digest, managed_by, source, written, "
+    "CASE WHEN origin IS NULL AND cow_size = 0 AND cow_base = 0 AND invalid = 0 THEN NULL "
+    "ELSE json_array(origin, cow_size, cow_base, invalid) END"
+)
 _IN = "IN (SELECT value FROM json_each(?))"  # one parameter for a list of any length
 
 
@@ -147,7 +155,8 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[
     image_query = f"SELECT * FROM images WHERE path {_IN} OR {_basename('path')} {_IN} ORDER BY path"
     image_rows = db.execute(image_query, (paths, names)).fetchall()
     # Every guest that holds or writes to what is read, so holders and digests come out whole
-    held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows] + [f"/dev/{row[0]}/{row[5]}" for row in lv_rows if row[5]]
+    held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows]
+    held += [f"/dev/{row[0]}/{json.loads(row[8])[0]}" for row in lv_rows if row[8]]
     held += [row["path"] for row in image_rows]
     held += [row[0] for row in db.execute("SELECT path FROM partitions")]
     domids = [
@@ -191,7 +200,7 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
     volumes: list[LogicalVolume] = []
     append, used_by, owner = volumes.append, writes.uses.get, owners.get
     snapshots = 0
-    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
+    for vg, name, size, filesystem, digest, managed_by, source, written, cow in lv_rows:
         path = f"/dev/{vg}/{name}"
         # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
         # large host has many volumes, and few are shared
@@ -203,12 +212,16 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
             holders, now_digest = (), digest
         else:
             holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
-        if origin:
-            snapshots += 1
-            cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-            shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
-        else:  # a snapshot holds its origin's data; another volume what was written to it
-            shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
+        if cow is None:  # no snapshot, its COW columns at their defaults
+            origin, cow_size, shown_used, is_invalid, holds_data = None, 0, 0, False, written != 0 or now_digest != digest
+        else:
+            origin, cow_size, cow_base, invalid = json.loads(cow)
+            if origin:
+                snapshots += 1
+                cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
+                shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
+            else:  # a snapshot holds its origin's data; another volume what was written to it
+                shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
         append(
             make_volume(
                 vg,
