@@ -22,6 +22,16 @@ def test_a_value_made_positionally_is_the_value_the_constructor_makes() -> None:
         made.size = 1  # type: ignore[misc]  (still frozen)
 
 
+def test_a_maker_with_fixed_fields_takes_the_others_in_order() -> None:
+    plain = maker(LogicalVolume, origin=None, cow_size=0, cow_used=0, invalid=False)
+    made = plain("vg0", "web1-root", 4 << 20, None, "d1", None, ("web1",), False)
+    built = LogicalVolume("vg0", "web1-root", 4 << 20, None, "d1", holders=("web1",), written=False)
+    assert type(made) is LogicalVolume
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    with pytest.raises(TypeError, match="no field"):
+        maker(LogicalVolume, snapshot=None)
+
+
 def test_only_dataclasses_with_slots_get_a_maker() -> None:
     @dataclass(frozen=True)
     class Plain:

@@ -9,12 +9,11 @@ positional constructors, from rows the engine wrote itself.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from xenctl.engine.api import Domain, DomainDisk, LogicalVolume, Owner
+from xenctl.engine.api import DiskMode, Domain, DomainDisk, LogicalVolume, Owner
 from xenctl.engine.sim import records, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
@@ -39,7 +38,14 @@ class Owners:
 
 
 # The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, next_digest"
+# A disk's mode and backend come as one value, NULL for the usual read-write 'phy' disk: a column
+# fewer and two strings fewer a disk (each column read costs the driver an object and a release of
+# the interpreter's lock, the most of a row's cost), and the few other pairs are read once each.
+_DISK_COLUMNS = (
+    "domid, vdev, target, CASE WHEN mode = 'w' AND backend = 'phy' THEN NULL ELSE mode || ' ' || backend END, "
+    "attached_run, next_digest"
+)
+_PLAIN_DISK = (DiskMode.WRITE, "phy")
 _DOMAIN_COLUMNS = (
     "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
     "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
@@ -49,8 +55,11 @@ _DOMAIN_COLUMNS = (
 # last counted is (None: it wrote nothing since, or reads only), the guest's domid, and its run
 # seconds when its writes were last counted.
 Use = tuple[tuple[str, ...], "str | None", int, float]
+READ = DiskMode.READ
 _make_domain = maker(Domain)
 make_volume = maker(LogicalVolume)  # for the snapshot's volumes
+# and for the most of them, no snapshot, their COW space and validity at the defaults
+make_plain_volume = maker(LogicalVolume, origin=None, cow_size=0, cow_used=0, invalid=False)
 
 
 class Guests:
@@ -76,22 +85,33 @@ class Guests:
         run_time = timeline.run_time_from
         self.ran = ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
         self.rate = ctx.profile.guest_write_rate
-        self.holder = holder = {row[0]: (row[1],) for row in self.rows}
-        self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
+        holder = {row[0]: (row[1],) for row in self.rows}
+        self.disks: dict[int, list[DomainDisk]] = {}
         self.uses: dict[str, Use | list[Use]] = {}
         disks, uses, make_disk = self.disks, self.uses, records.make_disk
-        # Natural (rowid) order keeps each domain's disks in the order they were connected.
+        first_use, domain = uses.setdefault, None
+        # Natural (rowid) order keeps each domain's disks in the order they were connected; they
+        # come one domain after another, so its holders, run time and list are looked up once for
+        # them all, and each target once (a large host's uses do not stay in the cache).
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, after in cursor:
-            disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
-            use = (holder[domid], after if mode != "r" and ran[domid] > attached_run else None, domid, attached_run)
-            used = uses.get(target)
-            if used is None:
-                uses[target] = use
-            elif isinstance(used, list):
-                used.append(use)
-            else:
-                uses[target] = [used, use]
+        kinds: dict[str | None, tuple[DiskMode, str]] = {None: _PLAIN_DISK}
+        for domid, vdev, target, kind, attached_run, after in cursor:
+            if domid != domain:
+                domain, holders, run = domid, holder[domid], ran[domid]
+                add = disks.setdefault(domid, []).append
+            mode_backend = kinds.get(kind)
+            if mode_backend is None:  # "mode backend": no mode holds a space
+                mode, backend = kind.split(" ", 1)
+                mode_backend = kinds[kind] = (MODES[mode], backend)
+            mode, backend = mode_backend
+            add(make_disk(target, vdev, mode, backend, False))
+            use = (holders, after if mode is not READ and run > attached_run else None, domid, attached_run)
+            used = first_use(target, use)
+            if used is not use:  # a target held by more than one disk
+                if isinstance(used, list):
+                    used.append(use)
+                else:
+                    uses[target] = [used, use]
 
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
         """Every guest read, by name."""

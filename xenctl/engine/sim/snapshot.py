@@ -35,7 +35,7 @@ from xenctl.engine.api import (
 from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.guests import Guests, Owners, make_volume
+from xenctl.engine.sim.guests import Guests, Owners, make_plain_volume, make_volume
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -203,25 +203,31 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
     for vg, name, size, filesystem, digest, managed_by, source, written, cow in lv_rows:
         path = f"/dev/{vg}/{name}"
         # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
-        # large host has many volumes, and few are shared
+        # large host has many volumes, and few are shared (a use's items are taken by index: its
+        # domid and run seconds, not needed here, stay untouched in memory)
         used = used_by(path)
         if type(used) is tuple:
-            holders, after, _domid, _since = used
+            holders, after = used[0], used[1]
             now_digest = digest if after is None else after
         elif used is None:
             holders, now_digest = (), digest
         else:
             holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
+        owned = owner(managed_by, source) if managed_by else None
         if cow is None:  # no snapshot, its COW columns at their defaults
-            origin, cow_size, shown_used, is_invalid, holds_data = None, 0, 0, False, written != 0 or now_digest != digest
-        else:
-            origin, cow_size, cow_base, invalid = json.loads(cow)
-            if origin:
-                snapshots += 1
-                cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-                shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
-            else:  # a snapshot holds its origin's data; another volume what was written to it
-                shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
+            append(
+                make_plain_volume(
+                    vg, name, size, filesystem, now_digest, owned, holders, written != 0 or now_digest != digest
+                )
+            )
+            continue
+        origin, cow_size, cow_base, invalid = json.loads(cow)
+        if origin:
+            snapshots += 1
+            cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
+            shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
+        else:  # a snapshot holds its origin's data; another volume what was written to it
+            shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
         append(
             make_volume(
                 vg,
@@ -233,7 +239,7 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
                 cow_size,
                 shown_used,
                 is_invalid,
-                owner(managed_by, source) if managed_by else None,
+                owned,
                 holders,
                 holds_data,
             )
