@@ -25,7 +25,7 @@ class Owners:
     """One Owner value per distinct marker: a managed host has few, shared by many objects."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], Owner] = {}
+        self._seen: dict[tuple[str, str] | str, Owner] = {}
 
     def get(self, managed_by: str | None, source: str | None) -> Owner | None:
         if not managed_by:
@@ -35,6 +35,22 @@ class Owners:
         if owner is None:
             owner = self._seen[key] = Owner(*key)
         return owner
+
+    def marked(self, mark: str | None) -> Owner | None:
+        """The owner of an ``OWNER_MARK`` column: one value to read, one lookup per object."""
+        if mark is None:
+            return None
+        owner = self._seen.get(mark)
+        if owner is None:
+            owner = self._seen[mark] = Owner(*mark.split("\0", 1))
+        return owner
+
+
+# An object's owner (its managed_by and source columns) as one value: NULL for none, else the two
+# joined by a NUL, which neither holds. A column fewer, and a string fewer an owned object.
+OWNER_MARK = (
+    "CASE WHEN managed_by IS NULL OR managed_by = '' THEN NULL ELSE managed_by || char(0) || coalesce(source, '') END"
+)
 
 
 # The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
@@ -46,10 +62,15 @@ _DISK_COLUMNS = (
     "attached_run, next_digest"
 )
 _PLAIN_DISK = (DiskMode.WRITE, "phy")
+# A guest's four columns of what it is doing (paused, stopping, exiting, halted) come as one value,
+# NULL when it does none of it (the most of them), else a JSON array.
 _DOMAIN_COLUMNS = (
-    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
-    "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
+    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, run_accum, run_base, cpu_base, "
+    "run_since, exit_at, "
+    "CASE WHEN paused = 0 AND stopping IS NULL AND exit_kind IS NULL AND halted IS NULL THEN NULL "
+    f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}"
 )
+_QUIET = (None, None, 0, None)  # halted, exit_kind, paused, stopping of a guest doing none of it
 # One disk on a target, as a reader of the target needs it: its guest as holders (a one-name
 # tuple, shared by the guest's disks), the target's digest once what the guest wrote since it was
 # last counted is (None: it wrote nothing since, or reads only), the guest's domid, and its run
@@ -83,7 +104,7 @@ class Guests:
         ).fetchall()
         self.rows.sort(key=itemgetter(1))  # by name: the order a snapshot gives its domains in
         run_time = timeline.run_time_from
-        self.ran = ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
+        self.ran = ran = {row[0]: run_time(row[12], row[9], row[13], now) for row in self.rows}
         self.rate = ctx.profile.guest_write_rate
         holder = {row[0]: (row[1],) for row in self.rows}
         self.disks: dict[int, list[DomainDisk]] = {}
@@ -118,45 +139,45 @@ class Guests:
         now, ran, disks = ctx.now, self.ran, self.disks
         # Every config in one parse (one call into the decoder, not one a domain).
         configs = iter(json.loads("[" + ",".join([row[3] for row in self.rows]) + "]"))
-        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.get
-        return [
-            _make_domain(
-                domid,
-                name,
-                uuid,
-                phase(halted, exit_kind, paused, up_at, stopping, now),
-                memory,
-                target,
-                vcpus,
-                cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
-                config_of(next(configs), tuple(disks.get(domid, ()))),
-                owner(managed_by, source) if managed_by else None,
-                created_at,
-                up_at,
+        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.marked
+        guests: list[Domain] = []
+        add = guests.append
+        for (
+            domid,
+            name,
+            uuid,
+            _config,
+            memory,
+            target,
+            vcpus,
+            created_at,
+            up_at,
+            _run_accum,
+            run_base,
+            cpu_base,
+            _run_since,
+            _exit_at,
+            doing,
+            mark,
+        ) in self.rows:
+            halted, exit_kind, paused, stopping = _QUIET if doing is None else json.loads(doing)
+            add(
+                _make_domain(
+                    domid,
+                    name,
+                    uuid,
+                    phase(halted, exit_kind, paused, up_at, stopping, now),
+                    memory,
+                    target,
+                    vcpus,
+                    cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
+                    config_of(next(configs), tuple(disks.get(domid, ()))),
+                    owner(mark),
+                    created_at,
+                    up_at,
+                )
             )
-            for (
-                domid,
-                name,
-                uuid,
-                _config,
-                memory,
-                target,
-                vcpus,
-                created_at,
-                up_at,
-                paused,
-                _run_accum,
-                run_base,
-                cpu_base,
-                _run_since,
-                stopping,
-                exit_kind,
-                _exit_at,
-                halted,
-                managed_by,
-                source,
-            ) in self.rows
-        ]
+        return guests
 
     def on(self, path: str) -> list[Use]:
         """The uses of the disks on ``path``, in the order they were connected."""

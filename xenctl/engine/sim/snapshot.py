@@ -35,7 +35,7 @@ from xenctl.engine.api import (
 from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.guests import Guests, Owners, make_plain_volume, make_volume
+from xenctl.engine.sim.guests import OWNER_MARK, Guests, Owners, make_plain_volume, make_volume
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -83,7 +83,7 @@ def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
 # JSON array: each column is a value made in Python and a lock dance in the driver, the largest
 # part of the cost of reading a row, and SQLite tells the defaults for much less.
 _LV_COLUMNS = (
-    "vg, name, size, filesystem, digest, managed_by, source, written, "
+    f"vg, name, size, filesystem, digest, {OWNER_MARK}, written, "
     "CASE WHEN origin IS NULL AND cow_size = 0 AND cow_base = 0 AND invalid = 0 THEN NULL "
     "ELSE json_array(origin, cow_size, cow_base, invalid) END"
 )
@@ -156,7 +156,7 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[
     image_rows = db.execute(image_query, (paths, names)).fetchall()
     # Every guest that holds or writes to what is read, so holders and digests come out whole
     held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows]
-    held += [f"/dev/{row[0]}/{json.loads(row[8])[0]}" for row in lv_rows if row[8]]
+    held += [f"/dev/{row[0]}/{json.loads(row[7])[0]}" for row in lv_rows if row[7]]
     held += [row["path"] for row in image_rows]
     held += [row[0] for row in db.execute("SELECT path FROM partitions")]
     domids = [
@@ -198,9 +198,9 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
     """The logical volumes read, with what running guests wrote so far and snapshots' COW space;
     and how many of them are snapshots."""
     volumes: list[LogicalVolume] = []
-    append, used_by, owner = volumes.append, writes.uses.get, owners.get
+    append, used_by, owner = volumes.append, writes.uses.get, owners.marked
     snapshots = 0
-    for vg, name, size, filesystem, digest, managed_by, source, written, cow in lv_rows:
+    for vg, name, size, filesystem, digest, mark, written, cow in lv_rows:
         path = f"/dev/{vg}/{name}"
         # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
         # large host has many volumes, and few are shared (a use's items are taken by index: its
@@ -213,7 +213,7 @@ def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> 
             holders, now_digest = (), digest
         else:
             holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
-        owned = owner(managed_by, source) if managed_by else None
+        owned = owner(mark)
         if cow is None:  # no snapshot, its COW columns at their defaults
             append(
                 make_plain_volume(
@@ -339,8 +339,8 @@ def cow_deadline(ctx: Ctx) -> str:
         ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
     )
     running: dict[str, int] = defaultdict(int)
-    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 13, exit_at 16
-        if row[13] is not None and (row[16] is None or row[16] > ctx.now):
+    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 12, exit_at 13
+        if row[12] is not None and (row[13] is None or row[13] > ctx.now):
             for disk in writers.disks.get(row[0], ()):
                 if disk.mode.writes:
                     running[disk.target] += 1
