@@ -42,6 +42,16 @@ def filler(cls: type[T], base: T, *fixed: str) -> Callable[..., T]:
     return _compile(cls, f"def fill({', '.join(('values', *fixed))}):\n    o = _new(_twin)\n{body}", space)
 
 
+def copier(cls: type[T], *changed: str) -> Callable[..., T]:
+    """A constructor of ``cls`` values like another but for the ``changed`` fields:
+    ``copy(proto, *values)`` is ``proto`` with those fields set to ``values``, in that order."""
+    names = _fields(cls)
+    if not set(changed) <= set(names):
+        raise TypeError(f"{cls.__name__} has no field {sorted(set(changed) - set(names))}")
+    body = "".join(f"    o.{n} = {n if n in changed else '_proto.' + n}\n" for n in names)
+    return _compile(cls, f"def copy({', '.join(('_proto', *changed))}):\n    o = _new(_twin)\n{body}", {})
+
+
 def _fields(cls: type) -> list[str]:
     names = [f.name for f in dataclasses.fields(cls)]
     if not names or tuple(names) != getattr(cls, "__slots__", None):

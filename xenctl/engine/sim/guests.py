@@ -17,7 +17,7 @@ from xenctl.engine.api import DiskMode, Domain, DomainDisk, LogicalVolume, Owner
 from xenctl.engine.sim import records, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import MODES, config_from_dict
+from xenctl.engine.sim.records import MODES, configs_from_records
 from xenctl.engine.trusted import maker
 
 
@@ -137,9 +137,17 @@ class Guests:
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
         """Every guest read, by name."""
         now, ran, disks = ctx.now, self.ran, self.disks
-        # Every config in one parse (one call into the decoder, not one a domain).
-        configs = iter(json.loads("[" + ",".join([row[3] for row in self.rows]) + "]"))
-        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.marked
+        # Every config at once: the records parsed in one call into the decoder, each once (see there).
+        rows = self.rows
+        configs = iter(
+            configs_from_records(
+                [row[3] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [tuple(disks.get(row[0], ())) for row in rows],
+            )
+        )
+        phase, cpu_time, owner = timeline.phase_from, timeline.cpu_time_from, owners.marked
         guests: list[Domain] = []
         add = guests.append
         for (
@@ -171,7 +179,7 @@ class Guests:
                     target,
                     vcpus,
                     cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
-                    config_of(next(configs), tuple(disks.get(domid, ()))),
+                    next(configs),
                     owner(mark),
                     created_at,
                     up_at,
