@@ -9,6 +9,7 @@ positional constructors, from rows the engine wrote itself.
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 from operator import itemgetter
 from typing import Any
@@ -70,7 +71,6 @@ _DOMAIN_COLUMNS = (
     "CASE WHEN paused = 0 AND stopping IS NULL AND exit_kind IS NULL AND halted IS NULL THEN NULL "
     f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}"
 )
-_QUIET = (None, None, 0, None)  # halted, exit_kind, paused, stopping of a guest doing none of it
 # One disk on a target, as a reader of the target needs it: its guest as holders (a one-name
 # tuple, shared by the guest's disks), the target's digest once what the guest wrote since it was
 # last counted is (None: it wrote nothing since, or reads only), the guest's domid, and its run
@@ -115,17 +115,20 @@ class Guests:
         # come one domain after another, so its holders, run time and list are looked up once for
         # them all, and each target once (a large host's uses do not stay in the cache).
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        kinds: dict[str | None, tuple[DiskMode, str]] = {None: _PLAIN_DISK}
+        kinds: dict[str, tuple[DiskMode, str]] = {}
         for domid, vdev, target, kind, attached_run, after in cursor:
             if domid != domain:
                 domain, holders, run = domid, holder[domid], ran[domid]
                 add = disks.setdefault(domid, []).append
-            mode_backend = kinds.get(kind)
-            if mode_backend is None:  # "mode backend": no mode holds a space
-                mode, backend = kind.split(" ", 1)
-                mode_backend = kinds[kind] = (MODES[mode], backend)
-            mode, backend = mode_backend
-            add(make_disk(target, vdev, mode, backend, False))
+            if kind is None:
+                mode, backend = _PLAIN_DISK
+            else:
+                mode_backend = kinds.get(kind)
+                if mode_backend is None:  # "mode backend": no mode holds a space
+                    mode, backend = kind.split(" ", 1)
+                    mode_backend = kinds[kind] = (MODES[mode], backend)
+                mode, backend = mode_backend
+            add(make_disk(target, vdev, mode, backend))
             use = (holders, after if mode is not READ and run > attached_run else None, domid, attached_run)
             used = first_use(target, use)
             if used is not use:  # a target held by more than one disk
@@ -148,6 +151,9 @@ class Guests:
             )
         )
         phase, cpu_time, owner = timeline.phase_from, timeline.cpu_time_from, owners.marked
+        # A guest doing none of it is booting until it is up, then running: both phases worked out once.
+        # (not halted, not exiting, not paused, not stopping; up at the end of time, or at its start)
+        booting, running = phase(None, None, 0, math.inf, None, now), phase(None, None, 0, -math.inf, None, now)
         guests: list[Domain] = []
         add = guests.append
         for (
@@ -168,19 +174,23 @@ class Guests:
             doing,
             mark,
         ) in self.rows:
-            halted, exit_kind, paused, stopping = _QUIET if doing is None else json.loads(doing)
+            if doing is None:
+                state = booting if now < up_at else running
+            else:
+                halted, exit_kind, paused, stopping = json.loads(doing)
+                state = phase(halted, exit_kind, paused, up_at, stopping, now)
             add(
                 _make_domain(
                     domid,
                     name,
                     uuid,
-                    phase(halted, exit_kind, paused, up_at, stopping, now),
+                    state,
                     memory,
                     target,
                     vcpus,
                     cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
                     next(configs),
-                    owner(mark),
+                    None if mark is None else owner(mark),
                     created_at,
                     up_at,
                 )

@@ -80,7 +80,7 @@ ON_EVENTS = {event.value: event for event in OnEvent}
 
 
 # Positional constructors for values read back from the host file (see ``engine.trusted``).
-make_disk = maker(DomainDisk)
+make_disk = maker(DomainDisk, cdrom=False)  # which are removable drives is in the config's record
 make_vif = maker(Vif)
 make_config = maker(DomainConfig)
 # A config whose record has nothing but scalars and interfaces: the defaults, what the record gives.
