@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from dataclasses import replace
 
-from xenctl.engine.sim import store, xendconfig
+from xenctl.engine.sim import store, upgrade, xendconfig
 from xenctl.engine.sim.blockdevs import digest_of
 from xenctl.engine.sim.clock import Clock, SystemClock
 from xenctl.engine.sim.context import Ctx
@@ -72,7 +72,7 @@ def open_host(
         elif version < store.SCHEMA_VERSION:
             with store.write_txn(db):
                 if store.schema_version(db) < store.SCHEMA_VERSION:  # another process may have done it
-                    store.upgrade_schema(db, store.schema_version(db))
+                    upgrade.upgrade_schema(db, store.schema_version(db))
         row = db.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
         stored = profile_from_dict(json.loads(row[0]), file=store.host_file(home))
     except sqlite3.DatabaseError as exc:

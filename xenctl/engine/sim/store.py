@@ -8,7 +8,6 @@ interleave a read-modify-write. The busy timeout makes a second writer wait inst
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -306,50 +305,6 @@ def _enter_wal(conn: sqlite3.Connection) -> None:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a host file made by an earlier xenctl up to this one (inside the caller's transaction)."""
-    if version < 2:
-        for column in (
-            "skip INTEGER NOT NULL DEFAULT 0",
-            "rate REAL NOT NULL DEFAULT 1.0",
-            "seen INTEGER NOT NULL DEFAULT 0",
-        ):
-            conn.execute(f"ALTER TABLE faults ADD COLUMN {column}")
-    if version < 3:  # what was there before is taken as written: nothing of it may be formatted over
-        conn.execute("ALTER TABLE lvs ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
-        conn.execute("ALTER TABLE images ADD COLUMN written INTEGER NOT NULL DEFAULT 1")
-        # and the host gets its id and its count of changes (what plans use to tell it unchanged)
-        import uuid  # here only: ``xenctl list`` reads the host without it
-
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('host_id', ?)", (json.dumps(uuid.uuid4().hex),))
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
-    if version < 4:
-        _run(conn, _JOURNAL)
-    elif version < 5:  # the journal's rows learn what a plan saw before and after each write
-        conn.execute("ALTER TABLE journal ADD COLUMN was TEXT")
-        conn.execute("ALTER TABLE journal ADD COLUMN became TEXT")
-        for trigger in ("insert", "delete", "update"):
-            conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
-        _run(conn, _JOURNAL_TRIGGERS)
-    if version < 6:
-        _rebuild_lvs(conn)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-
-def _rebuild_lvs(conn: sqlite3.Connection) -> None:
-    """The logical volumes into a table kept in key order (schema 6): the same rows, the same
-    triggers. Its triggers go first, so that dropping the old table counts nothing out of its VGs."""
-    triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'lvs'").fetchall()
-    for (trigger,) in triggers:
-        conn.execute(f"DROP TRIGGER {trigger}")
-    conn.execute("ALTER TABLE lvs RENAME TO lvs_rowid")
-    _run(conn, _LVS)
-    conn.execute(f"INSERT INTO lvs({_LV_COLUMNS}) SELECT {_LV_COLUMNS} FROM lvs_rowid")
-    conn.execute("DROP TABLE lvs_rowid")
-    _run(conn, _VG_USED)
-    _run(conn, _JOURNAL_TRIGGERS)  # those of the lvs table: the others are there (IF NOT EXISTS)
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
