@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.helpers import domain
 from xenctl.engine.sim import SimHost, VirtualClock, open_host
+from xenctl.engine.sim.store import SCHEMA_VERSION
 from xenctl.engine.sim.tokens import quick_token, quick_unchanged_since
 
 MIB = 1024 * 1024
@@ -87,7 +88,7 @@ def test_the_quick_token_gives_way_where_only_the_driver_can_tell(tmp_path: Path
     assert not home.exists()
     _open(tmp_path, clock)[0].close()
     db = sqlite3.connect(home / "host.db")
-    db.execute("PRAGMA user_version = 5")  # a host file of the last schema: the driver upgrades it
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # a file of the last schema: the driver upgrades it
     db.commit()
     db.close()
     assert quick() is None
@@ -124,6 +125,6 @@ def test_a_host_file_of_the_last_schema_gets_the_token_indexes(tmp_path: Path, c
     try:
         plan = db.execute("EXPLAIN QUERY PLAN SELECT MIN(up_at) FROM domains WHERE up_at > 0").fetchall()
         assert "domains_up" in str(plan)  # one step down an index, not a pass over every guest
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         db.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from tests.helpers import disk, domain
-from xenctl.engine.api import LogicalVolume, VolumeGroup
-from xenctl.engine.sim import SimHost
+from xenctl.engine.api import LogicalVolume, Owner, VolumeGroup
+from xenctl.engine.sim import SimHost, VirtualClock, open_host
 from xenctl.errors import NotFoundError, XenError
 from xenctl.units import GIB, MIB
 
@@ -249,3 +252,43 @@ def test_a_format_for_blank_volumes_only_is_refused_once_anything_was_written(ho
         with pytest.raises(XenError, match="has been written to since the plan was made"):
             call()
     assert {lv.name: lv.digest for lv in host.snapshot().logical_volumes} == before
+
+
+def test_a_host_file_whose_volumes_are_in_rowid_order_is_rebuilt_in_key_order(tmp_path: Path) -> None:
+    """Schema 7 keeps the volumes in (vg, name) order, the order a snapshot reads them in: a file
+    of schema 6 is rebuilt in place with the same volumes, the same VG space used, and triggers
+    that still count space and journal each change."""
+    home = str(tmp_path / "old")
+    clock = VirtualClock()
+    with open_host(home, clock=clock) as host:
+        host.create_volume_group("vg", ("/dev/sda10",))
+        host.create_logical_volume("vg", "web", 4 * GIB, owner=Owner("xenctl", "site.yaml"))
+        host.create_logical_volume("vg", "app", GIB)
+        host.create_snapshot("vg", "web-snap", "web", 64 * MIB)
+        host.create_domain(domain("web", disks=[("/dev/vg/web", "sda1")]))
+        before = host.snapshot()
+    with sqlite3.connect(tmp_path / "old" / "host.db") as db:  # as schema 6 had it: a rowid table
+        triggers = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'lvs'").fetchall()
+        table = db.execute("SELECT sql FROM sqlite_master WHERE name = 'lvs'").fetchone()[0]
+        db.execute("ALTER TABLE lvs RENAME TO lvs_new")
+        db.execute(table.replace(" WITHOUT ROWID", ""))
+        db.execute("INSERT INTO lvs SELECT * FROM lvs_new ORDER BY name DESC")
+        db.execute("DROP TABLE lvs_new")
+        for (sql,) in triggers:
+            db.execute(sql)
+        db.execute("CREATE INDEX lvs_snapshots ON lvs(origin) WHERE origin IS NOT NULL")
+        db.execute("PRAGMA user_version=6")
+    with open_host(home, clock=clock) as host:
+        assert host.snapshot() == before
+        token = host.change_token()
+        assert token is not None
+        host.create_logical_volume("vg", "db", GIB)
+        assert vg(host).free == next(v for v in before.volume_groups if v.name == "vg").free - GIB
+        assert host.changed_domains(token) is None  # storage changed: the journal saw it
+        host.remove_logical_volume("vg", "db")
+        assert host.snapshot().volume_groups == before.volume_groups
+    with sqlite3.connect(tmp_path / "old" / "host.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lvs_snapshots'").fetchone()  # made again
+        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'lvs'").fetchone()[0]
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'lvs_rowid'").fetchone() is None

@@ -3,13 +3,14 @@ the very values the dataclasses' own constructors make: equal, hashed alike, pri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 
 import pytest
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, LogicalVolume, OnEvent, Owner, Vif
-from xenctl.engine.sim.records import config_from_dict, config_to_dict
-from xenctl.engine.trusted import maker
+from xenctl.engine.sim.records import TRIES, config_from_dict, config_to_dict, configs_from_records
+from xenctl.engine.trusted import copier, maker
 
 
 def test_a_value_made_positionally_is_the_value_the_constructor_makes() -> None:
@@ -20,6 +21,16 @@ def test_a_value_made_positionally_is_the_value_the_constructor_makes() -> None:
     assert made.path == "/dev/vg0/web1-root"
     with pytest.raises(AttributeError):
         made.size = 1  # type: ignore[misc]  (still frozen)
+
+
+def test_a_maker_with_fixed_fields_takes_the_others_in_order() -> None:
+    plain = maker(LogicalVolume, origin=None, cow_size=0, cow_used=0, invalid=False)
+    made = plain("vg0", "web1-root", 4 << 20, None, "d1", None, ("web1",), False)
+    built = LogicalVolume("vg0", "web1-root", 4 << 20, None, "d1", holders=("web1",), written=False)
+    assert type(made) is LogicalVolume
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    with pytest.raises(TypeError, match="no field"):
+        maker(LogicalVolume, snapshot=None)
 
 
 def test_only_dataclasses_with_slots_get_a_maker() -> None:
@@ -66,3 +77,55 @@ def test_a_null_field_in_a_record_takes_its_default() -> None:
     expected = DomainConfig(name="web1", kernel="/boot/vmlinuz", vifs=(Vif(),))
     assert config_from_dict(record) == config_from_dict(record, ()) == expected
     assert repr(config_from_dict(record)) == repr(expected)
+
+
+Row = tuple[str, str, DomainConfig, tuple[DomainDisk, ...]]  # a guest's name, uuid, config, disks as read
+TEMPLATE = DomainConfig(name="", memory=256, vcpus=2, kernel="/boot/vmlinuz", vifs=(Vif(),))
+
+
+def read_by_record(rows: list[Row]) -> list[DomainConfig]:
+    """The configs ``configs_from_records`` reads from the rows' records: each the one its own parse gives."""
+    texts = [json.dumps({**config_to_dict(c, with_disks=False), "uuid": u}) for _n, u, c, _d in rows]
+    read = configs_from_records(texts, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows])
+    expected = [config_from_dict(json.loads(t), d) for t, (_n, _u, _c, d) in zip(texts, rows, strict=True)]
+    assert read == expected
+    assert [hash(c) for c in read] == [hash(c) for c in expected]
+    assert list(map(repr, read)) == list(map(repr, expected))
+    return read
+
+
+def test_configs_alike_but_for_name_and_uuid_are_read_as_each_record_parses() -> None:
+    """Records alike but for their guest's name and uuid are parsed once; the ones that cannot be
+    taken for another (a name that is not the row's, one the JSON escapes, removable drives) are
+    parsed alone."""
+    drive = (DomainDisk("/dev/vg/a", "sda1"), DomainDisk("", "hdc", DiskMode.READ, cdrom=True))
+    unmarked = tuple(replace(d, cdrom=False) for d in drive)
+    alike = [
+        (f"web{i}", f"u-{i}", replace(TEMPLATE, name=f"web{i}"), (DomainDisk(f"/dev/vg/web{i}", "sda1"),))
+        for i in range(5)
+    ]
+    read = read_by_record(
+        [
+            *alike,
+            ("renamed", "u-r", replace(TEMPLATE, name="old-name"), ()),  # the record's name is not the row's
+            ('q"uote\\d', "u-q", replace(TEMPLATE, name='q"uote\\d'), ()),  # a name the JSON escapes
+            ("disc1", "u-d1", replace(TEMPLATE, name="disc1", disks=drive), unmarked),
+            ("disc2", "u-d2", replace(TEMPLATE, name="disc2", disks=drive), unmarked),
+        ]
+    )
+    assert read[1].name == "web1" and read[1].uuid == "u-1" and read[1].disks == alike[1][3]
+    assert read[5].name == "old-name" and read[6].name == 'q"uote\\d' and read[8].disks == drive
+
+
+def test_records_all_different_at_first_are_read_as_each_record_parses() -> None:
+    """After ``TRIES`` records with no two alike, records are no longer compared (all are parsed)."""
+    rows: list[Row] = [(f"odd{i}", f"u{i}", replace(TEMPLATE, name=f"odd{i}", memory=64 + i), ()) for i in range(TRIES)]
+    rows += [(f"late{i}", f"v{i}", replace(TEMPLATE, name=f"late{i}", memory=64), ()) for i in range(3)]
+    assert [c.name for c in read_by_record(rows)[-3:]] == ["late0", "late1", "late2"]
+
+
+def test_a_copier_sets_the_fields_named_and_keeps_the_others() -> None:
+    rename = copier(Vif, "mac")
+    assert rename(Vif("xenbr1", "a", "ioemu", "e1000"), "b") == Vif("xenbr1", "b", "ioemu", "e1000")
+    with pytest.raises(TypeError, match="no field"):
+        copier(Vif, "name")

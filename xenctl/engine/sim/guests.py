@@ -9,16 +9,16 @@ positional constructors, from rows the engine wrote itself.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import math
 from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from xenctl.engine.api import Domain, DomainDisk, LogicalVolume, Owner
+from xenctl.engine.api import DiskMode, Domain, DomainDisk, LogicalVolume, Owner
 from xenctl.engine.sim import records, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import MODES, config_from_dict
+from xenctl.engine.sim.records import MODES, configs_from_records
 from xenctl.engine.trusted import maker
 
 
@@ -26,7 +26,7 @@ class Owners:
     """One Owner value per distinct marker: a managed host has few, shared by many objects."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], Owner] = {}
+        self._seen: dict[tuple[str, str] | str, Owner] = {}
 
     def get(self, managed_by: str | None, source: str | None) -> Owner | None:
         if not managed_by:
@@ -37,20 +37,50 @@ class Owners:
             owner = self._seen[key] = Owner(*key)
         return owner
 
+    def marked(self, mark: str | None) -> Owner | None:
+        """The owner of an ``OWNER_MARK`` column: one value to read, one lookup per object."""
+        if mark is None:
+            return None
+        owner = self._seen.get(mark)
+        if owner is None:
+            owner = self._seen[mark] = Owner(*mark.split("\0", 1))
+        return owner
+
+
+# An object's owner (its managed_by and source columns) as one value: NULL for none, else the two
+# joined by a NUL, which neither holds. A column fewer, and a string fewer an owned object.
+OWNER_MARK = (
+    "CASE WHEN managed_by IS NULL OR managed_by = '' THEN NULL ELSE managed_by || char(0) || coalesce(source, '') END"
+)
+
 
 # The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
-_DISK_COLUMNS = "domid, vdev, target, mode, backend, attached_run, next_digest"
+# A disk's mode and backend come as one value, NULL for the usual read-write 'phy' disk: a column
+# fewer and two strings fewer a disk (each column read costs the driver an object and a release of
+# the interpreter's lock, the most of a row's cost), and the few other pairs are read once each.
+_DISK_COLUMNS = (
+    "domid, vdev, target, CASE WHEN mode = 'w' AND backend = 'phy' THEN NULL ELSE mode || ' ' || backend END, "
+    "attached_run, next_digest"
+)
+_PLAIN_DISK = (DiskMode.WRITE, "phy")
+# A guest's four columns of what it is doing (paused, stopping, exiting, halted) come as one value,
+# NULL when it does none of it (the most of them), else a JSON array.
 _DOMAIN_COLUMNS = (
-    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, run_accum, run_base, "
-    "cpu_base, run_since, stopping, exit_kind, exit_at, halted, managed_by, source"
+    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, run_accum, run_base, cpu_base, "
+    "run_since, exit_at, "
+    "CASE WHEN paused = 0 AND stopping IS NULL AND exit_kind IS NULL AND halted IS NULL THEN NULL "
+    f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}"
 )
 # One disk on a target, as a reader of the target needs it: its guest as holders (a one-name
 # tuple, shared by the guest's disks), the target's digest once what the guest wrote since it was
 # last counted is (None: it wrote nothing since, or reads only), the guest's domid, and its run
 # seconds when its writes were last counted.
 Use = tuple[tuple[str, ...], "str | None", int, float]
+READ = DiskMode.READ
 _make_domain = maker(Domain)
 make_volume = maker(LogicalVolume)  # for the snapshot's volumes
+# and for the most of them, no snapshot, their COW space and validity at the defaults
+make_plain_volume = maker(LogicalVolume, origin=None, cow_size=0, cow_used=0, invalid=False)
 
 
 class Guests:
@@ -74,69 +104,98 @@ class Guests:
         ).fetchall()
         self.rows.sort(key=itemgetter(1))  # by name: the order a snapshot gives its domains in
         run_time = timeline.run_time_from
-        self.ran = ran = {row[0]: run_time(row[13], row[10], row[16], now) for row in self.rows}
+        self.ran = ran = {row[0]: run_time(row[12], row[9], row[13], now) for row in self.rows}
         self.rate = ctx.profile.guest_write_rate
-        self.holder = holder = {row[0]: (row[1],) for row in self.rows}
-        self.disks: dict[int, list[DomainDisk]] = defaultdict(list)
+        holder = {row[0]: (row[1],) for row in self.rows}
+        self.disks: dict[int, list[DomainDisk]] = {}
         self.uses: dict[str, Use | list[Use]] = {}
         disks, uses, make_disk = self.disks, self.uses, records.make_disk
-        # Natural (rowid) order keeps each domain's disks in the order they were connected.
+        first_use, domain = uses.setdefault, None
+        # Natural (rowid) order keeps each domain's disks in the order they were connected; they
+        # come one domain after another, so its holders, run time and list are looked up once for
+        # them all, and each target once (a large host's uses do not stay in the cache).
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
-        for domid, vdev, target, mode, backend, attached_run, after in cursor:
-            disks[domid].append(make_disk(target, vdev, MODES[mode], backend, False))
-            use = (holder[domid], after if mode != "r" and ran[domid] > attached_run else None, domid, attached_run)
-            used = uses.get(target)
-            if used is None:
-                uses[target] = use
-            elif isinstance(used, list):
-                used.append(use)
+        kinds: dict[str, tuple[DiskMode, str]] = {}
+        for domid, vdev, target, kind, attached_run, after in cursor:
+            if domid != domain:
+                domain, holders, run = domid, holder[domid], ran[domid]
+                add = disks.setdefault(domid, []).append
+            if kind is None:
+                mode, backend = _PLAIN_DISK
             else:
-                uses[target] = [used, use]
+                mode_backend = kinds.get(kind)
+                if mode_backend is None:  # "mode backend": no mode holds a space
+                    mode, backend = kind.split(" ", 1)
+                    mode_backend = kinds[kind] = (MODES[mode], backend)
+                mode, backend = mode_backend
+            add(make_disk(target, vdev, mode, backend))
+            use = (holders, after if mode is not READ and run > attached_run else None, domid, attached_run)
+            used = first_use(target, use)
+            if used is not use:  # a target held by more than one disk
+                if isinstance(used, list):
+                    used.append(use)
+                else:
+                    uses[target] = [used, use]
 
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
         """Every guest read, by name."""
         now, ran, disks = ctx.now, self.ran, self.disks
-        # Every config in one parse (one call into the decoder, not one a domain).
-        configs = iter(json.loads("[" + ",".join([row[3] for row in self.rows]) + "]"))
-        phase, cpu_time, config_of, owner = timeline.phase_from, timeline.cpu_time_from, config_from_dict, owners.get
-        return [
-            _make_domain(
-                domid,
-                name,
-                uuid,
-                phase(halted, exit_kind, paused, up_at, stopping, now),
-                memory,
-                target,
-                vcpus,
-                cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
-                config_of(next(configs), tuple(disks.get(domid, ()))),
-                owner(managed_by, source) if managed_by else None,
-                created_at,
-                up_at,
+        # Every config at once: the records parsed in one call into the decoder, each once (see there).
+        rows = self.rows
+        configs = iter(
+            configs_from_records(
+                [row[3] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [tuple(disks.get(row[0], ())) for row in rows],
             )
-            for (
-                domid,
-                name,
-                uuid,
-                _config,
-                memory,
-                target,
-                vcpus,
-                created_at,
-                up_at,
-                paused,
-                _run_accum,
-                run_base,
-                cpu_base,
-                _run_since,
-                stopping,
-                exit_kind,
-                _exit_at,
-                halted,
-                managed_by,
-                source,
-            ) in self.rows
-        ]
+        )
+        phase, cpu_time, owner = timeline.phase_from, timeline.cpu_time_from, owners.marked
+        # A guest doing none of it is booting until it is up, then running: both phases worked out once.
+        # (not halted, not exiting, not paused, not stopping; up at the end of time, or at its start)
+        booting, running = phase(None, None, 0, math.inf, None, now), phase(None, None, 0, -math.inf, None, now)
+        guests: list[Domain] = []
+        add = guests.append
+        for (
+            domid,
+            name,
+            uuid,
+            _config,
+            memory,
+            target,
+            vcpus,
+            created_at,
+            up_at,
+            _run_accum,
+            run_base,
+            cpu_base,
+            _run_since,
+            _exit_at,
+            doing,
+            mark,
+        ) in self.rows:
+            if doing is None:
+                state = booting if now < up_at else running
+            else:
+                halted, exit_kind, paused, stopping = json.loads(doing)
+                state = phase(halted, exit_kind, paused, up_at, stopping, now)
+            add(
+                _make_domain(
+                    domid,
+                    name,
+                    uuid,
+                    state,
+                    memory,
+                    target,
+                    vcpus,
+                    cpu_time(ran[domid], run_base, up_at, created_at, cpu_base),
+                    next(configs),
+                    None if mark is None else owner(mark),
+                    created_at,
+                    up_at,
+                )
+            )
+        return guests
 
     def on(self, path: str) -> list[Use]:
         """The uses of the disks on ``path``, in the order they were connected."""

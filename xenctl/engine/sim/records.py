@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
-from xenctl.engine.trusted import filler, maker
+from xenctl.engine.trusted import copier, filler, maker
 
 _SCALARS = (
     "name",
@@ -77,7 +80,7 @@ ON_EVENTS = {event.value: event for event in OnEvent}
 
 
 # Positional constructors for values read back from the host file (see ``engine.trusted``).
-make_disk = maker(DomainDisk)
+make_disk = maker(DomainDisk, cdrom=False)  # which are removable drives is in the config's record
 make_vif = maker(Vif)
 make_config = maker(DomainConfig)
 # A config whose record has nothing but scalars and interfaces: the defaults, what the record gives.
@@ -141,3 +144,46 @@ def config_from_dict(data: dict[str, Any], disks: tuple[DomainDisk, ...] | None 
 
 def _vifs_from(listed: list[dict[str, Any]]) -> tuple[Vif, ...]:
     return tuple(make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in listed)
+
+
+_renamed = copier(DomainConfig, "name", "uuid", "disks")
+TRIES = 64  # records read before giving up on finding two alike
+
+
+def configs_from_records(
+    texts: Sequence[str], names: Sequence[str], uuids: Sequence[str], disks: Sequence[tuple[DomainDisk, ...]]
+) -> list[DomainConfig]:
+    """The configs of the domains table's records (``texts``, as ``json.dumps`` wrote them) of
+    guests with these names, uuids and disks, each record like another but for its guest's name
+    and uuid parsed once.
+
+    A record holds what differs from the defaults, and its guest's name and uuid. Guests made
+    from one template differ in nothing else, and a large host may have thousands of them: the
+    record with its own name and uuid cut out is a key, the first record of each key is parsed
+    (all of them in one call into the decoder), and the others are its config with their name,
+    uuid and disks (a copy of its fields). A record whose name or uuid is not its guest's, or
+    that marks removable drives, is parsed alone. Records with interfaces hold MACs of their
+    own and never repeat: when the first ``TRIES`` have no two alike, the rest are not cut.
+    """
+    first: dict[str, int] = {}
+    like: list[int] = []  # for each record: the first record like it (itself when it is parsed)
+    repeats = 0
+    for i, (text, name, uuid) in enumerate(zip(texts, names, uuids, strict=True)):
+        if i == TRIES and not repeats:
+            like.extend(range(i, len(texts)))
+            break
+        named, uuided = '"name": ' + encode_basestring_ascii(name), '"uuid": ' + encode_basestring_ascii(uuid)
+        key = text.replace(named, "", 1).replace(uuided, "", 1)
+        if len(key) + len(named) + len(uuided) != len(text) or '"cdroms"' in key:
+            like.append(i)
+            continue
+        j = first.setdefault(key, i)
+        repeats += j != i
+        like.append(j)
+    parse = [i for i, j in enumerate(like) if i == j]
+    parsed = dict(zip(parse, json.loads("[" + ",".join([texts[i] for i in parse]) + "]"), strict=True))
+    configs: list[DomainConfig] = []
+    add = configs.append
+    for i, j in enumerate(like):
+        add(config_from_dict(parsed[i], disks[i]) if i == j else _renamed(configs[j], names[i], uuids[i], disks[i]))
+    return configs

@@ -15,6 +15,8 @@ import sqlite3
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from xenctl.collector import collector_paused
@@ -35,7 +37,7 @@ from xenctl.engine.api import (
 from xenctl.engine.sim import domains, memory, timeline
 from xenctl.engine.sim.capabilities import capabilities_of
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.guests import Guests, Owners, make_volume
+from xenctl.engine.sim.guests import OWNER_MARK, Guests, Owners, make_plain_volume, make_volume
 
 
 def _natural(text: str) -> tuple[object, ...]:
@@ -78,7 +80,16 @@ def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
         return _read_state(ctx, selection)
 
 
-_LV_COLUMNS = "vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written"
+# A volume's columns as a snapshot reads them, one volume group at a time (its name is not read
+# again for every volume). The four of a snapshot's copy-on-write space come as one value, NULL
+# for a volume that leaves them all at their defaults (the most of them) and else a JSON array:
+# each column is a value made in Python and a lock dance in the driver, the largest part of the
+# cost of reading a row, and SQLite tells the defaults for much less.
+_LV_COLUMNS = (
+    f"name, size, filesystem, digest, {OWNER_MARK}, written, "
+    "CASE WHEN origin IS NULL AND cow_size = 0 AND cow_base = 0 AND invalid = 0 THEN NULL "
+    "ELSE json_array(origin, cow_size, cow_base, invalid) END"
+)
 _IN = "IN (SELECT value FROM json_each(?))"  # one parameter for a list of any length
 
 
@@ -125,21 +136,33 @@ def _lv_cursor(db: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _all_rows(ctx: Ctx) -> tuple[Iterable[Any], list[sqlite3.Row], Guests]:
-    """Every guest and its disks; every image file; and every logical volume, as a cursor: each
-    row is gone once its volume is made, so a large host's read keeps only what it returns."""
+# The logical volumes read, by volume group: its name and the rows of its volumes, by name.
+Groups = Iterable[tuple[str, Iterable[Any]]]
+
+
+def _all_rows(ctx: Ctx) -> tuple[Groups, list[sqlite3.Row], Guests]:
+    """Every guest and its disks; every image file; and every logical volume, each group's as a
+    cursor: each row is gone once its volume is made, so a large host's read keeps only what it
+    returns."""
     guests = Guests(ctx)
     image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
-    return _lv_cursor(ctx.db).execute(f"SELECT {_LV_COLUMNS} FROM lvs ORDER BY vg, name"), image_rows, guests
+    return _groups(ctx.db), image_rows, guests
 
 
-def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[sqlite3.Row], Guests]:
+def _groups(db: sqlite3.Connection) -> Groups:
+    """Every volume group's volumes, one query each (a range of the table's key)."""
+    cursor = _lv_cursor(db)
+    for (vg,) in db.execute("SELECT DISTINCT vg FROM lvs ORDER BY vg").fetchall():
+        yield vg, cursor.execute(f"SELECT {_LV_COLUMNS} FROM lvs WHERE vg = ? ORDER BY name", (vg,))
+
+
+def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Groups, list[sqlite3.Row], Guests]:
     """The logical volumes and image files ``selection`` names, and the guests to read with them."""
     db = ctx.db
     cursor = _lv_cursor(db)
     names, paths = json.dumps(sorted(selection.volumes)), json.dumps(sorted(selection.paths))
     cursor.execute(
-        f"SELECT {_LV_COLUMNS} FROM lvs WHERE name {_IN} OR origin {_IN} OR '/dev/' || vg || '/' || name {_IN} "
+        f"SELECT vg, {_LV_COLUMNS} FROM lvs WHERE name {_IN} OR origin {_IN} OR '/dev/' || vg || '/' || name {_IN} "
         "ORDER BY vg, name",
         (names, names, paths),
     )
@@ -147,7 +170,8 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[
     image_query = f"SELECT * FROM images WHERE path {_IN} OR {_basename('path')} {_IN} ORDER BY path"
     image_rows = db.execute(image_query, (paths, names)).fetchall()
     # Every guest that holds or writes to what is read, so holders and digests come out whole
-    held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows] + [f"/dev/{row[0]}/{row[5]}" for row in lv_rows if row[5]]
+    held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows]
+    held += [f"/dev/{row[0]}/{json.loads(row[-1])[0]}" for row in lv_rows if row[-1]]
     held += [row["path"] for row in image_rows]
     held += [row[0] for row in db.execute("SELECT path FROM partitions")]
     domids = [
@@ -158,7 +182,8 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Iterable[Any], list[
             (json.dumps(sorted(selection.domains)), json.dumps(held)),
         )
     ]
-    return lv_rows, image_rows, Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
+    groups = [(vg, [row[1:] for row in rows]) for vg, rows in groupby(lv_rows, key=itemgetter(0))]
+    return groups, image_rows, Guests(ctx, f"WHERE domid {_IN}", (json.dumps(domids),))
 
 
 def _partitions(db: sqlite3.Connection, writes: Guests) -> tuple[tuple[Partition, ...], dict[str, list[str]]]:
@@ -185,46 +210,62 @@ def _partitions(db: sqlite3.Connection, writes: Guests) -> tuple[tuple[Partition
     return tuple(partitions), pvs_of
 
 
-def _logical_volumes(lv_rows: Iterable[Any], writes: Guests, owners: Owners) -> tuple[tuple[LogicalVolume, ...], int]:
+def _logical_volumes(groups: Groups, writes: Guests, owners: Owners) -> tuple[tuple[LogicalVolume, ...], int]:
     """The logical volumes read, with what running guests wrote so far and snapshots' COW space;
     and how many of them are snapshots."""
     volumes: list[LogicalVolume] = []
-    append, used_by, owner = volumes.append, writes.uses.get, owners.get
+    append, used_by, owner = volumes.append, writes.uses.get, owners.marked
     snapshots = 0
-    for vg, name, size, filesystem, digest, origin, cow_size, cow_base, invalid, managed_by, source, written in lv_rows:
-        path = f"/dev/{vg}/{name}"
-        # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
-        # large host has many volumes, and few are shared
-        used = used_by(path)
-        if type(used) is tuple:
-            holders, after, _domid, _since = used
-            now_digest = digest if after is None else after
-        elif used is None:
-            holders, now_digest = (), digest
-        else:
-            holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
-        if origin:
-            snapshots += 1
-            cow_used = cow_base + writes.written(path) + writes.written(f"/dev/{vg}/{origin}")
-            shown_used, is_invalid, holds_data = min(cow_used, cow_size), bool(invalid or cow_used >= cow_size), True
-        else:  # a snapshot holds its origin's data; another volume what was written to it
-            shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
-        append(
-            make_volume(
-                vg,
-                name,
-                size,
-                filesystem,
-                now_digest,
-                origin,
-                cow_size,
-                shown_used,
-                is_invalid,
-                owner(managed_by, source) if managed_by else None,
-                holders,
-                holds_data,
+    for vg, lv_rows in groups:
+        prefix = f"/dev/{vg}/"
+        for name, size, filesystem, digest, mark, written, cow in lv_rows:
+            path = prefix + name
+            # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
+            # large host has many volumes, and few are shared (a use's items are taken by index: its
+            # domid and run seconds, not needed here, stay untouched in memory)
+            used = used_by(path)
+            if type(used) is tuple:
+                holders, after = used[0], used[1]
+                now_digest = digest if after is None else after
+            elif used is None:
+                holders, now_digest = (), digest
+            else:
+                holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
+            owned = None if mark is None else owner(mark)
+            if cow is None:  # no snapshot, its COW columns at their defaults
+                append(
+                    make_plain_volume(
+                        vg, name, size, filesystem, now_digest, owned, holders, written != 0 or now_digest != digest
+                    )
+                )
+                continue
+            origin, cow_size, cow_base, invalid = json.loads(cow)
+            if origin:
+                snapshots += 1
+                cow_used = cow_base + writes.written(path) + writes.written(prefix + origin)
+                shown_used, is_invalid, holds_data = (
+                    min(cow_used, cow_size),
+                    bool(invalid or cow_used >= cow_size),
+                    True,
+                )
+            else:  # a snapshot holds its origin's data; another volume what was written to it
+                shown_used, is_invalid, holds_data = 0, invalid != 0, written != 0 or now_digest != digest
+            append(
+                make_volume(
+                    vg,
+                    name,
+                    size,
+                    filesystem,
+                    now_digest,
+                    origin,
+                    cow_size,
+                    shown_used,
+                    is_invalid,
+                    owned,
+                    holders,
+                    holds_data,
+                )
             )
-        )
     return tuple(volumes), snapshots
 
 
@@ -320,8 +361,8 @@ def cow_deadline(ctx: Ctx) -> str:
         ctx, f"WHERE domid IN (SELECT domid FROM disks WHERE target {_IN} AND mode != 'r')", (json.dumps(targets),)
     )
     running: dict[str, int] = defaultdict(int)
-    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 13, exit_at 16
-        if row[13] is not None and (row[16] is None or row[16] > ctx.now):
+    for row in writers.rows:  # _DOMAIN_COLUMNS: domid 0, run_since 12, exit_at 13
+        if row[12] is not None and (row[13] is None or row[13] > ctx.now):
             for disk in writers.disks.get(row[0], ()):
                 if disk.mode.writes:
                     running[disk.target] += 1

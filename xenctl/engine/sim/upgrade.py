@@ -1,4 +1,8 @@
-"""Host files made by an earlier xenctl, brought up to this one's schema in place."""
+"""Bringing a host file made by an earlier xenctl up to this one's schema, in place.
+
+Kept apart from ``store`` (the schema, the connection and its transactions): it runs once a file,
+when a newer xenctl first opens it.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,22 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
         for trigger in ("insert", "delete", "update"):
             conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
         store.run_script(conn, store.JOURNAL_TRIGGERS)
-    if version < 6:
+    if version < 7:
+        _rebuild_lvs(conn)
+        # the indexes the change token reads (schema 6), made after the rebuild, which drops the old table's
         store.run_script(conn, store.TOKEN_INDEXES)
     conn.execute(f"PRAGMA user_version={store.SCHEMA_VERSION}")
+
+
+def _rebuild_lvs(conn: sqlite3.Connection) -> None:
+    """The logical volumes into a table kept in key order (schema 7): the same rows, the same
+    triggers. Its triggers go first, so that dropping the old table counts nothing out of its VGs."""
+    triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'lvs'").fetchall()
+    for (trigger,) in triggers:
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("ALTER TABLE lvs RENAME TO lvs_rowid")
+    store.run_script(conn, store.LVS)
+    conn.execute(f"INSERT INTO lvs({store.LV_COLUMNS}) SELECT {store.LV_COLUMNS} FROM lvs_rowid")
+    conn.execute("DROP TABLE lvs_rowid")
+    store.run_script(conn, store.VG_USED)
+    store.run_script(conn, store.JOURNAL_TRIGGERS)  # those of the lvs table: the others are there (IF NOT EXISTS)
