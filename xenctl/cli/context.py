@@ -94,8 +94,6 @@ def host_of(args: argparse.Namespace) -> Host:
 
 def command_line() -> str:
     """This command as typed, for the host's lock (who holds it, doing what)."""
-    import sys
-
     return " ".join(["xenctl", *sys.argv[1:]])[:200]
 
 

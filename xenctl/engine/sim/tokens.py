@@ -25,7 +25,8 @@ import sqlite3
 
 from xenctl.engine.sim.store import BUSY_TIMEOUT_S, SCHEMA_VERSION, host_file
 
-XEND_CONFIG = "xend-config.sxp"  # as ``xendconfig.FILE_NAME``, without importing the parser
+XEND_CONFIG = "xend-config.sxp"  # as ``xendconfig.FILE_NAME`` and ``MAX_BYTES``, without importing the parser
+XEND_MAX_BYTES = 1024 * 1024
 _META = "SELECT key, value FROM meta WHERE key IN ('host_id', 'generation')"
 _NEXT_DUE = (  # each side one step down an index (``store.TOKEN_INDEXES``)
     "SELECT MIN(t) FROM (SELECT MIN(up_at) AS t FROM domains WHERE up_at > :now "
@@ -90,12 +91,16 @@ def differ(rows: list[JournalRow]) -> set[tuple[str, str]]:
     return {key for key, was in first.items() if was is None or last[key] is None or was != last[key]}
 
 
+def of_guests(rows: list[JournalRow] | None) -> bool:
+    """Whether journal rows (``journal_since``) were told and wrote only guests and the host's
+    own settings (no storage)."""
+    return rows is not None and all(kind in ("domain", "host") for kind, _name, _was, _became in rows)
+
+
 def unchanged(rows: list[JournalRow] | None) -> bool:
-    """Whether journal rows (``journal_since``) leave all a plan sees as it was: only guests and
-    the host's own settings were written, and each is back as it was."""
-    if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
-        return False
-    return not differ(rows)
+    """Whether journal rows leave all a plan sees as it was: only guests and the host's own
+    settings were written, and each is back as it was."""
+    return rows is not None and of_guests(rows) and not differ(rows)
 
 
 def quick_token(home: str, xen_root: str, now: float) -> str | None:
@@ -115,11 +120,13 @@ def _quick(home: str, xen_root: str, now: float, since: str | None) -> tuple[str
     path = host_file(home)
     try:
         with open(os.path.join(xen_root, XEND_CONFIG), "rb") as stream:
-            xend: bytes | None = stream.read()
+            xend: bytes | None = stream.read(XEND_MAX_BYTES + 1)
     except FileNotFoundError:
         xend = None
     except OSError:
         return None  # the driver's error says why
+    if xend is not None and len(xend) > XEND_MAX_BYTES:
+        return None  # and why it refuses this one
     if not os.path.isfile(path):
         return None
     try:

@@ -161,7 +161,7 @@ def read_changed_domains(ctx: Ctx, token: str, xend: str) -> frozenset[str] | No
     filled, a journal trimmed past it. A guest written since but back as a plan saw it then
     (paused and resumed) is not named; the host's own settings are the caller's to read again."""
     rows = tokens.journal_since(ctx.db, token, read_change_token(ctx, xend), due_may_come=True)
-    if rows is None or any(kind not in ("domain", "host") for kind, _name, _was, _became in rows):
+    if rows is None or not tokens.of_guests(rows):
         return None
     return frozenset(name for kind, name in tokens.differ(rows) if kind == "domain")
 
