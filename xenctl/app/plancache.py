@@ -10,8 +10,9 @@ when the token moved but the host's change journal says all a plan sees is back 
 (None) is planned in full every time.
 
 Beside the rendered plans, a basis for the next plan (``BasisStore``): the diff the last plan
-was made from, the host's token and the spec files' digests, so that a plan after an edit diffs
-again only what the edit touched (``xenctl.reconcile.incremental``).
+was made from, the host's token and a record of each spec file (``spec.parted.FileRecord``), so
+that a plan after an edit diffs again only what the edit touched and reads no file it did not
+(``xenctl.reconcile.incremental``).
 
 Kept under the xenctl home (``cache/plans``), a few entries at most; an unreadable entry is a miss.
 """

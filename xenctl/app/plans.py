@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.checks import Capacity
     from xenctl.spec.files import SpecBytes
+    from xenctl.spec.load import Loaded
     from xenctl.spec.model import DesiredState
+    from xenctl.spec.parted import FileRecord
     from xenctl.xmconfig.auto import AutoDir, Listing
 
 FORMS = ("text", "colour", "json")
@@ -68,19 +70,23 @@ def diff_options(options: PlanOptions) -> DiffOptions:
 
 
 def desired_state(
-    host: Host, paths: list[str], live: HostState, models: dict[str, tuple[str, DesiredState]] | None = None
+    host: Host, paths: list[str], live: HostState, models: dict[str, Loaded] | None = None
 ) -> DesiredState:
     """The specs, checked against the capacity of the host just read (one snapshot a command)."""
     return _desired_against(host, paths, capacity_of(live.host), models)
 
 
 def _desired_against(
-    host: Host, paths: list[str], capacity: Capacity, models: dict[str, tuple[str, DesiredState]] | None = None
+    host: Host,
+    paths: list[str],
+    capacity: Capacity,
+    models: dict[str, Loaded] | None = None,
+    known: dict[str, FileRecord] | None = None,
 ) -> DesiredState:
     from xenctl.errors import UsageError
     from xenctl.spec.load import load_specs
 
-    desired = load_specs(paths, capacity, cache_dir=host.spec_cache(), models=models)
+    desired = load_specs(paths, capacity, cache_dir=host.spec_cache(), models=models, known=known)
     if desired.hosts:  # a fleet's specs planned as one host's would put every domain on it
         where = desired.hosts[0].origin.file
         raise UsageError(
@@ -152,9 +158,8 @@ def _plan_afresh(
     """Plan (from the last plan's basis when only a few domains changed, else reading the host
     whole), render, and leave a basis for the next plan (or, with ``out``, save the plan)."""
     from xenctl.app.plancache import BasisStore, entries_stamp
-    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, SpecFile, by_real_path, text_digest
+    from xenctl.reconcile.incremental import MAX_CHANGES, Basis, records
     from xenctl.reconcile.render import render_json, render_text
-    from xenctl.spec.cache import SpecCache
 
     auto = host.autostart
     listing = auto.listing()  # read once: the plan and its saved fingerprints see the same entries
@@ -165,7 +170,7 @@ def _plan_afresh(
     # The entries as they were before the plan read them: a basis kept under a later stamp could
     # stand for entries the plan never saw.
     stamp = entries_stamp(auto.path) if name else ""
-    models: dict[str, tuple[str, DesiredState]] = {}
+    models: dict[str, Loaded] = {}
     made, desired, capacity = (
         _from_basis(host, paths, options, listing, bases.get(name), stamp, token, models) if name else _NONE
     )
@@ -180,12 +185,8 @@ def _plan_afresh(
         the_plan, result = plan_and_diff(live, desired, options, auto, listing, values=bool(out))
         if out:
             _save(out, the_plan, desired, options, live, listing)
-    if name and token and cache_dir and len(result.changes) <= MAX_CHANGES:
-        specs = SpecCache(cache_dir)
-        files = tuple(
-            SpecFile(real, text_digest(text), specs.entry(real, text))
-            for real, (text, _model) in by_real_path(models).items()
-        )
+    files = records(models) if name and token and len(result.changes) <= MAX_CHANGES else None
+    if name and token and files is not None and capacity is not None:
         bases.put(name, Basis(token, stamp, files, result, capacity))
     text = render_json(the_plan) if form == "json" else render_text(the_plan, colour=form == "colour")
     return PlanReport(text, bool(the_plan.actionable))
@@ -199,7 +200,7 @@ def _from_basis(
     basis: Basis | None,
     stamp: str,
     token: str | None,
-    models: dict[str, tuple[str, DesiredState]],
+    models: dict[str, Loaded],
 ) -> tuple[tuple[Plan, Diff] | None, DesiredState | None, Capacity | None]:
     """The plan made from the last plan's basis when it still holds (else None), and the specs
     if they were loaded on the way, with the capacity they were checked against (the basis's)."""
@@ -218,7 +219,7 @@ def _from_basis(
     # host (the part the plan looks at) must find that capacity still: else the plan is made in full.
     capacity = basis.capacity
     try:
-        desired = _desired_against(host, paths, capacity, models)
+        desired = _desired_against(host, paths, capacity, models, {f.entry: f for f in basis.files})
     except SpecError:
         if capacity_of(host.driver.snapshot_of(Selection())[1].host) == capacity:
             raise  # the problems the specs have on this host
@@ -234,7 +235,7 @@ def _from_basis(
             basis,
             desired,
             models,
-            lambda f: specs.model_at(f.model),
+            lambda f: specs.model_at(f.entry),
             read,
             token=token,
             host_changed=host_changed,

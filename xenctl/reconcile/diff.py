@@ -98,9 +98,7 @@ class _Differ(StorageDiff):
         if only is not None:
             present = {file: found for file, found in present.items() if file in only}
         changes = []
-        for spec in sorted(self.desired.autostart, key=lambda a: a.entry_name):
-            if only is not None and spec.entry_name not in only:
-                continue
+        for spec in self._entries(only):
             file = spec.entry_name
             other = by_hand.get(spec.domain)
             if other is not None and other.file != file:
@@ -134,6 +132,14 @@ class _Differ(StorageDiff):
             else:
                 self.unmanaged.append(Unmanaged(Kind.AUTOSTART, file))
         return changes
+
+    def _entries(self, only: frozenset[str] | None) -> list[AutostartSpec]:
+        """The declared entries by file name (only those named, each looked up: a plan after an
+        edit asks for a few of many)."""
+        if only is None:
+            return sorted(self.desired.autostart, key=lambda a: a.entry_name)
+        found = (self.desired.entry(file) for file in sorted(only))
+        return [spec for spec in found if spec is not None]
 
     def entry_fields(self, spec: AutostartSpec, found: Entry) -> Iterator[FieldChange]:
         wanted = entry_ordering(spec)
@@ -175,8 +181,9 @@ class _Differ(StorageDiff):
     def domains(self, only: frozenset[str] | None = None) -> list[Change]:
         live = {d.name: d for d in self.live.domains if d.domid != 0 and (only is None or d.name in only)}
         changes = []
-        for spec in self.desired.domains:
-            if only is not None and spec.name not in only:
+        declared = self.desired.domains if only is None else (self.desired.domain(name) for name in sorted(only))
+        for spec in declared:
+            if spec is None:
                 continue
             domain = live.pop(spec.name, None)
             change = self.domain(spec, domain)

@@ -55,9 +55,10 @@ def _devices(desired: DesiredState, live: HostState, by_kind: dict[Kind, list[Ch
     mounted: dict[tuple[str, str], list[str]] = {}
     # A plan that starts a few domains works out only their disks; one that starts many reads
     # the table the checks made of all.
-    if len(starting) * 4 < len(desired.domains):
+    if len(starting) * 4 < desired.domain_count():
+        specs = (desired.domain(name) for name in sorted(starting))  # in ``domains``' order, by name
         rows: Iterable[tuple[DomainSpec, tuple[Target, ...]]] = (
-            (spec, desired.disk_targets_of(spec, root)) for spec in desired.domains if spec.name in starting
+            (spec, desired.disk_targets_of(spec, root)) for spec in specs if spec is not None
         )
     else:
         rows = zip(desired.domains, desired.disk_targets(root), strict=True)
@@ -169,18 +170,19 @@ def _storage_in_use(live: HostState, by_kind: dict[Kind, list[Change]]) -> list[
 def _memory(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> list[str]:
     """The running domains against what the host can give guests once the plan's snapshots are
     made and gone: each holds ``snapshot_memory`` of Domain-0, which it cannot give away."""
-    declared = {d.name for d in desired.domains}
+    declared = desired.domain_names()
     kept = [d for d in live.domains if d.domid != 0 and d.name not in declared and d.owner is None]
     overhead = live.host.capabilities.domain_overhead
-    stopped = DesiredPower.STOPPED
-    running = [d for d in desired.domains if d.state is not stopped]
-    need = sum(d.memory + overhead for d in running)
+    how_many, memory = desired.running_memory()
+    need = memory + overhead * how_many
     held = sum(d.memory for d in kept)
     host = live.host
     snapshots = host.snapshots + _snapshots_made(desired, live, volume_changes)
     limit = host.guest_memory_max - (snapshots - host.snapshots) * host.snapshot_memory * host.ballooning
     if need + held <= limit:
         return []
+    stopped = DesiredPower.STOPPED
+    running = [d for d in desired.domains if d.state is not stopped]  # named in the message
     snapped = snapshots > 0 and host.snapshot_memory > 0 and host.ballooning
     largest = sorted(running, key=lambda d: (-d.memory, natural(d.name)))
     named = ", ".join(f"{d.name} {d.memory}M" for d in largest[:3])
@@ -196,8 +198,7 @@ def _memory(desired: DesiredState, live: HostState, volume_changes: list[Change]
 def _snapshots_made(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> int:
     """Snapshots the plan makes, less those it removes."""
     live_snapshots = {lv.name for lv in live.logical_volumes if lv.is_snapshot}
-    snapshot = VolumeKind.SNAPSHOT
-    if not live_snapshots and not any(v.kind is snapshot for v in desired.volumes):
+    if not live_snapshots and not desired.declares_snapshots():
         return 0  # none declared, none on the host: no change makes or removes one
     made = 0
     for change in volume_changes:
@@ -213,23 +214,17 @@ def _snapshots_made(desired: DesiredState, live: HostState, volume_changes: list
 def _loops(desired: DesiredState, live: HostState) -> list[str]:
     if not live.host.capabilities.loop_devices:
         return []  # its file-backed disks hold no loop devices of a count (libvirt's, QEMU's)
-    file, stopped = VolumeKind.FILE, DesiredPower.STOPPED  # looked up once, not for each volume and domain
-    images = {v.name for v in desired.volumes if v.kind is file}
-    # A file-backed disk names an image file, or a declared volume that is one (counted without
-    # working out every disk's path: a plan of one change on a large host asks this too).
-    users = [
-        d.name
-        for d in desired.domains
-        if d.state is not stopped
-        for disk in d.disks
-        if disk.file is not None or (disk.volume in images and disk.phy is None)
-    ]
-    declared = {d.name for d in desired.domains}
+    # Counted without working out every disk's path: a plan of one change on a large host asks this too.
+    wanted = desired.file_disk_count()
+    if not wanted:
+        return []
+    declared = desired.domain_names()
     kept = sum(
         1 for d in live.domains if d.name not in declared and d.owner is None for k in d.config.disks if k.needs_loop
     )
-    if not users or len(users) + kept <= live.host.max_loop:
+    if wanted + kept <= live.host.max_loop:
         return []  # what guests made by hand hold already is not this plan's to refuse
+    users = desired.file_disk_users()
     return [
         f"loop devices: {count(len(users), 'file-backed disk')} ({of_domains(users)})"
         + (f" beside {kept:,} held by other domains" if kept else "")
@@ -239,7 +234,7 @@ def _loops(desired: DesiredState, live: HostState) -> list[str]:
 
 def _sharing(desired: DesiredState, live: HostState) -> list[str]:
     """Declared domains against the hand-made ones that hold devices now."""
-    declared = {d.name for d in desired.domains}
+    declared = desired.domain_names()
     held: dict[str, list[tuple[str, str]]] = {}
     for domain in live.domains:
         if domain.name in declared or domain.owner is not None or domain.domid == 0:

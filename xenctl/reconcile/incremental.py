@@ -15,17 +15,17 @@ the last diff stands for everything else:
 - the plan is made as always, from the whole diff, the whole desired state and a part of the host
   holding every live object the plan's rules and checks look at for those changes.
 
-The specs are still loaded and checked whole, so every spec error is found as before. Anything
-else (a volume, group or export edited, a file added or removed, a group in the plan, a plan of
-many changes) is planned in full. The result is the full plan's, change for change: the tests
-compare the two over edits of every kind.
+The specs are checked as always, so every spec error is found as before; the files the basis
+records with the same text are not read back unless the plan asks for one of their objects (the
+state is a ``PartedDesired``: per-file indexes and sums answer the rest). Anything else (a
+volume, group or export edited, a file added or removed, a group in the plan, a plan of many
+changes) is planned in full. The result is the full plan's, change for change: the tests compare
+the two over edits of every kind.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from xenctl.engine.api import HostState, Selection
@@ -33,17 +33,12 @@ from xenctl.reconcile.changes import Change, Kind
 from xenctl.reconcile.diff import Diff, DiffOptions, Scope, diff, disk_target
 from xenctl.reconcile.plan import Plan, make_plan
 from xenctl.spec.checks import Capacity
+from xenctl.spec.load import Loaded
 from xenctl.spec.model import AutostartSpec, DesiredState
+from xenctl.spec.parted import FileRecord, index_of
 from xenctl.xmconfig.auto import AutoDir, Listing
 
 MAX_CHANGES = 1000  # a plan of more changes than this is made in full, and not kept as a basis
-
-
-@dataclass(frozen=True)
-class SpecFile:
-    path: str  # its real path: a plan of ``specs`` is the basis of one of ``/abs/specs``
-    digest: str  # of its text
-    model: str  # where its model is cached (``SpecCache.entry``)
 
 
 @dataclass(frozen=True)
@@ -52,26 +47,30 @@ class Basis:
 
     token: str
     entries: str  # the auto directory's stamp
-    files: tuple[SpecFile, ...]
+    files: tuple[FileRecord, ...]  # each file's record: its cache entry names its real path and text
     diff: Diff
     capacity: Capacity  # the host's, which the specs were checked against
 
 
-def text_digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+def records(models: Mapping[str, Loaded]) -> tuple[FileRecord, ...] | None:
+    """What a basis keeps of the files a plan loaded (None when one is not known well enough)."""
+    kept = []
+    for found in models.values():
+        if found.record is not None:
+            kept.append(found.record)
+        elif found.model is not None and found.summary is not None and found.structure and found.entry:
+            kept.append(FileRecord(found.real, found.entry, found.structure, found.summary, index_of(found.model)))
+        else:
+            return None
+    return tuple(kept)
 
 
-def by_real_path(models: Mapping[str, tuple[str, DesiredState]]) -> dict[str, tuple[str, DesiredState]]:
-    """Each file's text and model by its real path, in the same order."""
-    return {os.path.realpath(path): found for path, found in models.items()}
-
-
-def edited(basis: Basis, models: Mapping[str, tuple[str, DesiredState]]) -> list[SpecFile] | None:
+def edited(basis: Basis, models: Mapping[str, Loaded]) -> list[FileRecord] | None:
     """The files whose text changed since ``basis`` (as it knew them), or None when files came or
     went; ``models`` by real path."""
     if [f.path for f in basis.files] != list(models):
         return None
-    return [f for f in basis.files if text_digest(models[f.path][0]) != f.digest]
+    return [f for f in basis.files if models[f.path].entry != f.entry]
 
 
 def changed_objects(before: list[DesiredState], after: list[DesiredState]) -> Scope | None:
@@ -93,7 +92,7 @@ def changed_objects(before: list[DesiredState], after: list[DesiredState]) -> Sc
     return Scope(frozenset(domains), frozenset(files))
 
 
-def _order(change: Change, declared: set[str]) -> tuple[bool, str]:
+def _order(change: Change, declared: Collection[str]) -> tuple[bool, str]:
     """Where a domain's or an entry's change stands among its kind: the declared by name, then the rest."""
     return (change.name not in declared, change.name)
 
@@ -107,8 +106,8 @@ def merged(old: Diff, new: Diff, scope: Scope, desired: DesiredState) -> Diff:
     def fresh(kind: Kind) -> list[Change]:
         return [c for c in new.changes if c.kind is kind]
 
-    names = {d.name for d in desired.domains}
-    entries = {a.entry_name for a in desired.autostart}
+    names = desired.domain_names()
+    entries = desired.entry_names()
     domains = sorted([*kept(Kind.DOMAIN, scope.domains), *fresh(Kind.DOMAIN)], key=lambda c: _order(c, names))
     autostart = sorted([*kept(Kind.AUTOSTART, scope.entries), *fresh(Kind.AUTOSTART)], key=lambda c: _order(c, entries))
     rest = [c for c in old.changes if c.kind not in (Kind.DOMAIN, Kind.AUTOSTART)]
@@ -140,8 +139,8 @@ def selection(changes: tuple[Change, ...], scope: Scope, desired: DesiredState, 
 def replan(
     basis: Basis,
     desired: DesiredState,
-    models: Mapping[str, tuple[str, DesiredState]],
-    earlier: Callable[[SpecFile], DesiredState | None],
+    models: Mapping[str, Loaded],
+    earlier: Callable[[FileRecord], DesiredState | None],
     read: Callable[[Selection], tuple[str | None, HostState]],
     *,
     token: str,
@@ -154,24 +153,27 @@ def replan(
 ) -> tuple[Plan, Diff] | None:
     """The plan of ``desired`` made from ``basis``, and its diff; None when it must be made in full.
 
-    ``models``: each spec file's text and model, as ``desired`` was loaded from them;
+    ``models``: what ``desired`` was loaded from, by file (an edited file's model is read);
     ``earlier``: a file's model as the basis knew it (None if no longer kept);
     ``read``: the driver's ``snapshot_of``, whose token must still be ``token`` (the host's now);
     ``host_changed``: the guests that changed on the host since the basis's token;
     ``storage_root``: the host's (read with the token, before the specs were checked against it).
     """
-    real = by_real_path(models)
+    real = {found.real: found for found in models.values()}
     files = edited(basis, real)
     if files is None:
         return None
     before = [earlier(f) for f in files]
     if any(m is None for m in before):
         return None
-    scope = changed_objects([m for m in before if m is not None], [real[f.path][1] for f in files])
+    after = [real[f.path].model for f in files]
+    if any(m is None for m in after):
+        return None
+    scope = changed_objects([m for m in before if m is not None], [m for m in after if m is not None])
     if scope is None:
         return None
     domains = scope.domains | host_changed
-    also = {a.entry_name for a in desired.autostart if a.domain in domains}
+    also = desired.entry_names(domains)
     scope = Scope(domains, scope.entries | also)
     if len(scope.domains) + len(scope.entries) + len(basis.diff.changes) > MAX_CHANGES:
         return None

@@ -256,7 +256,7 @@ class _Edges:
         sets libvirt's autostart flag, which only a defined domain can carry."""
         made = {c.name for c in self._changes(Kind.DOMAIN, (Action.CREATE, Action.REPLACE, Action.ADOPT))}
         for change in self._changes(Kind.AUTOSTART, (Action.CREATE, Action.UPDATE)):
-            entry = next((e for e in self.desired.autostart if e.entry_name == change.name), None)
+            entry = self.desired.entry(change.name)
             if entry is not None and entry.domain in made:
                 yield f"domain.{entry.domain}", f"autostart.{change.name}"
 

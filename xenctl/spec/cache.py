@@ -46,13 +46,13 @@ class SpecCache:
             digest.update(b"\0")
         return os.path.join(self.directory, digest.hexdigest() + ".pickle")
 
-    def _whole_key(self, texts: Sequence[tuple[str, str]], checked_against: str) -> str:
-        files = [part for path, text in texts for part in (os.path.realpath(path), text)]
-        return self._key("checked", checked_against, str(len(texts)), *files)
+    def _whole_key(self, entries: Sequence[str], checked_against: str) -> str:
+        # each entry is a digest of its file's real path, its text and this xenctl already
+        return self._key("checked", checked_against, str(len(entries)), *entries)
 
-    def entry(self, path: str, text: str) -> str:
-        """Where the model of this text of ``path`` is kept (whether or not it is there)."""
-        return self._key(os.path.realpath(path), text)
+    def entry(self, real: str, text: str) -> str:
+        """Where the model of this text of the file at real path ``real`` is kept (whether or not it is there)."""
+        return self._key(real, text)
 
     def model_at(self, entry: str) -> DesiredState | None:
         """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
@@ -73,15 +73,16 @@ class SpecCache:
         across files read of it) and its summary (what the checks of each object and of memory
         need of it), worked out here from the model just built."""
         digest, summary = structure(model), summarize(model)
-        self._store(self.entry(path, text), model, digest, summary)
+        self._store(self.entry(os.path.realpath(path), text), model, digest, summary)
         return digest, summary
 
-    def passed_checks(self, texts: Sequence[tuple[str, str]], checked_against: str) -> bool:
-        """Whether exactly these files passed the checks across files against ``checked_against``."""
-        return os.path.exists(self._whole_key(texts, checked_against))
+    def passed_checks(self, entries: Sequence[str], checked_against: str) -> bool:
+        """Whether exactly the files of these entries (``entry``), in this order, passed the
+        checks across files against ``checked_against``."""
+        return os.path.exists(self._whole_key(entries, checked_against))
 
-    def mark_checked(self, texts: Sequence[tuple[str, str]], checked_against: str) -> None:
-        self._mark(self._whole_key(texts, checked_against))
+    def mark_checked(self, entries: Sequence[str], checked_against: str) -> None:
+        self._mark(self._whole_key(entries, checked_against))
 
     def passed_structure_checks(self, structures: Sequence[str], storage_root: str) -> bool:
         """Whether files of exactly these structures, in this order, passed the checks that look

@@ -15,7 +15,7 @@ import operator
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
@@ -25,7 +25,20 @@ from xenctl.spec.checks import Capacity, Summary, check_desired, passes_quickly,
 from xenctl.spec.files import spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
+from xenctl.spec.parted import FileRecord, Part, PartedDesired, index_of
 from xenctl.spec.validate import fast_check, schema_issues, valid_quickly
+
+
+class Loaded(NamedTuple):
+    """One spec file as ``load_specs`` found it."""
+
+    real: str  # its real path
+    text: str
+    entry: str  # where its model is cached ("" without a cache)
+    model: DesiredState | None  # None: not read, its text being the one ``record`` knew
+    structure: str  # its structure's digest ("" if unknown)
+    summary: Summary | None
+    record: FileRecord | None  # the last plan's record of this very text, if it had one
 
 
 def load_specs(
@@ -33,14 +46,19 @@ def load_specs(
     capacity: Capacity | None = None,
     *,
     cache_dir: str | None = None,
-    models: dict[str, tuple[str, DesiredState]] | None = None,
+    models: dict[str, Loaded] | None = None,
+    known: dict[str, FileRecord] | None = None,
 ) -> DesiredState:
     """Load, check and merge the specs at ``paths``; raises SpecError listing every problem.
 
     With ``cache_dir``, a file whose text was loaded before (same text, same xenctl) is not
     parsed or checked against the schema again: its model comes from the cache. The checks
     across files run again whenever any file or the host's capacity has changed. ``models``,
-    when given, is filled with each file's text and model, by path.
+    when given, is filled with what was found of each file, by path.
+
+    ``known``: the last plan's records of the files, by cache entry. A file whose text is one of
+    them is not read unless the checks must look at it: the state returned is then a
+    ``PartedDesired``, which reads it when a plan asks for one of its objects.
     """
     files, issues = spec_files(paths)
     texts = []
@@ -49,7 +67,7 @@ def load_specs(
             texts.append((path, yamlfile.read_text(path)))
         except yamlfile.YamlProblem as problem:
             issues.append(SpecIssue(path, problem.line, problem.column, "", problem.message))
-    return _load(texts, issues, capacity, tuple(files), SpecCache(cache_dir) if cache_dir else None, models)
+    return _load(texts, issues, capacity, tuple(files), SpecCache(cache_dir) if cache_dir else None, models, known)
 
 
 def load_spec_texts(sources: Sequence[tuple[str, str]], capacity: Capacity | None = None) -> DesiredState:
@@ -68,59 +86,106 @@ def _load(
     capacity: Capacity | None,
     files: tuple[str, ...],
     cache: SpecCache | None,
-    models: dict[str, tuple[str, DesiredState]] | None = None,
+    models: dict[str, Loaded] | None = None,
+    known: dict[str, FileRecord] | None = None,
 ) -> DesiredState:
     checked_against = repr(capacity)
-    passed = bool(cache and not issues and cache.passed_checks(texts, checked_against))
     locator = Locator()
-    parts: list[DesiredState] = []
-    structures: list[str] = []  # each file's structure digest, beside ``parts`` ("" when unknown)
-    summaries: list[Summary | None] = []  # and its summary (None when unknown)
-    entries = {path: cache.entry(path, text) for path, text in texts} if cache else {}
-    helper = _Helper.start(cache, texts, entries) if cache else None
-    try:
-        for path, text in texts:
-            if helper is not None:
-                helper.wait_for(path)
-            cached, digest, summary = cache.kept_at(entries[path], path) if cache else (None, "", None)
-            if cached is not None:
-                locator.texts[path] = text  # parsed again only if a check across files names it
-                parts.append(cached)
-                structures.append(digest)
-                summaries.append(summary)
-                if models is not None:
-                    models[path] = (text, cached)
-                continue
-            built = _build(path, text, issues, locator, cache)
-            if built is not None:
-                parts.append(built)
-                digest, summary = cache.put(path, text, built) if cache else ("", None)
-                structures.append(digest)
-                summaries.append(summary)
-                if models is not None:
-                    models[path] = (text, built)
-    finally:
-        if helper is not None:
-            helper.finish()
+    entries = {path: cache.entry(os.path.realpath(path), text) for path, text in texts} if cache else {}
+    passed = bool(cache and not issues and cache.passed_checks(list(entries.values()), checked_against))
+    found = _find(texts, entries, known or {}, cache, issues, locator)
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
-    desired = merge(parts, files)
+    if models is not None:
+        models.update(found)
     root = storage_root_of(capacity)
-    if not issues and not passed:
-        # Files edited only where no check across objects looks (a domain's memory, say) keep
-        # the structure that passed those checks: only the checks of each object and of memory
-        # are left, and the files' summaries answer those, so an edit costs what it changed.
-        known = bool(cache and cache.passed_structure_checks(structures, root))
-        clean = [s for s in summaries if s is not None]
-        if not (known and len(clean) == len(parts) and passes_quickly(clean, capacity)):
-            for origin, message, point_at in check_desired(desired, capacity, structure=not known):
-                issues.append(locator.issue(origin, message, point_at=point_at))
+    structures = [f.structure for f in found.values()]
+    summaries = [f.summary for f in found.values() if f.summary is not None]
+    # Files edited only where no check across objects looks (a domain's memory, say) keep the
+    # structure that passed those checks: only the checks of each object and of memory are left,
+    # and the files' summaries answer those, so an edit costs what it changed.
+    checked = bool(cache and cache.passed_structure_checks(structures, root))
+    quick = checked and len(summaries) == len(found) and passes_quickly(summaries, capacity)
+    if not issues and (passed or quick) and any(f.model is None for f in found.values()):
+        assert cache is not None  # a file is left unread only with a cache
+        if not passed:
+            cache.mark_checked(list(entries.values()), checked_against)
+        return _parted(found, files, cache)
+    parts = [f.model if f.model is not None else _read(path, f, cache) for path, f in found.items()]
+    desired = merge(parts, files)
+    if not issues and not passed and not quick:
+        for origin, message, point_at in check_desired(desired, capacity, structure=not checked):
+            issues.append(locator.issue(origin, message, point_at=point_at))
     if issues:
         raise SpecError(issues)
     if cache and not passed:
-        cache.mark_checked(texts, checked_against)
+        cache.mark_checked(list(entries.values()), checked_against)
         cache.mark_structure_checked(structures, root)
     return desired
+
+
+def _find(
+    texts: list[tuple[str, str]],
+    entries: dict[str, str],
+    known: dict[str, FileRecord],
+    cache: SpecCache | None,
+    issues: list[SpecIssue],
+    locator: Locator,
+) -> dict[str, Loaded]:
+    """What is found of each file that builds, in order: from the last plan's records (left
+    unread), from the spec cache, or parsed and built (and cached)."""
+    found: dict[str, Loaded] = {}
+    helper = _Helper.start(cache, texts, entries) if cache else None
+    try:
+        for path, text in texts:
+            entry = entries.get(path, "")
+            record = known.get(entry) if entry else None
+            if record is not None:  # as the last plan knew it: read only if asked for
+                locator.texts[path] = text
+                found[path] = Loaded(record.path, text, entry, None, record.structure, record.summary, record)
+                continue
+            if helper is not None:
+                helper.wait_for(path)
+            real = os.path.realpath(path)
+            cached, digest, summary = cache.kept_at(entry, path) if cache else (None, "", None)
+            if cached is not None:
+                locator.texts[path] = text  # parsed again only if a check across files names it
+                found[path] = Loaded(real, text, entry, cached, digest, summary, None)
+                continue
+            built = _build(path, text, issues, locator, cache)
+            if built is not None:
+                digest, summary = cache.put(path, text, built) if cache else ("", None)
+                found[path] = Loaded(real, text, entry, built, digest, summary, None)
+    finally:
+        if helper is not None:
+            helper.finish()
+    return found
+
+
+def _parted(found: dict[str, Loaded], files: tuple[str, ...], cache: SpecCache) -> PartedDesired:
+    """The specs, each file unread until a plan asks for something of it."""
+
+    def part(path: str, loaded: Loaded) -> Part:
+        assert loaded.summary is not None  # the summaries passed the checks
+        if loaded.model is not None:
+            return Part(index_of(loaded.model), loaded.summary, loaded.model, lambda: DesiredState())
+        assert loaded.record is not None  # a file unread is one the last plan recorded
+        return Part(loaded.record.contents, loaded.summary, None, lambda: _read(path, loaded, cache))
+
+    return PartedDesired([part(path, f) for path, f in found.items()], files, lambda models: merge(models, files))
+
+
+def _read(path: str, loaded: Loaded, cache: SpecCache | None) -> DesiredState:
+    """The model of a file left unread: from the cache, or its text built again (the cache pruned)."""
+    model = cache.kept_at(loaded.entry, path)[0] if cache else None
+    if model is None:
+        issues: list[SpecIssue] = []
+        model = _build(path, loaded.text, issues, Locator(), cache)
+        if model is None:  # the same text, checked by this xenctl before: it builds as it did
+            raise SpecError(issues)
+        if cache:
+            cache.put(path, loaded.text, model)
+    return model
 
 
 def _build(

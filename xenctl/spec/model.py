@@ -2,9 +2,8 @@
 
 Units are fixed here, once: memory in MiB, storage sizes in bytes, durations in seconds. (No
 ``slots``: the validated models are cached with pickle, which restores plain dataclasses several
-times faster.) Every
-object remembers where it was declared (``Origin``: the file and the path inside it), so a
-message about it can name the file and line.
+times faster.) Every object remembers where it was declared (``Origin``: the file and the path
+inside it), so a message about it can name the file and line.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -281,6 +280,49 @@ class DesiredState:
         return self._volumes_by_name.get(name)
 
     @cached_property
+    def _entries_by_file(self) -> dict[str, AutostartSpec]:
+        return {a.entry_name: a for a in reversed(self.autostart)}
+
+    def entry(self, file: str) -> AutostartSpec | None:
+        """The autostart entry written to ``file`` (the first declared)."""
+        return self._entries_by_file.get(file)
+
+    # Asked by every plan that changes something: a ``PartedDesired`` answers without reading files.
+    def domain_names(self) -> Collection[str]:
+        return self._domains_by_name.keys()
+
+    def domain_count(self) -> int:
+        return len(self.domains)
+
+    def entry_names(self, domains: Collection[str] | None = None) -> set[str]:
+        """The autostart entries' files (only of ``domains``, if given)."""
+        return {a.entry_name for a in self.autostart if domains is None or a.domain in domains}
+
+    def declares_snapshots(self) -> bool:
+        return any(v.kind is VolumeKind.SNAPSHOT for v in self.volumes)
+
+    def running_memory(self) -> tuple[int, int]:
+        """How many domains are not declared stopped, and the MiB they ask for together."""
+        running = [d.memory for d in self.domains if d.state is not DesiredPower.STOPPED]
+        return len(running), sum(running)
+
+    def file_disk_users(self) -> list[str]:
+        """The running domains' file-backed disks (each a loop device on a Xen host), by domain:
+        a disk naming an image file, or a declared volume that is one."""
+        file, stopped = VolumeKind.FILE, DesiredPower.STOPPED  # looked up once, not for each disk
+        images = {v.name for v in self.volumes if v.kind is file}
+        return [
+            d.name
+            for d in self.domains
+            if d.state is not stopped
+            for disk in d.disks
+            if disk.file is not None or (disk.volume in images and disk.phy is None)
+        ]
+
+    def file_disk_count(self) -> int:
+        return len(self.file_disk_users())
+
+    @cached_property
     def _disk_tables(self) -> dict[str, tuple[tuple[Target, ...], ...]]:
         return {}
 
@@ -322,22 +364,6 @@ class DesiredState:
             return None if volume is None else volume_target(volume, storage_root)
 
         return _disk_row(domain, storage_root, device)
-
-    def summary(self) -> str:
-        """``3 files: 5 domains, 1 volume group, ...``"""
-
-        def count(n: int, one: str, many: str) -> str:
-            return f"{n} {one if n == 1 else many}"
-
-        return f"{count(len(self.files), 'file', 'files')}: " + ", ".join(
-            [
-                count(len(self.domains), "domain", "domains"),
-                count(len(self.volume_groups), "volume group", "volume groups"),
-                count(len(self.volumes), "volume", "volumes"),
-                count(len(self.nfs_exports), "NFS export", "NFS exports"),
-                count(len(self.autostart), "autostart entry", "autostart entries"),
-            ]
-        )
 
 
 # A disk or volume as the host names it: (path, backend), the backend "phy", "file", "nbd" or "empty".
