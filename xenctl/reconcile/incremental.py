@@ -35,7 +35,7 @@ from xenctl.reconcile.plan import Plan, make_plan
 from xenctl.spec.checks import Capacity
 from xenctl.spec.load import Loaded
 from xenctl.spec.model import AutostartSpec, DesiredState
-from xenctl.spec.parted import FileRecord, index_of
+from xenctl.spec.parted import FileRecord
 from xenctl.xmconfig.auto import AutoDir, Listing
 
 MAX_CHANGES = 1000  # a plan of more changes than this is made in full, and not kept as a basis
@@ -54,15 +54,8 @@ class Basis:
 
 def records(models: Mapping[str, Loaded]) -> tuple[FileRecord, ...] | None:
     """What a basis keeps of the files a plan loaded (None when one is not known well enough)."""
-    kept = []
-    for found in models.values():
-        if found.record is not None:
-            kept.append(found.record)
-        elif found.model is not None and found.summary is not None and found.structure and found.entry:
-            kept.append(FileRecord(found.real, found.entry, found.structure, found.summary, index_of(found.model)))
-        else:
-            return None
-    return tuple(kept)
+    kept = tuple(FileRecord(f.real, f.entry, f.facts) for f in models.values() if f.facts and f.entry)
+    return kept if len(kept) == len(models) else None
 
 
 def edited(basis: Basis, models: Mapping[str, Loaded]) -> list[FileRecord] | None:

@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from functools import cache
 
 from xenctl.collector import collector_paused
-from xenctl.spec.checks import Summary, summarize
+from xenctl.spec.checks import summarize
 from xenctl.spec.compact import whole_objects
 from xenctl.spec.files import code_stamp
 from xenctl.spec.model import DesiredState
+from xenctl.spec.parted import Facts, index_of
 from xenctl.spec.schema import schema
 
 
@@ -58,23 +59,24 @@ class SpecCache:
         """The model kept at ``entry``, or None if it is gone (pruned) or unreadable."""
         return self.kept_at(entry)[0]
 
-    def kept_at(self, entry: str, name: str | None = None) -> tuple[DesiredState | None, str, Summary | None]:
-        """The model kept at ``entry``, the digest of its structure ("" if none) and its summary;
-        with ``name``, the model names that file (kept under another name for it, it is renamed)."""
+    def kept_at(self, entry: str, name: str | None = None) -> tuple[DesiredState | None, Facts | None]:
+        """The model kept at ``entry`` and its facts (None, None if there is none); with ``name``,
+        the model names that file (kept under another name for it, it is renamed)."""
         if os.path.dirname(entry) != self.directory:
-            return None, "", None
-        model, digest, summary = self._load(entry)
+            return None, None
+        model, facts = self._load(entry)
         if model is not None and name is not None and model.files != (name,):
             _rename(model, name)
-        return model, digest, summary
+        return model, facts
 
-    def put(self, path: str, text: str, model: DesiredState) -> tuple[str, Summary]:
-        """Keep the model of this text of ``path``; its structure's digest (what the checks
-        across files read of it) and its summary (what the checks of each object and of memory
-        need of it), worked out here from the model just built."""
-        digest, summary = structure(model), summarize(model)
-        self._store(self.entry(os.path.realpath(path), text), model, digest, summary)
-        return digest, summary
+    def put(self, path: str, text: str, model: DesiredState) -> Facts:
+        """Keep the model of this text of ``path`` and its facts, worked out here from the model
+        just built: its structure's digest (what the checks across files read of it), its summary
+        (what the checks of each object and of memory need of it) and its index (what a later
+        plan asks of it without reading it)."""
+        facts = Facts(structure(model), summarize(model), index_of(model))
+        self._store(self.entry(os.path.realpath(path), text), model, facts)
+        return facts
 
     def passed_checks(self, entries: Sequence[str], checked_against: str) -> bool:
         """Whether exactly the files of these entries (``entry``), in this order, passed the
@@ -104,22 +106,22 @@ class SpecCache:
         except OSError:
             return  # a cache that cannot be written only costs time
 
-    def _load(self, entry: str) -> tuple[DesiredState | None, str, Summary | None]:
+    def _load(self, entry: str) -> tuple[DesiredState | None, Facts | None]:
         try:
             with open(entry, "rb") as stream, collector_paused():  # a file's objects: acyclic, thousands
                 found = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None, "", None
-        if not (isinstance(found, tuple) and len(found) == 3 and isinstance(found[0], DesiredState)):
-            return None, "", None
-        return found[0], str(found[1]), found[2] if isinstance(found[2], Summary) else None
+            return None, None
+        if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], DesiredState)):
+            return None, None
+        return (found[0], found[1]) if isinstance(found[1], Facts) else (None, None)
 
-    def _store(self, target: str, model: DesiredState, digest: str, summary: Summary) -> None:
+    def _store(self, target: str, model: DesiredState, facts: Facts) -> None:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as stream:
-                pickle.dump((model, digest, summary), stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((model, facts), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
         except OSError:
             return  # a cache that cannot be written only costs time

@@ -21,11 +21,11 @@ from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
 from xenctl.spec.build import build_file, build_quickly
 from xenctl.spec.cache import SpecCache
-from xenctl.spec.checks import Capacity, Summary, check_desired, passes_quickly, storage_root_of
+from xenctl.spec.checks import Capacity, check_desired, passes_quickly, storage_root_of
 from xenctl.spec.files import spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
-from xenctl.spec.parted import FileRecord, Part, PartedDesired, index_of
+from xenctl.spec.parted import Facts, FileRecord, Part, PartedDesired
 from xenctl.spec.validate import fast_check, schema_issues, valid_quickly
 
 
@@ -35,10 +35,8 @@ class Loaded(NamedTuple):
     real: str  # its real path
     text: str
     entry: str  # where its model is cached ("" without a cache)
-    model: DesiredState | None  # None: not read, its text being the one ``record`` knew
-    structure: str  # its structure's digest ("" if unknown)
-    summary: Summary | None
-    record: FileRecord | None  # the last plan's record of this very text, if it had one
+    model: DesiredState | None  # None: not read, its text being the one the last plan recorded
+    facts: Facts | None  # None: unknown (no cache)
 
 
 def load_specs(
@@ -99,8 +97,8 @@ def _load(
     if models is not None:
         models.update(found)
     root = storage_root_of(capacity)
-    structures = [f.structure for f in found.values()]
-    summaries = [f.summary for f in found.values() if f.summary is not None]
+    structures = [f.facts.structure if f.facts else "" for f in found.values()]
+    summaries = [f.facts.summary for f in found.values() if f.facts]
     # Files edited only where no check across objects looks (a domain's memory, say) keep the
     # structure that passed those checks: only the checks of each object and of memory are left,
     # and the files' summaries answer those, so an edit costs what it changed.
@@ -142,20 +140,19 @@ def _find(
             record = known.get(entry) if entry else None
             if record is not None:  # as the last plan knew it: read only if asked for
                 locator.texts[path] = text
-                found[path] = Loaded(record.path, text, entry, None, record.structure, record.summary, record)
+                found[path] = Loaded(record.path, text, entry, None, record.facts)
                 continue
             if helper is not None:
                 helper.wait_for(path)
             real = os.path.realpath(path)
-            cached, digest, summary = cache.kept_at(entry, path) if cache else (None, "", None)
+            cached, facts = cache.kept_at(entry, path) if cache else (None, None)
             if cached is not None:
                 locator.texts[path] = text  # parsed again only if a check across files names it
-                found[path] = Loaded(real, text, entry, cached, digest, summary, None)
+                found[path] = Loaded(real, text, entry, cached, facts)
                 continue
             built = _build(path, text, issues, locator, cache)
             if built is not None:
-                digest, summary = cache.put(path, text, built) if cache else ("", None)
-                found[path] = Loaded(real, text, entry, built, digest, summary, None)
+                found[path] = Loaded(real, text, entry, built, cache.put(path, text, built) if cache else None)
     finally:
         if helper is not None:
             helper.finish()
@@ -166,11 +163,8 @@ def _parted(found: dict[str, Loaded], files: tuple[str, ...], cache: SpecCache) 
     """The specs, each file unread until a plan asks for something of it."""
 
     def part(path: str, loaded: Loaded) -> Part:
-        assert loaded.summary is not None  # the summaries passed the checks
-        if loaded.model is not None:
-            return Part(index_of(loaded.model), loaded.summary, loaded.model, lambda: DesiredState())
-        assert loaded.record is not None  # a file unread is one the last plan recorded
-        return Part(loaded.record.contents, loaded.summary, None, lambda: _read(path, loaded, cache))
+        assert loaded.facts is not None  # every file's summary answered the checks
+        return Part(loaded.facts, loaded.model, lambda: _read(path, loaded, cache))
 
     return PartedDesired([part(path, f) for path, f in found.items()], files, lambda models: merge(models, files))
 

@@ -71,14 +71,21 @@ def index_of(model: DesiredState) -> FileIndex:
     )
 
 
+class Facts(NamedTuple):
+    """What the checks across files and a later plan need of one file: worked out once, when its
+    model is built, and kept beside it in the spec cache and in a plan's basis."""
+
+    structure: str  # its structure's digest (``cache.structure``)
+    summary: Summary
+    contents: FileIndex
+
+
 class FileRecord(NamedTuple):
     """One spec file as a plan's basis keeps it."""
 
     path: str  # its real path: a plan of ``specs`` is the basis of one of ``/abs/specs``
     entry: str  # where its model is cached (``SpecCache.entry``: its real path, text and xenctl)
-    structure: str  # its structure's digest (``cache.structure``)
-    summary: Summary
-    contents: FileIndex
+    facts: Facts
 
 
 class Part:
@@ -86,11 +93,9 @@ class Part:
 
     __slots__ = ("index", "model", "read", "summary")
 
-    def __init__(
-        self, index: FileIndex, summary: Summary, model: DesiredState | None, read: Callable[[], DesiredState]
-    ) -> None:
-        self.index = index
-        self.summary = summary
+    def __init__(self, facts: Facts, model: DesiredState | None, read: Callable[[], DesiredState]) -> None:
+        self.index = facts.contents
+        self.summary = facts.summary
         self.model = model
         self.read = read  # its model, from the spec cache (or its text, built again)
 
