@@ -659,6 +659,20 @@ def test_a_plan_after_one_edit_is_the_full_plan(world: World, name: str) -> None
     assert as_json.code == text.code and as_json.stderr == text.stderr
 
 
+def test_a_plan_after_one_edit_reads_back_only_the_files_holding_what_the_edit_touches(world: World) -> None:
+    """app1's memory edited in front.yaml: storage.yaml holds its volume, which its config names;
+    back.yaml, where only other domains are, stays unread, even with a guest made by hand holding
+    a device (the feasibility checks ask the files' indexes which domains want it: none here)."""
+    import xenctl.spec.load as load
+
+    edit(world, "memory-within-maxmem")
+    with mock.patch.object(load, "_read", wraps=load._read) as reads:
+        planned = world.plan()
+    assert planned.code == 0 and "memory: 256M -> 320M (live)" in planned.stdout, planned
+    assert_from_basis(planned)
+    assert sorted(Path(call.args[0]).name for call in reads.call_args_list) == ["storage.yaml"]
+
+
 def test_the_order_that_frees_memory_first_is_the_full_plans(world: World) -> None:
     edit(world, "memory-tight")
     planned, _ = world.compare("--json")

@@ -26,6 +26,9 @@ storage:
     - {name: data, pvs: [/dev/sda10]}
   volumes:
     - {name: shared-img, file: {path: shared.img, size: 64M}}
+    - {name: spare, partition: /dev/hda3}
+domains:
+  - {name: aux, memory: 64M, kernel: /boot/vmlinuz, disks: [{volume: spare, vdev: xvda}, {phy: /dev/hda4, vdev: xvdb}]}
 """
 
 
@@ -91,13 +94,22 @@ def test_a_parted_state_answers_every_question_as_the_whole_one(specs: Path, tmp
     assert isinstance(parted, PartedDesired) and not isinstance(whole, PartedDesired)
     # what a plan after an edit asks without reading the files
     assert set(parted.domain_names()) == set(whole.domain_names())
-    assert parted.domain_count() == whole.domain_count() == 20
+    assert parted.domain_count() == whole.domain_count() == 21
     assert parted.entry_names() == whole.entry_names()
     assert parted.entry_names({"web12", "web33"}) == whole.entry_names({"web12", "web33"}) == {"20-web12", "20-web33"}
-    assert parted.running_memory() == whole.running_memory() == (16, 4 * 64 + 12 * 128)
+    assert parted.running_memory() == whole.running_memory() == (17, 4 * 64 + 12 * 128 + 64)
     # each running domain's own image file, and the image volume all share
     assert parted.file_disk_count() == whole.file_disk_count() == 32
     assert parted.declares_snapshots() is whole.declares_snapshots() is False
+    # the domains on devices a guest made by hand holds (each kind of volume, a device, an image file)
+    for held in (
+        {"/dev/data/web24-root"},
+        {"/srv/xen/web31.img", "/dev/hda3"},
+        {"/dev/hda4"},
+        {f"{ROOT}/shared.img"},
+        {"/dev/data/nosuch", "/dev/sdz"},
+    ):
+        assert parted.disks_on(held, ROOT) == whole.disks_on(held, ROOT), held
     for name in ("web1", "web24", "web35", "nosuch"):
         assert parted.domain(name) == whole.domain(name)
     assert parted.volume("web24-root") == whole.volume("web24-root")
@@ -111,6 +123,22 @@ def test_a_parted_state_answers_every_question_as_the_whole_one(specs: Path, tmp
     assert parted.autostart == whole.autostart
     assert parted.disk_targets(ROOT) == whole.disk_targets(ROOT)
     assert parted.files == whole.files
+
+
+def test_an_address_two_domains_share_names_the_first_by_name_as_the_whole_state_does(tmp_path: Path) -> None:
+    """The checks allow two domains one address; an NFS root served there names the first."""
+    specs, cache = tmp_path / "specs", tmp_path / "cache"
+    specs.mkdir()
+    guest = "  - {{name: {}, memory: 64M, kernel: /boot/vmlinuz, ip: 10.0.0.5}}\n"
+    (specs / "a.yaml").write_text("domains:\n" + guest.format("srvz") + guest.format("srvy"))
+    (specs / "b.yaml").write_text("domains:\n" + guest.format("srvb"))
+    (specs / "c.yaml").write_text("domains:\n  - {name: client, memory: 64M, kernel: /boot/vmlinuz}\n")
+    _first, models = load(specs, cache)
+    (specs / "c.yaml").write_text("domains:\n  - {name: client, memory: 96M, kernel: /boot/vmlinuz}\n")
+    parted, _found = load(specs, cache, known_from(models))
+    whole = load_specs([str(specs)], BIG)
+    assert isinstance(parted, PartedDesired)
+    assert parted.domain_with_ip("10.0.0.5") == whole.domain_with_ip("10.0.0.5") == "srvb"
 
 
 def test_a_file_whose_cached_model_is_gone_is_built_again_from_its_text(specs: Path, tmp_path: Path) -> None:
@@ -144,4 +172,4 @@ def test_specs_past_the_hosts_memory_after_an_edit_are_refused(specs: Path, tmp_
     (specs / "web3.yaml").write_text(web(31, 5, memory="4000M"))
     with pytest.raises(SpecError) as refused:
         load(specs, cache, known_from(models))
-    assert "17568M together" in str(refused.value) and "at most 16124M" in str(refused.value)
+    assert "17634M together" in str(refused.value) and "at most 16124M" in str(refused.value)

@@ -246,7 +246,7 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
     if not held:
         return []
     wanting: dict[tuple[str, str, str], list[str]] = {}
-    for spec, targets in zip(desired.domains, desired.disk_targets(live.host.storage_root), strict=True):
+    for spec, targets in desired.disks_on(held.keys(), live.host.storage_root):
         if spec.state is DesiredPower.STOPPED:
             continue
         for disk, (target, _backend) in zip(spec.disks, targets, strict=True):
@@ -261,9 +261,6 @@ def _sharing(desired: DesiredState, live: HostState) -> list[str]:
 
 
 def _space(desired: DesiredState, live: HostState, volume_changes: list[Change]) -> list[str]:
-    free = {vg.name: vg.free for vg in live.volume_groups}
-    for group in desired.volume_groups:
-        free.setdefault(group.name, _new_group_size(live, group.pvs))
     need: dict[str, int] = {}
     names: dict[str, list[str]] = {}
     extent = live.host.capabilities.extent_size
@@ -281,6 +278,11 @@ def _space(desired: DesiredState, live: HostState, volume_changes: list[Change])
             size = sum(int(f.after) - int(f.before) for f in change.fields if f.name == "size")  # type: ignore[call-overload]
         need[volume.vg] = need.get(volume.vg, 0) + size
         names.setdefault(volume.vg, []).append(volume.name)
+    if not need:
+        return []  # the declared groups looked at only when a volume takes space in one
+    free = {vg.name: vg.free for vg in live.volume_groups}
+    for group in desired.volume_groups:
+        free.setdefault(group.name, _new_group_size(live, group.pvs))
     return [
         f"space: volume group {vg} needs {size // (1024 * 1024)}M more for "
         f"{count(len(names[vg]), 'volume')} ({few(names[vg])}) and has {free.get(vg, 0) // (1024 * 1024)}M free"

@@ -133,7 +133,8 @@ def _find(
     """What is found of each file that builds, in order: from the last plan's records (left
     unread), from the spec cache, or parsed and built (and cached)."""
     found: dict[str, Loaded] = {}
-    helper = _Helper.start(cache, texts, entries) if cache else None
+    unknown = [(path, text) for path, text in texts if entries.get(path) not in known]  # to read or build
+    helper = _Helper.start(cache, unknown, entries) if cache else None
     try:
         for path, text in texts:
             entry = entries.get(path, "")

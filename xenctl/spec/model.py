@@ -311,16 +311,16 @@ class DesiredState:
         a disk naming an image file, or a declared volume that is one."""
         file, stopped = VolumeKind.FILE, DesiredPower.STOPPED  # looked up once, not for each disk
         images = {v.name for v in self.volumes if v.kind is file}
-        return [
-            d.name
-            for d in self.domains
-            if d.state is not stopped
-            for disk in d.disks
-            if disk.file is not None or (disk.volume in images and disk.phy is None)
-        ]
+        up = [d for d in self.domains if d.state is not stopped]
+        return [d.name for d in up for k in d.disks if k.file is not None or (k.volume in images and k.phy is None)]
 
     def file_disk_count(self) -> int:
         return len(self.file_disk_users())
+
+    def disks_on(self, targets: Collection[str], storage_root: str) -> list[tuple[DomainSpec, tuple[Target, ...]]]:
+        """The declared domains with a disk on one of ``targets``, by name, and each one's disks' targets."""
+        rows = zip(self.domains, self.disk_targets(storage_root), strict=True)
+        return [(d, row) for d, row in rows if any(target in targets for target, _backend in row)]
 
     @cached_property
     def _disk_tables(self) -> dict[str, tuple[tuple[Target, ...], ...]]:

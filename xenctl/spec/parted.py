@@ -25,9 +25,11 @@ from xenctl.spec.model import (
     DesiredState,
     DomainSpec,
     NfsExportSpec,
+    Target,
     VolumeGroupSpec,
     VolumeKind,
     VolumeSpec,
+    image_path,
 )
 
 
@@ -41,8 +43,11 @@ class FileIndex(NamedTuple):
     entries: tuple[tuple[str, str], ...]  # (entry file, domain) of its autostart entries
     groups: int  # how many volume groups it declares
     hosts: int  # and fleet hosts
-    images: tuple[str, ...]  # its file-backed volumes (a disk naming one takes a loop device)
+    images: tuple[tuple[str, str], ...]  # its file-backed volumes (a disk naming one takes a loop device), and paths
+    partitions: tuple[tuple[str, str], ...]  # its volumes that are whole partitions, and their devices
     snapshots: bool  # whether it declares an LVM snapshot
+    refs: frozenset[str]  # what its domains' disks name: devices (phy) and volumes
+    file_refs: tuple[str, ...]  # and image files, as written
     file_disks: int  # disks of its running domains that name an image file by its path
     # and how many name each volume that may be a file-backed one (not one of its own of another kind)
     volume_disks: tuple[tuple[str, int], ...]
@@ -64,8 +69,11 @@ def index_of(model: DesiredState) -> FileIndex:
         entries=tuple((a.entry_name, a.domain) for a in model.autostart),
         groups=len(model.volume_groups),
         hosts=len(model.hosts),
-        images=tuple(v.name for v in model.volumes if v.kind is file),
+        images=tuple((v.name, v.path or "") for v in model.volumes if v.kind is file),
+        partitions=tuple((v.name, v.path or "") for v in model.volumes if v.kind is VolumeKind.PARTITION),
         snapshots=any(v.kind is VolumeKind.SNAPSHOT for v in model.volumes),
+        refs=frozenset(ref for d in model.domains for k in d.disks for ref in (k.phy, k.volume) if ref is not None),
+        file_refs=tuple({k.file: None for d in model.domains for k in d.disks if k.file is not None}),
         file_disks=sum(1 for d in model.domains if d.state is not stopped for k in d.disks if k.file is not None),
         volume_disks=tuple(sorted(named.items())),
     )
@@ -173,9 +181,13 @@ class PartedDesired(DesiredState):
 
     @cached_property
     def _domains_by_ip(self) -> dict[str, str]:
+        # As the merged state finds it: of the domains with one address (the checks allow it),
+        # the first in name order.
         found: dict[str, str] = {}
-        for part in reversed(self._parts):
-            found.update(part.index.ips)
+        for part in self._parts:
+            for ip, name in part.index.ips:
+                if ip not in found or name < found[ip]:
+                    found[ip] = name
         return found
 
     def domain(self, name: str) -> DomainSpec | None:
@@ -210,6 +222,23 @@ class PartedDesired(DesiredState):
         return sum(p.summary.running for p in self._parts), sum(p.summary.memory for p in self._parts)
 
     def file_disk_count(self) -> int:
-        images = {name for p in self._parts for name in p.index.images}
+        images = {name for p in self._parts for name, _path in p.index.images}
         named = sum(count for p in self._parts for name, count in p.index.volume_disks if name in images)
         return sum(p.index.file_disks for p in self._parts) + named
+
+    def disks_on(self, targets: Collection[str], storage_root: str) -> list[tuple[DomainSpec, tuple[Target, ...]]]:
+        # Read: the files whose domains name one of the targets, or a volume that may be one
+        # (a logical volume's device ends in its name; image files and partitions are indexed).
+        wanted = {target.rsplit("/", 1)[-1] for target in targets} | set(targets)
+        for index in (p.index for p in self._parts):
+            wanted.update(name for name, path in index.partitions if path in targets)
+            wanted.update(name for name, path in index.images if image_path(storage_root, path) in targets)
+        parts = [
+            p
+            for p in self._parts
+            if not wanted.isdisjoint(p.index.refs)
+            or any(image_path(storage_root, path) in targets for path in p.index.file_refs)
+        ]
+        rows = [(d, self.disk_targets_of(d, storage_root)) for p in parts for d in p.whole().domains]
+        found = [(d, row) for d, row in rows if any(target in targets for target, _backend in row)]
+        return sorted(found, key=lambda found: found[0].name)
