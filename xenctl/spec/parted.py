@@ -46,7 +46,9 @@ class FileIndex(NamedTuple):
     images: tuple[tuple[str, str], ...]  # its file-backed volumes (a disk naming one takes a loop device), and paths
     partitions: tuple[tuple[str, str], ...]  # its volumes that are whole partitions, and their devices
     snapshots: bool  # whether it declares an LVM snapshot
-    refs: frozenset[str]  # what its domains' disks name: devices (phy) and volumes
+    # What its domains' disks name, devices (phy) and volumes, each between NULs: one string, which
+    # a plan reads back in no time (a set of 30,000 names was half the basis's reading).
+    refs: str
     file_refs: tuple[str, ...]  # and image files, as written
     file_disks: int  # disks of its running domains that name an image file by its path
     # and how many name each volume that may be a file-backed one (not one of its own of another kind)
@@ -61,6 +63,7 @@ def index_of(model: DesiredState) -> FileIndex:
         for disk in domain.disks if domain.state is not stopped else ():
             if disk.volume is not None and disk.phy is None and disk.volume not in others:
                 named[disk.volume] = named.get(disk.volume, 0) + 1
+    refs = {ref: None for d in model.domains for k in d.disks for ref in (k.phy, k.volume) if ref}  # a path has no NUL
     return FileIndex(
         domains=tuple(d.name for d in model.domains),
         ips=tuple((d.ip, d.name) for d in model.domains if d.ip),
@@ -72,7 +75,7 @@ def index_of(model: DesiredState) -> FileIndex:
         images=tuple((v.name, v.path or "") for v in model.volumes if v.kind is file),
         partitions=tuple((v.name, v.path or "") for v in model.volumes if v.kind is VolumeKind.PARTITION),
         snapshots=any(v.kind is VolumeKind.SNAPSHOT for v in model.volumes),
-        refs=frozenset(ref for d in model.domains for k in d.disks for ref in (k.phy, k.volume) if ref is not None),
+        refs="\0" + "\0".join(refs) + "\0",
         file_refs=tuple({k.file: None for d in model.domains for k in d.disks if k.file is not None}),
         file_disks=sum(1 for d in model.domains if d.state is not stopped for k in d.disks if k.file is not None),
         volume_disks=tuple(sorted(named.items())),
@@ -236,7 +239,7 @@ class PartedDesired(DesiredState):
         parts = [
             p
             for p in self._parts
-            if not wanted.isdisjoint(p.index.refs)
+            if any(f"\0{name}\0" in p.index.refs for name in wanted)
             or any(image_path(storage_root, path) in targets for path in p.index.file_refs)
         ]
         rows = [(d, self.disk_targets_of(d, storage_root)) for p in parts for d in p.whole().domains]
