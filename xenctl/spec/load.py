@@ -11,11 +11,10 @@ checks of ``xenctl.spec.checks``. Each problem names its file, line, column and 
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from xenctl.errors import SpecError, SpecIssue
 from xenctl.spec import yamlfile
@@ -25,7 +24,7 @@ from xenctl.spec.checks import Capacity, check_desired, passes_quickly, storage_
 from xenctl.spec.files import spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
-from xenctl.spec.parted import Facts, FileRecord, Part, PartedDesired
+from xenctl.spec.parted import Facts, FileRecord, Part, PartedDesired, merge
 from xenctl.spec.validate import fast_check, schema_issues, valid_quickly
 
 
@@ -89,9 +88,10 @@ def _load(
 ) -> DesiredState:
     checked_against = repr(capacity)
     locator = Locator()
-    entries = {path: cache.entry(os.path.realpath(path), text) for path, text in texts} if cache else {}
+    reals = {path: os.path.realpath(path) for path, _text in texts}
+    entries = {path: cache.entry(reals[path], text) for path, text in texts} if cache else {}
     passed = bool(cache and not issues and cache.passed_checks(list(entries.values()), checked_against))
-    found = _find(texts, entries, known or {}, cache, issues, locator)
+    found = _find(texts, reals, entries, known or {}, cache, issues, locator)
     if cache:
         cache.prune(keep=4 * len(texts) + 16)
     if models is not None:
@@ -124,6 +124,7 @@ def _load(
 
 def _find(
     texts: list[tuple[str, str]],
+    reals: dict[str, str],
     entries: dict[str, str],
     known: dict[str, FileRecord],
     cache: SpecCache | None,
@@ -145,7 +146,7 @@ def _find(
                 continue
             if helper is not None:
                 helper.wait_for(path)
-            real = os.path.realpath(path)
+            real = reals[path]
             cached, facts = cache.kept_at(entry, path) if cache else (None, None)
             if cached is not None:
                 locator.texts[path] = text  # parsed again only if a check across files names it
@@ -167,7 +168,7 @@ def _parted(found: dict[str, Loaded], files: tuple[str, ...], cache: SpecCache) 
         assert loaded.facts is not None  # every file's summary answered the checks
         return Part(loaded.facts, loaded.model, lambda: _read(path, loaded, cache))
 
-    return PartedDesired([part(path, f) for path, f in found.items()], files, lambda models: merge(models, files))
+    return PartedDesired([part(path, f) for path, f in found.items()], files)
 
 
 def _read(path: str, loaded: Loaded, cache: SpecCache | None) -> DesiredState:
@@ -295,28 +296,3 @@ def _halfway(missing: list[tuple[str, str]]) -> int:
 
 
 _READ_BACK = 0.1  # reading a file's model back from the cache, as a part of building it
-
-
-def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState:
-    """One desired state from several files' (duplicates are left for the checks to name)."""
-
-    def gather(attr: str, key: str) -> tuple[Any, ...]:
-        items = [item for part in parts for item in getattr(part, attr)]
-        keyed = operator.attrgetter(key)
-        items.sort(key=keyed)
-        names = list(map(keyed, items))
-        # Where names repeat (the checks name the duplicates), the origins order them; specs
-        # without duplicates, the usual case, are sorted by name alone, in a third of the time.
-        if any(map(operator.eq, names, names[1:])):
-            items.sort(key=operator.attrgetter(key, "origin.file", "origin.path"))
-        return tuple(items)
-
-    return DesiredState(
-        domains=gather("domains", "name"),
-        volume_groups=gather("volume_groups", "name"),
-        volumes=gather("volumes", "name"),
-        nfs_exports=gather("nfs_exports", "name"),
-        autostart=gather("autostart", "domain"),
-        files=files,
-        hosts=gather("hosts", "name"),
-    )

@@ -14,6 +14,7 @@ whenever a check must look at the whole.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -116,48 +117,72 @@ class Part:
         return self.model
 
 
+def merge(parts: Sequence[DesiredState], files: tuple[str, ...]) -> DesiredState:
+    """One desired state from several files' (duplicates are left for the checks to name)."""
+    return DesiredState(
+        domains=gather(parts, "domains", "name"),
+        volume_groups=gather(parts, "volume_groups", "name"),
+        volumes=gather(parts, "volumes", "name"),
+        nfs_exports=gather(parts, "nfs_exports", "name"),
+        autostart=gather(parts, "autostart", "domain"),
+        files=files,
+        hosts=gather(parts, "hosts", "name"),
+    )
+
+
+def gather(parts: Sequence[DesiredState], attr: str, key: str) -> tuple[Any, ...]:
+    """One kind of object (``attr``) of several files', sorted by ``key``."""
+    items = [item for part in parts for item in getattr(part, attr)]
+    keyed = operator.attrgetter(key)
+    items.sort(key=keyed)
+    names = list(map(keyed, items))
+    # Where names repeat (the checks name the duplicates), the origins order them; specs
+    # without duplicates, the usual case, are sorted by name alone, in a third of the time.
+    if any(map(operator.eq, names, names[1:])):
+        items.sort(key=operator.attrgetter(key, "origin.file", "origin.path"))
+    return tuple(items)
+
+
 class PartedDesired(DesiredState):
     """The desired state of files some of which are read only when asked for.
 
     Every question ``DesiredState`` answers has the same answer here: an object by name reads the
     one file that declares it, a kind as a whole (``domains``, ``volumes``, ...) reads the files
-    that hold any, merged as ``load.merge`` does; the counts and sums below read nothing.
+    that hold any, gathered as ``merge`` gathers it; the counts and sums below read nothing.
     """
 
-    def __init__(  # not the dataclass's: the fields are worked out when asked for
-        self, parts: Sequence[Part], files: tuple[str, ...], merge: Callable[[list[DesiredState]], DesiredState]
-    ) -> None:
-        self.__dict__.update(_parts=tuple(parts), files=files, _merge=merge)
+    def __init__(self, parts: Sequence[Part], files: tuple[str, ...]) -> None:
+        # not the dataclass's: the fields are worked out when asked for
+        self.__dict__.update(_parts=tuple(parts), files=files)
 
     _parts: tuple[Part, ...]
-    _merge: Callable[[list[DesiredState]], DesiredState]
 
-    def _gather(self, has: Callable[[FileIndex], object]) -> DesiredState:
-        return self._merge([p.whole() for p in self._parts if has(p.index)])
+    def _kind(self, attr: str, key: str, has: Callable[[FileIndex], object]) -> tuple[Any, ...]:
+        return gather([p.whole() for p in self._parts if has(p.index)], attr, key)
 
     @cached_property
     def domains(self) -> tuple[DomainSpec, ...]:
-        return self._gather(lambda i: i.domains).domains
+        return self._kind("domains", "name", lambda i: i.domains)
 
     @cached_property
     def volumes(self) -> tuple[VolumeSpec, ...]:
-        return self._gather(lambda i: i.volumes).volumes
+        return self._kind("volumes", "name", lambda i: i.volumes)
 
     @cached_property
     def volume_groups(self) -> tuple[VolumeGroupSpec, ...]:
-        return self._gather(lambda i: i.groups).volume_groups
+        return self._kind("volume_groups", "name", lambda i: i.groups)
 
     @cached_property
     def nfs_exports(self) -> tuple[NfsExportSpec, ...]:
-        return self._gather(lambda i: i.exports).nfs_exports
+        return self._kind("nfs_exports", "name", lambda i: i.exports)
 
     @cached_property
     def autostart(self) -> tuple[AutostartSpec, ...]:
-        return self._gather(lambda i: i.entries).autostart
+        return self._kind("autostart", "domain", lambda i: i.entries)
 
     @cached_property
     def hosts(self) -> tuple[Any, ...]:
-        return self._gather(lambda i: i.hosts).hosts
+        return self._kind("hosts", "name", lambda i: i.hosts)
 
     def _where(self, names: Callable[[FileIndex], Sequence[Any]]) -> dict[Any, Part]:
         """Each name's file: the first that declares it (the checks passed: there is one)."""
