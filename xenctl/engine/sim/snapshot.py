@@ -76,7 +76,7 @@ def read_domain(ctx: Ctx, domid: int) -> Domain:
 
 def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
     """The whole host, or (``selection``) the part of it a ``Selection`` names."""
-    with collector_paused():
+    with collector_paused(kept=True):  # the caller keeps the state it asked for
         return _read_state(ctx, selection)
 
 
