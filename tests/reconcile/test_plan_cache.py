@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.reconcile.support import WEBFARM, connect, converge, ok, xenctl
 from xenctl.engine.api import DomainConfig
 from xenctl.engine.sim import VirtualClock, init_host, open_host
 from xenctl.engine.sim.profile import default_profile
+from xenctl.spec import files
 
 
 def cached_plans(home: Path) -> int:
@@ -84,3 +89,123 @@ def test_a_host_made_anew_has_another_token(tmp_path: Path) -> None:
     init_host(home, default_profile(), clock=clock, force=True).close()
     with open_host(home, clock=clock) as host:
         assert host.change_token() != before
+
+
+# -- what the plan cache reads of the spec files ------------------------------------------------
+
+
+class Reads:
+    """The spec files ``xenctl.spec.files`` opens, by name."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, name: str, *args: object, **kwargs: object) -> object:
+        self.names.append(os.path.basename(name))
+        return open(name, *args, **kwargs)  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    """The files' reads counted, and a file taken as steady at once (not a second after it was
+    written, which a test would have to wait for)."""
+    seen = Reads()
+    monkeypatch.setattr(files, "open", seen, raising=False)
+    monkeypatch.setattr(files, "STEADY_NS", 10_000_000)  # written at least 10 ms before it was read
+    monkeypatch.setattr(files, "_mounts", lambda: [("/", "ext4")])
+    return seen
+
+
+def steady_specs(tmp_path: Path) -> tuple[Path, Path]:
+    home, specs = tmp_path / "home", tmp_path / "specs"
+    shutil.copytree(WEBFARM, specs)
+    converge(home, [specs])
+    time.sleep(0.02)
+    return home, specs
+
+
+def test_a_cached_plan_reads_no_spec_file_unchanged_since_the_last_plan(tmp_path: Path, reads: Reads) -> None:
+    home, specs = steady_specs(tmp_path)
+    first = ok(xenctl(home, "plan", str(specs)))
+    assert sorted(set(reads.names)) == sorted(p.name for p in specs.glob("*.yaml"))
+    reads.names.clear()
+    again = ok(xenctl(home, "plan", str(specs)))
+    assert again.stdout == first.stdout and "No changes" in again.stdout
+    assert reads.names == []
+
+
+def test_an_edit_that_keeps_the_files_size_and_time_is_planned(tmp_path: Path, reads: Reads) -> None:
+    home, specs = steady_specs(tmp_path)
+    assert "No changes" in ok(xenctl(home, "plan", str(specs))).stdout
+    domains = specs / "domains.yaml"
+    before = domains.stat()
+    time.sleep(0.02)  # a later tick of the filesystem's clock
+    domains.write_text(domains.read_text().replace("memory: 2G", "memory: 3G", 1))  # the same size
+    os.utime(domains, ns=(before.st_atime_ns, before.st_mtime_ns))  # and its time set back
+    assert domains.stat().st_size == before.st_size and domains.stat().st_mtime_ns == before.st_mtime_ns
+    reads.names.clear()
+    assert "memory: 2G -> 3G" in ok(xenctl(home, "plan", str(specs))).stdout
+    assert reads.names.count("domains.yaml") >= 1 and len(set(reads.names)) == 1  # the others were not read
+
+
+def test_a_file_read_just_after_it_was_written_is_read_again(
+    tmp_path: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "STEADY_NS", 10**12)  # none steady when read: each read could have raced a write
+    home, specs = steady_specs(tmp_path)
+    ok(xenctl(home, "plan", str(specs)))
+    reads.names.clear()
+    ok(xenctl(home, "plan", str(specs)))
+    assert sorted(set(reads.names)) == sorted(p.name for p in specs.glob("*.yaml"))
+
+
+def test_files_on_a_network_filesystem_are_read_every_time(
+    tmp_path: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "_mounts", lambda: [("/", "ext4"), (str(tmp_path), "nfs4")])
+    home, specs = steady_specs(tmp_path)
+    ok(xenctl(home, "plan", str(specs)))
+    reads.names.clear()
+    assert "No changes" in ok(xenctl(home, "plan", str(specs))).stdout
+    assert sorted(set(reads.names)) == sorted(p.name for p in specs.glob("*.yaml"))
+
+
+def test_a_damaged_record_of_the_files_is_a_miss(tmp_path: Path, reads: Reads) -> None:
+    home, specs = steady_specs(tmp_path)
+    first = ok(xenctl(home, "plan", str(specs))).stdout
+    (record,) = (home / "cache" / "plans").glob("*.stamps")
+    for damage in ("{not json", '{"x": [1, 2]}', '{"%s": [0, 0, 0, 0, 0, "1", "d", false]}' % specs, "[]"):
+        record.write_text(damage)
+        reads.names.clear()
+        assert ok(xenctl(home, "plan", str(specs))).stdout == first
+        assert reads.names  # read again, whole
+
+
+def test_a_directory_is_local_by_the_last_mount_over_its_longest_mount_point() -> None:
+    local = files._LocalDirectories()
+    local.mounts = [
+        ("/", "ext4"),
+        ("/srv/specs", "nfs4"),
+        ("/srv/specs/mine", "tmpfs"),
+        ("/mnt", "ext4"),
+        ("/mnt", "fuse.sshfs"),  # mounted over the one before
+        ("/with space", "cifs"),
+    ]
+    assert local("/etc/xenctl")
+    assert not local("/srv/specs") and not local("/srv/specs/team")
+    assert local("/srv/specs/mine/a")
+    assert local("/srv/specsx")  # not under /srv/specs
+    assert not local("/mnt/specs")
+    assert not local("/with space/specs")
+
+
+def test_mount_points_are_read_with_their_escapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = tmp_path / "mounts"
+    table.write_text("/dev/vda / ext4 rw 0 0\nserver:/x /srv/my\\040specs nfs4 rw 0 0\n")
+    real_open = open
+
+    def mounts_here(name: str, *args: object, **kwargs: object) -> object:
+        return real_open(table if name == "/proc/self/mounts" else name, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(files, "open", mounts_here, raising=False)
+    assert files._mounts() == [("/", "ext4"), ("/srv/my specs", "nfs4")]

@@ -17,12 +17,12 @@ from xenctl.errors import SpecError
 if TYPE_CHECKING:
     from xenctl.app.host import Host
     from xenctl.app.options import PlanOptions
+    from xenctl.app.plancache import SpecReads
     from xenctl.engine.api import HostInfo, HostState, Selection
     from xenctl.reconcile.diff import Diff, DiffOptions
     from xenctl.reconcile.incremental import Basis
     from xenctl.reconcile.plan import Plan
     from xenctl.spec.checks import Capacity
-    from xenctl.spec.files import SpecBytes
     from xenctl.spec.load import Loaded
     from xenctl.spec.model import DesiredState
     from xenctl.spec.parted import FileRecord
@@ -127,29 +127,36 @@ def plan(
     *,
     form: str = "text",
     out: str | None = None,
-    specs: SpecBytes | None = None,
+    reads: SpecReads | None = None,
 ) -> PlanReport:
     """The plan of the specs at ``paths`` against ``host``, rendered as ``form``; with ``out``,
-    also saved there for ``apply``. ``specs``: the files as the caller just read them
-    (``files.read_specs``), so that a plan the cache answers reads them once."""
+    also saved there for ``apply``. ``reads``: the files as the caller just read them
+    (``spec_reads``), so that a plan the cache answers reads them once, or not at all."""
     from xenctl.app.plancache import PlanCache
-    from xenctl.spec.files import read_specs
 
     if form not in FORMS:
         raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")  # a caller's mistake, not a user's
     cache = PlanCache(os.path.join(host.cache_dir, "plans"))
     token = host.change_token()
     where = (host.auto_path, host.settings.outside_links)
-    key = None if out or token is None else cache.key(specs or read_specs(paths), options.to_json(), form, *where)
+    reads = reads or spec_reads(host, paths)
+    key = None if out or token is None else cache.key(reads.first(), options.to_json(), form, *where)
     found = cache.get(key, token, host.unchanged_since) if key and token else None
     if found is not None:
         return PlanReport(*found)
     report = _plan_afresh(host, paths, options, form, out, token)
     # Kept only if the files are still what the key says: one edited while the plan read them
     # would file this plan under the other text.
-    if key and token and key == cache.key(read_specs(paths), options.to_json(), form, *where):
+    if key and token and key == cache.key(reads.read(), options.to_json(), form, *where):
         cache.put(key, token, report.text, report.actionable)
     return report
+
+
+def spec_reads(host: Host, paths: list[str]) -> SpecReads:
+    """The spec files at ``paths``, read for ``host``'s plan cache (nothing is read yet)."""
+    from xenctl.app.plancache import SpecReads
+
+    return SpecReads(os.path.join(host.cache_dir, "plans"), paths)
 
 
 def _plan_afresh(

@@ -38,22 +38,21 @@ def quiet_collector() -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from xenctl.app.plans import plan
+    from xenctl.app.plans import plan, spec_reads
 
     quiet_collector()
 
     from xenctl.cli.fleet import declares_fleet
-    from xenctl.spec.files import read_specs
 
     paths = spec_paths(args.paths)
-    specs = read_specs(paths)  # read once: for the fleet's hosts: and the plan cache's key
-    if declares_fleet(paths, specs):
-        from xenctl.cli.fleet import run_fleet_plan
-
-        return run_fleet_plan(args, paths)
     form = "json" if args.json else "colour" if colour() else "text"
-    with host_of(args) as host:
-        report = plan(host, paths, plan_options(args), form=form, out=args.out, specs=specs)
+    with host_of(args) as host:  # not opened yet: where the plan cache keeps what it read
+        reads = spec_reads(host, paths)
+        if declares_fleet(paths, reads.read()):  # read once: for the fleet's hosts: and the plan cache's key
+            from xenctl.cli.fleet import run_fleet_plan
+
+            return run_fleet_plan(args, paths)
+        report = plan(host, paths, plan_options(args), form=form, out=args.out, reads=reads)
     print(report.text)
     if args.out:
         print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)

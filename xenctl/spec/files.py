@@ -1,12 +1,16 @@
-"""Which files are spec files, and the stamp of this xenctl's code: what the plan cache needs to
-find a plan it made before, without the spec loader (YAML, the model) that a cached plan skips."""
+"""Which files are spec files, what each holds (its digest, read again only once its stat moved),
+and the stamp of this xenctl's code: what the plan cache needs to find a plan it made before,
+without the spec loader (YAML, the model) that a cached plan skips."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import time
 from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 from xenctl import __version__
 from xenctl.errors import SpecIssue
@@ -21,17 +25,15 @@ def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
     for path in paths:
         if os.path.isdir(path):
             try:
-                names = os.listdir(path)
+                with os.scandir(path) as listing:  # its entries' kinds come with it: no stat each
+                    found = sorted(
+                        os.path.join(path, entry.name)
+                        for entry in listing
+                        if entry.name.endswith(SPEC_SUFFIXES) and not entry.name.startswith(".") and entry.is_file()
+                    )
             except OSError as exc:
                 issues.append(SpecIssue(path, None, None, "", f"cannot read the directory: {exc.strerror}"))
                 continue
-            found = sorted(
-                os.path.join(path, name)
-                for name in names
-                if name.endswith(SPEC_SUFFIXES)
-                and not name.startswith(".")
-                and os.path.isfile(os.path.join(path, name))
-            )
             if not found:
                 issues.append(SpecIssue(path, None, None, "", "no *.yaml spec files in this directory"))
             files.extend(found)
@@ -43,23 +45,126 @@ def spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecIssue]]:
     return unique, issues
 
 
-SpecBytes = list[tuple[str, bytes]]
+def real_paths(files: Sequence[str]) -> list[str]:
+    """``os.path.realpath`` of each file, each directory's worked out once: a file that is no
+    symbolic link is its directory's real path and its name (``realpath`` looks at every part of
+    every path: 5 system calls a file where one does)."""
+    directories: dict[str, str] = {}
+    reals = []
+    for path in files:
+        if os.path.islink(path):
+            reals.append(os.path.realpath(path))
+            continue
+        head, name = os.path.split(os.path.abspath(path))
+        real = directories.get(head)
+        if real is None:
+            real = directories[head] = os.path.realpath(head)
+        reals.append(os.path.join(real, name))
+    return reals
 
 
-def read_specs(paths: Sequence[str]) -> SpecBytes | None:
-    """Each spec file at ``paths`` by its real path, with its bytes; None when one is missing or
-    cannot be read (the loader says why)."""
+_HOSTS = re.compile(rb"^hosts\s*:", re.MULTILINE)
+
+
+def declares_hosts(text: bytes) -> bool:
+    """Whether a spec file's text declares ``hosts:`` (a top-level key, at a line's start): a fleet's."""
+    # the plain search first: a line-anchored pattern over a large file is ten times slower
+    return b"hosts" in text and _HOSTS.search(text) is not None
+
+
+class SpecFile(NamedTuple):
+    """A spec file as the plan cache knows it, without its text."""
+
+    real: str  # its real path
+    digest: str  # the SHA-256 of its bytes
+    hosts: bool  # it declares hosts: (a fleet's spec)
+
+
+# What a read found of each file, by path: its stat (device, inode, size, modification and change
+# times), when it was read (ns), and what it found (the digest, the hosts: mark).
+Stamp = tuple[int, int, int, int, int, int, str, bool]
+STEADY_NS = 1_000_000_000  # a file unchanged this long before it was read is taken as read whole
+# Filesystems whose stat is the kernel's own: on NFS, CIFS or a FUSE mount a file may show its old
+# stat for seconds after another machine wrote it, so files there are read every time.
+LOCAL_FILESYSTEMS = frozenset(
+    ("ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "tmpfs", "ramfs", "overlay")
+)
+
+
+def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> list[SpecFile] | None:
+    """Each spec file at ``paths``: its real path, its digest, its ``hosts:``; None when one is
+    missing or cannot be read (the loader says why).
+
+    ``stamps``: what an earlier read found (updated in place with this one's). A file on a local
+    filesystem whose stat is what it was then, and that had not changed for a second when it was
+    read, is not read again, as version control tools keep their index: every write to a file
+    moves its change time, which no one can set back; a file written in the same tick of the
+    clock as it was read could keep its stat, which the second rules out."""
     files, issues = spec_files(paths)
     if issues:
         return None
     found = []
+    known = stamps if stamps is not None else {}
+    local = _LocalDirectories() if stamps is not None else None
     try:
-        for path in files:
+        for path, real in zip(files, real_paths(files), strict=True):
+            info = os.stat(path)
+            stat = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            stamp = known.get(path)
+            if stamp is not None and stamp[:5] == stat and stat[4] < stamp[5] - STEADY_NS:
+                found.append(SpecFile(real, stamp[6], stamp[7]))
+                continue
+            now = time.time_ns()
             with open(path, "rb") as stream:
-                found.append((os.path.realpath(path), stream.read()))
+                data = stream.read()
+            spec = SpecFile(real, hashlib.sha256(data).hexdigest(), declares_hosts(data))
+            if local is not None and len(data) == info.st_size and local(os.path.dirname(real)):
+                known[path] = (*stat, now, spec.digest, spec.hosts)
+            else:
+                known.pop(path, None)
+            found.append(spec)
     except OSError:
         return None
     return found
+
+
+class _LocalDirectories:
+    """Whether a directory (a real path) is on a local filesystem, from the kernel's mount table."""
+
+    def __init__(self) -> None:
+        self.mounts: list[tuple[str, str]] | None = None
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, directory: str) -> bool:
+        local = self.seen.get(directory)
+        if local is None:
+            if self.mounts is None:
+                self.mounts = _mounts()
+            under = [(point, kind) for point, kind in self.mounts if _is_under(directory, point)]
+            # the last of the longest: a later mount over the same point hides the earlier
+            kind = max(reversed(under), key=lambda mount: len(mount[0]), default=("", ""))[1]
+            local = self.seen[directory] = kind in LOCAL_FILESYSTEMS
+        return local
+
+
+def _mounts() -> list[tuple[str, str]]:
+    """Each mount's point and filesystem type, in mount order; none where there is no /proc."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as stream:
+            lines = stream.read().splitlines()
+    except OSError:
+        return []
+    mounts = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) >= 3:  # a point's spaces, tabs, newlines and backslashes come as octal escapes
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+            mounts.append((point, fields[2]))
+    return mounts
+
+
+def _is_under(directory: str, point: str) -> bool:
+    return directory == point or directory.startswith(point.rstrip("/") + "/")
 
 
 @cache
