@@ -52,13 +52,13 @@ def real_paths(files: Sequence[str]) -> list[str]:
     directories: dict[str, str] = {}
     reals = []
     for path in files:
-        if os.path.islink(path):
+        head, name = os.path.split(path)
+        if name in ("", os.curdir, os.pardir) or os.path.islink(path):
             reals.append(os.path.realpath(path))
             continue
-        head, name = os.path.split(os.path.abspath(path))
         real = directories.get(head)
         if real is None:
-            real = directories[head] = os.path.realpath(head)
+            real = directories[head] = os.path.realpath(head or os.curdir)
         reals.append(os.path.join(real, name))
     return reals
 

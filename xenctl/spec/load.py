@@ -21,7 +21,7 @@ from xenctl.spec import yamlfile
 from xenctl.spec.build import build_file, build_quickly
 from xenctl.spec.cache import SpecCache
 from xenctl.spec.checks import Capacity, check_desired, passes_quickly, storage_root_of
-from xenctl.spec.files import spec_files
+from xenctl.spec.files import real_paths, spec_files
 from xenctl.spec.locate import Locator, parse_file
 from xenctl.spec.model import DesiredState
 from xenctl.spec.parted import Facts, FileRecord, Part, PartedDesired, merge
@@ -88,7 +88,8 @@ def _load(
 ) -> DesiredState:
     checked_against = repr(capacity)
     locator = Locator()
-    reals = {path: os.path.realpath(path) for path, _text in texts}
+    names = [path for path, _text in texts]
+    reals = dict(zip(names, real_paths(names), strict=True))
     entries = {path: cache.entry(reals[path], text) for path, text in texts} if cache else {}
     passed = bool(cache and not issues and cache.passed_checks(list(entries.values()), checked_against))
     found = _find(texts, reals, entries, known or {}, cache, issues, locator)
