@@ -4,6 +4,8 @@ passes, and nothing of the caller's is lost or kept alive by it."""
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +111,50 @@ def test_a_snapshot_leaves_no_young_pass_over_its_values(tmp_path: Path) -> None
     assert len(state.domains) == 41
     assert gc.get_count()[0] < 200  # the 40 domains and their configs are old already
     assert in_generation(2, state.domains[-1])
+
+
+def test_threads_that_pause_the_collector_at_once_never_leave_it_off() -> None:
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as can be: in and out of each other's blocks
+    try:
+
+        def pause_often() -> None:
+            for i in range(3000):
+                with collector_paused(kept=i % 2 == 0):
+                    pass
+
+        threads = [threading.Thread(target=pause_often) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert gc.isenabled()
+    assert collector._open == 0
+
+
+def test_nothing_is_moved_while_another_thread_runs() -> None:
+    gc.collect()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with collector_paused(kept=True):
+            kept = [Node() for _ in range(50)]
+            dropped = garbage_cycle()  # as another thread's could be: left to the young pass
+    finally:
+        stop.set()
+        other.join()
+    assert not in_generation(2, kept[0])
+    gc.collect(0)
+    assert dropped() is None
+
+
+def test_nothing_is_moved_when_the_block_ends_in_an_exception() -> None:
+    gc.collect()
+    with pytest.raises(ValueError), collector_paused(kept=True):
+        made = [Node() for _ in range(50)]
+        raise ValueError("the read failed")
+    assert gc.isenabled()
+    assert not in_generation(2, made[0])

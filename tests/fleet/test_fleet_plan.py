@@ -5,6 +5,9 @@ take, and local storage keeping its domains together."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from tests.fleet.fleet_support import Fleet, domain_yaml, fleet
 
@@ -191,3 +194,21 @@ def test_a_fleets_specs_are_refused_by_a_single_hosts_plan(fleet: Fleet) -> None
         plan(host, [str(fleet.specs)], PlanOptions())
     assert "the specs declare a fleet (hosts: in " in str(refused.value)
     assert fleet.domains("a") == {}
+
+
+def test_a_fleets_plan_needs_no_single_host_and_makes_nothing_under_one(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _spec(fleet, domain_yaml("db", "256M"))
+    home = tmp_path / "default-home"
+    monkeypatch.setenv("XENCTL_HOME", str(home))
+    monkeypatch.delenv("XENCTL_CONNECT", raising=False)
+    result = fleet.plan()
+    assert result.code == 0, result.err
+    assert "db" in result.out
+    assert not home.exists()  # the default host's home is not made by planning a fleet
+    bogus = fleet.run("-c", "not a uri", "plan", str(fleet.specs))  # the fleet's hosts are in its specs
+    assert bogus.code == 0, bogus.err
+    assert bogus.out == result.out
+    single = fleet.run("-c", "not a uri", "plan", str(fleet.root))  # no fleet's specs there: the error stands
+    assert single.code == 1 and "not a uri" in single.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -112,8 +113,14 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     seen = Reads()
     monkeypatch.setattr(files, "open", seen, raising=False)
     monkeypatch.setattr(files, "STEADY_NS", 10_000_000)  # written at least 10 ms before it was read
-    monkeypatch.setattr(files, "_mounts", lambda: [("/", "ext4")])
+    monkeypatch.setattr(files, "filesystem_types", lambda: {os.stat("/").st_dev: "ext4", tmp_device(): "ext4"})
     return seen
+
+
+def tmp_device() -> int:
+    import tempfile
+
+    return os.stat(tempfile.gettempdir()).st_dev
 
 
 def steady_specs(tmp_path: Path) -> tuple[Path, Path]:
@@ -162,7 +169,7 @@ def test_a_file_read_just_after_it_was_written_is_read_again(
 def test_files_on_a_network_filesystem_are_read_every_time(
     tmp_path: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_mounts", lambda: [("/", "ext4"), (str(tmp_path), "nfs4")])
+    monkeypatch.setattr(files, "filesystem_types", lambda: {tmp_device(): "nfs4"})
     home, specs = steady_specs(tmp_path)
     ok(xenctl(home, "plan", str(specs)))
     reads.names.clear()
@@ -174,38 +181,42 @@ def test_a_damaged_record_of_the_files_is_a_miss(tmp_path: Path, reads: Reads) -
     home, specs = steady_specs(tmp_path)
     first = ok(xenctl(home, "plan", str(specs))).stdout
     (record,) = (home / "cache" / "plans").glob("*.stamps")
-    for damage in ("{not json", '{"x": [1, 2]}', '{"%s": [0, 0, 0, 0, 0, "1", "d", false]}' % specs, "[]"):
+    kept = json.loads(record.read_text())
+    name = str(specs / "domains.yaml")
+    assert name in kept  # what the damage below is done to
+    wrongs: list[object] = [
+        [*kept[name][:5], str(kept[name][5]), *kept[name][6:]],  # when it was read, as text
+        [*kept[name][:6], 0, kept[name][7]],  # its digest, a number
+        [*kept[name][:7], 1],  # its hosts: mark, a number
+        [*kept[name][:5], True, *kept[name][6:]],  # a truth for a time
+        kept[name][:7],  # a part short
+        "stamp",
+    ]
+    damages = [json.dumps({**kept, name: wrong}) for wrong in wrongs]
+    damages += ["{not json", "[]", "[" * 100_000]
+    for damage in damages:
         record.write_text(damage)
         reads.names.clear()
         assert ok(xenctl(home, "plan", str(specs))).stdout == first
-        assert reads.names  # read again, whole
+        assert "domains.yaml" in reads.names  # read again
 
 
-def test_a_directory_is_local_by_the_last_mount_over_its_longest_mount_point() -> None:
-    local = files._LocalDirectories()
-    local.mounts = [
-        ("/", "ext4"),
-        ("/srv/specs", "nfs4"),
-        ("/srv/specs/mine", "tmpfs"),
-        ("/mnt", "ext4"),
-        ("/mnt", "fuse.sshfs"),  # mounted over the one before
-        ("/with space", "cifs"),
-    ]
-    assert local("/etc/xenctl")
-    assert not local("/srv/specs") and not local("/srv/specs/team")
-    assert local("/srv/specs/mine/a")
-    assert local("/srv/specsx")  # not under /srv/specs
-    assert not local("/mnt/specs")
-    assert not local("/with space/specs")
-
-
-def test_mount_points_are_read_with_their_escapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    table = tmp_path / "mounts"
-    table.write_text("/dev/vda / ext4 rw 0 0\nserver:/x /srv/my\\040specs nfs4 rw 0 0\n")
+def test_filesystem_types_come_by_device_from_the_mount_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = tmp_path / "mountinfo"
+    table.write_bytes(
+        b"27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+        b"30 27 0:52 / /srv/my\\040specs rw shared:5 - nfs4 server:/x rw,vers=4.2\n"
+        b"31 27 0:53 /x.yaml /specs/x.yaml rw master:1 - fuse.sshfs me@there: rw\n"
+        b"damaged line\n"
+    )
     real_open = open
 
-    def mounts_here(name: str, *args: object, **kwargs: object) -> object:
-        return real_open(table if name == "/proc/self/mounts" else name, *args, **kwargs)  # type: ignore[call-overload]
+    def table_here(name: str, *args: object, **kwargs: object) -> object:
+        return real_open(table if name == "/proc/self/mountinfo" else name, *args, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(files, "open", mounts_here, raising=False)
-    assert files._mounts() == [("/", "ext4"), ("/srv/my specs", "nfs4")]
+    monkeypatch.setattr(files, "open", table_here, raising=False)
+    assert files.filesystem_types() == {
+        os.makedev(254, 0): "ext4",
+        os.makedev(0, 52): "nfs4",
+        os.makedev(0, 53): "fuse.sshfs",
+    }

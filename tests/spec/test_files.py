@@ -19,6 +19,8 @@ def test_real_paths_are_what_realpath_gives_through_linked_files_and_directories
     (tmp_path / "elsewhere" / "b.yaml").write_text("domains: []\n")
     (tmp_path / "specs" / "b.yaml").symlink_to(tmp_path / "elsewhere" / "b.yaml")
     (tmp_path / "linked").symlink_to(tmp_path / "specs")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "linked").symlink_to(Path("..") / "specs")  # its parent is not the link's
     monkeypatch.chdir(tmp_path)
     given = [
         "specs/a.yaml",
@@ -26,12 +28,14 @@ def test_real_paths_are_what_realpath_gives_through_linked_files_and_directories
         "linked/a.yaml",
         str(tmp_path / "linked" / "b.yaml"),
         "linked/../elsewhere/b.yaml",  # .. of the directory the link leads to
+        "deep/linked/../a.yaml",  # tmp/a.yaml, not tmp/deep/a.yaml
         "a.yaml",
     ]
     (tmp_path / "a.yaml").write_text("domains: []\n")
     assert real_paths(given) == [os.path.realpath(path) for path in given]
     assert real_paths(given)[2] == str(tmp_path.resolve() / "specs" / "a.yaml")
     assert real_paths(given)[1] == str(tmp_path.resolve() / "elsewhere" / "b.yaml")
+    assert real_paths(given)[5] == str(tmp_path.resolve() / "a.yaml")
 
 
 def test_a_directory_gives_its_yaml_files_by_name_and_no_hidden_or_other_files(tmp_path: Path) -> None:

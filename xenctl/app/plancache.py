@@ -66,7 +66,7 @@ class PlanCache:
             with open(os.path.join(self.directory, key + ".json"), encoding="utf-8") as stream:
                 data = json.load(stream)
             made_at, output, actionable = str(data["token"]), str(data["output"]), bool(data["actionable"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
         if made_at != token:
             if not unchanged_since(made_at):
@@ -82,13 +82,14 @@ class PlanCache:
 class SpecReads:
     """The spec files at ``paths`` read for the plan cache's key, with what the last reads found of
     each (``files.read_specs``): a file unchanged since, by its stat, is not read again. Kept beside
-    the plans, one record for each set of spec paths."""
+    the plans, one record for each set of spec paths, written by ``save`` (a read makes nothing)."""
 
     def __init__(self, directory: str, paths: list[str]) -> None:
         self.directory = directory
         self.paths = paths
         self.last: list[SpecFile] | None = None
         self._stamps: dict[str, Stamp] | None = None
+        self._saved: dict[str, Stamp] = {}
         self._name = ""
 
     def first(self) -> list[SpecFile] | None:
@@ -100,11 +101,15 @@ class SpecReads:
             given = "\0".join(os.path.realpath(path) for path in self.paths)
             self._name = "files-" + hashlib.blake2b(given.encode(), digest_size=20).hexdigest()
             self._stamps = _stamps(os.path.join(self.directory, self._name + ".stamps"))
-        before = dict(self._stamps)
+            self._saved = dict(self._stamps)
         self.last = read_specs(self.paths, self._stamps)
-        if self._stamps != before:
-            _keep(self.directory, self._name + ".stamps", json.dumps(self._stamps).encode())
         return self.last
+
+    def save(self) -> None:
+        """Keep what the reads found, if it is news."""
+        if self._stamps is not None and self._stamps != self._saved:
+            _keep(self.directory, self._name + ".stamps", json.dumps(self._stamps).encode())
+            self._saved = dict(self._stamps)
 
 
 def _stamps(path: str) -> dict[str, Stamp]:
@@ -112,7 +117,7 @@ def _stamps(path: str) -> dict[str, Stamp]:
     try:
         with open(path, encoding="utf-8") as stream:
             data = json.load(stream)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
@@ -122,8 +127,8 @@ def _stamps(path: str) -> dict[str, Stamp]:
             isinstance(stamp, list)
             and len(stamp) == 8
             and all(type(part) is int for part in stamp[:6])
-            and isinstance(stamp[6], str)
-            and isinstance(stamp[7], bool)
+            and type(stamp[6]) is str
+            and type(stamp[7]) is bool
         ):
             stamps[name] = tuple(stamp)  # its eight parts, checked above
     return stamps

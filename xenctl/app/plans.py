@@ -143,12 +143,14 @@ def plan(
     key = None if out or token is None else cache.key(reads.first(), options.to_json(), form, *where)
     found = cache.get(key, token, host.unchanged_since) if key and token else None
     if found is not None:
+        reads.save()
         return PlanReport(*found)
     report = _plan_afresh(host, paths, options, form, out, token)
     # Kept only if the files are still what the key says: one edited while the plan read them
     # would file this plan under the other text.
     if key and token and key == cache.key(reads.read(), options.to_json(), form, *where):
         cache.put(key, token, report.text, report.actionable)
+    reads.save()
     return report
 
 

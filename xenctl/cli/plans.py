@@ -46,13 +46,19 @@ def run_plan(args: argparse.Namespace) -> int:
 
     paths = spec_paths(args.paths)
     form = "json" if args.json else "colour" if colour() else "text"
-    with host_of(args) as host:  # not opened yet: where the plan cache keeps what it read
-        reads = spec_reads(host, paths)
-        if declares_fleet(paths, reads.read()):  # read once: for the fleet's hosts: and the plan cache's key
-            from xenctl.cli.fleet import run_fleet_plan
+    try:
+        host = host_of(args)  # not opened: where the plan cache keeps what it read of the specs
+    except UsageError:
+        host = None  # a fleet's specs name their hosts; for one host's, the error stands (below)
+    reads = spec_reads(host, paths) if host is not None else None
+    # read once: for the fleet's hosts: and the plan cache's key (the record of the read is kept
+    # by the plan: a fleet's plan makes nothing under a host's home)
+    if declares_fleet(paths, reads.read() if reads is not None else None):
+        from xenctl.cli.fleet import run_fleet_plan
 
-            return run_fleet_plan(args, paths)
-        report = plan(host, paths, plan_options(args), form=form, out=args.out, reads=reads)
+        return run_fleet_plan(args, paths)
+    with host or host_of(args) as opened:
+        report = plan(opened, paths, plan_options(args), form=form, out=args.out, reads=reads)
     print(report.text)
     if args.out:
         print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: xenctl apply {args.out}", file=sys.stderr)

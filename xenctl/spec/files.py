@@ -95,17 +95,19 @@ def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> 
     """Each spec file at ``paths``: its real path, its digest, its ``hosts:``; None when one is
     missing or cannot be read (the loader says why).
 
-    ``stamps``: what an earlier read found (updated in place with this one's). A file on a local
-    filesystem whose stat is what it was then, and that had not changed for a second when it was
-    read, is not read again, as version control tools keep their index: every write to a file
-    moves its change time, which no one can set back; a file written in the same tick of the
-    clock as it was read could keep its stat, which the second rules out."""
+    ``stamps``: what an earlier read found, by path (made this read's: the files read now, what
+    was found of them). A file on a local filesystem whose stat is what it was then, and that had
+    not changed for a second when it was read, is not read again, as version control tools keep
+    their index: every write to a file moves its change time, which no one can set back; a file
+    written in the same tick of the clock as it was read could keep its stat, which the second
+    rules out (as long as the clock is not set back by more than that between the two).
+    """
     files, issues = spec_files(paths)
     if issues:
         return None
     found = []
     known = stamps if stamps is not None else {}
-    local = _LocalDirectories() if stamps is not None else None
+    kinds: dict[int, str] | None = None
     try:
         for path, real in zip(files, real_paths(files), strict=True):
             info = os.stat(path)
@@ -113,58 +115,48 @@ def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> 
             stamp = known.get(path)
             if stamp is not None and stamp[:5] == stat and stat[4] < stamp[5] - STEADY_NS:
                 found.append(SpecFile(real, stamp[6], stamp[7]))
-                continue
+                continue  # (kept only for a file on a local filesystem: the same device still)
             now = time.time_ns()
             with open(path, "rb") as stream:
                 data = stream.read()
             spec = SpecFile(real, hashlib.sha256(data).hexdigest(), declares_hosts(data))
-            if local is not None and len(data) == info.st_size and local(os.path.dirname(real)):
+            found.append(spec)
+            if stamps is None:
+                continue
+            if kinds is None:
+                kinds = filesystem_types()
+            if len(data) == info.st_size and kinds.get(info.st_dev) in LOCAL_FILESYSTEMS:
                 known[path] = (*stat, now, spec.digest, spec.hosts)
             else:
                 known.pop(path, None)
-            found.append(spec)
     except OSError:
         return None
+    for gone in known.keys() - set(files):  # renamed, removed: not kept for ever
+        del known[gone]
     return found
 
 
-class _LocalDirectories:
-    """Whether a directory (a real path) is on a local filesystem, from the kernel's mount table."""
-
-    def __init__(self) -> None:
-        self.mounts: list[tuple[str, str]] | None = None
-        self.seen: dict[str, bool] = {}
-
-    def __call__(self, directory: str) -> bool:
-        local = self.seen.get(directory)
-        if local is None:
-            if self.mounts is None:
-                self.mounts = _mounts()
-            under = [(point, kind) for point, kind in self.mounts if _is_under(directory, point)]
-            # the last of the longest: a later mount over the same point hides the earlier
-            kind = max(reversed(under), key=lambda mount: len(mount[0]), default=("", ""))[1]
-            local = self.seen[directory] = kind in LOCAL_FILESYSTEMS
-        return local
-
-
-def _mounts() -> list[tuple[str, str]]:
-    """Each mount's point and filesystem type, in mount order; none where there is no /proc."""
+def filesystem_types() -> dict[int, str]:
+    """The type of each mounted filesystem, by its device number (as a file's ``st_dev`` names
+    it), from the kernel's table of this process's mounts; none where there is none. A file whose
+    device is not there (a subvolume's own, a layer's out of sight) is taken as not local."""
     try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as stream:
+        with open("/proc/self/mountinfo", "rb") as stream:
             lines = stream.read().splitlines()
     except OSError:
-        return []
-    mounts = []
+        return {}
+    kinds = {}
     for line in lines:
-        fields = line.split(" ")
-        if len(fields) >= 3:  # a point's spaces, tabs, newlines and backslashes come as octal escapes
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
-            mounts.append((point, fields[2]))
-    return mounts
-
-
-def _is_under(directory: str, point: str) -> bool:
-    return directory == point or directory.startswith(point.rstrip("/") + "/")
+        # ID, parent, major:minor, root, mount point, options, optional fields, "-", type, ...
+        head, dash, tail = line.partition(b" - ")
+        fields = head.split(b" ")
+        if not dash or len(fields) < 5 or not tail:
+            continue
+        major, colon, minor = fields[2].partition(b":")
+        if not (colon and major.isdigit() and minor.isdigit()):
+            continue
+        kinds[os.makedev(int(major), int(minor))] = tail.split(b" ", 1)[0].decode("ascii", "replace")
+    return kinds
 
 
 @cache
