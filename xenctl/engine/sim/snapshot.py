@@ -218,12 +218,16 @@ def _logical_volumes(groups: Groups, writes: Guests, owners: Owners) -> tuple[tu
     snapshots = 0
     for vg, lv_rows in groups:
         prefix = f"/dev/{vg}/"
-        for name, size, filesystem, digest, mark, written, cow in lv_rows:
+        rows = list(lv_rows)
+        # Each volume's disks looked up first, all of a group's at once: the lookups touch the
+        # disks' uses scattered in memory, and done between the making of values they miss the
+        # cache far more often (a fifth of the volumes' time).
+        uses = [used_by(prefix + row[0]) for row in rows]
+        for (name, size, filesystem, digest, mark, written, cow), used in zip(rows, uses, strict=True):
             path = prefix + name
             # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
             # large host has many volumes, and few are shared (a use's items are taken by index: its
             # domid and run seconds, not needed here, stay untouched in memory)
-            used = used_by(path)
             if type(used) is tuple:
                 holders, after = used[0], used[1]
                 now_digest = digest if after is None else after
