@@ -142,8 +142,8 @@ Groups = Iterable[tuple[str, Iterable[Any]]]
 
 def _all_rows(ctx: Ctx) -> tuple[Groups, list[sqlite3.Row], Guests]:
     """Every guest and its disks; every image file; and every logical volume, each group's as a
-    cursor: each row is gone once its volume is made, so a large host's read keeps only what it
-    returns."""
+    cursor: a group's rows are gone once its volumes are made, so a large host's read keeps little
+    more than what it returns."""
     guests = Guests(ctx)
     image_rows = ctx.db.execute("SELECT * FROM images ORDER BY path").fetchall()
     return _groups(ctx.db), image_rows, guests
