@@ -12,6 +12,7 @@ import argparse
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from typing import Any
@@ -66,7 +67,7 @@ def measure(home: str, repeat: int) -> dict[str, float]:
     times, raws = [], []
     state = None
     for i in range(repeat):
-        print(f"  snapshot {i + 1}/{repeat}", flush=True)
+        print(f"snapshot: {i + 1} of {repeat}", file=sys.stderr, flush=True)
         host = open_host(home, clock=SystemClock(0))
         del state  # freeing the last snapshot's objects is not this one's work
         started = time.perf_counter()
