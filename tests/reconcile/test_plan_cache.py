@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,8 +119,6 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
 
 
 def tmp_device() -> int:
-    import tempfile
-
     return os.stat(tempfile.gettempdir()).st_dev
 
 

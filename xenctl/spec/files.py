@@ -91,7 +91,7 @@ LOCAL_FILESYSTEMS = frozenset(
 )
 
 
-def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> list[SpecFile] | None:
+def read_specs(paths: Sequence[str], stamps: dict[str, Stamp]) -> list[SpecFile] | None:
     """Each spec file at ``paths``: its real path, its digest, its ``hosts:``; None when one is
     missing or cannot be read (the loader says why).
 
@@ -106,13 +106,12 @@ def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> 
     if issues:
         return None
     found = []
-    known = stamps if stamps is not None else {}
     kinds: dict[int, str] | None = None
     try:
         for path, real in zip(files, real_paths(files), strict=True):
             info = os.stat(path)
             stat = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-            stamp = known.get(path)
+            stamp = stamps.get(path)
             if stamp is not None and stamp[:5] == stat and stat[4] < stamp[5] - STEADY_NS:
                 found.append(SpecFile(real, stamp[6], stamp[7]))
                 continue  # (kept only for a file on a local filesystem: the same device still)
@@ -121,18 +120,16 @@ def read_specs(paths: Sequence[str], stamps: dict[str, Stamp] | None = None) -> 
                 data = stream.read()
             spec = SpecFile(real, hashlib.sha256(data).hexdigest(), declares_hosts(data))
             found.append(spec)
-            if stamps is None:
-                continue
             if kinds is None:
                 kinds = filesystem_types()
             if len(data) == info.st_size and kinds.get(info.st_dev) in LOCAL_FILESYSTEMS:
-                known[path] = (*stat, now, spec.digest, spec.hosts)
+                stamps[path] = (*stat, now, spec.digest, spec.hosts)
             else:
-                known.pop(path, None)
+                stamps.pop(path, None)
     except OSError:
         return None
-    for gone in known.keys() - set(files):  # renamed, removed: not kept for ever
-        del known[gone]
+    for gone in stamps.keys() - set(files):  # renamed, removed: not kept for ever
+        del stamps[gone]
     return found
 
 
