@@ -81,14 +81,15 @@ def read_state(ctx: Ctx, selection: Selection | None = None) -> HostState:
 
 
 # A volume's columns as a snapshot reads them, one volume group at a time (its name is not read
-# again for every volume). The four of a snapshot's copy-on-write space come as one value, NULL
-# for a volume that leaves them all at their defaults (the most of them) and else a JSON array:
-# each column is a value made in Python and a lock dance in the driver, the largest part of the
-# cost of reading a row, and SQLite tells the defaults for much less.
+# again for every volume). Its written mark and the four of a snapshot's copy-on-write space come
+# as one value: the mark alone (an integer) for a volume that leaves the four at their defaults
+# (the most of them), else a JSON array of the four and the mark. Each column is a value made in
+# Python and a lock dance in the driver, the largest part of the cost of reading a row, and
+# SQLite tells the defaults for much less.
 _LV_COLUMNS = (
-    f"name, size, filesystem, digest, {OWNER_MARK}, written, "
-    "CASE WHEN origin IS NULL AND cow_size = 0 AND cow_base = 0 AND invalid = 0 THEN NULL "
-    "ELSE json_array(origin, cow_size, cow_base, invalid) END"
+    f"name, size, filesystem, digest, {OWNER_MARK}, "
+    "CASE WHEN origin IS NULL AND cow_size = 0 AND cow_base = 0 AND invalid = 0 THEN written "
+    "ELSE json_array(origin, cow_size, cow_base, invalid, written) END"
 )
 _IN = "IN (SELECT value FROM json_each(?))"  # one parameter for a list of any length
 
@@ -171,7 +172,7 @@ def _selected_rows(ctx: Ctx, selection: Selection) -> tuple[Groups, list[sqlite3
     image_rows = db.execute(image_query, (paths, names)).fetchall()
     # Every guest that holds or writes to what is read, so holders and digests come out whole
     held = [f"/dev/{row[0]}/{row[1]}" for row in lv_rows]
-    held += [f"/dev/{row[0]}/{json.loads(row[-1])[0]}" for row in lv_rows if row[-1]]
+    held += [f"/dev/{row[0]}/{json.loads(row[-1])[0]}" for row in lv_rows if type(row[-1]) is str]
     held += [row["path"] for row in image_rows]
     held += [row[0] for row in db.execute("SELECT path FROM partitions")]
     domids = [
@@ -222,8 +223,7 @@ def _logical_volumes(groups: Groups, writes: Guests, owners: Owners) -> tuple[tu
         # A group's disks looked up first, at once: the uses lie scattered in memory, and looked up
         # between the making of values they miss the cache far more (a fifth of the volumes' time)
         uses = [used_by(prefix + row[0]) for row in rows]
-        for (name, size, filesystem, digest, mark, written, cow), used in zip(rows, uses, strict=True):
-            path = prefix + name
+        for (name, size, filesystem, digest, mark, cow), used in zip(rows, uses, strict=True):
             # as ``writes.digest`` and ``writes.holders_of``, inline for a volume one disk holds: a
             # large host has many volumes, and few are shared (a use's items are taken by index: its
             # domid and run seconds, not needed here, stay untouched in memory)
@@ -233,19 +233,20 @@ def _logical_volumes(groups: Groups, writes: Guests, owners: Owners) -> tuple[tu
             elif used is None:
                 holders, now_digest = (), digest
             else:
+                path = prefix + name
                 holders, now_digest = writes.holders_of(path), writes.digest(path, digest)
             owned = None if mark is None else owner(mark)
-            if cow is None:  # no snapshot, its COW columns at their defaults
+            if type(cow) is int:  # no snapshot, its COW columns at their defaults: its written mark
                 append(
                     make_plain_volume(
-                        vg, name, size, filesystem, now_digest, owned, holders, written != 0 or now_digest != digest
+                        vg, name, size, filesystem, now_digest, owned, holders, cow != 0 or now_digest != digest
                     )
                 )
                 continue
-            origin, cow_size, cow_base, invalid = json.loads(cow)
+            origin, cow_size, cow_base, invalid, written = json.loads(cow)
             if origin:
                 snapshots += 1
-                cow_used = cow_base + writes.written(path) + writes.written(prefix + origin)
+                cow_used = cow_base + writes.written(prefix + name) + writes.written(prefix + origin)
                 shown_used, is_invalid, holds_data = (
                     min(cow_used, cow_size),
                     bool(invalid or cow_used >= cow_size),
