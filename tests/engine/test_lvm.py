@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import disk, domain
 from xenctl.engine.api import LogicalVolume, Owner, VolumeGroup
 from xenctl.engine.sim import SimHost, VirtualClock, open_host
+from xenctl.engine.sim.store import SCHEMA_VERSION
 from xenctl.errors import NotFoundError, XenError
 from xenctl.units import GIB, MIB
 
@@ -288,7 +289,7 @@ def test_a_host_file_whose_volumes_are_in_rowid_order_is_rebuilt_in_key_order(tm
         host.remove_logical_volume("vg", "db")
         assert host.snapshot().volume_groups == before.volume_groups
     with sqlite3.connect(tmp_path / "old" / "host.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lvs_snapshots'").fetchone()  # made again
         assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'lvs'").fetchone()[0]
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'lvs_rowid'").fetchone() is None

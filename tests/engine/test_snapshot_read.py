@@ -192,7 +192,7 @@ def plain_state(ctx: Ctx) -> HostState:
             target=row["target"],
             vcpus=row["vcpus"],
             cpu_time=timeline.cpu_time(row, now),
-            config=plain_config(row["config"], disks),
+            config=plain_config(row, disks),
             owner=owner(row),
             created_at=row["created_at"],
             up_at=row["up_at"],
@@ -284,9 +284,11 @@ def plain_state(ctx: Ctx) -> HostState:
     return state
 
 
-def plain_config(text: str, disks: tuple[DomainDisk, ...]) -> DomainConfig:
-    """The config a domain's row keeps (what differs from the defaults, its disks apart)."""
-    data = {key: value for key, value in json.loads(text).items() if value is not None}
+def plain_config(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
+    """The config a domain's row keeps (what differs from the defaults, its disks apart; its name
+    and uuid the row's, unless the record names the config otherwise)."""
+    record = {"name": row["name"], "uuid": row["uuid"], **json.loads(row["config"])}
+    data = {key: value for key, value in record.items() if value is not None}
     cdroms = data.pop("cdroms", [])
     vifs = [Vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in data.pop("vifs", [])]
     hvm = data.pop("hvm", None)

@@ -9,7 +9,14 @@ from dataclasses import dataclass, replace
 import pytest
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, LogicalVolume, OnEvent, Owner, Vif
-from xenctl.engine.sim.records import TRIES, config_from_dict, config_to_dict, configs_from_records
+from xenctl.engine.sim.records import (
+    config_from_dict,
+    config_to_dict,
+    configs_from_records,
+    record_dict,
+    renamed_record,
+    stored_record,
+)
 from xenctl.engine.trusted import copier, maker
 
 
@@ -83,45 +90,66 @@ Row = tuple[str, str, DomainConfig, tuple[DomainDisk, ...]]  # a guest's name, u
 TEMPLATE = DomainConfig(name="", memory=256, vcpus=2, kernel="/boot/vmlinuz", vifs=(Vif(),))
 
 
-def read_by_record(rows: list[Row]) -> list[DomainConfig]:
+def stored(row: Row) -> str:
+    """The record the domains table keeps of a row's config, as the driver writes it."""
+    name, _uuid, config, _disks = row
+    text = stored_record(config)
+    return text if config.name == name else renamed_record(text, config.name)
+
+
+def read_by_record(rows: list[Row], texts: list[str] | None = None) -> list[DomainConfig]:
     """The configs ``configs_from_records`` reads from the rows' records: each the one its own parse gives."""
-    texts = [json.dumps({**config_to_dict(c, with_disks=False), "uuid": u}) for _n, u, c, _d in rows]
+    texts = texts or [stored(row) for row in rows]
     read = configs_from_records(texts, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows])
-    expected = [config_from_dict(json.loads(t), d) for t, (_n, _u, _c, d) in zip(texts, rows, strict=True)]
+    expected = [config_from_dict(record_dict(t, n, u), d) for t, (n, u, _c, d) in zip(texts, rows, strict=True)]
     assert read == expected
     assert [hash(c) for c in read] == [hash(c) for c in expected]
     assert list(map(repr, read)) == list(map(repr, expected))
     return read
 
 
+def test_a_stored_record_leaves_the_name_and_uuid_to_the_row() -> None:
+    """Guests made from one template keep one record; the row's name and uuid make each config whole."""
+    one, two = replace(TEMPLATE, name="web1", uuid="u-1"), replace(TEMPLATE, name="web2")
+    assert stored_record(one) == stored_record(two)
+    assert config_from_dict(record_dict(stored_record(one), "web1", "u-1"), ()) == one
+    renamed = renamed_record(stored_record(one), "web1")  # the row took xend's migrating-web1
+    assert config_from_dict(record_dict(renamed, "migrating-web1", "u-1"), ()) == one
+
+
 def test_configs_alike_but_for_name_and_uuid_are_read_as_each_record_parses() -> None:
-    """Records alike but for their guest's name and uuid are parsed once; the ones that cannot be
-    taken for another (a name that is not the row's, one the JSON escapes, removable drives) are
-    parsed alone."""
+    """Records alike are parsed once; the ones that cannot be taken for another's (a name that is
+    not the row's, a uuid of its own, removable drives) are parsed for each guest."""
     drive = (DomainDisk("/dev/vg/a", "sda1"), DomainDisk("", "hdc", DiskMode.READ, cdrom=True))
     unmarked = tuple(replace(d, cdrom=False) for d in drive)
     alike = [
         (f"web{i}", f"u-{i}", replace(TEMPLATE, name=f"web{i}"), (DomainDisk(f"/dev/vg/web{i}", "sda1"),))
         for i in range(5)
     ]
-    read = read_by_record(
-        [
-            *alike,
-            ("renamed", "u-r", replace(TEMPLATE, name="old-name"), ()),  # the record's name is not the row's
-            ('q"uote\\d', "u-q", replace(TEMPLATE, name='q"uote\\d'), ()),  # a name the JSON escapes
-            ("disc1", "u-d1", replace(TEMPLATE, name="disc1", disks=drive), unmarked),
-            ("disc2", "u-d2", replace(TEMPLATE, name="disc2", disks=drive), unmarked),
-        ]
-    )
-    assert read[1].name == "web1" and read[1].uuid == "u-1" and read[1].disks == alike[1][3]
-    assert read[5].name == "old-name" and read[6].name == 'q"uote\\d' and read[8].disks == drive
+    rows: list[Row] = [
+        *alike,
+        ("migrating-old", "u-r", replace(TEMPLATE, name="old"), ()),  # the record's name is not the row's
+        ("migrating-old2", "u-r2", replace(TEMPLATE, name="old"), ()),  # the same record: parsed again
+        ('q"uote\\d', "u-q", replace(TEMPLATE, name='q"uote\\d'), ()),  # a name the JSON escapes
+        ("disc1", "u-d1", replace(TEMPLATE, name="disc1", disks=drive), unmarked),
+        ("disc2", "u-d2", replace(TEMPLATE, name="disc2", disks=drive), unmarked),
+        ("own", "u-row", replace(TEMPLATE, name="own"), ()),  # its record keeps a uuid of its own
+        ("own2", "u-row2", replace(TEMPLATE, name="own2"), ()),
+    ]
+    texts = [stored(row) for row in rows]
+    texts[-2] = texts[-1] = json.dumps({"uuid": "u-kept", **json.loads(texts[-1])})
+    read = read_by_record(rows, texts)
+    assert read[1] == replace(TEMPLATE, name="web1", uuid="u-1", disks=alike[1][3])
+    assert read[5].name == read[6].name == "old" and read[6].uuid == "u-r2"
+    assert read[7].name == 'q"uote\\d' and read[9].disks == drive
+    assert read[10].uuid == read[11].uuid == "u-kept" and read[11].name == "own2"
 
 
-def test_records_all_different_at_first_are_read_as_each_record_parses() -> None:
-    """After ``TRIES`` records with no two alike, records are no longer compared (all are parsed)."""
-    rows: list[Row] = [(f"odd{i}", f"u{i}", replace(TEMPLATE, name=f"odd{i}", memory=64 + i), ()) for i in range(TRIES)]
+def test_records_all_different_are_read_as_each_record_parses() -> None:
+    rows: list[Row] = [(f"odd{i}", f"u{i}", replace(TEMPLATE, name=f"odd{i}", memory=64 + i), ()) for i in range(70)]
     rows += [(f"late{i}", f"v{i}", replace(TEMPLATE, name=f"late{i}", memory=64), ()) for i in range(3)]
-    assert [c.name for c in read_by_record(rows)[-3:]] == ["late0", "late1", "late2"]
+    read = read_by_record(rows)
+    assert [c.name for c in read[-3:]] == ["late0", "late1", "late2"] and read[-1].memory == 64
 
 
 def test_a_copier_sets_the_fields_named_and_keeps_the_others() -> None:

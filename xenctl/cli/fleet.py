@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from xenctl.spec.files import SpecFile
     from xenctl.spec.model import DesiredState
 
+
 def declares_fleet(paths: list[str], specs: list[SpecFile] | None = None) -> bool:
     """Whether any spec file at ``paths`` declares ``hosts:`` (a top-level key, at a line's start);
     ``specs``: the files as the caller read them (``files.read_specs``). Read without the spec

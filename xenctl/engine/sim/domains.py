@@ -8,7 +8,6 @@ a domain are ``save_restore``'s.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import sqlite3
@@ -19,7 +18,7 @@ from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, Phase
 from xenctl.engine.devices import vdev_number
 from xenctl.engine.sim import blockdevs, console, faults, lifecycle, memory, timeline
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict
+from xenctl.engine.sim.records import config_from_row
 from xenctl.errors import NotFoundError, XenError
 
 # xend's rule, less '/', which would let a name escape the directories xenctl writes names into.
@@ -268,7 +267,7 @@ def set_vcpus(ctx: Ctx, ref: str, count: int) -> str:
 
 def _stored_config(row: sqlite3.Row) -> DomainConfig:
     """The domain's configuration without its disks (which live in their own table)."""
-    return config_from_dict(json.loads(row["config"]), ())
+    return config_from_row(row, ())
 
 
 def dom0_vcpu_ceiling(ctx: Ctx) -> int:

@@ -16,7 +16,7 @@ import uuid as uuidlib
 from xenctl.engine.api import DOMAIN0, DomainConfig, DomainDisk, OnEvent, Phase
 from xenctl.engine.sim import blockdevs, console, faults, memory, timeline
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict, config_to_dict, disk_from_dict
+from xenctl.engine.sim.records import config_from_row, disk_from_dict, stored_record
 from xenctl.engine.sim.store import savepoint
 from xenctl.errors import XenError
 
@@ -73,7 +73,6 @@ def start_instance(
     uid = config.uuid or str(uuidlib.uuid4())
     up_at = start + boot
     crash = None if restored else _boot_crash(ctx, config, up_at)  # a restored guest does not boot
-    row_config = {**config_to_dict(config, with_disks=False), "uuid": uid}
     ctx.db.execute(
         "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
         "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at, "
@@ -82,7 +81,7 @@ def start_instance(
             domid,
             config.name,
             uid,
-            json.dumps(row_config),
+            stored_record(config),
             held,
             target if target is not None else held,
             vcpus if vcpus is not None else config.vcpus,
@@ -184,7 +183,7 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
             "SELECT target, vdev, mode, backend FROM disks WHERE domid = ? ORDER BY rowid", (row["domid"],)
         )
     )
-    return config_from_dict(json.loads(row["config"]), disks)
+    return config_from_row(row, disks)
 
 
 def mark_cdrom(ctx: Ctx, row: sqlite3.Row, vdev: str, cdrom: bool) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
@@ -146,44 +146,60 @@ def _vifs_from(listed: list[dict[str, Any]]) -> tuple[Vif, ...]:
     return tuple(make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in listed)
 
 
+def stored_record(config: DomainConfig) -> str:
+    """The domains table's record of ``config``: what differs from the defaults, but for its disks
+    (their own table), its name and its uuid (the row's own columns). Guests made from one
+    template have one record, and a reader parses it once for them all."""
+    data = config_to_dict(config, with_disks=False)
+    del data["name"]
+    data.pop("uuid", None)
+    return json.dumps(data)
+
+
+def renamed_record(text: str, name: str) -> str:
+    """The record ``text`` of a guest whose row takes another name (xend's ``migrating-<name>``
+    while it is saved), keeping the name its config has."""
+    return json.dumps({"name": name, **json.loads(text)})
+
+
+def record_dict(text: str, name: str, uuid: str) -> dict[str, Any]:
+    """A stored record as ``config_to_dict`` makes one, of the row with this name and uuid."""
+    return {"name": name, "uuid": uuid, **json.loads(text)}
+
+
+def config_from_row(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
+    """The config of a row of the domains table (its ``name``, ``uuid`` and ``config``) with ``disks``."""
+    return config_from_dict(record_dict(row["config"], row["name"], row["uuid"]), disks)
+
+
 _renamed = copier(DomainConfig, "name", "uuid", "disks")
-TRIES = 64  # records read before giving up on finding two alike
 
 
 def configs_from_records(
     texts: Sequence[str], names: Sequence[str], uuids: Sequence[str], disks: Sequence[tuple[DomainDisk, ...]]
 ) -> list[DomainConfig]:
-    """The configs of the domains table's records (``texts``, as ``json.dumps`` wrote them) of
-    guests with these names, uuids and disks, each record like another but for its guest's name
-    and uuid parsed once.
+    """The configs of the domains table's records (``texts``, as ``stored_record`` wrote them) of
+    guests with these names, uuids and disks, each distinct record parsed once.
 
-    A record holds what differs from the defaults, and its guest's name and uuid. Guests made
-    from one template differ in nothing else, and a large host may have thousands of them: the
-    record with its own name and uuid cut out is a key, the first record of each key is parsed
-    (all of them in one call into the decoder), and the others are its config with their name,
-    uuid and disks (a copy of its fields). A record whose name or uuid is not its guest's, or
-    that marks removable drives, is parsed alone. Records with interfaces hold MACs of their
-    own and never repeat: when the first ``TRIES`` have no two alike, the rest are not cut.
+    Guests made from one template have one record: the first guest's config is parsed (all of the
+    distinct records in one call into the decoder), and each other is a copy of its fields with
+    its own name, uuid and disks. A record that names its config (its row took another name) or
+    marks removable drives among the disks is parsed for each guest.
     """
     first: dict[str, int] = {}
     like: list[int] = []  # for each record: the first record like it (itself when it is parsed)
-    repeats = 0
-    for i, (text, name, uuid) in enumerate(zip(texts, names, uuids, strict=True)):
-        if i == TRIES and not repeats:
-            like.extend(range(i, len(texts)))
-            break
-        named, uuided = '"name": ' + encode_basestring_ascii(name), '"uuid": ' + encode_basestring_ascii(uuid)
-        key = text.replace(named, "", 1).replace(uuided, "", 1)
-        if len(key) + len(named) + len(uuided) != len(text) or '"cdroms"' in key:
-            like.append(i)
-            continue
-        j = first.setdefault(key, i)
-        repeats += j != i
-        like.append(j)
+    for i, text in enumerate(texts):
+        j = first.setdefault(text, i)
+        if j == i and ('"name"' in text or '"uuid"' in text or '"cdroms"' in text):
+            first[text] = -1  # parsed for each guest
+        like.append(i if j < 0 else j)
     parse = [i for i, j in enumerate(like) if i == j]
     parsed = dict(zip(parse, json.loads("[" + ",".join([texts[i] for i in parse]) + "]"), strict=True))
     configs: list[DomainConfig] = []
     add = configs.append
     for i, j in enumerate(like):
-        add(config_from_dict(parsed[i], disks[i]) if i == j else _renamed(configs[j], names[i], uuids[i], disks[i]))
+        if i == j:
+            add(config_from_dict({"name": names[i], "uuid": uuids[i], **parsed[i]}, disks[i]))
+        else:
+            add(_renamed(configs[j], names[i], uuids[i], disks[i]))
     return configs

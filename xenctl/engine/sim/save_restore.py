@@ -13,7 +13,7 @@ from typing import Any
 from xenctl.engine.api import DOMAIN0
 from xenctl.engine.sim import domains, lifecycle, savefile, timeline
 from xenctl.engine.sim.context import Ctx
-from xenctl.engine.sim.records import config_from_dict, config_to_dict
+from xenctl.engine.sim.records import config_from_dict, config_to_dict, renamed_record
 from xenctl.errors import XenError
 
 
@@ -30,9 +30,10 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
     if clash is not None:
         raise XenError(f"VM name '{migrating}' already exists as domain {clash[0]}", op="save", obj=row["name"])
     done = ctx.now + ctx.duration("save")
-    ctx.db.execute(
-        "UPDATE domains SET name = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL WHERE domid = ?",
-        (migrating, done, row["domid"]),
+    ctx.db.execute(  # the row takes xend's name for it; its config keeps the guest's
+        "UPDATE domains SET name = ?, config = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL "
+        "WHERE domid = ?",
+        (migrating, renamed_record(row["config"], row["name"]), done, row["domid"]),
     )
     savefile.write(path, record)  # last: if it cannot be written, the transaction rolls back whole
     return str(row["name"]), done

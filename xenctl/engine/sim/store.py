@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from xenctl.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """

@@ -41,7 +41,20 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
         _rebuild_lvs(conn)
         # the indexes the change token reads (schema 6), made after the rebuild, which drops the old table's
         store.run_script(conn, store.TOKEN_INDEXES)
+    if version < 8:
+        _records_without_names(conn)
     conn.execute(f"PRAGMA user_version={store.SCHEMA_VERSION}")
+
+
+def _records_without_names(conn: sqlite3.Connection) -> None:
+    """Each domain's record without the name and uuid its row's columns hold (schema 8): guests
+    made from one template then have one record, which a snapshot parses once for them all. A
+    name that is not the row's (a guest being saved, under xend's name for it) stays."""
+    for domid, name, uuid, text in conn.execute("SELECT domid, name, uuid, config FROM domains").fetchall():
+        data = json.loads(text)
+        kept = {key: value for key, value in data.items() if (key, value) not in (("name", name), ("uuid", uuid))}
+        if len(kept) != len(data):
+            conn.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(kept), domid))
 
 
 def _rebuild_lvs(conn: sqlite3.Connection) -> None:

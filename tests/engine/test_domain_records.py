@@ -1,0 +1,91 @@
+"""The record a domain's row keeps of its config: what differs from the defaults, its name and
+uuid left to the row's columns, so that guests made from one template keep one record."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import domain
+from xenctl.engine.api import DiskMode, DomainDisk
+from xenctl.engine.sim import SimHost, VirtualClock, open_host
+from xenctl.engine.sim.store import SCHEMA_VERSION
+from xenctl.units import GIB
+
+BOOT = 8.0
+
+
+def records(home: Path) -> dict[str, str]:
+    with sqlite3.connect(home / "host.db") as db:
+        return dict(db.execute("SELECT name, config FROM domains"))
+
+
+def saving(host: SimHost, monkeypatch: pytest.MonkeyPatch, name: str, path: Path) -> None:
+    """Start ``xm save`` of ``name`` and return while it is under way (xend calls it migrating-<name>)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(host, "_wait_until", lambda _done: None)
+        host.save_domain(name, str(path))
+
+
+def guests(host: SimHost, *names: str) -> None:
+    """Guests made from one template, each on a volume of its own (and no interface: each would
+    have a MAC of its own in its record)."""
+    host.create_volume_group("vg", ("/dev/sda10",))
+    for name in names:
+        host.create_logical_volume("vg", name, GIB)
+        host.create_domain(domain(name, 256, disks=[(f"/dev/vg/{name}", "sda1")], vifs=()))
+
+
+def test_guests_of_one_template_keep_one_record(host: SimHost, home: Path) -> None:
+    guests(host, "web1", "web2", "web3")
+    kept = records(home)
+    assert kept["web1"] == kept["web2"] == kept["web3"]
+    assert "web1" not in kept["web1"] and "uuid" not in kept["web1"]
+    assert [d.config.name for d in host.snapshot().domains[1:]] == ["web1", "web2", "web3"]
+    assert len({d.config.uuid for d in host.snapshot().domains}) == 4
+
+
+def test_a_guest_being_saved_keeps_its_configs_name(
+    host: SimHost, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = domain("web1", 256, uuid="6b1f7e4a-0000-4000-8000-000000000001", vifs=())
+    host.create_domain(config)
+    host.create_domain(replace(config, name="web2", uuid=None))  # the same record, before the save
+    clock.advance(BOOT)
+    saving(host, monkeypatch, "web1", tmp_path / "web1.save")
+    state = host.snapshot()
+    assert [d.name for d in state.domains] == ["Domain-0", "migrating-web1", "web2"]
+    assert state.domains[1].config == config and host.domain("migrating-web1").config == config
+    assert state.domains[2].config.name == "web2"
+
+
+def test_a_host_file_of_schema_7_is_read_as_it_was_and_upgraded(
+    host: SimHost, home: Path, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 7 kept each guest's name and uuid in its record; the upgrade takes them out where
+    they are the row's, and the host reads the same."""
+    guests(host, "web1", "web2", "web3")
+    drive = DomainDisk("", "hdc", DiskMode.READ, cdrom=True)
+    host.create_domain(domain("desk", 512, disks=[("/dev/sda8", "hda"), drive], uuid="u-desk"))
+    clock.advance(BOOT)
+    saving(host, monkeypatch, "web3", tmp_path / "web3.save")
+    before = host.snapshot()
+    host.close()
+    with sqlite3.connect(home / "host.db") as db:  # as schema 7 wrote them: name first, uuid last
+        for name, uuid, text in db.execute("SELECT name, uuid, config FROM domains").fetchall():
+            record = json.loads(text)
+            old = {"name": record.pop("name", name), **record, "uuid": uuid}
+            db.execute("UPDATE domains SET config = ? WHERE name = ?", (json.dumps(old), name))
+        db.execute("PRAGMA user_version = 7")
+    assert '"name": "web1"' in records(home)["web1"]
+    with open_host(str(home), clock=clock) as upgraded:
+        assert upgraded.snapshot() == before
+    kept = records(home)
+    assert kept["web1"] == kept["web2"] and '"name"' not in kept["web1"] and '"uuid"' not in kept["desk"]
+    assert json.loads(kept["migrating-web3"])["name"] == "web3"  # not the row's: it stays
+    with sqlite3.connect(home / "host.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
