@@ -43,11 +43,13 @@ def run_time(row: sqlite3.Row, now: float) -> float:
 
 
 def run_time_from(since: float | None, accum: float, exit_at: float | None, now: float) -> float:
-    """``run_time`` from the row's columns."""
+    """``run_time`` from the row's columns (REAL: SQLite gives a float, even for a whole number;
+    a snapshot works this out for every guest, and a call of ``float`` a value costs as much as
+    the sum)."""
     if since is None:
-        return float(accum)
-    end = now if exit_at is None else min(now, float(exit_at))
-    return float(accum) + max(0.0, end - float(since))
+        return accum
+    end = now if exit_at is None or now < exit_at else exit_at
+    return accum + max(0.0, end - since)
 
 
 def cpu_time(row: sqlite3.Row, now: float) -> float:
@@ -58,9 +60,9 @@ def cpu_time(row: sqlite3.Row, now: float) -> float:
 
 def cpu_time_from(ran: float, run_base: float, up_at: float, created_at: float, cpu_base: float) -> float:
     """``cpu_time`` from the row's columns and the guest's ``run_time``."""
-    ran = ran - float(run_base)
-    booting = min(ran, max(0.0, float(up_at) - float(created_at)))
-    return float(cpu_base) + booting + (ran - booting) * IDLE_CPU_SHARE
+    ran = ran - run_base
+    booting = min(ran, max(0.0, up_at - created_at))
+    return cpu_base + booting + (ran - booting) * IDLE_CPU_SHARE
 
 
 def dom0_cpu_time(now: float, started: float, vcpus: int) -> float:
