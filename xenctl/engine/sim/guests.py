@@ -12,7 +12,6 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
-from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -124,7 +123,7 @@ class Guests:
         self.disks: dict[int, list[DomainDisk]] = {}
         self.uses: dict[str, Use | list[Use]] = {}
         disks, uses, make_disk = self.disks, self.uses, records.make_disk
-        first_use, domain = uses.setdefault, None
+        first_use, domain, shared = uses.setdefault, None, False
         # Natural (rowid) order keeps each domain's disks in the order they were connected; they
         # come one domain after another, so its holders, run time and list are looked up once for
         # them all, and each target once (a large host's uses do not stay in the cache).
@@ -150,12 +149,16 @@ class Guests:
                     used.append(use)
                 else:
                     uses[target] = [used, use]
+                    shared = True
+        # Writers that share a target fold their writes in by their uuids (few hosts have any)
+        self.uuids = {row[0]: row[2] for row in self.rows} if shared else {}
 
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
-        """Every guest read, by name."""
+        """Every guest read, by name. The rows are let go once they are values: the memory of a
+        large host's rows is then what its volumes' values are made in, not more taken."""
         now, ran, disks = ctx.now, self.ran, self.disks
         # Every config at once: the records parsed in one call into the decoder, each once (see there).
-        rows = self.rows
+        rows, self.rows = self.rows, []
         configs = iter(
             configs_from_records(
                 [row[3] for row in rows],
@@ -187,7 +190,7 @@ class Guests:
             _exit_at,
             doing,
             mark,
-        ) in self.rows:
+        ) in rows:
             if doing is None:
                 state = booting if now < up_at else running
             else:
@@ -229,10 +232,6 @@ class Guests:
         for _after, domid, since in pending:  # shared with w!
             stored = next_digest(stored, self.uuids[domid], since)
         return stored
-
-    @cached_property
-    def uuids(self) -> dict[int, str]:
-        return {row[0]: row[2] for row in self.rows}
 
     def written(self, path: str) -> int:
         """Bytes written to ``path`` since they were last counted."""
