@@ -63,18 +63,24 @@ def build(home: str, domains: int) -> float:
 
 def measure(home: str, repeat: int) -> dict[str, float]:
     """The snapshot and the raw read of the same rows, taken in turns: on a shared machine both
-    see the same load, so their ratio is not the noise of whichever ran while it was busier."""
+    see the same load, so their ratio is not the noise of whichever ran while it was busier. A
+    first turn of each is not counted: the first reads of a process grow its heap (every page it
+    takes anew is a fault) and warm its caches, by amounts that vary from run to run; a command's
+    one read, warm-up and all, is what bench/cli.py times."""
     times, raws = [], []
     state = None
-    for i in range(repeat):
-        print(f"snapshot: {i + 1} of {repeat}", file=sys.stderr, flush=True)
+    for i in range(repeat + 1):
+        print(f"snapshot: {i} of {repeat}" if i else "snapshot: warming up", file=sys.stderr, flush=True)
         host = open_host(home, clock=SystemClock(0))
         del state  # freeing the last snapshot's objects is not this one's work
         started = time.perf_counter()
         state = host.snapshot()
-        times.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
         host.close()
-        raws.append(raw_select(home))
+        raw = raw_select(home)
+        if i:
+            times.append(elapsed)
+            raws.append(raw)
     objects = len(state.domains), len(state.logical_volumes)
     raw = statistics.median(raws)
     return {
@@ -100,7 +106,7 @@ def raw_select(home: str) -> float:
     return elapsed
 
 
-def run(domains: int = 10_000, repeat: int = 5) -> dict[str, float]:
+def run(domains: int = 10_000, repeat: int = 7) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="xenctl-bench-") as home:
         build_s = build(home, domains)
         result = measure(home, repeat)
@@ -112,7 +118,7 @@ def run(domains: int = 10_000, repeat: int = 5) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--domains", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     result = run(args.domains, args.repeat)
     for key, value in result.items():
