@@ -66,7 +66,10 @@ def measure(home: str, repeat: int) -> dict[str, float]:
     see the same load, so their ratio is not the noise of whichever ran while it was busier. A
     first turn of each is not counted: the first reads of a process grow its heap (every page it
     takes anew is a fault) and warm its caches, by amounts that vary from run to run; a command's
-    one read, warm-up and all, is what bench/cli.py times."""
+    one read, warm-up and all, is what bench/cli.py times. The ratio is the median of each turn's
+    own (its snapshot over the raw read just after it): a machine that slows or quickens between
+    turns moves both halves of a turn alike, where the medians of each could come from turns
+    taken at different speeds."""
     times, raws = [], []
     state = None
     for i in range(repeat + 1):
@@ -89,7 +92,7 @@ def measure(home: str, repeat: int) -> dict[str, float]:
         "snapshot_best_s": min(times),
         "snapshot_median_s": statistics.median(times),
         "raw_select_median_s": raw,
-        "snapshot_over_raw_select": statistics.median(times) / raw,
+        "snapshot_over_raw_select": statistics.median(t / r for t, r in zip(times, raws, strict=True)),
     }
 
 
