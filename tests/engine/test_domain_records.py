@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import domain
-from xenctl.engine.api import DiskMode, DomainDisk
+from xenctl.engine.api import DiskMode, DomainDisk, Vif
 from xenctl.engine.sim import SimHost, VirtualClock, open_host
 from xenctl.engine.sim.store import SCHEMA_VERSION
 from xenctl.units import GIB
@@ -63,29 +63,54 @@ def test_a_guest_being_saved_keeps_its_configs_name(
     assert state.domains[2].config.name == "web2"
 
 
+def as_schema_7(home: Path) -> None:
+    """Turn the host file in ``home`` into what schema 7 made: each record holds its guest's name
+    first, its MACs in its interfaces and its uuid last; no column of MACs, nor triggers reading it."""
+    with sqlite3.connect(home / "host.db") as db:
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'domains'"
+        triggers = db.execute(query).fetchall()
+        for trigger, _sql in triggers:
+            db.execute(f"DROP TRIGGER {trigger}")
+        for name, uuid, text, macs in db.execute("SELECT name, uuid, config, macs FROM domains").fetchall():
+            record = json.loads(text)
+            for vif, mac in zip(record.get("vifs", ()), json.loads(macs or "[]"), strict=True):
+                vif["mac"] = mac
+            old = {"name": record.pop("name", name), **record, "uuid": uuid}
+            db.execute("UPDATE domains SET config = ? WHERE name = ?", (json.dumps(old), name))
+        db.execute("ALTER TABLE domains DROP COLUMN macs")
+        for _trigger, sql in triggers:
+            db.execute(sql.replace(", NEW.macs", "").replace(", OLD.macs", ""))
+        db.execute("PRAGMA user_version = 7")
+
+
 def test_a_host_file_of_schema_7_is_read_as_it_was_and_upgraded(
     host: SimHost, home: Path, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Schema 7 kept each guest's name and uuid in its record; the upgrade takes them out where
-    they are the row's, and the host reads the same."""
+    """Schema 7 kept each guest's name, uuid and MACs in its record; the upgrade takes out the
+    name and uuid where they are the row's, moves the MACs to a column, and the host reads the same."""
     guests(host, "web1", "web2", "web3")
     drive = DomainDisk("", "hdc", DiskMode.READ, cdrom=True)
     host.create_domain(domain("desk", 512, disks=[("/dev/sda8", "hda"), drive], uuid="u-desk"))
+    for name in ("net1", "net2"):  # interfaces: a MAC of each guest's own
+        host.create_domain(domain(name, 64, vifs=(Vif(), Vif("xenbr1", None, "ioemu", "e1000"))))
     clock.advance(BOOT)
     saving(host, monkeypatch, "web3", tmp_path / "web3.save")
     before = host.snapshot()
+    token = host.change_token()
     host.close()
-    with sqlite3.connect(home / "host.db") as db:  # as schema 7 wrote them: name first, uuid last
-        for name, uuid, text in db.execute("SELECT name, uuid, config FROM domains").fetchall():
-            record = json.loads(text)
-            old = {"name": record.pop("name", name), **record, "uuid": uuid}
-            db.execute("UPDATE domains SET config = ? WHERE name = ?", (json.dumps(old), name))
-        db.execute("PRAGMA user_version = 7")
-    assert '"name": "web1"' in records(home)["web1"]
+    as_schema_7(home)
+    assert '"name": "web1"' in records(home)["web1"] and '"mac": "00:16:3e' in records(home)["net1"]
     with open_host(str(home), clock=clock) as upgraded:
         assert upgraded.snapshot() == before
+        assert token is not None and upgraded.unchanged_since(token)  # records written anew: no guest changed
+        upgraded.pause_domain("net1")
+        assert upgraded.changed_domains(token) == {"net1"}
     kept = records(home)
-    assert kept["web1"] == kept["web2"] and '"name"' not in kept["web1"] and '"uuid"' not in kept["desk"]
+    assert kept["web1"] == kept["web2"] and kept["net1"] == kept["net2"]
+    assert '"name"' not in kept["web1"] and '"uuid"' not in kept["desk"] and "00:16:3e" not in kept["net1"]
     assert json.loads(kept["migrating-web3"])["name"] == "web3"  # not the row's: it stays
     with sqlite3.connect(home / "host.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        macs = dict(db.execute("SELECT name, macs FROM domains"))
+    net1 = next(d for d in before.domains if d.name == "net1")
+    assert macs["web1"] is None and [v.mac for v in net1.config.vifs] == json.loads(macs["net1"])

@@ -18,6 +18,7 @@ from xenctl.engine.sim.records import (
     stored_record,
 )
 from xenctl.engine.trusted import copier, maker
+from xenctl.errors import StoreError
 
 
 def test_a_value_made_positionally_is_the_value_the_constructor_makes() -> None:
@@ -90,40 +91,61 @@ Row = tuple[str, str, DomainConfig, tuple[DomainDisk, ...]]  # a guest's name, u
 TEMPLATE = DomainConfig(name="", memory=256, vcpus=2, kernel="/boot/vmlinuz", vifs=(Vif(),))
 
 
-def stored(row: Row) -> str:
-    """The record the domains table keeps of a row's config, as the driver writes it."""
+Stored = tuple[str, "str | None"]  # a row's record and its MACs
+
+
+def stored(row: Row) -> Stored:
+    """The record and MACs the domains table keeps of a row's config, as the driver writes them."""
     name, _uuid, config, _disks = row
-    text = stored_record(config)
-    return text if config.name == name else renamed_record(text, config.name)
+    text, macs = stored_record(config)
+    return (text if config.name == name else renamed_record(text, config.name)), macs
 
 
-def read_by_record(rows: list[Row], texts: list[str] | None = None) -> list[DomainConfig]:
+def read_by_record(rows: list[Row], records: list[Stored] | None = None) -> list[DomainConfig]:
     """The configs ``configs_from_records`` reads from the rows' records: each the one its own parse gives."""
-    texts = texts or [stored(row) for row in rows]
-    read = configs_from_records(texts, [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows])
-    expected = [config_from_dict(record_dict(t, n, u), d) for t, (n, u, _c, d) in zip(texts, rows, strict=True)]
+    records = records or [stored(row) for row in rows]
+    texts, macs = [r[0] for r in records], [r[1] for r in records]
+    read = configs_from_records(texts, [r[0] for r in rows], [r[1] for r in rows], macs, [r[3] for r in rows])
+    expected = [
+        config_from_dict(record_dict(t, n, u, m), d) for (t, m), (n, u, _c, d) in zip(records, rows, strict=True)
+    ]
     assert read == expected
     assert [hash(c) for c in read] == [hash(c) for c in expected]
     assert list(map(repr, read)) == list(map(repr, expected))
     return read
 
 
-def test_a_stored_record_leaves_the_name_and_uuid_to_the_row() -> None:
-    """Guests made from one template keep one record; the row's name and uuid make each config whole."""
-    one, two = replace(TEMPLATE, name="web1", uuid="u-1"), replace(TEMPLATE, name="web2")
-    assert stored_record(one) == stored_record(two)
-    assert config_from_dict(record_dict(stored_record(one), "web1", "u-1"), ()) == one
-    renamed = renamed_record(stored_record(one), "web1")  # the row took xend's migrating-web1
-    assert config_from_dict(record_dict(renamed, "migrating-web1", "u-1"), ()) == one
+def mac(i: int) -> str:
+    return f"00:16:3e:00:00:{i:02x}"
 
 
-def test_configs_alike_but_for_name_and_uuid_are_read_as_each_record_parses() -> None:
+def test_a_stored_record_leaves_the_name_uuid_and_macs_to_the_row() -> None:
+    """Guests made from one template keep one record; the row's name, uuid and MACs make each config whole."""
+    one = replace(TEMPLATE, name="web1", uuid="u-1", vifs=(Vif(mac=mac(1)), Vif("xenbr1", mac(2), "ioemu", "e1000")))
+    two = replace(TEMPLATE, name="web2", vifs=(Vif(mac=mac(3)), Vif("xenbr1", mac(4), "ioemu", "e1000")))
+    (text, macs), (other, others) = stored_record(one), stored_record(two)
+    assert text == other and "00:16:3e" not in text and json.loads(macs or "") == [mac(1), mac(2)] != others
+    assert config_from_dict(record_dict(text, "web1", "u-1", macs), ()) == one
+    renamed = renamed_record(text, "web1")  # the row took xend's migrating-web1
+    assert config_from_dict(record_dict(renamed, "migrating-web1", "u-1", macs), ()) == one
+    assert stored_record(replace(TEMPLATE, name="quiet", vifs=()))[1] is None  # no interface, no MACs
+
+
+def test_configs_alike_but_for_name_uuid_and_macs_are_read_as_each_record_parses() -> None:
     """Records alike are parsed once; the ones that cannot be taken for another's (a name that is
-    not the row's, a uuid of its own, removable drives) are parsed for each guest."""
+    not the row's, a uuid or MACs of its own, removable drives) are parsed for each guest."""
     drive = (DomainDisk("/dev/vg/a", "sda1"), DomainDisk("", "hdc", DiskMode.READ, cdrom=True))
     unmarked = tuple(replace(d, cdrom=False) for d in drive)
+    two_vifs = (Vif(), Vif("xenbr1", None, "ioemu", "e1000"))
     alike = [
-        (f"web{i}", f"u-{i}", replace(TEMPLATE, name=f"web{i}"), (DomainDisk(f"/dev/vg/web{i}", "sda1"),))
+        (
+            f"web{i}",
+            f"u-{i}",
+            replace(
+                TEMPLATE, name=f"web{i}", vifs=tuple(replace(v, mac=mac(2 * i + k)) for k, v in enumerate(two_vifs))
+            ),
+            (DomainDisk(f"/dev/vg/web{i}", "sda1"),),
+        )
         for i in range(5)
     ]
     rows: list[Row] = [
@@ -135,14 +157,24 @@ def test_configs_alike_but_for_name_and_uuid_are_read_as_each_record_parses() ->
         ("disc2", "u-d2", replace(TEMPLATE, name="disc2", disks=drive), unmarked),
         ("own", "u-row", replace(TEMPLATE, name="own"), ()),  # its record keeps a uuid of its own
         ("own2", "u-row2", replace(TEMPLATE, name="own2"), ()),
+        ("kept", "u-k", replace(TEMPLATE, name="kept", vifs=(Vif(mac=mac(90)),)), ()),  # MACs in the record
+        ("kept2", "u-k2", replace(TEMPLATE, name="kept2", vifs=(Vif(mac=mac(90)),)), ()),
+        ("bare", "u-b", replace(TEMPLATE, name="bare", vifs=()), ()),  # no interface
+        ("bare2", "u-b2", replace(TEMPLATE, name="bare2", vifs=()), ()),
     ]
-    texts = [stored(row) for row in rows]
-    texts[-2] = texts[-1] = json.dumps({"uuid": "u-kept", **json.loads(texts[-1])})
-    read = read_by_record(rows, texts)
-    assert read[1] == replace(TEMPLATE, name="web1", uuid="u-1", disks=alike[1][3])
+    records = [stored(row) for row in rows]
+    records[10] = records[11] = (json.dumps({"uuid": "u-kept", **json.loads(records[11][0])}), records[11][1])
+    records[12] = records[13] = (json.dumps({**json.loads(records[12][0]), "vifs": [{"mac": mac(91)}]}), None)
+    read = read_by_record(rows, records)
+    assert read[1] == replace(alike[1][2], uuid="u-1", disks=alike[1][3]) and read[4].vifs[1] == Vif(
+        "xenbr1", mac(9), "ioemu", "e1000"
+    )
     assert read[5].name == read[6].name == "old" and read[6].uuid == "u-r2"
     assert read[7].name == 'q"uote\\d' and read[9].disks == drive
     assert read[10].uuid == read[11].uuid == "u-kept" and read[11].name == "own2"
+    assert read[12].vifs == read[13].vifs == (Vif(mac=mac(91)),) and read[15] == replace(
+        TEMPLATE, name="bare2", uuid="u-b2", vifs=()
+    )
 
 
 def test_records_all_different_are_read_as_each_record_parses() -> None:
@@ -150,6 +182,16 @@ def test_records_all_different_are_read_as_each_record_parses() -> None:
     rows += [(f"late{i}", f"v{i}", replace(TEMPLATE, name=f"late{i}", memory=64), ()) for i in range(3)]
     read = read_by_record(rows)
     assert [c.name for c in read[-3:]] == ["late0", "late1", "late2"] and read[-1].memory == 64
+
+
+def test_macs_stored_for_other_interfaces_than_the_record_has_are_refused() -> None:
+    """A host file whose MACs do not match its records' interfaces is damaged: it says so."""
+    text, macs = stored_record(replace(TEMPLATE, name="web1", vifs=(Vif(mac=mac(1)),)))
+    two = json.dumps([mac(1), mac(2)])
+    with pytest.raises(StoreError, match=r"^domain web1: 2 MACs stored for 1 interfaces$"):
+        configs_from_records([text], ["web1"], ["u1"], [two], [()])  # the record parsed
+    with pytest.raises(StoreError, match=r"^domain web2: 2 MACs stored for 1 interfaces$"):
+        configs_from_records([text, text], ["web1", "web2"], ["u1", "u2"], [macs, two], [(), ()])  # a copy
 
 
 def test_a_copier_sets_the_fields_named_and_keeps_the_others() -> None:

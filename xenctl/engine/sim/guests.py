@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
-from xenctl.engine.api import DiskMode, Domain, DomainDisk, LogicalVolume, Owner
+from xenctl.engine.api import DiskMode, Domain, DomainConfig, DomainDisk, LogicalVolume, Owner
 from xenctl.engine.sim import records, timeline
 from xenctl.engine.sim.blockdevs import next_digest
 from xenctl.engine.sim.context import Ctx
@@ -70,7 +70,7 @@ _DOMAIN_COLUMNS = (
     "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, run_accum, run_base, cpu_base, "
     "run_since, exit_at, "
     "CASE WHEN paused = 0 AND stopping IS NULL AND exit_kind IS NULL AND halted IS NULL THEN NULL "
-    f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}"
+    f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}, macs"
 )
 # One disk on a target, as a reader of the target needs it: its guest as holders (a one-name
 # tuple, shared by the guest's disks), the target's digest once what the guest wrote since it was
@@ -156,17 +156,9 @@ class Guests:
     def domains(self, ctx: Ctx, owners: Owners) -> list[Domain]:
         """Every guest read, by name. The rows are let go once they are values: the memory of a
         large host's rows is then what its volumes' values are made in, not more taken."""
-        now, ran, disks = ctx.now, self.ran, self.disks
-        # Every config at once: the records parsed in one call into the decoder, each once (see there).
+        now, ran = ctx.now, self.ran
         rows, self.rows = self.rows, []
-        configs = iter(
-            configs_from_records(
-                [row[3] for row in rows],
-                [row[1] for row in rows],
-                [row[2] for row in rows],
-                [tuple(disks.get(row[0], ())) for row in rows],
-            )
-        )
+        configs = iter(self._configs(rows))
         phase, cpu_time, owner = timeline.phase_from, timeline.cpu_time_from, owners.marked
         # A guest doing none of it is booting until it is up, then running: both phases worked out once.
         # (not halted, not exiting, not paused, not stopping; up at the end of time, or at its start)
@@ -190,6 +182,7 @@ class Guests:
             _exit_at,
             doing,
             mark,
+            _macs,
         ) in rows:
             if doing is None:
                 state = booting if now < up_at else running
@@ -213,6 +206,17 @@ class Guests:
                 )
             )
         return guests
+
+    def _configs(self, rows: list[tuple[Any, ...]]) -> list[DomainConfig]:
+        """Every config at once: the records parsed in one call into the decoder, each once (see there)."""
+        disks = self.disks
+        return configs_from_records(
+            [row[3] for row in rows],
+            [row[1] for row in rows],
+            [row[2] for row in rows],
+            [row[16] for row in rows],
+            [tuple(disks.get(row[0], ())) for row in rows],
+        )
 
     def on(self, path: str) -> list[Use]:
         """The uses of the disks on ``path``, in the order they were connected."""

@@ -73,15 +73,17 @@ def start_instance(
     uid = config.uuid or str(uuidlib.uuid4())
     up_at = start + boot
     crash = None if restored else _boot_crash(ctx, config, up_at)  # a restored guest does not boot
+    record, macs = stored_record(config)
     ctx.db.execute(
-        "INSERT INTO domains(domid, name, uuid, config, memory, target, vcpus, created_at, up_at, paused, "
+        "INSERT INTO domains(domid, name, uuid, config, macs, memory, target, vcpus, created_at, up_at, paused, "
         "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at, "
-        "shadow, run_base, cpu_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "shadow, run_base, cpu_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             domid,
             config.name,
             uid,
-            stored_record(config),
+            record,
+            macs,
             held,
             target if target is not None else held,
             vcpus if vcpus is not None else config.vcpus,

@@ -10,6 +10,7 @@ from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
 from xenctl.engine.trusted import copier, filler, maker
+from xenctl.errors import StoreError
 
 _SCALARS = (
     "name",
@@ -146,14 +147,18 @@ def _vifs_from(listed: list[dict[str, Any]]) -> tuple[Vif, ...]:
     return tuple(make_vif(v.get("bridge") or "xenbr0", v.get("mac"), v.get("type"), v.get("model")) for v in listed)
 
 
-def stored_record(config: DomainConfig) -> str:
-    """The domains table's record of ``config``: what differs from the defaults, but for its disks
-    (their own table), its name and its uuid (the row's own columns). Guests made from one
-    template have one record, and a reader parses it once for them all."""
+def stored_record(config: DomainConfig) -> tuple[str, str | None]:
+    """The domains table's record of ``config``, and the MACs of its interfaces (a JSON array, or
+    None for a guest with none) for the column beside it. The record holds what differs from the
+    defaults but for the disks (their own table), the name and the uuid (the row's own columns)
+    and the MACs (each guest's own): guests made from one template have one record, and a reader
+    parses it once for them all."""
     data = config_to_dict(config, with_disks=False)
     del data["name"]
     data.pop("uuid", None)
-    return json.dumps(data)
+    vifs = data.get("vifs")
+    macs = json.dumps([vif.pop("mac") for vif in vifs]) if vifs else None
+    return json.dumps(data), macs
 
 
 def renamed_record(text: str, name: str) -> str:
@@ -162,44 +167,78 @@ def renamed_record(text: str, name: str) -> str:
     return json.dumps({"name": name, **json.loads(text)})
 
 
-def record_dict(text: str, name: str, uuid: str) -> dict[str, Any]:
-    """A stored record as ``config_to_dict`` makes one, of the row with this name and uuid."""
-    return {"name": name, "uuid": uuid, **json.loads(text)}
+def record_dict(text: str, name: str, uuid: str, macs: str | None) -> dict[str, Any]:
+    """A stored record as ``config_to_dict`` makes one, of the row with this name, uuid and MACs."""
+    return _whole(json.loads(text), name, uuid, None if macs is None else json.loads(macs))
+
+
+def _whole(data: dict[str, Any], name: str, uuid: str, macs: list[str | None] | None) -> dict[str, Any]:
+    if macs is not None:
+        vifs = data.get("vifs") or []
+        if len(vifs) != len(macs):
+            raise StoreError(f"domain {name}: {len(macs)} MACs stored for {len(vifs)} interfaces")
+        for vif, mac in zip(vifs, macs, strict=True):
+            vif["mac"] = mac
+    return {"name": name, "uuid": uuid, **data}
 
 
 def config_from_row(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
-    """The config of a row of the domains table (its ``name``, ``uuid`` and ``config``) with ``disks``."""
-    return config_from_dict(record_dict(row["config"], row["name"], row["uuid"]), disks)
+    """The config of a row of the domains table (its ``name``, ``uuid``, ``config`` and ``macs``)
+    with ``disks``."""
+    return config_from_dict(record_dict(row["config"], row["name"], row["uuid"], row["macs"]), disks)
 
 
 _renamed = copier(DomainConfig, "name", "uuid", "disks")
+_renamed_with_vifs = copier(DomainConfig, "name", "uuid", "disks", "vifs")
+_with_mac = copier(Vif, "mac")
 
 
 def configs_from_records(
-    texts: Sequence[str], names: Sequence[str], uuids: Sequence[str], disks: Sequence[tuple[DomainDisk, ...]]
+    texts: Sequence[str],
+    names: Sequence[str],
+    uuids: Sequence[str],
+    macs: Sequence[str | None],
+    disks: Sequence[tuple[DomainDisk, ...]],
 ) -> list[DomainConfig]:
-    """The configs of the domains table's records (``texts``, as ``stored_record`` wrote them) of
-    guests with these names, uuids and disks, each distinct record parsed once.
+    """The configs of the domains table's records (``texts`` and ``macs``, as ``stored_record``
+    wrote them) of guests with these names, uuids and disks, each distinct record parsed once.
 
     Guests made from one template have one record: the first guest's config is parsed (all of the
-    distinct records in one call into the decoder), and each other is a copy of its fields with
-    its own name, uuid and disks. A record that names its config (its row took another name) or
-    marks removable drives among the disks is parsed for each guest.
+    distinct records in one call into the decoder, and all the MACs in another), and each other is
+    a copy of its fields with its own name, uuid, disks and MACs. A record that names its config
+    (its row took another name), keeps MACs or marks removable drives among the disks is parsed
+    for each guest.
     """
     first: dict[str, int] = {}
     like: list[int] = []  # for each record: the first record like it (itself when it is parsed)
     for i, text in enumerate(texts):
         j = first.setdefault(text, i)
-        if j == i and ('"name"' in text or '"uuid"' in text or '"cdroms"' in text):
+        if j == i and ('"name"' in text or '"uuid"' in text or '"mac"' in text or '"cdroms"' in text):
             first[text] = -1  # parsed for each guest
         like.append(i if j < 0 else j)
     parse = [i for i, j in enumerate(like) if i == j]
     parsed = dict(zip(parse, json.loads("[" + ",".join([texts[i] for i in parse]) + "]"), strict=True))
+    mac_lists = _mac_lists(macs)
     configs: list[DomainConfig] = []
     add = configs.append
     for i, j in enumerate(like):
+        own = mac_lists[i]
         if i == j:
-            add(config_from_dict({"name": names[i], "uuid": uuids[i], **parsed[i]}, disks[i]))
-        else:
+            add(config_from_dict(_whole(parsed[i], names[i], uuids[i], own), disks[i]))
+        elif own is None:
             add(_renamed(configs[j], names[i], uuids[i], disks[i]))
+        else:
+            vifs = configs[j].vifs
+            if len(own) != len(vifs):
+                raise StoreError(f"domain {names[i]}: {len(own)} MACs stored for {len(vifs)} interfaces")
+            add(_renamed_with_vifs(configs[j], names[i], uuids[i], disks[i], tuple(map(_with_mac, vifs, own))))
     return configs
+
+
+def _mac_lists(macs: Sequence[str | None]) -> list[list[str | None] | None]:
+    """Each guest's MACs (None: no interface), all parsed in one call into the decoder."""
+    given = [text for text in macs if text is not None]
+    if not given:
+        return [None] * len(macs)
+    parsed = iter(json.loads("[" + ",".join(given) + "]"))
+    return [None if text is None else next(parsed) for text in macs]

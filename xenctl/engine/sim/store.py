@@ -29,7 +29,7 @@ CREATE TABLE domains (
     domid      INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
     uuid       TEXT NOT NULL,
-    config     TEXT NOT NULL,            -- the DomainConfig as JSON, disks apart
+    config     TEXT NOT NULL,            -- the DomainConfig as JSON, disks, name, uuid and MACs apart
     memory     INTEGER NOT NULL,         -- MiB held now
     shadow     INTEGER NOT NULL DEFAULT 0,  -- MiB of shadow memory held beside it
     target     INTEGER NOT NULL,         -- balloon target, MiB
@@ -48,7 +48,8 @@ CREATE TABLE domains (
     halted     TEXT,                     -- 'shutdown' or 'crashed' when kept by preserve
     restarted_at REAL,                   -- when xend last restarted it (reboot, restart on exit)
     managed_by TEXT,
-    source     TEXT
+    source     TEXT,
+    macs       TEXT                      -- its interfaces' MACs, a JSON array (NULL: no interface)
 );
 CREATE INDEX domains_exit ON domains(exit_at) WHERE exit_at IS NOT NULL AND paused = 0;
 CREATE TABLE disks (
@@ -199,7 +200,7 @@ END;
 # What a plan can see of a guest's row: all of it but the accounting of the time it ran.
 _SEEN = (
     "domid", "uuid", "config", "memory", "shadow", "target", "vcpus", "created_at", "up_at", "paused",
-    "stopping", "exit_kind", "exit_at", "halted", "restarted_at", "managed_by", "source",
+    "stopping", "exit_kind", "exit_at", "halted", "restarted_at", "managed_by", "source", "macs",
 )  # fmt: skip
 
 

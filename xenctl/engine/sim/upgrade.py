@@ -14,6 +14,8 @@ from xenctl.engine.sim import store
 
 def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
     """Bring a host file made by an earlier xenctl up to this one (inside the caller's transaction)."""
+    if version < 8 and "macs" not in _columns(conn, "domains"):  # first: the journal's triggers read it
+        conn.execute("ALTER TABLE domains ADD COLUMN macs TEXT")
     if version < 2:
         for column in (
             "skip INTEGER NOT NULL DEFAULT 0",
@@ -34,27 +36,42 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
     elif version < 5:  # the journal's rows learn what a plan saw before and after each write
         conn.execute("ALTER TABLE journal ADD COLUMN was TEXT")
         conn.execute("ALTER TABLE journal ADD COLUMN became TEXT")
-        for trigger in ("insert", "delete", "update"):
-            conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
+        _drop_domain_triggers(conn)
         store.run_script(conn, store.JOURNAL_TRIGGERS)
     if version < 7:
         _rebuild_lvs(conn)
         # the indexes the change token reads (schema 6), made after the rebuild, which drops the old table's
         store.run_script(conn, store.TOKEN_INDEXES)
-    if version < 8:
-        _records_without_names(conn)
+    if version < 8:  # records written anew, but no guest changed: the journal sees none of it
+        _drop_domain_triggers(conn)
+        _records_apart(conn)
+        store.run_script(conn, store.JOURNAL_TRIGGERS)  # what a plan saw of a guest takes in its MACs
     conn.execute(f"PRAGMA user_version={store.SCHEMA_VERSION}")
 
 
-def _records_without_names(conn: sqlite3.Connection) -> None:
-    """Each domain's record without the name and uuid its row's columns hold (schema 8): guests
-    made from one template then have one record, which a snapshot parses once for them all. A
-    name that is not the row's (a guest being saved, under xend's name for it) stays."""
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _drop_domain_triggers(conn: sqlite3.Connection) -> None:
+    """The journal's triggers on the domains table dropped (``JOURNAL_TRIGGERS`` makes them anew)."""
+    for trigger in ("insert", "delete", "update"):
+        conn.execute(f"DROP TRIGGER IF EXISTS journal_domain_{trigger}")
+
+
+def _records_apart(conn: sqlite3.Connection) -> None:
+    """Each domain's record without what is the guest's own (schema 8): its name and uuid, which
+    its row's columns hold, and its interfaces' MACs, moved to a column of their own. Guests made
+    from one template then have one record, which a snapshot parses once for them all. A name
+    that is not the row's (a guest being saved, under xend's name for it) stays."""
     for domid, name, uuid, text in conn.execute("SELECT domid, name, uuid, config FROM domains").fetchall():
         data = json.loads(text)
         kept = {key: value for key, value in data.items() if (key, value) not in (("name", name), ("uuid", uuid))}
-        if len(kept) != len(data):
-            conn.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(kept), domid))
+        vifs = kept.get("vifs") or []
+        if any("mac" in vif for vif in vifs):
+            macs = json.dumps([vif.pop("mac", None) for vif in vifs])
+            conn.execute("UPDATE domains SET macs = ? WHERE domid = ?", (macs, domid))
+        conn.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(kept), domid))
 
 
 def _rebuild_lvs(conn: sqlite3.Connection) -> None:
