@@ -56,13 +56,12 @@ OWNER_MARK = (
 
 
 # The disks' and the domains' columns a snapshot reads, as plain tuples (cheaper than rows by name).
-# A disk's mode and backend come after its device name, in one value, for all but the usual
-# read-write 'phy' disk (its device name alone): two columns fewer a disk (each column read costs
-# the driver an object and a release of the interpreter's lock, the most of a row's cost), and
-# the few other pairs are worked out once each.
+# A disk's mode and backend come as one value, NULL for the usual read-write 'phy' disk: a column
+# fewer and two strings fewer a disk (each column read costs the driver an object and a release of
+# the interpreter's lock, the most of a row's cost), and the few other pairs are read once each.
 _DISK_COLUMNS = (
-    "domid, CASE WHEN mode = 'w' AND backend = 'phy' THEN vdev ELSE vdev || ' ' || mode || ' ' || backend END, "
-    "target, attached_run, next_digest"
+    "domid, vdev, target, CASE WHEN mode = 'w' AND backend = 'phy' THEN NULL ELSE mode || ' ' || backend END, "
+    "attached_run, next_digest"
 )
 _PLAIN_DISK = (DiskMode.WRITE, "phy")
 # A guest's four columns of what it is doing (paused, stopping, exiting, halted) come as one value,
@@ -130,16 +129,15 @@ class Guests:
         # them all, and each target once (a large host's uses do not stay in the cache).
         cursor.execute(f"SELECT {_DISK_COLUMNS} FROM disks {where} ORDER BY rowid", args)
         kinds: dict[str, tuple[DiskMode, str]] = {}
-        for domid, vdev, target, attached_run, after in _batched(cursor):
+        for domid, vdev, target, kind, attached_run, after in _batched(cursor):
             if domid != domain:
                 domain, holders, run = domid, holder[domid], ran[domid]
                 add = disks.setdefault(domid, []).append
-            if " " not in vdev:
+            if kind is None:
                 mode, backend = _PLAIN_DISK
-            else:  # "vdev mode backend": no device name, nor mode, holds a space
-                vdev, kind = vdev.split(" ", 1)
+            else:
                 mode_backend = kinds.get(kind)
-                if mode_backend is None:
+                if mode_backend is None:  # "mode backend": no mode holds a space
                     mode, backend = kind.split(" ", 1)
                     mode_backend = kinds[kind] = (MODES[mode], backend)
                 mode, backend = mode_backend
