@@ -19,9 +19,9 @@ from xenctl.units import GIB
 BOOT = 8.0
 
 
-def records(home: Path) -> dict[str, str]:
+def records(home: Path, column: str = "record") -> dict[str, str]:
     with sqlite3.connect(home / "host.db") as db:
-        return dict(db.execute("SELECT name, config FROM domains"))
+        return dict(db.execute(f"SELECT name, {column} FROM domains"))
 
 
 def saving(host: SimHost, monkeypatch: pytest.MonkeyPatch, name: str, path: Path) -> None:
@@ -64,22 +64,25 @@ def test_a_guest_being_saved_keeps_its_configs_name(
 
 
 def as_schema_7(home: Path) -> None:
-    """Turn the host file in ``home`` into what schema 7 made: each record holds its guest's name
-    first, its MACs in its interfaces and its uuid last; no column of MACs, nor triggers reading it."""
+    """Turn the host file in ``home`` into what schema 7 made: each record, in a column named
+    ``config``, holds its guest's name first, its MACs in its interfaces and its uuid last; no
+    column of MACs, nor triggers reading it."""
     with sqlite3.connect(home / "host.db") as db:
         query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'domains'"
         triggers = db.execute(query).fetchall()
         for trigger, _sql in triggers:
             db.execute(f"DROP TRIGGER {trigger}")
-        for name, uuid, text, macs in db.execute("SELECT name, uuid, config, macs FROM domains").fetchall():
+        for name, uuid, text, macs in db.execute("SELECT name, uuid, record, macs FROM domains").fetchall():
             record = json.loads(text)
             for vif, mac in zip(record.get("vifs", ()), json.loads(macs or "[]"), strict=True):
                 vif["mac"] = mac
             old = {"name": record.pop("name", name), **record, "uuid": uuid}
-            db.execute("UPDATE domains SET config = ? WHERE name = ?", (json.dumps(old), name))
+            db.execute("UPDATE domains SET record = ? WHERE name = ?", (json.dumps(old), name))
         db.execute("ALTER TABLE domains DROP COLUMN macs")
+        db.execute("ALTER TABLE domains RENAME COLUMN record TO config")
         for _trigger, sql in triggers:
-            db.execute(sql.replace(", NEW.macs", "").replace(", OLD.macs", ""))
+            old_sql = sql.replace(", NEW.macs", "").replace(", OLD.macs", "")
+            db.execute(old_sql.replace("NEW.record", "NEW.config").replace("OLD.record", "OLD.config"))
         db.execute("PRAGMA user_version = 7")
 
 
@@ -99,7 +102,8 @@ def test_a_host_file_of_schema_7_is_read_as_it_was_and_upgraded(
     token = host.change_token()
     host.close()
     as_schema_7(home)
-    assert '"name": "web1"' in records(home)["web1"] and '"mac": "00:16:3e' in records(home)["net1"]
+    old = records(home, "config")
+    assert '"name": "web1"' in old["web1"] and '"mac": "00:16:3e' in old["net1"]
     with open_host(str(home), clock=clock) as upgraded:
         assert upgraded.snapshot() == before
         assert token is not None and upgraded.unchanged_since(token)  # records written anew: no guest changed
@@ -112,5 +116,7 @@ def test_a_host_file_of_schema_7_is_read_as_it_was_and_upgraded(
     with sqlite3.connect(home / "host.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         macs = dict(db.execute("SELECT name, macs FROM domains"))
+        columns = {row[1] for row in db.execute("PRAGMA table_info(domains)")}
+    assert "config" not in columns  # an older xenctl with the file open fails, not misreads a record
     net1 = next(d for d in before.domains if d.name == "net1")
     assert macs["web1"] is None and [v.mac for v in net1.config.vifs] == json.loads(macs["net1"])

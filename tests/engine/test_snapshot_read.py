@@ -287,7 +287,7 @@ def plain_state(ctx: Ctx) -> HostState:
 def plain_config(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
     """The config a domain's row keeps (what differs from the defaults, its disks apart; its name
     and uuid the row's, unless the record names the config otherwise; its MACs in a column)."""
-    record = {"name": row["name"], "uuid": row["uuid"], **json.loads(row["config"])}
+    record = {"name": row["name"], "uuid": row["uuid"], **json.loads(row["record"])}
     for vif, mac in zip(record.get("vifs", ()), json.loads(row["macs"] or "[]"), strict=True):
         vif["mac"] = mac  # each guest's own, kept beside its record
     data = {key: value for key, value in record.items() if value is not None}

@@ -164,7 +164,8 @@ def test_configs_alike_but_for_name_uuid_and_macs_are_read_as_each_record_parses
     ]
     records = [stored(row) for row in rows]
     records[10] = records[11] = (json.dumps({"uuid": "u-kept", **json.loads(records[11][0])}), records[11][1])
-    records[12] = records[13] = (json.dumps({**json.loads(records[12][0]), "vifs": [{"mac": mac(91)}]}), None)
+    in_record = json.dumps({**json.loads(records[12][0]), "vifs": [{"mac": mac(91)}]})  # as schema 7 kept them
+    records[12], records[13] = (in_record, json.dumps([mac(92)])), (in_record, None)
     read = read_by_record(rows, records)
     assert read[1] == replace(alike[1][2], uuid="u-1", disks=alike[1][3]) and read[4].vifs[1] == Vif(
         "xenbr1", mac(9), "ioemu", "e1000"
@@ -172,8 +173,10 @@ def test_configs_alike_but_for_name_uuid_and_macs_are_read_as_each_record_parses
     assert read[5].name == read[6].name == "old" and read[6].uuid == "u-r2"
     assert read[7].name == 'q"uote\\d' and read[9].disks == drive
     assert read[10].uuid == read[11].uuid == "u-kept" and read[11].name == "own2"
-    assert read[12].vifs == read[13].vifs == (Vif(mac=mac(91)),) and read[15] == replace(
-        TEMPLATE, name="bare2", uuid="u-b2", vifs=()
+    assert (
+        read[12].vifs == (Vif(mac=mac(92)),)
+        and read[13].vifs == (Vif(mac=mac(91)),)
+        and read[15] == replace(TEMPLATE, name="bare2", uuid="u-b2", vifs=())
     )
 
 

@@ -67,7 +67,7 @@ _PLAIN_DISK = (DiskMode.WRITE, "phy")
 # A guest's four columns of what it is doing (paused, stopping, exiting, halted) come as one value,
 # NULL when it does none of it (the most of them), else a JSON array.
 _DOMAIN_COLUMNS = (
-    "domid, name, uuid, config, memory, target, vcpus, created_at, up_at, run_accum, run_base, cpu_base, "
+    "domid, name, uuid, record, memory, target, vcpus, created_at, up_at, run_accum, run_base, cpu_base, "
     "run_since, exit_at, "
     "CASE WHEN paused = 0 AND stopping IS NULL AND exit_kind IS NULL AND halted IS NULL THEN NULL "
     f"ELSE json_array(halted, exit_kind, paused, stopping) END, {OWNER_MARK}, macs"

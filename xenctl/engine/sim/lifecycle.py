@@ -75,7 +75,7 @@ def start_instance(
     crash = None if restored else _boot_crash(ctx, config, up_at)  # a restored guest does not boot
     record, macs = stored_record(config)
     ctx.db.execute(
-        "INSERT INTO domains(domid, name, uuid, config, macs, memory, target, vcpus, created_at, up_at, paused, "
+        "INSERT INTO domains(domid, name, uuid, record, macs, memory, target, vcpus, created_at, up_at, paused, "
         "paused_at, run_accum, run_since, exit_kind, exit_at, managed_by, source, restarted_at, "
         "shadow, run_base, cpu_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -173,7 +173,7 @@ def nfs_root_available(ctx: Ctx, config: DomainConfig, when: float) -> bool:
     if not export["by_domain"]:
         return True  # a server outside the host, from the profile: always there
     for row in ctx.db.execute("SELECT * FROM domains").fetchall():
-        if row["name"] == config.nfs_server or json.loads(row["config"]).get("ip") == config.nfs_server:
+        if row["name"] == config.nfs_server or json.loads(row["record"]).get("ip") == config.nfs_server:
             return row["up_at"] <= when and timeline.phase_of(row, when) in (Phase.BOOTING, Phase.RUNNING)
     return False
 
@@ -190,13 +190,13 @@ def config_of(ctx: Ctx, row: sqlite3.Row) -> DomainConfig:
 
 def mark_cdrom(ctx: Ctx, row: sqlite3.Row, vdev: str, cdrom: bool) -> None:
     """Which disks are removable drives lives in the domain's config (the disks table has no column for it)."""
-    data = json.loads(row["config"])
+    data = json.loads(row["record"])
     cdroms = [v for v in data.get("cdroms", ()) if v != vdev] + ([vdev] if cdrom else [])
     if cdroms:
         data["cdroms"] = cdroms
     else:
         data.pop("cdroms", None)
-    ctx.db.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(data), row["domid"]))
+    ctx.db.execute("UPDATE domains SET record = ? WHERE domid = ?", (json.dumps(data), row["domid"]))
 
 
 def remove(ctx: Ctx, row: sqlite3.Row) -> None:

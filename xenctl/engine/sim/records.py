@@ -183,9 +183,9 @@ def _whole(data: dict[str, Any], name: str, uuid: str, macs: list[str | None] | 
 
 
 def config_from_row(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
-    """The config of a row of the domains table (its ``name``, ``uuid``, ``config`` and ``macs``)
+    """The config of a row of the domains table (its ``name``, ``uuid``, ``record`` and ``macs``)
     with ``disks``."""
-    return config_from_dict(record_dict(row["config"], row["name"], row["uuid"], row["macs"]), disks)
+    return config_from_dict(record_dict(row["record"], row["name"], row["uuid"], row["macs"]), disks)
 
 
 _renamed = copier(DomainConfig, "name", "uuid", "disks")

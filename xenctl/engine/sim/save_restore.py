@@ -31,9 +31,9 @@ def save(ctx: Ctx, ref: str, path: str) -> tuple[str, float]:
         raise XenError(f"VM name '{migrating}' already exists as domain {clash[0]}", op="save", obj=row["name"])
     done = ctx.now + ctx.duration("save")
     ctx.db.execute(  # the row takes xend's name for it; its config keeps the guest's
-        "UPDATE domains SET name = ?, config = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL "
+        "UPDATE domains SET name = ?, record = ?, exit_kind = 'saved', exit_at = ?, paused = 0, paused_at = NULL "
         "WHERE domid = ?",
-        (migrating, renamed_record(row["config"], row["name"]), done, row["domid"]),
+        (migrating, renamed_record(row["record"], row["name"]), done, row["domid"]),
     )
     savefile.write(path, record)  # last: if it cannot be written, the transaction rolls back whole
     return str(row["name"]), done

@@ -368,8 +368,8 @@ def remove_export(ctx: Ctx, server: str, path: str) -> float:
             op="export-remove",
             obj=address,
         )
-    for domain in ctx.db.execute("SELECT name, config FROM domains ORDER BY name"):
-        config = json.loads(domain["config"])
+    for domain in ctx.db.execute("SELECT name, record FROM domains ORDER BY name"):
+        config = json.loads(domain["record"])
         if config.get("nfs_server") == server and config.get("nfs_root") == path:
             raise XenError(
                 f"{address} is the root filesystem of domain {domain['name']}", op="export-remove", obj=address

@@ -29,7 +29,7 @@ CREATE TABLE domains (
     domid      INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
     uuid       TEXT NOT NULL,
-    config     TEXT NOT NULL,            -- the DomainConfig as JSON, disks, name, uuid and MACs apart
+    record     TEXT NOT NULL,            -- the DomainConfig as JSON, disks, name, uuid and MACs apart
     memory     INTEGER NOT NULL,         -- MiB held now
     shadow     INTEGER NOT NULL DEFAULT 0,  -- MiB of shadow memory held beside it
     target     INTEGER NOT NULL,         -- balloon target, MiB
@@ -199,7 +199,7 @@ END;
 # the change; ``mark_changed`` stamps the host's generation with the last row, and trims the oldest.
 # What a plan can see of a guest's row: all of it but the accounting of the time it ran.
 _SEEN = (
-    "domid", "uuid", "config", "memory", "shadow", "target", "vcpus", "created_at", "up_at", "paused",
+    "domid", "uuid", "record", "memory", "shadow", "target", "vcpus", "created_at", "up_at", "paused",
     "stopping", "exit_kind", "exit_at", "halted", "restarted_at", "managed_by", "source", "macs",
 )  # fmt: skip
 

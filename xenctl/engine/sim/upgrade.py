@@ -14,8 +14,8 @@ from xenctl.engine.sim import store
 
 def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
     """Bring a host file made by an earlier xenctl up to this one (inside the caller's transaction)."""
-    if version < 8 and "macs" not in _columns(conn, "domains"):  # first: the journal's triggers read it
-        conn.execute("ALTER TABLE domains ADD COLUMN macs TEXT")
+    if version < 8:  # first: the journal's triggers, made by the steps below, read these columns
+        _record_columns(conn)
     if version < 2:
         for column in (
             "skip INTEGER NOT NULL DEFAULT 0",
@@ -49,8 +49,15 @@ def upgrade_schema(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(f"PRAGMA user_version={store.SCHEMA_VERSION}")
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+def _record_columns(conn: sqlite3.Connection) -> None:
+    """A domain's record under its new name, ``record`` (schema 8): what the ``config`` column
+    held takes another shape here, and an older xenctl that has the file open (a ``serve``, a
+    ``watch``) must fail to read it, not read a config without its name; and the MACs' column."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(domains)")}
+    if "config" in columns:
+        conn.execute("ALTER TABLE domains RENAME COLUMN config TO record")
+    if "macs" not in columns:
+        conn.execute("ALTER TABLE domains ADD COLUMN macs TEXT")
 
 
 def _drop_domain_triggers(conn: sqlite3.Connection) -> None:
@@ -64,14 +71,14 @@ def _records_apart(conn: sqlite3.Connection) -> None:
     its row's columns hold, and its interfaces' MACs, moved to a column of their own. Guests made
     from one template then have one record, which a snapshot parses once for them all. A name
     that is not the row's (a guest being saved, under xend's name for it) stays."""
-    for domid, name, uuid, text in conn.execute("SELECT domid, name, uuid, config FROM domains").fetchall():
+    for domid, name, uuid, text in conn.execute("SELECT domid, name, uuid, record FROM domains").fetchall():
         data = json.loads(text)
         kept = {key: value for key, value in data.items() if (key, value) not in (("name", name), ("uuid", uuid))}
         vifs = kept.get("vifs") or []
         if any("mac" in vif for vif in vifs):
             macs = json.dumps([vif.pop("mac", None) for vif in vifs])
             conn.execute("UPDATE domains SET macs = ? WHERE domid = ?", (macs, domid))
-        conn.execute("UPDATE domains SET config = ? WHERE domid = ?", (json.dumps(kept), domid))
+        conn.execute("UPDATE domains SET record = ? WHERE domid = ?", (json.dumps(kept), domid))
 
 
 def _rebuild_lvs(conn: sqlite3.Connection) -> None:
