@@ -175,11 +175,15 @@ def record_dict(text: str, name: str, uuid: str, macs: str | None) -> dict[str, 
 def _whole(data: dict[str, Any], name: str, uuid: str, macs: list[str | None] | None) -> dict[str, Any]:
     if macs is not None:
         vifs = data.get("vifs") or []
-        if len(vifs) != len(macs):
-            raise StoreError(f"domain {name}: {len(macs)} MACs stored for {len(vifs)} interfaces")
+        _check_macs(name, macs, len(vifs))
         for vif, mac in zip(vifs, macs, strict=True):
             vif["mac"] = mac
     return {"name": name, "uuid": uuid, **data}
+
+
+def _check_macs(name: str, macs: list[str | None], interfaces: int) -> None:
+    if len(macs) != interfaces:
+        raise StoreError(f"domain {name}: {len(macs)} MACs stored for {interfaces} interfaces")
 
 
 def config_from_row(row: sqlite3.Row, disks: tuple[DomainDisk, ...]) -> DomainConfig:
@@ -229,8 +233,7 @@ def configs_from_records(
             add(_renamed(configs[j], names[i], uuids[i], disks[i]))
         else:
             vifs = configs[j].vifs
-            if len(own) != len(vifs):
-                raise StoreError(f"domain {names[i]}: {len(own)} MACs stored for {len(vifs)} interfaces")
+            _check_macs(names[i], own, len(vifs))
             add(_renamed_with_vifs(configs[j], names[i], uuids[i], disks[i], tuple(map(_with_mac, vifs, own))))
     return configs
 
