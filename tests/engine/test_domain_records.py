@@ -1,5 +1,6 @@
 """The record a domain's row keeps of its config: what differs from the defaults, its name and
-uuid left to the row's columns, so that guests made from one template keep one record."""
+uuid left to the row's columns and its MACs to a column of their own, so that guests made from
+one template keep one record."""
 
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ def saving(host: SimHost, monkeypatch: pytest.MonkeyPatch, name: str, path: Path
 
 
 def guests(host: SimHost, *names: str) -> None:
-    """Guests made from one template, each on a volume of its own (and no interface: each would
-    have a MAC of its own in its record)."""
+    """Guests made from one template, each on a volume of its own."""
     host.create_volume_group("vg", ("/dev/sda10",))
     for name in names:
         host.create_logical_volume("vg", name, GIB)
