@@ -84,7 +84,7 @@ async def apply(request: Request) -> Response:
     job = await run_in_threadpool(request.app.state.jobs.start, url, specs, form.get("digest") or None)
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-    return render(request, "job.html", {"job": job, "events": job.since(0)})
+    return render(request, "job.html", job.view())
 
 
 async def connect(request: Request) -> Response:

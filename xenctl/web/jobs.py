@@ -57,6 +57,16 @@ class Job:
         with self.lock:
             return list(self.events[seq:])
 
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+
+    def view(self) -> dict[str, Any]:
+        """What a page shows of it, taken at one moment: a job shown finished shows its last events
+        (read apart, the events could be read before the last of them and ``done`` after it)."""
+        with self.lock:
+            return {"job": self, "events": list(self.events), "done": self.done}
+
     def summary(self) -> dict[str, Any]:
         with self.lock:
             return {"id": self.id, "host": self.url, "done": self.done, "error": self.error, "events": len(self.events)}
@@ -166,5 +176,5 @@ class Jobs:
             job.error = f"internal error: {type(exc).__name__}"
             job.add("error", message=job.error)
         finally:
-            job.done = True
+            job.finish()
             job.planned.set()

@@ -241,7 +241,7 @@ async def job_fragment(request: Request) -> Response:
     if job is None:
         raise NotFoundError(f"no apply job {raw[:20]!r} on this service")
     name = "job.html" if request.headers.get("hx-request") == "true" else "job_page.html"
-    return render(request, name, {"job": job, "events": job.since(0)})
+    return render(request, name, job.view())
 
 
 async def connect_page(request: Request) -> Response:
