@@ -197,6 +197,24 @@ def test_macs_stored_for_other_interfaces_than_the_record_has_are_refused() -> N
         configs_from_records([text, text], ["web1", "web2"], ["u1", "u2"], [macs, two], [(), ()])  # a copy
 
 
+@pytest.mark.parametrize(
+    ("record", "macs", "said"),
+    [
+        ("{", None, "its record in the host file is not JSON"),
+        ("[]", None, "its record in the host file is not a JSON dict"),
+        ('{"vifs": [{}]}', '["a", ', "its list of MACs in the host file is not JSON"),
+        ('{"vifs": [{}]}', '{"a": 1}', "its list of MACs in the host file is not a JSON list"),
+    ],
+)
+def test_a_damaged_record_is_refused_with_its_guests_name(record: str, macs: str | None, said: str) -> None:
+    good, good_macs = stored_record(replace(TEMPLATE, name="web1", vifs=(Vif(mac=mac(1)),)))
+    names, uuids, disks = ["web1", "web2"], ["u1", "u2"], [(), ()]
+    with pytest.raises(StoreError, match=f"^domain web2: {said}"):
+        configs_from_records([good, record], names, uuids, [good_macs, macs], disks)
+    with pytest.raises(StoreError, match=f"^domain web2: {said}"):
+        record_dict(record, "web2", "u2", macs)
+
+
 def test_a_copier_sets_the_fields_named_and_keeps_the_others() -> None:
     rename = copier(Vif, "mac")
     assert rename(Vif("xenbr1", "a", "ioemu", "e1000"), "b") == Vif("xenbr1", "b", "ioemu", "e1000")

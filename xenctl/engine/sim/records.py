@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, replace
+from itertools import repeat
 from typing import Any
 
 from xenctl.engine.api import DiskMode, DomainConfig, DomainDisk, HvmConfig, OnEvent, Vif
@@ -169,7 +170,29 @@ def renamed_record(text: str, name: str) -> str:
 
 def record_dict(text: str, name: str, uuid: str, macs: str | None) -> dict[str, Any]:
     """A stored record as ``config_to_dict`` makes one, of the row with this name, uuid and MACs."""
-    return _whole(json.loads(text), name, uuid, None if macs is None else json.loads(macs))
+    data = _parse_all([text], lambda _k: name, "record", dict)[0]
+    own = None if macs is None else _parse_all([macs], lambda _k: name, "list of MACs", list)[0]
+    return _whole(data, name, uuid, own)
+
+
+def _parse_all(texts: list[str], name_of: Callable[[int], str], what: str, kind: type) -> list[Any]:
+    """The JSON ``texts`` parsed, all in one call into the decoder, each a ``kind``; one that is
+    not is the host file's damage, said with its guest's name (``name_of`` its index)."""
+    try:
+        values: list[Any] = json.loads("[" + ",".join(texts) + "]")
+    except json.JSONDecodeError:
+        values = []
+    if len(values) == len(texts) and all(map(isinstance, values, repeat(kind))):
+        return values
+    for k, text in enumerate(texts):  # which one: a text may hold a comma, too
+        name = name_of(k)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"domain {name}: its {what} in the host file is not JSON ({exc.msg})") from None
+        if type(value) is not kind:
+            raise StoreError(f"domain {name}: its {what} in the host file is not a JSON {kind.__name__}")
+    raise StoreError(f"the host file's domains do not read back one {what} each")
 
 
 def _whole(data: dict[str, Any], name: str, uuid: str, macs: list[str | None] | None) -> dict[str, Any]:
@@ -221,8 +244,9 @@ def configs_from_records(
             first[text] = -1  # parsed for each guest
         like.append(i if j < 0 else j)
     parse = [i for i, j in enumerate(like) if i == j]
-    parsed = dict(zip(parse, json.loads("[" + ",".join([texts[i] for i in parse]) + "]"), strict=True))
-    mac_lists = _mac_lists(macs)
+    records = _parse_all([texts[i] for i in parse], lambda k: names[parse[k]], "record", dict)
+    parsed = dict(zip(parse, records, strict=True))
+    mac_lists = _mac_lists(macs, names)
     configs: list[DomainConfig] = []
     add = configs.append
     for i, j in enumerate(like):
@@ -238,10 +262,11 @@ def configs_from_records(
     return configs
 
 
-def _mac_lists(macs: Sequence[str | None]) -> list[list[str | None] | None]:
+def _mac_lists(macs: Sequence[str | None], names: Sequence[str]) -> list[list[str | None] | None]:
     """Each guest's MACs (None: no interface), all parsed in one call into the decoder."""
-    given = [text for text in macs if text is not None]
+    given = [i for i, text in enumerate(macs) if text is not None]  # (their names, for a damaged one)
     if not given:
         return [None] * len(macs)
-    parsed = iter(json.loads("[" + ",".join(given) + "]"))
+    texts = [text for text in macs if text is not None]
+    parsed = iter(_parse_all(texts, lambda k: names[given[k]], "list of MACs", list))
     return [None if text is None else next(parsed) for text in macs]
